@@ -1,0 +1,298 @@
+//! Building the Kinesis client: region, credentials and endpoint resolved the
+//! same way by every tool.
+//!
+//! * region: the flag, else the standard chain (`AWS_REGION`, the profile),
+//!   else `us-east-1`;
+//! * endpoint: the flag, else `AWS_ENDPOINT_URL_KINESIS` / `AWS_ENDPOINT_URL`
+//!   (honoured by the SDK itself), else AWS;
+//! * credentials: the standard chain (environment, shared files, `AWS_PROFILE`,
+//!   SSO, ...). For a loopback endpoint (a local engine) the chain stops at the
+//!   environment and the shared files and falls back to dummy credentials, so a
+//!   local run never needs an account and never waits on instance metadata.
+
+use std::time::Duration;
+
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_kinesis::Client;
+
+use crate::retry::{classify, ErrorKind};
+
+/// Region used when neither a flag nor the AWS chain names one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// How to reach Kinesis; every field is optional.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `-region`: overrides the standard chain.
+    pub region: Option<String>,
+    /// `-endpoint`: any Kinesis-compatible engine, e.g. `http://127.0.0.1:4567`.
+    pub endpoint: Option<String>,
+    /// Longest a whole call may take, retries included (the SDK sets none).
+    pub operation_timeout: Duration,
+    /// Longest a single attempt may take.
+    pub attempt_timeout: Duration,
+    /// Attempts the SDK itself makes before returning an error to our own
+    /// retry loops (1 = leave all retrying to them).
+    pub sdk_max_attempts: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint: None,
+            operation_timeout: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(10),
+            sdk_max_attempts: 1,
+        }
+    }
+}
+
+/// A client and what it was resolved against (for error messages).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub client: Client,
+    pub region: String,
+    /// The endpoint in use when it is not AWS's default.
+    pub endpoint: Option<String>,
+}
+
+/// The options could not become a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid endpoint {0:?}: expected a URL such as http://127.0.0.1:4567")]
+    BadEndpoint(String),
+}
+
+/// A stream could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("stream {stream:?} not found in region {region} at {at}; create it first (aws kinesis create-stream --stream-name {stream} --shard-count 1) or check -stream, -region and -endpoint")]
+    NotFound {
+        stream: String,
+        region: String,
+        at: String,
+    },
+    #[error("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or set AWS_PROFILE ({detail})")]
+    NoCredentials { detail: String },
+    #[error("cannot reach Kinesis at {at}: {detail}")]
+    Unreachable { at: String, detail: String },
+    #[error("access denied to stream {stream:?}: {detail}")]
+    AccessDenied { stream: String, detail: String },
+    #[error("stream {stream:?}: {detail}")]
+    Other { stream: String, detail: String },
+}
+
+impl Connection {
+    /// Where calls go, for messages: the endpoint, or AWS's regional one.
+    pub fn location(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None => format!("https://kinesis.{}.amazonaws.com", self.region),
+        }
+    }
+
+    /// Checks that `stream` exists and is reachable, turning the usual
+    /// failures (unknown stream, no credentials, nothing listening) into an
+    /// error that says what to do. Returns the stream's ARN.
+    pub async fn check_stream(&self, stream: &str) -> Result<String, StreamError> {
+        match self
+            .client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .stream_description_summary()
+                .map(|d| d.stream_arn().to_owned())
+                .unwrap_or_default()),
+            Err(err) => Err(self.stream_error(stream, &err)),
+        }
+    }
+
+    /// Explains an SDK error about `stream` in the user's terms.
+    pub fn stream_error<E>(
+        &self,
+        stream: &str,
+        err: &aws_sdk_kinesis::error::SdkError<E, aws_sdk_kinesis::config::http::HttpResponse>,
+    ) -> StreamError
+    where
+        E: aws_sdk_kinesis::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let detail = crate::retry::describe(err);
+        match classify(err) {
+            ErrorKind::NotFound => StreamError::NotFound {
+                stream: stream.to_owned(),
+                region: self.region.clone(),
+                at: self.location(),
+            },
+            ErrorKind::NoCredentials => StreamError::NoCredentials { detail },
+            ErrorKind::Unreachable => StreamError::Unreachable {
+                at: self.location(),
+                detail,
+            },
+            ErrorKind::AccessDenied => StreamError::AccessDenied {
+                stream: stream.to_owned(),
+                detail,
+            },
+            _ => StreamError::Other {
+                stream: stream.to_owned(),
+                detail,
+            },
+        }
+    }
+}
+
+/// The endpoint the SDK will use: the option, else the standard variables.
+fn configured_endpoint(options: &ConnectOptions) -> Option<String> {
+    options.endpoint.clone().or_else(|| {
+        ["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+    })
+}
+
+/// Whether `endpoint` names this machine (`localhost`, `127.x.y.z`, `[::1]`).
+pub fn is_loopback(endpoint: &str) -> bool {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+fn validate_endpoint(endpoint: &str) -> Result<(), ConnectError> {
+    let ok = ["http://", "https://"]
+        .iter()
+        .any(|scheme| endpoint.len() > scheme.len() && endpoint.starts_with(scheme));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConnectError::BadEndpoint(endpoint.to_owned()))
+    }
+}
+
+/// Builds a Kinesis client from the options and the standard AWS chain.
+pub async fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
+    let endpoint = configured_endpoint(options);
+    if let Some(endpoint) = &endpoint {
+        validate_endpoint(endpoint)?;
+    }
+    let local = endpoint.as_deref().is_some_and(is_loopback);
+    let flag_region = options.region.clone().map(Region::new);
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_timeout(options.operation_timeout)
+                .operation_attempt_timeout(options.attempt_timeout)
+                .build(),
+        )
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(options.sdk_max_attempts.max(1)),
+        );
+    if local {
+        // No instance metadata, no container credentials: a local engine
+        // accepts anything, so a missing configuration is not an error.
+        let region = RegionProviderChain::first_try(flag_region)
+            .or_else(aws_config::environment::region::EnvironmentVariableRegionProvider::new())
+            .or_else(aws_config::profile::ProfileFileRegionProvider::builder().build())
+            .or_else(Region::new(DEFAULT_REGION));
+        let credentials = CredentialsProviderChain::first_try(
+            "Environment",
+            aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .or_else(
+            "Profile",
+            aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
+        )
+        .or_else(
+            "LocalDummy",
+            Credentials::new("wildrydes-local", "wildrydes-local", None, None, "loopback"),
+        );
+        loader = loader.region(region).credentials_provider(credentials);
+    } else {
+        let region = RegionProviderChain::first_try(flag_region)
+            .or_default_provider()
+            .or_else(Region::new(DEFAULT_REGION));
+        loader = loader.region(region);
+    }
+    if let Some(endpoint) = &options.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let config = loader.load().await;
+    let region = config
+        .region()
+        .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string());
+    Ok(Connection {
+        client: Client::new(&config),
+        region,
+        endpoint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_loopback_endpoints() {
+        for yes in [
+            "http://127.0.0.1:4567",
+            "http://localhost:4567/",
+            "https://LOCALHOST",
+            "http://[::1]:4567",
+            "http://127.1.2.3",
+            "http://user@127.0.0.1:80/path",
+        ] {
+            assert!(is_loopback(yes), "{yes}");
+        }
+        for no in [
+            "https://kinesis.us-east-1.amazonaws.com",
+            "http://10.0.0.1:4567",
+            "http://localhost.example.com",
+            "http://[2001:db8::1]:4567",
+        ] {
+            assert!(!is_loopback(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn rejects_endpoints_without_scheme() {
+        assert!(validate_endpoint("127.0.0.1:4567").is_err());
+        assert!(validate_endpoint("http://").is_err());
+        assert!(validate_endpoint("http://127.0.0.1:4567").is_ok());
+    }
+
+    #[tokio::test]
+    async fn loopback_without_configuration_gets_a_region_and_credentials() {
+        // Only the flag matters here: the environment may hold anything.
+        let conn = connect(&ConnectOptions {
+            region: Some("eu-west-1".into()),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            ..ConnectOptions::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(conn.region, "eu-west-1");
+        assert_eq!(conn.location(), "http://127.0.0.1:9");
+    }
+}

@@ -1,0 +1,69 @@
+//! Go `flag` syntax on top of clap.
+//!
+//! The original clients were Go programs, so users type `-name Rocinante`,
+//! `-stream=wildrydes` or `--name X`. clap reads a single dash as a cluster of
+//! short flags, so the known long flags are rewritten to `--name` before
+//! parsing. Values are never touched, nor is anything after `--`.
+
+use std::ffi::OsString;
+
+/// Rewrites `-flag` and `-flag=value` to `--flag` / `--flag=value` for every
+/// name in `long_flags`; the first argument (the program) is kept as is.
+pub fn rewrite<I, S>(args: I, long_flags: &[&str]) -> Vec<OsString>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
+    let mut out = Vec::new();
+    let mut passthrough = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        let arg: OsString = arg.into();
+        if i == 0 || passthrough {
+            out.push(arg);
+            continue;
+        }
+        let rewritten = arg.to_str().and_then(|s| {
+            if s == "--" {
+                passthrough = true;
+                return None;
+            }
+            let body = s.strip_prefix('-').filter(|b| !b.starts_with('-'))?;
+            let name = body.split_once('=').map_or(body, |(name, _)| name);
+            long_flags
+                .contains(&name)
+                .then(|| OsString::from(format!("-{s}")))
+        });
+        out.push(rewritten.unwrap_or(arg));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Vec<String> {
+        rewrite(args.iter().copied(), &["name", "stream", "count"])
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn all_four_forms_become_double_dash() {
+        assert_eq!(run(&["p", "-name", "X"]), ["p", "--name", "X"]);
+        assert_eq!(run(&["p", "--name", "X"]), ["p", "--name", "X"]);
+        assert_eq!(run(&["p", "-name=X"]), ["p", "--name=X"]);
+        assert_eq!(run(&["p", "--name=X"]), ["p", "--name=X"]);
+    }
+
+    #[test]
+    fn values_short_flags_and_unknown_flags_are_left_alone() {
+        assert_eq!(run(&["p", "-h"]), ["p", "-h"]);
+        assert_eq!(run(&["p", "-name", "-stream"]), ["p", "--name", "--stream"]);
+        assert_eq!(run(&["p", "-count", "-5"]), ["p", "--count", "-5"]);
+        assert_eq!(run(&["p", "-bogus", "1"]), ["p", "-bogus", "1"]);
+        assert_eq!(run(&["-name", "-name"]), ["-name", "--name"]);
+        assert_eq!(run(&["p", "--", "-name"]), ["p", "--", "-name"]);
+    }
+}

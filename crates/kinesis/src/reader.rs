@@ -1,0 +1,1 @@
+//! Reads every shard of a stream, following resharding.
