@@ -8,11 +8,14 @@
 use std::ffi::OsString;
 
 /// Rewrites `-flag` and `-flag=value` to `--flag` / `--flag=value` for every
-/// name in `long_flags`; the first argument (the program) is kept as is.
-pub fn rewrite<I, S>(args: I, long_flags: &[&str]) -> Vec<OsString>
+/// name in `long_flags` and every other word of two or more letters; single
+/// letters (`-h`), negative numbers and the first argument (the program) are
+/// kept as they are.
+pub fn rewrite<I, S, F>(args: I, long_flags: &[F]) -> Vec<OsString>
 where
     I: IntoIterator<Item = S>,
     S: Into<OsString>,
+    F: AsRef<str>,
 {
     let mut out = Vec::new();
     let mut passthrough = false;
@@ -29,9 +32,11 @@ where
             }
             let body = s.strip_prefix('-').filter(|b| !b.starts_with('-'))?;
             let name = body.split_once('=').map_or(body, |(name, _)| name);
-            long_flags
-                .contains(&name)
-                .then(|| OsString::from(format!("-{s}")))
+            // Unknown words are rewritten too, so clap names them in full
+            // (`unexpected argument '--bogus'` rather than `'-b'`).
+            let known = long_flags.iter().any(|flag| flag.as_ref() == name);
+            let word = name.len() > 1 && name.starts_with(|c: char| c.is_ascii_alphabetic());
+            (known || word).then(|| OsString::from(format!("-{s}")))
         });
         out.push(rewritten.unwrap_or(arg));
     }
@@ -62,7 +67,8 @@ mod tests {
         assert_eq!(run(&["p", "-h"]), ["p", "-h"]);
         assert_eq!(run(&["p", "-name", "-stream"]), ["p", "--name", "--stream"]);
         assert_eq!(run(&["p", "-count", "-5"]), ["p", "--count", "-5"]);
-        assert_eq!(run(&["p", "-bogus", "1"]), ["p", "-bogus", "1"]);
+        assert_eq!(run(&["p", "-bogus", "1"]), ["p", "--bogus", "1"]);
+        assert_eq!(run(&["p", "-x", "-1.5"]), ["p", "-x", "-1.5"]);
         assert_eq!(run(&["-name", "-name"]), ["-name", "--name"]);
         assert_eq!(run(&["p", "--", "-name"]), ["p", "--", "-name"]);
     }

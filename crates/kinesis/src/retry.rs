@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_kinesis::config::http::HttpResponse;
-use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use rand::Rng;
 
 /// The kinds of failure callers treat differently.
@@ -134,7 +134,17 @@ where
             return format!("{code}: {message}");
         }
     }
-    DisplayErrorContext(err).to_string()
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Jittered exponential backoff ("full jitter"): the n-th wait is a random
