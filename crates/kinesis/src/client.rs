@@ -100,18 +100,76 @@ impl Connection {
     /// failures (unknown stream, no credentials, nothing listening) into an
     /// error that says what to do. Returns the stream's ARN.
     pub async fn check_stream(&self, stream: &str) -> Result<String, StreamError> {
-        match self
+        let mut backoff = crate::retry::Backoff::default();
+        loop {
+            match self
+                .client
+                .describe_stream_summary()
+                .stream_name(stream)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    return Ok(out
+                        .stream_description_summary()
+                        .map(|d| d.stream_arn().to_owned())
+                        .unwrap_or_default())
+                }
+                // Throttling and 5xx pass; nothing listening is reported at once.
+                Err(err)
+                    if matches!(classify(&err), ErrorKind::Transient | ErrorKind::Throttled)
+                        && backoff.attempts() < 5 =>
+                {
+                    backoff.wait().await;
+                }
+                Err(err) => return Err(self.stream_error(stream, &err)),
+            }
+        }
+    }
+
+    /// Creates `stream` with `shards` shards unless it exists, then waits until
+    /// it is ACTIVE. Idempotent: an existing stream is left as it is.
+    pub async fn ensure_stream(&self, stream: &str, shards: i32) -> Result<(), StreamError> {
+        let created = self
             .client
-            .describe_stream_summary()
+            .create_stream()
             .stream_name(stream)
+            .shard_count(shards)
             .send()
-            .await
-        {
-            Ok(out) => Ok(out
-                .stream_description_summary()
-                .map(|d| d.stream_arn().to_owned())
-                .unwrap_or_default()),
-            Err(err) => Err(self.stream_error(stream, &err)),
+            .await;
+        if let Err(err) = created {
+            let exists = err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception());
+            if !exists {
+                return Err(self.stream_error(stream, &err));
+            }
+        }
+        let mut backoff = crate::retry::Backoff::new(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_secs(1),
+        );
+        loop {
+            let summary = self
+                .client
+                .describe_stream_summary()
+                .stream_name(stream)
+                .send()
+                .await
+                .map_err(|err| self.stream_error(stream, &err))?;
+            let active = summary.stream_description_summary().is_some_and(|d| {
+                d.stream_status() == &aws_sdk_kinesis::types::StreamStatus::Active
+            });
+            if active {
+                return Ok(());
+            }
+            if backoff.attempts() > 60 {
+                return Err(StreamError::Other {
+                    stream: stream.to_owned(),
+                    detail: "stream did not become ACTIVE".to_owned(),
+                });
+            }
+            backoff.wait().await;
         }
     }
 
