@@ -1,0 +1,133 @@
+//! HTTP front end: the AWS JSON 1.1 protocol over HTTP/1.1.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::api::{err, ApiError, Engine};
+
+const TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+pub(crate) fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(16 << 20))
+        .with_state(engine)
+}
+
+/// Region from a SigV4 `Authorization` header's credential scope.
+fn region(headers: &HeaderMap) -> String {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|cred| cred.split([',', ' ']).next())
+        .and_then(|cred| cred.split('/').nth(2))
+        .filter(|r| {
+            !r.is_empty()
+                && r.len() <= 32
+                && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .unwrap_or("us-east-1")
+        .to_string()
+}
+
+fn request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    let id = request_id();
+    let (status, body, kind) = match result {
+        Ok(v) => (StatusCode::OK, v, None),
+        Err(e) => (
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            json!({"__type": e.kind, "message": e.message}),
+            Some(e.kind),
+        ),
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = (status, bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Some(kind) = kind {
+        h.insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    }
+    resp
+}
+
+async fn handle(
+    State(engine): State<Arc<Engine>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(dispatch(&engine, &method, &headers, &body).await)
+}
+
+async fn dispatch(
+    engine: &Engine,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if method != Method::POST {
+        return Err(err(
+            "UnknownOperationException",
+            format!("method {method} is not supported; use POST"),
+        ));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.contains("cbor") {
+        return Err(err(
+            "SerializationException",
+            "CBOR bodies are not supported; send application/x-amz-json-1.1",
+        ));
+    }
+    let Some(action) = target.strip_prefix(TARGET_PREFIX) else {
+        return Err(err(
+            "UnknownOperationException",
+            format!("unknown operation target '{}'", target.chars().take(100).collect::<String>()),
+        ));
+    };
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            err(
+                "SerializationException",
+                format!("malformed JSON body: {e}"),
+            )
+        })?
+    };
+    if !value.is_object() {
+        return Err(err(
+            "SerializationException",
+            "the request body must be a JSON object",
+        ));
+    }
+    let region = region(headers);
+    let result = engine.call(action, value, &region).await;
+    if let Err(e) = &result {
+        tracing::debug!(action, kind = e.kind, message = %e.message, "request failed");
+    }
+    result
+}
