@@ -102,6 +102,9 @@ fn ts(ms: u64) -> Value {
 
 fn uniform_ranges(n: u32) -> Vec<(u128, u128)> {
     let n = u128::from(n.max(1));
+    if n == 1 {
+        return vec![(0, u128::MAX)];
+    }
     let step = u128::MAX / n + (u128::MAX % n + 1) / n;
     (0..n)
         .map(|i| {

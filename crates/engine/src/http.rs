@@ -73,11 +73,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(dispatch(&engine, &method, &headers, &body).await)
+    respond(dispatch(engine, &method, &headers, &body).await)
 }
 
 async fn dispatch(
-    engine: &Engine,
+    engine: Arc<Engine>,
     method: &Method,
     headers: &HeaderMap,
     body: &[u8],
@@ -125,7 +125,19 @@ async fn dispatch(
         ));
     }
     let region = region(headers);
-    let result = engine.call(action, value, &region).await;
+    let action_owned = action.to_string();
+    // A panic is a bug; run the action in its own task so a bug answers 500
+    // instead of dropping the connection.
+    let result = tokio::spawn(async move { engine.call(&action_owned, value, &region).await })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, action, "action panicked");
+            Err(ApiError {
+                status: 500,
+                kind: "InternalFailure",
+                message: "internal error".into(),
+            })
+        });
     if let Err(e) = &result {
         tracing::debug!(action, kind = e.kind, message = %e.message, "request failed");
     }
