@@ -122,6 +122,25 @@ impl EngineHandle {
         format!("http://{}", self.addr)
     }
 
+    /// Serves until `shutdown` completes (or the server fails), then stops
+    /// gracefully and waits until storage is flushed.
+    pub async fn serve_until(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), EngineError> {
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        tokio::select! {
+            done = &mut task => return done.map_err(|e| EngineError::Task(e.to_string()))?,
+            () = shutdown => {}
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        task.await.map_err(|e| EngineError::Task(e.to_string()))?
+    }
+
     /// Stops the server gracefully and waits until storage is flushed.
     pub async fn shutdown(mut self) -> Result<(), EngineError> {
         if let Some(stop) = self.stop.take() {
