@@ -15,3 +15,4 @@ pub mod writer;
 
 pub use aws_sdk_kinesis as sdk;
 pub use client::{connect, ConnectError, ConnectOptions, Connection};
+pub use reader::{Batch, Positions, ReadError, Reader, ReaderOptions, Record, StartPosition};

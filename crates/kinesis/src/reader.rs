@@ -1,1 +1,644 @@
 //! Reads every shard of a stream, following resharding.
+//!
+//! A [`Reader`] lists the stream's shards (ListShards, every page), runs one
+//! polling task per shard and hands the caller one [`Batch`] per GetRecords
+//! response through [`Reader::next`]. Coordination (which shard may start,
+//! where it starts, what has been delivered) happens in the caller's task
+//! inside `next`, so:
+//!
+//! * a child shard starts only after the batch that ended each of its parents
+//!   was returned by `next`: per-key order holds across splits and merges;
+//! * [`Reader::positions`] covers exactly the batches returned so far; the
+//!   caller persists it when it has done its work (see [`crate::checkpoint`]);
+//! * [`Batch::caught_up`] says that every shard being read has reported
+//!   `MillisBehindLatest == 0` since its last records (for "exit when caught
+//!   up" and for watermarks).
+//!
+//! Polling: at once while a shard is behind, every `poll_interval` when idle,
+//! slowing to `idle_poll_max` after a while; never more than 5 calls per
+//! second per shard. Throttling and transient errors back off and retry
+//! forever; an expired iterator resumes after the last record read. Only
+//! fatal errors (stream deleted, access denied, ...) end the reader. All
+//! waiting uses `tokio::time`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use aws_sdk_kinesis::types::ShardIteratorType;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::client::{Connection, StreamError};
+use crate::retry::{classify, describe, Backoff, ErrorKind};
+
+/// Fastest the reader polls one shard: 5 GetRecords calls per second.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Where reading starts in shards without a saved position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartPosition {
+    /// Only records written from now on (the original consumer's choice).
+    Latest,
+    /// The oldest record still kept.
+    TrimHorizon,
+    /// The first record that arrived at or after this time.
+    AtTimestamp(DateTime<Utc>),
+    /// At this sequence number (in the shard that holds it; other shards
+    /// start at the trim horizon).
+    AtSequence(String),
+    /// Right after this sequence number (same rule as `AtSequence`).
+    AfterSequence(String),
+}
+
+/// What has been delivered, per shard: saved by callers, given back to
+/// [`ReaderOptions::positions`] to resume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Positions {
+    /// Shard id -> sequence number of the last record delivered.
+    #[serde(default)]
+    pub shards: BTreeMap<String, String>,
+    /// Shards read to their end (closed by a split or merge): never read again.
+    #[serde(default)]
+    pub finished: BTreeSet<String>,
+    /// Where shards without a position start on resume: the time the first
+    /// run started reading (for `latest` and timestamp starts); `None` means
+    /// the trim horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Positions {
+    /// Records that everything up to `sequence` in `shard` was handled
+    /// (for callers that stop in the middle of a batch).
+    pub fn advance(&mut self, shard: &str, sequence: &str) {
+        self.shards.insert(shard.to_owned(), sequence.to_owned());
+    }
+
+    /// Marks `shard` as read to its end.
+    pub fn finish(&mut self, shard: &str) {
+        self.shards.remove(shard);
+        self.finished.insert(shard.to_owned());
+    }
+
+    /// Whether nothing was ever recorded (a first run).
+    pub fn is_empty(&self) -> bool {
+        self.shards.is_empty() && self.finished.is_empty() && self.since.is_none()
+    }
+}
+
+/// How a [`Reader`] reads.
+#[derive(Debug, Clone)]
+pub struct ReaderOptions {
+    pub stream: String,
+    /// Start of shards without a saved position on a first run.
+    pub start: StartPosition,
+    /// Saved positions; when not empty they win over `start`.
+    pub positions: Positions,
+    /// Wait between two calls on an idle shard (at least 200 ms).
+    pub poll_interval: Duration,
+    /// Longest wait between two calls on a shard idle for a long time.
+    pub idle_poll_max: Duration,
+    /// How often the shard list is refreshed (it is also refreshed at once
+    /// when a shard ends).
+    pub discovery_interval: Duration,
+    /// GetRecords `Limit` (1..=10,000).
+    pub limit: i32,
+    /// Batches buffered between the shard tasks and the caller.
+    pub buffer: usize,
+}
+
+impl ReaderOptions {
+    pub fn new(stream: impl Into<String>, start: StartPosition) -> Self {
+        Self {
+            stream: stream.into(),
+            start,
+            positions: Positions::default(),
+            poll_interval: MIN_POLL_INTERVAL,
+            idle_poll_max: Duration::from_secs(1),
+            discovery_interval: Duration::from_secs(10),
+            limit: 10_000,
+            buffer: 16,
+        }
+    }
+}
+
+/// One record as stored in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub sequence_number: String,
+    pub partition_key: String,
+    /// When Kinesis accepted the record (millisecond precision).
+    pub arrival: Option<DateTime<Utc>>,
+    pub data: Bytes,
+}
+
+/// What one GetRecords call returned for one shard (possibly no records).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub shard_id: String,
+    pub records: Vec<Record>,
+    /// How far the shard's reader is behind the tip, as reported by Kinesis.
+    pub millis_behind_latest: i64,
+    /// The shard is closed and this was its last batch; its children start now.
+    pub shard_ended: bool,
+    /// After this batch every shard being read is at its tip.
+    pub caught_up: bool,
+}
+
+/// Why reading stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    #[error("shard {shard}: {detail}")]
+    Shard { shard: String, detail: String },
+    #[error("the reader's tasks stopped unexpectedly")]
+    Stopped,
+}
+
+#[derive(Debug, Clone)]
+struct ShardInfo {
+    id: String,
+    parents: Vec<String>,
+}
+
+enum Msg {
+    Shards(Vec<ShardInfo>),
+    Batch(Batch),
+    Error(ReadError),
+}
+
+#[derive(Debug, Clone)]
+enum Begin {
+    Type(ShardIteratorType),
+    Timestamp(DateTime<Utc>),
+    At(String),
+    After(String),
+}
+
+struct Running {
+    task: JoinHandle<()>,
+    behind: Option<i64>,
+}
+
+/// Reads every shard of a stream; see the module documentation.
+pub struct Reader {
+    conn: Connection,
+    options: ReaderOptions,
+    rx: mpsc::Receiver<Msg>,
+    tx: mpsc::Sender<Msg>,
+    positions: Positions,
+    /// Shards in the last listing, by id.
+    known: HashMap<String, ShardInfo>,
+    /// Shard ids in the first listing (they take the configured start).
+    initial: Option<BTreeSet<String>>,
+    running: BTreeMap<String, Running>,
+    /// A shard ended and the listing has not been refreshed since.
+    relist_pending: bool,
+    relist: std::sync::Arc<tokio::sync::Notify>,
+    lister: JoinHandle<()>,
+    resumed: bool,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.lister.abort();
+        for running in self.running.values() {
+            running.task.abort();
+        }
+    }
+}
+
+impl Reader {
+    /// Starts reading `options.stream` (the shard tasks run in the background
+    /// of the current tokio runtime).
+    pub fn start(conn: Connection, mut options: ReaderOptions) -> Self {
+        options.poll_interval = options.poll_interval.max(MIN_POLL_INTERVAL);
+        options.idle_poll_max = options.idle_poll_max.max(options.poll_interval);
+        options.limit = options.limit.clamp(1, 10_000);
+        let resumed = !options.positions.is_empty();
+        let mut positions = options.positions.clone();
+        if !resumed {
+            positions.since = match &options.start {
+                StartPosition::Latest => Some(Utc::now()),
+                StartPosition::AtTimestamp(t) => Some(*t),
+                _ => None,
+            };
+        }
+        let (tx, rx) = mpsc::channel(options.buffer.max(1));
+        let relist = std::sync::Arc::new(tokio::sync::Notify::new());
+        let lister = tokio::spawn(list_loop(
+            conn.clone(),
+            options.stream.clone(),
+            options.discovery_interval,
+            relist.clone(),
+            tx.clone(),
+        ));
+        Self {
+            conn,
+            options,
+            rx,
+            tx,
+            positions,
+            known: HashMap::new(),
+            initial: None,
+            running: BTreeMap::new(),
+            relist_pending: false,
+            relist,
+            lister,
+            resumed,
+        }
+    }
+
+    /// The next batch from any shard (possibly without records). Errors are
+    /// fatal: the reader should be dropped.
+    pub async fn next(&mut self) -> Result<Batch, ReadError> {
+        loop {
+            let msg = self.rx.recv().await.ok_or(ReadError::Stopped)?;
+            match msg {
+                Msg::Error(err) => return Err(err),
+                Msg::Shards(shards) => {
+                    self.relist_pending = false;
+                    self.known = shards.into_iter().map(|s| (s.id.clone(), s)).collect();
+                    if self.initial.is_none() {
+                        self.initial = Some(self.known.keys().cloned().collect());
+                    }
+                    self.spawn_ready();
+                }
+                Msg::Batch(mut batch) => {
+                    if let Some(last) = batch.records.last() {
+                        self.positions
+                            .advance(&batch.shard_id, &last.sequence_number);
+                    }
+                    if batch.shard_ended {
+                        self.positions.finish(&batch.shard_id);
+                        self.running.remove(&batch.shard_id);
+                        self.relist_pending = true;
+                        self.relist.notify_one();
+                        self.spawn_ready();
+                    } else if let Some(running) = self.running.get_mut(&batch.shard_id) {
+                        running.behind = Some(batch.millis_behind_latest);
+                    }
+                    batch.caught_up = self.caught_up();
+                    return Ok(batch);
+                }
+            }
+        }
+    }
+
+    /// Positions covering every batch returned by [`Reader::next`] so far.
+    pub fn positions(&self) -> Positions {
+        self.positions.clone()
+    }
+
+    /// Whether every shard being read is at its tip.
+    pub fn caught_up(&self) -> bool {
+        self.initial.is_some()
+            && !self.relist_pending
+            && self
+                .running
+                .values()
+                .all(|r| r.behind.is_some_and(|b| b <= 0))
+    }
+
+    /// Shards being read now.
+    pub fn shards(&self) -> Vec<String> {
+        self.running.keys().cloned().collect()
+    }
+
+    fn spawn_ready(&mut self) {
+        let mut ids: Vec<&String> = self.known.keys().collect();
+        ids.sort();
+        let mut ready = Vec::new();
+        for id in ids {
+            if self.running.contains_key(id) || self.positions.finished.contains(id) {
+                continue;
+            }
+            let info = &self.known[id];
+            // A parent still listed and not finished must be read first.
+            let waiting = info
+                .parents
+                .iter()
+                .any(|p| self.known.contains_key(p) && !self.positions.finished.contains(p));
+            if !waiting {
+                ready.push(id.clone());
+            }
+        }
+        for id in ready {
+            let begin = self.begin_for(&id);
+            tracing::debug!(shard = %id, ?begin, "reading shard");
+            let task = tokio::spawn(shard_loop(
+                self.conn.clone(),
+                self.options.clone(),
+                id.clone(),
+                begin,
+                self.tx.clone(),
+            ));
+            self.running.insert(id, Running { task, behind: None });
+        }
+    }
+
+    fn begin_for(&self, shard: &str) -> Begin {
+        if let Some(seq) = self.positions.shards.get(shard) {
+            return Begin::After(seq.clone());
+        }
+        let initial = self.initial.as_ref().is_some_and(|ids| ids.contains(shard));
+        if !initial {
+            // Created while we were reading: all of it is new.
+            return Begin::Type(ShardIteratorType::TrimHorizon);
+        }
+        if self.resumed {
+            return match self.positions.since {
+                Some(t) => Begin::Timestamp(t),
+                None => Begin::Type(ShardIteratorType::TrimHorizon),
+            };
+        }
+        match &self.options.start {
+            StartPosition::Latest => Begin::Type(ShardIteratorType::Latest),
+            StartPosition::TrimHorizon => Begin::Type(ShardIteratorType::TrimHorizon),
+            StartPosition::AtTimestamp(t) => Begin::Timestamp(*t),
+            StartPosition::AtSequence(s) => Begin::At(s.clone()),
+            StartPosition::AfterSequence(s) => Begin::After(s.clone()),
+        }
+    }
+}
+
+fn fatal<E>(
+    conn: &Connection,
+    stream: &str,
+    err: &aws_sdk_kinesis::error::SdkError<E, aws_sdk_kinesis::config::http::HttpResponse>,
+) -> ReadError
+where
+    E: aws_sdk_kinesis::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    ReadError::Stream(conn.stream_error(stream, err))
+}
+
+async fn list_shards(conn: &Connection, stream: &str) -> Result<Vec<ShardInfo>, ReadError> {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut shards = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let request = match &token {
+            Some(t) => conn.client.list_shards().next_token(t),
+            None => conn.client.list_shards().stream_name(stream),
+        };
+        match request.send().await {
+            Ok(out) => {
+                backoff.reset();
+                for shard in out.shards() {
+                    let parents = [shard.parent_shard_id(), shard.adjacent_parent_shard_id()]
+                        .into_iter()
+                        .flatten()
+                        .map(str::to_owned)
+                        .collect();
+                    shards.push(ShardInfo {
+                        id: shard.shard_id().to_owned(),
+                        parents,
+                    });
+                }
+                match out.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                    _ => return Ok(shards),
+                }
+            }
+            Err(err) => {
+                match classify(&err) {
+                    ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::Unreachable => {
+                        tracing::warn!(stream, error = %describe(&err), "listing shards, retrying");
+                        backoff.wait().await;
+                    }
+                    ErrorKind::ExpiredIterator if token.is_some() => {
+                        // An expired pagination token: start the listing over.
+                        token = None;
+                        shards.clear();
+                    }
+                    _ => return Err(fatal(conn, stream, &err)),
+                }
+            }
+        }
+    }
+}
+
+async fn list_loop(
+    conn: Connection,
+    stream: String,
+    every: Duration,
+    relist: std::sync::Arc<tokio::sync::Notify>,
+    tx: mpsc::Sender<Msg>,
+) {
+    loop {
+        let msg = match list_shards(&conn, &stream).await {
+            Ok(shards) => Msg::Shards(shards),
+            Err(err) => {
+                let _ = tx.send(Msg::Error(err)).await;
+                return;
+            }
+        };
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = relist.notified() => {}
+        }
+    }
+}
+
+fn convert(record: aws_sdk_kinesis::types::Record) -> Record {
+    let arrival = record
+        .approximate_arrival_timestamp()
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+    let sequence_number = record.sequence_number().to_owned();
+    let partition_key = record.partition_key().unwrap_or_default().to_owned();
+    Record {
+        sequence_number,
+        partition_key,
+        arrival,
+        data: Bytes::from(record.data.into_inner()),
+    }
+}
+
+/// Gets an iterator for `begin`, retrying transient errors. An invalid
+/// sequence number (it belongs to another shard) falls back to the trim
+/// horizon.
+async fn iterator(
+    conn: &Connection,
+    stream: &str,
+    shard: &str,
+    begin: &Begin,
+) -> Result<Option<String>, ReadError> {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut begin = begin.clone();
+    loop {
+        let mut request = conn
+            .client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard);
+        request = match &begin {
+            Begin::Type(t) => request.shard_iterator_type(t.clone()),
+            Begin::Timestamp(t) => request
+                .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                .timestamp(aws_smithy_types::DateTime::from_millis(
+                    t.timestamp_millis(),
+                )),
+            Begin::At(s) => request
+                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+                .starting_sequence_number(s),
+            Begin::After(s) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .starting_sequence_number(s),
+        };
+        match request.send().await {
+            Ok(out) => return Ok(out.shard_iterator().map(str::to_owned)),
+            Err(err) => {
+                let invalid = err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_invalid_argument_exception());
+                if invalid && matches!(begin, Begin::At(_) | Begin::After(_)) {
+                    tracing::warn!(shard, error = %describe(&err), "sequence number not in this shard; reading it from the trim horizon");
+                    begin = Begin::Type(ShardIteratorType::TrimHorizon);
+                    continue;
+                }
+                match classify(&err) {
+                    ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::Unreachable => {
+                        tracing::warn!(shard, error = %describe(&err), "getting a shard iterator, retrying");
+                        backoff.wait().await;
+                    }
+                    _ => return Err(fatal(conn, stream, &err)),
+                }
+            }
+        }
+    }
+}
+
+async fn shard_loop(
+    conn: Connection,
+    options: ReaderOptions,
+    shard: String,
+    start: Begin,
+    tx: mpsc::Sender<Msg>,
+) {
+    if let Err(err) = read_shard(&conn, &options, &shard, start, &tx).await {
+        let _ = tx.send(Msg::Error(err)).await;
+    }
+}
+
+async fn read_shard(
+    conn: &Connection,
+    options: &ReaderOptions,
+    shard: &str,
+    start: Begin,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<(), ReadError> {
+    let stream = options.stream.as_str();
+    let mut last_sequence: Option<String> = None;
+    // `latest` means "from now": if the iterator expires before any record,
+    // resume at this time rather than at a later "latest".
+    let start = match start {
+        Begin::Type(ShardIteratorType::Latest) => {
+            let now = Utc::now();
+            let it = iterator(conn, stream, shard, &start).await?;
+            (Begin::Timestamp(now), it)
+        }
+        other => {
+            let it = iterator(conn, stream, shard, &other).await?;
+            (other, it)
+        }
+    };
+    let (start, mut it) = start;
+    let mut errors = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut throttled = Backoff::new(MIN_POLL_INTERVAL, Duration::from_secs(5));
+    let mut idle_polls: u32 = 0;
+    let mut last_call: Option<Instant> = None;
+    let mut wait = Duration::ZERO;
+    loop {
+        let Some(current) = it.clone() else {
+            // No iterator at all: the shard is closed and fully read.
+            let batch = Batch {
+                shard_id: shard.to_owned(),
+                records: Vec::new(),
+                millis_behind_latest: 0,
+                shard_ended: true,
+                caught_up: false,
+            };
+            let _ = tx.send(Msg::Batch(batch)).await;
+            return Ok(());
+        };
+        // Never more than 5 calls per second.
+        let earliest = last_call.map(|t| t + wait.max(MIN_POLL_INTERVAL));
+        if let Some(earliest) = earliest {
+            tokio::time::sleep_until(earliest).await;
+        }
+        last_call = Some(Instant::now());
+        let result = conn
+            .client
+            .get_records()
+            .shard_iterator(&current)
+            .limit(options.limit)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                errors.reset();
+                throttled.reset();
+                let behind = out.millis_behind_latest().unwrap_or(0);
+                let next = out.next_shard_iterator().map(str::to_owned);
+                let records: Vec<Record> = out.records.into_iter().map(convert).collect();
+                if let Some(last) = records.last() {
+                    last_sequence = Some(last.sequence_number.clone());
+                }
+                let ended = next.is_none();
+                wait = if !records.is_empty() || behind > 0 {
+                    idle_polls = 0;
+                    Duration::ZERO
+                } else {
+                    idle_polls = idle_polls.saturating_add(1);
+                    // After ~30 idle polls, slow down gradually.
+                    let extra = idle_polls.saturating_sub(30).min(50);
+                    (options.poll_interval + options.poll_interval * extra / 10)
+                        .min(options.idle_poll_max)
+                };
+                let batch = Batch {
+                    shard_id: shard.to_owned(),
+                    records,
+                    millis_behind_latest: behind,
+                    shard_ended: ended,
+                    caught_up: false,
+                };
+                if tx.send(Msg::Batch(batch)).await.is_err() {
+                    return Ok(());
+                }
+                if ended {
+                    return Ok(());
+                }
+                it = next;
+            }
+            Err(err) => match classify(&err) {
+                ErrorKind::ExpiredIterator => {
+                    tracing::debug!(shard, "iterator expired, getting a new one");
+                    let begin = match &last_sequence {
+                        Some(seq) => Begin::After(seq.clone()),
+                        None => start.clone(),
+                    };
+                    it = iterator(conn, stream, shard, &begin).await?;
+                    wait = Duration::ZERO;
+                }
+                ErrorKind::Throttled => {
+                    tracing::debug!(shard, "read throughput exceeded, backing off");
+                    wait = throttled.next_delay();
+                }
+                ErrorKind::Transient | ErrorKind::Unreachable => {
+                    tracing::warn!(shard, error = %describe(&err), "reading shard, retrying");
+                    wait = errors.next_delay();
+                }
+                _ => return Err(fatal(conn, stream, &err)),
+            },
+        }
+    }
+}

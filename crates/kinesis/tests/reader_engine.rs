@@ -1,0 +1,251 @@
+//! The shard reader against the embedded engine: every shard, resharding,
+//! expired iterators, resuming from positions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kinesis::reader::{Positions, Reader, ReaderOptions, StartPosition};
+use kinesis::{connect, ConnectOptions, Connection};
+
+async fn engine_with(config: engine::Config) -> (engine::EngineHandle, Connection) {
+    let engine = engine::spawn(config).await.unwrap();
+    let conn = connect(&ConnectOptions {
+        endpoint: Some(engine.url()),
+        region: Some("us-east-1".into()),
+        ..ConnectOptions::default()
+    })
+    .await
+    .unwrap();
+    (engine, conn)
+}
+
+async fn put(conn: &Connection, stream: &str, key: &str, n: usize) {
+    conn.client
+        .put_record()
+        .stream_name(stream)
+        .partition_key(key)
+        .data(aws_sdk_kinesis::primitives::Blob::new(format!("{key}:{n}")))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn wait_active(conn: &Connection, stream: &str) {
+    conn.ensure_stream(stream, 1).await.unwrap();
+}
+
+/// Reads until `want` records arrived; returns key -> values in read order.
+async fn read_n(reader: &mut Reader, want: usize) -> BTreeMap<String, Vec<usize>> {
+    let mut seen = BTreeMap::<String, Vec<usize>>::new();
+    let mut total = 0;
+    while total < want {
+        let batch = tokio::time::timeout(Duration::from_secs(20), reader.next())
+            .await
+            .expect("reader stalled")
+            .unwrap();
+        for r in &batch.records {
+            let text = std::str::from_utf8(&r.data).unwrap();
+            let (key, n) = text.split_once(':').unwrap();
+            assert_eq!(key, r.partition_key);
+            assert!(r.arrival.is_some());
+            seen.entry(key.to_owned())
+                .or_default()
+                .push(n.parse().unwrap());
+            total += 1;
+        }
+    }
+    seen
+}
+
+fn assert_in_order(seen: &BTreeMap<String, Vec<usize>>, per_key: usize) {
+    for (key, values) in seen {
+        let expected: Vec<usize> = (0..per_key).collect();
+        assert_eq!(values, &expected, "key {key}");
+    }
+}
+
+#[tokio::test]
+async fn reads_every_shard_and_reports_caught_up() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 4).await.unwrap();
+    for n in 0..20 {
+        for key in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+            put(&conn, "s", key, n).await;
+        }
+    }
+    let mut reader = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::TrimHorizon),
+    );
+    let seen = read_n(&mut reader, 160).await;
+    assert_eq!(seen.len(), 8);
+    assert_in_order(&seen, 20);
+    assert_eq!(reader.shards().len(), 4);
+    loop {
+        let batch = reader.next().await.unwrap();
+        assert!(batch.records.is_empty());
+        if batch.caught_up {
+            break;
+        }
+    }
+    let positions = reader.positions();
+    assert_eq!(positions.shards.len() + positions.finished.len(), 4);
+}
+
+#[tokio::test]
+async fn split_and_merge_while_reading_lose_nothing_and_keep_order() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    wait_active(&conn, "s").await;
+    let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+    let mut reader = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::TrimHorizon),
+    );
+    let per_key = 30;
+    for n in 0..per_key {
+        for key in &keys {
+            put(&conn, "s", key, n).await;
+        }
+        if n == 10 {
+            // Split the only shard in the middle of its hash range.
+            conn.client
+                .split_shard()
+                .stream_name("s")
+                .shard_to_split("shardId-000000000000")
+                .new_starting_hash_key("170141183460469231731687303715884105728")
+                .send()
+                .await
+                .unwrap();
+            wait_active(&conn, "s").await;
+        }
+        if n == 20 {
+            conn.client
+                .merge_shards()
+                .stream_name("s")
+                .shard_to_merge("shardId-000000000001")
+                .adjacent_shard_to_merge("shardId-000000000002")
+                .send()
+                .await
+                .unwrap();
+            wait_active(&conn, "s").await;
+        }
+    }
+    let seen = read_n(&mut reader, keys.len() * per_key).await;
+    assert_in_order(&seen, per_key);
+    let positions = reader.positions();
+    assert!(positions.finished.contains("shardId-000000000000"));
+    assert!(positions.finished.contains("shardId-000000000001"));
+    assert!(positions.finished.contains("shardId-000000000002"));
+}
+
+#[tokio::test]
+async fn resumes_after_saved_positions_without_rereading() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 2).await.unwrap();
+    for n in 0..10 {
+        for key in ["a", "b", "c"] {
+            put(&conn, "s", key, n).await;
+        }
+    }
+    let mut reader = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::TrimHorizon),
+    );
+    read_n(&mut reader, 30).await;
+    let json = serde_json::to_string(&reader.positions()).unwrap();
+    drop(reader);
+    for n in 10..20 {
+        for key in ["a", "b", "c"] {
+            put(&conn, "s", key, n).await;
+        }
+    }
+    let mut options = ReaderOptions::new("s", StartPosition::TrimHorizon);
+    options.positions = serde_json::from_str::<Positions>(&json).unwrap();
+    let mut reader = Reader::start(conn.clone(), options);
+    let seen = read_n(&mut reader, 30).await;
+    for values in seen.values() {
+        assert_eq!(values, &(10..20).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn latest_reads_only_new_records_even_in_idle_shards_after_resume() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 2).await.unwrap();
+    put(&conn, "s", "old", 0).await;
+    let mut reader = Reader::start(conn.clone(), ReaderOptions::new("s", StartPosition::Latest));
+    // Wait until both shards have an iterator (a first batch each).
+    let mut started = HashMap::new();
+    while started.len() < 2 {
+        let batch = reader.next().await.unwrap();
+        started.insert(batch.shard_id.clone(), ());
+    }
+    put(&conn, "s", "new", 0).await;
+    let seen = read_n(&mut reader, 1).await;
+    assert_eq!(seen.keys().collect::<Vec<_>>(), ["new"]);
+    // A restart with these positions must not fall back to the trim horizon
+    // in the shard that delivered nothing.
+    let positions = reader.positions();
+    assert!(positions.since.is_some());
+    drop(reader);
+    let mut options = ReaderOptions::new("s", StartPosition::TrimHorizon);
+    options.positions = positions;
+    let mut reader = Reader::start(conn.clone(), options);
+    put(&conn, "s", "newer", 0).await;
+    let seen = read_n(&mut reader, 1).await;
+    assert_eq!(seen.keys().collect::<Vec<_>>(), ["newer"]);
+}
+
+#[tokio::test]
+async fn expired_iterators_resume_after_the_last_record() {
+    let clock = Arc::new(engine::ManualClock::new());
+    let config = engine::Config {
+        clock: clock.clone(),
+        ..engine::Config::default()
+    };
+    let (_engine, conn) = engine_with(config).await;
+    wait_active(&conn, "s").await;
+    for n in 0..5 {
+        put(&conn, "s", "a", n).await;
+    }
+    let mut reader = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::TrimHorizon),
+    );
+    read_n(&mut reader, 5).await;
+    // Every iterator the reader holds is now older than five minutes.
+    clock.advance(Duration::from_secs(301));
+    for n in 5..10 {
+        put(&conn, "s", "a", n).await;
+    }
+    let seen = read_n(&mut reader, 5).await;
+    assert_eq!(seen["a"], (5..10).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_deleted_stream_ends_the_reader_with_a_clear_error() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    wait_active(&conn, "s").await;
+    let mut reader = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::TrimHorizon),
+    );
+    reader.next().await.unwrap();
+    conn.client
+        .delete_stream()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let err = loop {
+        match tokio::time::timeout(Duration::from_secs(20), reader.next())
+            .await
+            .expect("reader did not stop")
+        {
+            Ok(_) => continue,
+            Err(err) => break err,
+        }
+    };
+    assert!(err.to_string().contains("not found"), "{err}");
+}
