@@ -1,0 +1,325 @@
+//! The long-running aggregator: source stream -> windows -> summary stream.
+//!
+//! Restart safety: after every closed window's summaries were acknowledged by
+//! PutRecords, the window state and the reader's positions are saved together
+//! in one state file (written to a temporary file, fsynced, renamed). A kill -9
+//! resumes from the last save: the records read since are read again, the
+//! same windows rebuilt, and a window whose put was not acknowledged is put
+//! again with identical content (same Name + StatusTime key).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kinesis::writer::{BatchWriter, Record as PutRecord, WriteError};
+use kinesis::{ConnectError, ConnectOptions, Positions, ReadError, Reader, ReaderOptions};
+use sensor::{StatusTime, Summary};
+use serde::{Deserialize, Serialize};
+
+use crate::window::{Aggregator, AggregatorConfig, AggregatorState, Counters, TimeMode};
+
+pub use kinesis::StartPosition;
+
+/// Everything `wildrydes aggregate` passes in.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Region, endpoint, timeouts (`--region`, `--endpoint`).
+    pub connect: ConnectOptions,
+    /// `--source` (default `wildrydes`).
+    pub source: String,
+    /// `--destination` (default `wildrydes-summary`).
+    pub destination: String,
+    /// `--window` and `--time`/`--lateness`.
+    pub aggregation: AggregatorConfig,
+    /// `--state FILE`: open windows + source positions; without it nothing
+    /// survives a restart.
+    pub state_file: Option<PathBuf>,
+    /// Where a first run (no state file yet) starts reading.
+    pub start: StartPosition,
+    /// Processing time: how long after the wall clock a record can still
+    /// arrive with an earlier arrival timestamp (visibility lag, clock skew).
+    /// Event time: added to the lateness when the idle stream's windows are
+    /// closed by the wall clock.
+    pub grace: Duration,
+    /// How often the watermark is re-evaluated while the stream is idle.
+    pub tick: Duration,
+    /// Longest time between two saves while records keep coming.
+    pub save_interval: Duration,
+    /// Reader tuning (poll interval etc.); `stream`, `start` and `positions`
+    /// are overwritten from the fields above.
+    pub reader: Option<ReaderOptions>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            connect: ConnectOptions::default(),
+            source: "wildrydes".into(),
+            destination: "wildrydes-summary".into(),
+            aggregation: AggregatorConfig::default(),
+            state_file: None,
+            start: StartPosition::Latest,
+            grace: Duration::from_secs(2),
+            tick: Duration::from_millis(250),
+            save_interval: Duration::from_secs(5),
+            reader: None,
+        }
+    }
+}
+
+/// Figures of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Records read from the source in this run.
+    pub records_read: u64,
+    /// Summaries acknowledged by the destination in this run.
+    pub summaries_written: u64,
+    /// Totals kept in the state (across restarts when a state file is used).
+    pub counters: Counters,
+    /// (window, unicorn) pairs still open at shutdown (saved, not emitted).
+    pub open_windows: usize,
+    /// State saves in this run.
+    pub saves: u64,
+}
+
+/// Why the aggregator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregateError {
+    #[error("cannot connect to kinesis: {0}")]
+    Connect(#[from] ConnectError),
+    #[error("reading the source stream failed: {0}")]
+    Read(#[from] ReadError),
+    #[error("writing summaries to the destination stream failed: {0}")]
+    Write(#[from] WriteError),
+    #[error("cannot read state file {path}: {detail}; fix or delete it to start afresh")]
+    LoadState { path: PathBuf, detail: String },
+    #[error("cannot save state file {path}: {source}; check the directory is writable")]
+    SaveState {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "state file {path} was written with {saved}, not {requested}; \
+         use the same --window/--time or another --state file"
+    )]
+    ConfigMismatch {
+        path: PathBuf,
+        saved: String,
+        requested: String,
+    },
+}
+
+/// The state file's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedState {
+    pub version: u32,
+    pub source: String,
+    pub config: AggregatorConfig,
+    pub aggregator: AggregatorState,
+    pub positions: Positions,
+}
+
+/// Reads a state file; `Ok(None)` when it does not exist.
+pub fn load_state(path: &Path) -> Result<Option<SavedState>, AggregateError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(AggregateError::LoadState {
+                path: path.to_owned(),
+                detail: err.to_string(),
+            })
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|err| AggregateError::LoadState {
+            path: path.to_owned(),
+            detail: err.to_string(),
+        })
+}
+
+/// Writes a state file atomically: temporary file, fsync, rename, fsync of
+/// the directory.
+pub fn save_state(path: &Path, state: &SavedState) -> Result<(), AggregateError> {
+    let err = |source| AggregateError::SaveState {
+        path: path.to_owned(),
+        source,
+    };
+    let bytes = serde_json::to_vec(state).map_err(|e| err(std::io::Error::other(e)))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp).map_err(err)?;
+    file.write_all(&bytes).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(err)?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = std::fs::File::open(dir) {
+        // Not every platform can fsync a directory; the rename is done anyway.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn to_put(summary: &Summary) -> PutRecord {
+    PutRecord::new(summary.name.clone(), summary.to_json_line())
+}
+
+/// Runs until `shutdown` completes (then saves the open windows and returns)
+/// or an error no retry can fix occurs.
+pub async fn run(
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunStats, AggregateError> {
+    let config = options.aggregation;
+    let (aggregator, positions) = match &options.state_file {
+        Some(path) => match load_state(path)? {
+            Some(saved) => {
+                if saved.config != config || saved.source != options.source {
+                    return Err(AggregateError::ConfigMismatch {
+                        path: path.clone(),
+                        saved: format!("{:?} on {}", saved.config, saved.source),
+                        requested: format!("{config:?} on {}", options.source),
+                    });
+                }
+                (
+                    Aggregator::with_state(config, saved.aggregator),
+                    saved.positions,
+                )
+            }
+            None => (Aggregator::new(config), Positions::default()),
+        },
+        None => (Aggregator::new(config), Positions::default()),
+    };
+    let mut agg = aggregator;
+    let conn = kinesis::connect(&options.connect).await?;
+    let mut reader_options = options
+        .reader
+        .clone()
+        .unwrap_or_else(|| ReaderOptions::new(&options.source, options.start.clone()));
+    reader_options.stream = options.source.clone();
+    reader_options.start = options.start.clone();
+    reader_options.positions = positions;
+    let mut reader = Reader::start(conn.clone(), reader_options);
+    let writer = BatchWriter::new(conn, &options.destination);
+
+    let grace = i64::try_from(options.grace.as_millis()).unwrap_or(i64::MAX);
+    let lateness = match config.time {
+        TimeMode::Processing => 0,
+        TimeMode::Event { allowed_lateness } => {
+            i64::try_from(allowed_lateness.as_millis()).unwrap_or(i64::MAX)
+        }
+    };
+    // Processing time: how far each shard is known to have progressed.
+    let mut progress: HashMap<String, i64> = HashMap::new();
+    let mut stats = RunStats::default();
+    let mut dirty = false;
+    let mut last_save = Instant::now();
+    let mut tick = tokio::time::interval(options.tick.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let shutdown = shutdown;
+    tokio::pin!(shutdown);
+
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            batch = reader.next() => {
+                let batch = batch?;
+                let now = Utc::now().timestamp_millis();
+                for record in &batch.records {
+                    let arrival = record.arrival.map(|t| StatusTime::from(t));
+                    agg.push(&record.data, arrival);
+                    if let Some(a) = arrival {
+                        let p = progress.entry(batch.shard_id.clone()).or_insert(a.as_millis());
+                        *p = (*p).max(a.as_millis());
+                    }
+                }
+                stats.records_read += batch.records.len() as u64;
+                if batch.millis_behind_latest <= 0 {
+                    let p = progress.entry(batch.shard_id.clone()).or_insert(now - grace);
+                    *p = (*p).max(now - grace);
+                }
+                if batch.shard_ended {
+                    progress.remove(&batch.shard_id);
+                }
+                dirty |= !batch.records.is_empty() || batch.shard_ended;
+            }
+            _ = tick.tick() => {}
+        }
+        let closed = match config.time {
+            TimeMode::Processing => {
+                let shards = reader.shards();
+                let wm = shards
+                    .iter()
+                    .map(|s| progress.get(s).copied())
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(|v| v.into_iter().min());
+                match wm {
+                    Some(wm) if !shards.is_empty() => {
+                        agg.advance_watermark(StatusTime::from_millis(wm))
+                    }
+                    _ => agg.close_ready(),
+                }
+            }
+            TimeMode::Event { .. } => {
+                if reader.caught_up() {
+                    let now = Utc::now().timestamp_millis();
+                    let wm = now.saturating_sub(lateness).saturating_sub(grace);
+                    agg.advance_watermark(StatusTime::from_millis(wm))
+                } else {
+                    agg.close_ready()
+                }
+            }
+        };
+        if !closed.is_empty() {
+            let n = closed.len() as u64;
+            writer
+                .put_records(closed.iter().map(to_put).collect())
+                .await?;
+            stats.summaries_written += n;
+            tracing::info!(summaries = n, "windows closed and written");
+            // Acknowledged: save at once so they are not emitted again.
+            save(&options, &agg, &reader, &mut stats)?;
+            dirty = false;
+            last_save = Instant::now();
+        } else if dirty && last_save.elapsed() >= options.save_interval {
+            save(&options, &agg, &reader, &mut stats)?;
+            dirty = false;
+            last_save = Instant::now();
+        }
+    }
+    save(&options, &agg, &reader, &mut stats)?;
+    stats.counters = agg.counters();
+    stats.open_windows = agg.open_windows();
+    Ok(stats)
+}
+
+fn save(
+    options: &RunOptions,
+    agg: &Aggregator,
+    reader: &Reader,
+    stats: &mut RunStats,
+) -> Result<(), AggregateError> {
+    let Some(path) = &options.state_file else {
+        return Ok(());
+    };
+    let state = SavedState {
+        version: 1,
+        source: options.source.clone(),
+        config: *agg.config(),
+        aggregator: agg.state().clone(),
+        positions: reader.positions(),
+    };
+    save_state(path, &state)?;
+    stats.saves += 1;
+    Ok(())
+}
