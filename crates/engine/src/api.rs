@@ -148,10 +148,7 @@ fn req_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ApiError> {
 fn opt_int(v: &Value, key: &str) -> Result<Option<i64>, ApiError> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| ser(key, "an integer")),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| ser(key, "an integer")),
         Some(_) => Err(ser(key, "an integer")),
     }
 }
@@ -276,7 +273,13 @@ impl Engine {
     /// Opens storage (recovering the log) and starts the writer task.
     pub(crate) async fn open(
         config: Config,
-    ) -> Result<(Arc<Engine>, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
+    ) -> Result<
+        (
+            Arc<Engine>,
+            tokio::task::JoinHandle<Result<(), EngineError>>,
+        ),
+        EngineError,
+    > {
         let (state, dir) = match config.data_dir.clone() {
             None => (State::default(), None),
             Some(path) => tokio::task::spawn_blocking(move || recover(&path))
@@ -337,7 +340,8 @@ impl Engine {
 
     /// Runs one action.
     pub(crate) async fn call(&self, action: &str, body: Value, region: &str) -> ApiResult {
-        if self.config.fail_call_ratio > 0.0 && rand::random::<f64>() < self.config.fail_call_ratio {
+        if self.config.fail_call_ratio > 0.0 && rand::random::<f64>() < self.config.fail_call_ratio
+        {
             return Err(internal("Injected internal failure."));
         }
         match action {
@@ -384,7 +388,9 @@ impl Engine {
         if now < s.meta.active_at_ms {
             return Err(err(
                 "ResourceInUseException",
-                format!("Stream {name} under account {ACCOUNT} not ACTIVE, instead in state CREATING"),
+                format!(
+                    "Stream {name} under account {ACCOUNT} not ACTIVE, instead in state CREATING"
+                ),
             ));
         }
         Ok(s)
@@ -619,7 +625,10 @@ impl Engine {
                 }
                 let p = decode_token(t).ok_or_else(bad_token)?;
                 match p.as_slice() {
-                    [name, next] => (name.clone(), next.parse::<usize>().map_err(|_| bad_token())?),
+                    [name, next] => (
+                        name.clone(),
+                        next.parse::<usize>().map_err(|_| bad_token())?,
+                    ),
                     _ => return Err(bad_token()),
                 }
             }
@@ -753,7 +762,7 @@ impl Engine {
     async fn put(
         &self,
         name: &str,
-        entries: Vec<Entry_>,
+        entries: Vec<PutEntry>,
         single: bool,
     ) -> Result<Vec<Result<(String, String), ApiError>>, ApiError> {
         let (rx, results) = {
@@ -933,7 +942,11 @@ impl Engine {
             if w.reads >= 5 || w.read_bytes >= 2 << 20 {
                 return Err(err(
                     "ProvisionedThroughputExceededException",
-                    format!("Rate exceeded for shard {} in stream {} under account {ACCOUNT}.", shard_id(it.shard), it.name),
+                    format!(
+                        "Rate exceeded for shard {} in stream {} under account {ACCOUNT}.",
+                        shard_id(it.shard),
+                        it.name
+                    ),
                 ));
             }
             w.reads += 1;
@@ -1108,7 +1121,8 @@ impl Engine {
             let a = Self::open_shard(s, v, "ShardToMerge")?;
             let b = Self::open_shard(s, v, "AdjacentShardToMerge")?;
             let (sa, sb) = (&s.shards[a], &s.shards[b]);
-            let adjacent = sa.end.checked_add(1) == Some(sb.start) || sb.end.checked_add(1) == Some(sa.start);
+            let adjacent =
+                sa.end.checked_add(1) == Some(sb.start) || sb.end.checked_add(1) == Some(sa.start);
             if a == b || !adjacent {
                 return Err(err(
                     "InvalidArgumentException",
@@ -1129,7 +1143,12 @@ impl Engine {
 
     async fn update_shard_count(&self, v: &Value) -> ApiResult {
         let name = stream_name(v)?;
-        let target = range_check("targetShardCount", opt_int(v, "TargetShardCount")?.unwrap_or(0), 1, 100_000)? as usize;
+        let target = range_check(
+            "targetShardCount",
+            opt_int(v, "TargetShardCount")?.unwrap_or(0),
+            1,
+            100_000,
+        )? as usize;
         match opt_str(v, "ScalingType")? {
             Some("UNIFORM_SCALING") => {}
             other => {
@@ -1152,7 +1171,9 @@ impl Engine {
                 ));
             }
             if target == current {
-                return Ok(json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}));
+                return Ok(
+                    json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}),
+                );
             }
             let children: Vec<_> = uniform_ranges(target as u32)
                 .into_iter()
@@ -1168,10 +1189,16 @@ impl Engine {
                 .collect();
             let parents = open.clone();
             self.check_shard_limit(&st, target.saturating_sub(current))?;
-            (self.reshard(&mut st, &name, &parents, children)?, current, arn)
+            (
+                self.reshard(&mut st, &name, &parents, children)?,
+                current,
+                arn,
+            )
         };
         Self::durable(rx).await?;
-        Ok(json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}))
+        Ok(
+            json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}),
+        )
     }
 
     // ---- retention and tags ---------------------------------------------
@@ -1317,13 +1344,13 @@ fn parse_tag_map(v: &Value) -> Result<BTreeMap<String, String>, ApiError> {
 }
 
 /// One parsed record to put.
-struct Entry_ {
+struct PutEntry {
     pk: String,
     data: Bytes,
     hash: u128,
 }
 
-fn parse_entry(v: &Value, prefix: &str) -> Result<Entry_, ApiError> {
+fn parse_entry(v: &Value, prefix: &str) -> Result<PutEntry, ApiError> {
     let pk = req_str(v, "PartitionKey")?;
     let pk_len = pk.chars().count();
     if !(1..=256).contains(&pk_len) {
@@ -1333,9 +1360,12 @@ fn parse_entry(v: &Value, prefix: &str) -> Result<Entry_, ApiError> {
         ));
     }
     let b64 = req_str(v, "Data")?;
-    let data = STANDARD
-        .decode(b64)
-        .map_err(|_| err("SerializationException", format!("field {prefix}Data is not valid base64")))?;
+    let data = STANDARD.decode(b64).map_err(|_| {
+        err(
+            "SerializationException",
+            format!("field {prefix}Data is not valid base64"),
+        )
+    })?;
     if data.len() > MAX_RECORD {
         return Err(err(
             "ValidationException",
@@ -1360,7 +1390,7 @@ fn parse_entry(v: &Value, prefix: &str) -> Result<Entry_, ApiError> {
             ));
         }
     }
-    Ok(Entry_ {
+    Ok(PutEntry {
         pk: pk.to_string(),
         data: Bytes::from(data),
         hash,

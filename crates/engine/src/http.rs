@@ -105,7 +105,10 @@ async fn dispatch(
     let Some(action) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(err(
             "UnknownOperationException",
-            format!("unknown operation target '{}'", target.chars().take(100).collect::<String>()),
+            format!(
+                "unknown operation target '{}'",
+                target.chars().take(100).collect::<String>()
+            ),
         ));
     };
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {

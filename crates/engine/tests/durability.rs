@@ -16,7 +16,14 @@ fn durable(dir: &std::path::Path) -> Config {
 }
 
 async fn read_all(c: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {
-    let shards = c.list_shards().stream_name(stream).send().await.unwrap().shards.unwrap();
+    let shards = c
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap()
+        .shards
+        .unwrap();
     let mut out = Vec::new();
     for s in shards {
         let mut it = c
@@ -34,7 +41,11 @@ async fn read_all(c: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec
             for r in page.records {
                 out.push((r.sequence_number, r.data.into_inner()));
             }
-            it = if empty { None } else { page.next_shard_iterator };
+            it = if empty {
+                None
+            } else {
+                page.next_shard_iterator
+            };
         }
     }
     out
@@ -55,7 +66,12 @@ async fn restart_recovers_everything() {
                 .unwrap()
         })
         .collect();
-    c.put_records().stream_name("s").set_records(Some(entries)).send().await.unwrap();
+    c.put_records()
+        .stream_name("s")
+        .set_records(Some(entries))
+        .send()
+        .await
+        .unwrap();
     c.split_shard()
         .stream_name("s")
         .shard_to_split("shardId-000000000000")
@@ -63,9 +79,26 @@ async fn restart_recovers_everything() {
         .send()
         .await
         .unwrap();
-    c.add_tags_to_stream().stream_name("s").tags("a", "b").send().await.unwrap();
-    c.increase_stream_retention_period().stream_name("s").retention_period_hours(72).send().await.unwrap();
-    let last = c.put_record().stream_name("s").partition_key("z").data(blob("last")).send().await.unwrap();
+    c.add_tags_to_stream()
+        .stream_name("s")
+        .tags("a", "b")
+        .send()
+        .await
+        .unwrap();
+    c.increase_stream_retention_period()
+        .stream_name("s")
+        .retention_period_hours(72)
+        .send()
+        .await
+        .unwrap();
+    let last = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("z")
+        .data(blob("last"))
+        .send()
+        .await
+        .unwrap();
     let before = read_all(&c, "s").await;
     assert_eq!(before.len(), 101);
 
@@ -78,14 +111,36 @@ async fn restart_recovers_everything() {
     let c = client(&e.url());
     let after = read_all(&c, "s").await;
     assert_eq!(before, after);
-    let d = c.describe_stream().stream_name("s").send().await.unwrap().stream_description.unwrap();
+    let d = c
+        .describe_stream()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
     assert_eq!(d.shards.len(), 4);
     assert_eq!(d.retention_period_hours, 72);
-    assert_eq!(d.shards[2].parent_shard_id.as_deref(), Some("shardId-000000000000"));
-    let tags = c.list_tags_for_stream().stream_name("s").send().await.unwrap();
+    assert_eq!(
+        d.shards[2].parent_shard_id.as_deref(),
+        Some("shardId-000000000000")
+    );
+    let tags = c
+        .list_tags_for_stream()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags.len(), 1);
     // Sequence numbers keep increasing across the restart.
-    let next = c.put_record().stream_name("s").partition_key("z").data(blob("again")).send().await.unwrap();
+    let next = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("z")
+        .data(blob("again"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(next.shard_id, last.shard_id);
     assert!(next.sequence_number > last.sequence_number);
     e.shutdown().await.unwrap();
@@ -98,7 +153,13 @@ async fn torn_and_corrupt_tails_are_cut() {
     let c = client(&e.url());
     create(&c, "s", 1).await;
     for i in 0..10 {
-        c.put_record().stream_name("s").partition_key("k").data(blob(&format!("r{i}"))).send().await.unwrap();
+        c.put_record()
+            .stream_name("s")
+            .partition_key("k")
+            .data(blob(&format!("r{i}")))
+            .send()
+            .await
+            .unwrap();
     }
     e.shutdown().await.unwrap();
     let log = dir.path().join("kinesis.log");
@@ -127,13 +188,25 @@ async fn torn_and_corrupt_tails_are_cut() {
     assert_eq!(recs.len(), 9);
     assert_eq!(recs.last().unwrap().1, b"r8");
     // Writes continue after the cut, with fresh sequence numbers.
-    let r = c.put_record().stream_name("s").partition_key("k").data(blob("new")).send().await.unwrap();
+    let r = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("new"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.sequence_number > recs.last().unwrap().0);
     e.shutdown().await.unwrap();
 
     // 3. Truncation in the middle of a frame.
     let len = std::fs::metadata(&log).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(len - 3).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
     let e = engine::spawn(durable(dir.path())).await.unwrap();
     let c = client(&e.url());
     let recs = read_all(&c, "s").await;

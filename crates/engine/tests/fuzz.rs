@@ -7,11 +7,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const ACTIONS: &[&str] = &[
-    "CreateStream", "DeleteStream", "DescribeStream", "DescribeStreamSummary", "ListStreams",
-    "ListShards", "PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "SplitShard",
-    "MergeShards", "UpdateShardCount", "IncreaseStreamRetentionPeriod",
-    "DecreaseStreamRetentionPeriod", "AddTagsToStream", "ListTagsForStream",
-    "RemoveTagsFromStream", "Nope", "",
+    "CreateStream",
+    "DeleteStream",
+    "DescribeStream",
+    "DescribeStreamSummary",
+    "ListStreams",
+    "ListShards",
+    "PutRecord",
+    "PutRecords",
+    "GetShardIterator",
+    "GetRecords",
+    "SplitShard",
+    "MergeShards",
+    "UpdateShardCount",
+    "IncreaseStreamRetentionPeriod",
+    "DecreaseStreamRetentionPeriod",
+    "AddTagsToStream",
+    "ListTagsForStream",
+    "RemoveTagsFromStream",
+    "Nope",
+    "",
 ];
 
 /// Sends one raw HTTP/1.1 request; returns (status, body).
@@ -34,7 +49,10 @@ async fn raw(addr: std::net::SocketAddr, target: &str, ctype: &str, body: &[u8])
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map_or(out.len(), |p| p + 4);
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |p| p + 4);
     (status, out[split..].to_vec())
 }
 
@@ -43,7 +61,9 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(serde_json::Value::from),
         "[a-zA-Z0-9=+/_.-]{0,40}".prop_map(serde_json::Value::from),
         Just(serde_json::Value::from("s")),
         Just(serde_json::Value::from("shardId-000000000000")),
@@ -54,15 +74,24 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
             prop::collection::btree_map(
                 prop_oneof![
-                    Just("StreamName".to_string()), Just("ShardCount".to_string()),
-                    Just("Records".to_string()), Just("Data".to_string()),
-                    Just("PartitionKey".to_string()), Just("ShardId".to_string()),
-                    Just("ShardIteratorType".to_string()), Just("ShardIterator".to_string()),
-                    Just("Limit".to_string()), Just("Tags".to_string()),
-                    Just("StartingSequenceNumber".to_string()), Just("ExplicitHashKey".to_string()),
-                    Just("NewStartingHashKey".to_string()), Just("ShardToSplit".to_string()),
-                    Just("TargetShardCount".to_string()), Just("NextToken".to_string()),
-                    Just("ShardFilter".to_string()), Just("Timestamp".to_string()),
+                    Just("StreamName".to_string()),
+                    Just("ShardCount".to_string()),
+                    Just("Records".to_string()),
+                    Just("Data".to_string()),
+                    Just("PartitionKey".to_string()),
+                    Just("ShardId".to_string()),
+                    Just("ShardIteratorType".to_string()),
+                    Just("ShardIterator".to_string()),
+                    Just("Limit".to_string()),
+                    Just("Tags".to_string()),
+                    Just("StartingSequenceNumber".to_string()),
+                    Just("ExplicitHashKey".to_string()),
+                    Just("NewStartingHashKey".to_string()),
+                    Just("ShardToSplit".to_string()),
+                    Just("TargetShardCount".to_string()),
+                    Just("NextToken".to_string()),
+                    Just("ShardFilter".to_string()),
+                    Just("Timestamp".to_string()),
                     "[A-Za-z]{1,12}",
                 ],
                 inner,
@@ -94,7 +123,11 @@ fn malformed_requests_get_clean_errors() {
         br#"{"StreamName":"s","ShardCount":2}"#,
     ));
     assert_eq!(status, 200);
-    let config = ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
     proptest!(config, |(action in prop::sample::select(ACTIONS), prefix in prop_oneof![Just("Kinesis_20131202."), Just(""), Just("Kinesis_x.")], ctype in prop_oneof![Just("application/x-amz-json-1.1"), Just("application/x-amz-json-1.0"), Just("text/plain"), Just("application/x-amz-cbor-1.1")], body in body())| {
         let target = format!("{prefix}{action}");
         let (status, resp) = rt.block_on(raw(addr, &target, ctype, &body));
@@ -106,7 +139,12 @@ fn malformed_requests_get_clean_errors() {
         }
     });
     // Still serving.
-    let (status, resp) = rt.block_on(raw(addr, "Kinesis_20131202.ListStreams", "application/x-amz-json-1.1", b"{}"));
+    let (status, resp) = rt.block_on(raw(
+        addr,
+        "Kinesis_20131202.ListStreams",
+        "application/x-amz-json-1.1",
+        b"{}",
+    ));
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
     rt.block_on(engine.shutdown()).unwrap();
 }

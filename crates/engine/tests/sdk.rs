@@ -34,30 +34,78 @@ async fn stream_lifecycle_and_listing() {
     create(&c, "a", 3).await;
     c.create_stream()
         .stream_name("b")
-        .stream_mode_details(StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().unwrap())
+        .stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(StreamMode::OnDemand)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    let err = c.create_stream().stream_name("a").shard_count(1).send().await.unwrap_err();
-    assert!(matches!(err.into_service_error(), CreateStreamError::ResourceInUseException(_)));
-    let err = c.create_stream().stream_name("bad name!").shard_count(1).send().await.unwrap_err();
-    assert_eq!(err.into_service_error().meta().code(), Some("ValidationException"));
-    let err = c.create_stream().stream_name("huge").shard_count(100_000).send().await.unwrap_err();
-    assert!(matches!(err.into_service_error(), CreateStreamError::LimitExceededException(_)));
+    let err = c
+        .create_stream()
+        .stream_name("a")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        CreateStreamError::ResourceInUseException(_)
+    ));
+    let err = c
+        .create_stream()
+        .stream_name("bad name!")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("ValidationException")
+    );
+    let err = c
+        .create_stream()
+        .stream_name("huge")
+        .shard_count(100_000)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        CreateStreamError::LimitExceededException(_)
+    ));
 
     let d = c.describe_stream().stream_name("a").send().await.unwrap();
     let d = d.stream_description.unwrap();
     assert_eq!(d.stream_status, StreamStatus::Active);
-    assert_eq!(d.stream_arn, "arn:aws:kinesis:us-east-1:000000000000:stream/a");
+    assert_eq!(
+        d.stream_arn,
+        "arn:aws:kinesis:us-east-1:000000000000:stream/a"
+    );
     assert_eq!(d.shards.len(), 3);
     assert_eq!(d.shards[0].shard_id, "shardId-000000000000");
-    assert_eq!(d.shards[0].hash_key_range.as_ref().unwrap().starting_hash_key, "0");
+    assert_eq!(
+        d.shards[0]
+            .hash_key_range
+            .as_ref()
+            .unwrap()
+            .starting_hash_key,
+        "0"
+    );
     assert_eq!(
         d.shards[2].hash_key_range.as_ref().unwrap().ending_hash_key,
         u128::MAX.to_string()
     );
     // Pagination of DescribeStream.
-    let p = c.describe_stream().stream_name("a").limit(2).send().await.unwrap();
+    let p = c
+        .describe_stream()
+        .stream_name("a")
+        .limit(2)
+        .send()
+        .await
+        .unwrap();
     let p = p.stream_description.unwrap();
     assert_eq!(p.shards.len(), 2);
     assert!(p.has_more_shards);
@@ -73,22 +121,48 @@ async fn stream_lifecycle_and_listing() {
     assert_eq!(p.shards.len(), 1);
     assert!(!p.has_more_shards);
 
-    let s = c.describe_stream_summary().stream_arn(&d.stream_arn).send().await.unwrap();
+    let s = c
+        .describe_stream_summary()
+        .stream_arn(&d.stream_arn)
+        .send()
+        .await
+        .unwrap();
     let s = s.stream_description_summary.unwrap();
     assert_eq!(s.open_shard_count, 3);
-    let s = c.describe_stream_summary().stream_name("b").send().await.unwrap();
+    let s = c
+        .describe_stream_summary()
+        .stream_name("b")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(s.stream_description_summary.unwrap().open_shard_count, 4);
 
     let l = c.list_streams().limit(1).send().await.unwrap();
     assert_eq!(l.stream_names, vec!["a"]);
     assert!(l.has_more_streams);
-    let l = c.list_streams().next_token(l.next_token.unwrap()).send().await.unwrap();
+    let l = c
+        .list_streams()
+        .next_token(l.next_token.unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(l.stream_names, vec!["b"]);
     assert_eq!(l.stream_summaries().len(), 1);
 
-    let shards = c.list_shards().stream_name("a").max_results(2).send().await.unwrap();
+    let shards = c
+        .list_shards()
+        .stream_name("a")
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(shards.shards().len(), 2);
-    let rest = c.list_shards().next_token(shards.next_token.unwrap()).send().await.unwrap();
+    let rest = c
+        .list_shards()
+        .next_token(shards.next_token.unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rest.shards().len(), 1);
     assert!(rest.next_token.is_none());
     let after = c
@@ -112,10 +186,18 @@ async fn stream_lifecycle_and_listing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err.into_service_error().meta().code(), Some("InvalidArgumentException"));
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("InvalidArgumentException")
+    );
 
     c.delete_stream().stream_name("a").send().await.unwrap();
-    let err = c.describe_stream().stream_name("a").send().await.unwrap_err();
+    let err = c
+        .describe_stream()
+        .stream_name("a")
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_resource_not_found_exception());
     e.shutdown().await.unwrap();
 }
@@ -125,7 +207,14 @@ async fn put_and_get_records() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
     create(&c, "s", 2).await;
-    let r = c.put_record().stream_name("s").partition_key("k").data(blob("one")).send().await.unwrap();
+    let r = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("one"))
+        .send()
+        .await
+        .unwrap();
     let first_seq = r.sequence_number.clone();
     let shard = r.shard_id.clone();
     // MD5 routing: same key, same shard; explicit hash key 0 goes to shard 0.
@@ -151,8 +240,16 @@ async fn put_and_get_records() {
         .unwrap();
     assert_eq!(r0.shard_id, "shardId-000000000000");
 
-    let entries: Vec<_> = (0..500).map(|i| entry(&format!("key{i}"), &format!("rec{i}"))).collect();
-    let out = c.put_records().stream_name("s").set_records(Some(entries)).send().await.unwrap();
+    let entries: Vec<_> = (0..500)
+        .map(|i| entry(&format!("key{i}"), &format!("rec{i}")))
+        .collect();
+    let out = c
+        .put_records()
+        .stream_name("s")
+        .set_records(Some(entries))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.failed_record_count, Some(0));
     assert_eq!(out.records.len(), 500);
 
@@ -169,14 +266,27 @@ async fn put_and_get_records() {
             .unwrap()
             .shard_iterator
             .unwrap();
-        let page = c.get_records().shard_iterator(it).limit(10_000).send().await.unwrap();
+        let page = c
+            .get_records()
+            .shard_iterator(it)
+            .limit(10_000)
+            .send()
+            .await
+            .unwrap();
         total += page.records.len();
         assert_eq!(page.millis_behind_latest, Some(0));
-        let seqs: Vec<_> = page.records.iter().map(|r| r.sequence_number.clone()).collect();
+        let seqs: Vec<_> = page
+            .records
+            .iter()
+            .map(|r| r.sequence_number.clone())
+            .collect();
         let mut sorted = seqs.clone();
         sorted.sort();
         assert_eq!(seqs, sorted);
-        assert!(page.records.iter().all(|r| r.approximate_arrival_timestamp.is_some()));
+        assert!(page
+            .records
+            .iter()
+            .all(|r| r.approximate_arrival_timestamp.is_some()));
         assert!(page.next_shard_iterator.is_some());
     }
     assert_eq!(total, 503);
@@ -200,23 +310,52 @@ async fn put_and_get_records() {
         }
     };
     let it = at(ShardIteratorType::AtSequenceNumber, Some(&first_seq)).await;
-    let page = c.get_records().shard_iterator(it).limit(1).send().await.unwrap();
+    let page = c
+        .get_records()
+        .shard_iterator(it)
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.records.len(), 1);
     assert_eq!(page.records[0].data.as_ref(), b"one");
     assert_eq!(page.records[0].partition_key.as_deref(), Some("k"));
     assert!(page.millis_behind_latest.is_some());
-    let page = c.get_records().shard_iterator(page.next_shard_iterator.unwrap()).limit(1).send().await.unwrap();
+    let page = c
+        .get_records()
+        .shard_iterator(page.next_shard_iterator.unwrap())
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.records[0].data.as_ref(), b"two");
 
     let it = at(ShardIteratorType::AfterSequenceNumber, Some(&first_seq)).await;
-    let page = c.get_records().shard_iterator(it).limit(1).send().await.unwrap();
+    let page = c
+        .get_records()
+        .shard_iterator(it)
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.records[0].data.as_ref(), b"two");
 
     let it = at(ShardIteratorType::Latest, None).await;
     let page = c.get_records().shard_iterator(it).send().await.unwrap();
     assert!(page.records.is_empty());
-    c.put_record().stream_name("s").partition_key("k").data(blob("three")).send().await.unwrap();
-    let page = c.get_records().shard_iterator(page.next_shard_iterator.unwrap()).send().await.unwrap();
+    c.put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("three"))
+        .send()
+        .await
+        .unwrap();
+    let page = c
+        .get_records()
+        .shard_iterator(page.next_shard_iterator.unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.records.len(), 1);
     assert_eq!(page.records[0].data.as_ref(), b"three");
 
@@ -241,14 +380,44 @@ async fn put_and_get_records() {
 async fn errors_are_typed() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
-    let err = c.put_record().stream_name("nope").partition_key("k").data(blob("x")).send().await.unwrap_err();
-    assert!(matches!(err.into_service_error(), PutRecordError::ResourceNotFoundException(_)));
+    let err = c
+        .put_record()
+        .stream_name("nope")
+        .partition_key("k")
+        .data(blob("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        PutRecordError::ResourceNotFoundException(_)
+    ));
     create(&c, "s", 1).await;
-    let err = c.put_record().stream_name("s").partition_key("").data(blob("x")).send().await.unwrap_err();
-    assert_eq!(err.into_service_error().meta().code(), Some("ValidationException"));
+    let err = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("")
+        .data(blob("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("ValidationException")
+    );
     let big = "x".repeat((1 << 20) + 1);
-    let err = c.put_record().stream_name("s").partition_key("k").data(blob(&big)).send().await.unwrap_err();
-    assert_eq!(err.into_service_error().meta().code(), Some("ValidationException"));
+    let err = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob(&big))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("ValidationException")
+    );
     let err = c
         .put_record()
         .stream_name("s")
@@ -258,14 +427,35 @@ async fn errors_are_typed() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err.into_service_error(), PutRecordError::InvalidArgumentException(_)));
+    assert!(matches!(
+        err.into_service_error(),
+        PutRecordError::InvalidArgumentException(_)
+    ));
     let many: Vec<_> = (0..501).map(|i| entry(&i.to_string(), "x")).collect();
-    let err = c.put_records().stream_name("s").set_records(Some(many)).send().await.unwrap_err();
-    assert_eq!(err.into_service_error().meta().code(), Some("ValidationException"));
+    let err = c
+        .put_records()
+        .stream_name("s")
+        .set_records(Some(many))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("ValidationException")
+    );
     let chunk = "y".repeat(900_000);
     let heavy: Vec<_> = (0..6).map(|i| entry(&i.to_string(), &chunk)).collect();
-    let err = c.put_records().stream_name("s").set_records(Some(heavy)).send().await.unwrap_err();
-    assert!(matches!(err.into_service_error(), PutRecordsError::InvalidArgumentException(_)));
+    let err = c
+        .put_records()
+        .stream_name("s")
+        .set_records(Some(heavy))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        PutRecordsError::InvalidArgumentException(_)
+    ));
 
     let err = c
         .get_shard_iterator()
@@ -275,7 +465,10 @@ async fn errors_are_typed() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err.into_service_error(), GetShardIteratorError::ResourceNotFoundException(_)));
+    assert!(matches!(
+        err.into_service_error(),
+        GetShardIteratorError::ResourceNotFoundException(_)
+    ));
     let err = c
         .get_shard_iterator()
         .stream_name("s")
@@ -285,9 +478,20 @@ async fn errors_are_typed() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err.into_service_error(), GetShardIteratorError::InvalidArgumentException(_)));
-    let err = c.get_records().shard_iterator("garbage").send().await.unwrap_err();
-    assert!(matches!(err.into_service_error(), GetRecordsError::InvalidArgumentException(_)));
+    assert!(matches!(
+        err.into_service_error(),
+        GetShardIteratorError::InvalidArgumentException(_)
+    ));
+    let err = c
+        .get_records()
+        .shard_iterator("garbage")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetRecordsError::InvalidArgumentException(_)
+    ));
     let err = c
         .split_shard()
         .stream_name("s")
@@ -296,7 +500,10 @@ async fn errors_are_typed() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err.into_service_error(), SplitShardError::InvalidArgumentException(_)));
+    assert!(matches!(
+        err.into_service_error(),
+        SplitShardError::InvalidArgumentException(_)
+    ));
     let err = c
         .update_shard_count()
         .stream_name("s")
@@ -305,7 +512,10 @@ async fn errors_are_typed() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err.into_service_error(), UpdateShardCountError::LimitExceededException(_)));
+    assert!(matches!(
+        err.into_service_error(),
+        UpdateShardCountError::LimitExceededException(_)
+    ));
     e.shutdown().await.unwrap();
 }
 
@@ -314,17 +524,28 @@ async fn unknown_operation() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
     // SubscribeToShard is not served; the SDK sees a modeled-or-unhandled error, never a hang.
-    let err = c.list_stream_consumers().stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s").send().await.unwrap_err();
-    assert_eq!(err.into_service_error().meta().code(), Some("UnknownOperationException"));
+    let err = c
+        .list_stream_consumers()
+        .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("UnknownOperationException")
+    );
     e.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn iterator_expiry_with_injected_time() {
     let clock = ManualClock::new();
-    let e = engine::spawn(Config { clock: std::sync::Arc::new(clock.clone()), ..Config::default() })
-        .await
-        .unwrap();
+    let e = engine::spawn(Config {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
     let it = c
@@ -339,13 +560,33 @@ async fn iterator_expiry_with_injected_time() {
         .unwrap();
     c.get_records().shard_iterator(&it).send().await.unwrap();
     clock.advance(Duration::from_secs(301));
-    let err = c.get_records().shard_iterator(&it).send().await.unwrap_err();
-    assert!(matches!(err.into_service_error(), GetRecordsError::ExpiredIteratorException(_)));
+    let err = c
+        .get_records()
+        .shard_iterator(&it)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetRecordsError::ExpiredIteratorException(_)
+    ));
 
     // Retention: records older than 24 h are trimmed.
-    c.put_record().stream_name("s").partition_key("k").data(blob("old")).send().await.unwrap();
+    c.put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("old"))
+        .send()
+        .await
+        .unwrap();
     clock.advance(Duration::from_secs(25 * 3600));
-    c.put_record().stream_name("s").partition_key("k").data(blob("new")).send().await.unwrap();
+    c.put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("new"))
+        .send()
+        .await
+        .unwrap();
     let it = c
         .get_shard_iterator()
         .stream_name("s")
@@ -374,13 +615,39 @@ async fn activation_delay() {
     .unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
-    let s = c.describe_stream_summary().stream_name("s").send().await.unwrap();
-    assert_eq!(s.stream_description_summary.unwrap().stream_status, StreamStatus::Creating);
-    let err = c.put_record().stream_name("s").partition_key("k").data(blob("x")).send().await.unwrap_err();
-    assert!(matches!(err.into_service_error(), PutRecordError::ResourceNotFoundException(_)));
+    let s = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        s.stream_description_summary.unwrap().stream_status,
+        StreamStatus::Creating
+    );
+    let err = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        PutRecordError::ResourceNotFoundException(_)
+    ));
     clock.advance(Duration::from_secs(10));
-    let s = c.describe_stream_summary().stream_name("s").send().await.unwrap();
-    assert_eq!(s.stream_description_summary.unwrap().stream_status, StreamStatus::Active);
+    let s = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        s.stream_description_summary.unwrap().stream_status,
+        StreamStatus::Active
+    );
     e.shutdown().await.unwrap();
 }
 
@@ -389,7 +656,13 @@ async fn resharding_and_child_shards() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
-    c.put_record().stream_name("s").partition_key("k").data(blob("before")).send().await.unwrap();
+    c.put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("before"))
+        .send()
+        .await
+        .unwrap();
     c.split_shard()
         .stream_name("s")
         .shard_to_split("shardId-000000000000")
@@ -397,16 +670,43 @@ async fn resharding_and_child_shards() {
         .send()
         .await
         .unwrap();
-    let after = c.put_record().stream_name("s").partition_key("k").data(blob("after")).send().await.unwrap();
+    let after = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("after"))
+        .send()
+        .await
+        .unwrap();
     assert_ne!(after.shard_id, "shardId-000000000000");
-    let shards = c.list_shards().stream_name("s").send().await.unwrap().shards.unwrap();
+    let shards = c
+        .list_shards()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap()
+        .shards
+        .unwrap();
     assert_eq!(shards.len(), 3);
-    assert!(shards[0].sequence_number_range.as_ref().unwrap().ending_sequence_number.is_some());
-    assert_eq!(shards[1].parent_shard_id.as_deref(), Some("shardId-000000000000"));
+    assert!(shards[0]
+        .sequence_number_range
+        .as_ref()
+        .unwrap()
+        .ending_sequence_number
+        .is_some());
+    assert_eq!(
+        shards[1].parent_shard_id.as_deref(),
+        Some("shardId-000000000000")
+    );
     let open = c
         .list_shards()
         .stream_name("s")
-        .shard_filter(ShardFilter::builder().r#type(ShardFilterType::AtLatest).build().unwrap())
+        .shard_filter(
+            ShardFilter::builder()
+                .r#type(ShardFilterType::AtLatest)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -436,9 +736,19 @@ async fn resharding_and_child_shards() {
         .send()
         .await
         .unwrap();
-    let d = c.describe_stream().stream_name("s").send().await.unwrap().stream_description.unwrap();
+    let d = c
+        .describe_stream()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
     assert_eq!(d.shards.len(), 4);
-    assert_eq!(d.shards[3].adjacent_parent_shard_id.as_deref(), Some("shardId-000000000002"));
+    assert_eq!(
+        d.shards[3].adjacent_parent_shard_id.as_deref(),
+        Some("shardId-000000000002")
+    );
 
     let u = c
         .update_shard_count()
@@ -449,7 +759,12 @@ async fn resharding_and_child_shards() {
         .await
         .unwrap();
     assert_eq!(u.current_shard_count, Some(1));
-    let s = c.describe_stream_summary().stream_name("s").send().await.unwrap();
+    let s = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(s.stream_description_summary.unwrap().open_shard_count, 2);
     e.shutdown().await.unwrap();
 }
@@ -459,19 +774,64 @@ async fn retention_and_tags() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
-    c.increase_stream_retention_period().stream_name("s").retention_period_hours(48).send().await.unwrap();
-    let err = c.increase_stream_retention_period().stream_name("s").retention_period_hours(30).send().await.unwrap_err();
+    c.increase_stream_retention_period()
+        .stream_name("s")
+        .retention_period_hours(48)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .increase_stream_retention_period()
+        .stream_name("s")
+        .retention_period_hours(30)
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_invalid_argument_exception());
-    c.decrease_stream_retention_period().stream_name("s").retention_period_hours(24).send().await.unwrap();
-    let d = c.describe_stream_summary().stream_name("s").send().await.unwrap();
-    assert_eq!(d.stream_description_summary.unwrap().retention_period_hours, 24);
+    c.decrease_stream_retention_period()
+        .stream_name("s")
+        .retention_period_hours(24)
+        .send()
+        .await
+        .unwrap();
+    let d = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.stream_description_summary.unwrap().retention_period_hours,
+        24
+    );
 
-    c.add_tags_to_stream().stream_name("s").tags("team", "unicorns").tags("env", "dev").send().await.unwrap();
-    let t = c.list_tags_for_stream().stream_name("s").send().await.unwrap();
+    c.add_tags_to_stream()
+        .stream_name("s")
+        .tags("team", "unicorns")
+        .tags("env", "dev")
+        .send()
+        .await
+        .unwrap();
+    let t = c
+        .list_tags_for_stream()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.tags.len(), 2);
     assert!(!t.has_more_tags);
-    c.remove_tags_from_stream().stream_name("s").tag_keys("env").send().await.unwrap();
-    let t = c.list_tags_for_stream().stream_name("s").send().await.unwrap();
+    c.remove_tags_from_stream()
+        .stream_name("s")
+        .tag_keys("env")
+        .send()
+        .await
+        .unwrap();
+    let t = c
+        .list_tags_for_stream()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.tags.len(), 1);
     assert_eq!(t.tags[0].key, "team");
     e.shutdown().await.unwrap();
@@ -479,13 +839,24 @@ async fn retention_and_tags() {
 
 #[tokio::test]
 async fn throughput_limits_and_fault_injection() {
-    let e = engine::spawn(Config { enforce_limits: true, ..Config::default() }).await.unwrap();
+    let e = engine::spawn(Config {
+        enforce_limits: true,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
     let mut failed = 0;
     for _ in 0..3 {
         let entries: Vec<_> = (0..500).map(|i| entry(&i.to_string(), "x")).collect();
-        let out = c.put_records().stream_name("s").set_records(Some(entries)).send().await.unwrap();
+        let out = c
+            .put_records()
+            .stream_name("s")
+            .set_records(Some(entries))
+            .send()
+            .await
+            .unwrap();
         failed += out.failed_record_count.unwrap_or(0);
         for r in out.records() {
             if let Some(code) = &r.error_code {
@@ -510,7 +881,9 @@ async fn throughput_limits_and_fault_injection() {
         match c.get_records().shard_iterator(&it).send().await {
             Ok(_) => {}
             Err(err) => {
-                assert!(err.into_service_error().is_provisioned_throughput_exceeded_exception());
+                assert!(err
+                    .into_service_error()
+                    .is_provisioned_throughput_exceeded_exception());
                 throttled = true;
                 break;
             }
@@ -519,15 +892,34 @@ async fn throughput_limits_and_fault_injection() {
     assert!(throttled);
     e.shutdown().await.unwrap();
 
-    let e = engine::spawn(Config { fail_entry_ratio: 1.0, ..Config::default() }).await.unwrap();
+    let e = engine::spawn(Config {
+        fail_entry_ratio: 1.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
-    let out = c.put_records().stream_name("s").records(entry("k", "x")).send().await.unwrap();
+    let out = c
+        .put_records()
+        .stream_name("s")
+        .records(entry("k", "x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.failed_record_count, Some(1));
-    assert_eq!(out.records[0].error_code.as_deref(), Some("InternalFailure"));
+    assert_eq!(
+        out.records[0].error_code.as_deref(),
+        Some("InternalFailure")
+    );
     e.shutdown().await.unwrap();
 
-    let e = engine::spawn(Config { fail_call_ratio: 1.0, ..Config::default() }).await.unwrap();
+    let e = engine::spawn(Config {
+        fail_call_ratio: 1.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
     let c = client(&e.url());
     let err = c.list_streams().send().await.unwrap_err();
     match err {

@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "wildrydes", version, about = "Wild Rydes: unicorn telemetry over a Kinesis-compatible stream, offline")]
+#[command(
+    name = "wildrydes",
+    version,
+    about = "Wild Rydes: unicorn telemetry over a Kinesis-compatible stream, offline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -104,7 +108,10 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let data_dir = if args.in_memory {
         None
     } else {
-        Some(args.data_dir.unwrap_or_else(|| PathBuf::from(".wildrydes-data")))
+        Some(
+            args.data_dir
+                .unwrap_or_else(|| PathBuf::from(".wildrydes-data")),
+        )
     };
     for (name, ratio) in [
         ("--fail-call-ratio", args.fail_call_ratio),
@@ -140,13 +147,14 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

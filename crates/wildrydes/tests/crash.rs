@@ -48,7 +48,12 @@ async fn every_acknowledged_record_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url) = start(dir.path()).await;
     let c = client(&url);
-    c.create_stream().stream_name("s").shard_count(2).send().await.unwrap();
+    c.create_stream()
+        .stream_name("s")
+        .shard_count(2)
+        .send()
+        .await
+        .unwrap();
 
     // seq -> data of every acknowledged record.
     let acked: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
@@ -69,7 +74,13 @@ async fn every_acknowledged_record_survives_sigkill() {
                             .unwrap()
                     })
                     .collect();
-                let Ok(out) = c.put_records().stream_name("s").set_records(Some(entries.clone())).send().await else {
+                let Ok(out) = c
+                    .put_records()
+                    .stream_name("s")
+                    .set_records(Some(entries.clone()))
+                    .send()
+                    .await
+                else {
                     return; // the server is gone
                 };
                 let mut map = acked.lock().unwrap();
@@ -120,11 +131,25 @@ async fn every_acknowledged_record_survives_sigkill() {
         }
     }
     for (seq, data) in &acked {
-        assert_eq!(stored.get(seq), Some(data), "acknowledged record {seq} lost");
+        assert_eq!(
+            stored.get(seq),
+            Some(data),
+            "acknowledged record {seq} lost"
+        );
     }
     // The restarted server accepts writes with higher sequence numbers.
-    let r = c.put_record().stream_name("s").partition_key("k").data(Blob::new("after")).send().await.unwrap();
-    assert!(stored.keys().filter(|s| s[..14] == r.sequence_number[..14]).all(|s| *s < r.sequence_number));
+    let r = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(Blob::new("after"))
+        .send()
+        .await
+        .unwrap();
+    assert!(stored
+        .keys()
+        .filter(|s| s[..14] == r.sequence_number[..14])
+        .all(|s| *s < r.sequence_number));
     child.start_kill().unwrap();
     child.wait().await.unwrap();
 }
