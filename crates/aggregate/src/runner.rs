@@ -236,7 +236,7 @@ pub async fn run(
                 let batch = batch?;
                 let now = Utc::now().timestamp_millis();
                 for record in &batch.records {
-                    let arrival = record.arrival.map(|t| StatusTime::from(t));
+                    let arrival = record.arrival.map(StatusTime::from);
                     agg.push(&record.data, arrival);
                     if let Some(a) = arrival {
                         let p = progress.entry(batch.shard_id.clone()).or_insert(a.as_millis());
