@@ -286,7 +286,7 @@ pub async fn run(
                 .put_records(closed.iter().map(to_put).collect())
                 .await?;
             stats.summaries_written += n;
-            tracing::info!(summaries = n, "windows closed and written");
+            tracing::debug!(summaries = n, "windows closed and written");
             // Acknowledged: save at once so they are not emitted again.
             save(&options, &agg, &reader, &mut stats)?;
             dirty = false;

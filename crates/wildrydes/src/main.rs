@@ -1,39 +1,109 @@
-//! The `wildrydes` command. Each subcommand is one function; `main` only parses
-//! arguments, sets up logging and reports errors once, with their causes.
+//! The `wildrydes` command: the local Wild Rydes stack and its stages. Each
+//! subcommand is one function; `main` only parses arguments (Go syntax too:
+//! `-port 4567`), sets up logging and reports errors once, with their causes.
+//!
+//! Exit codes: 0 stopped cleanly (Ctrl-C, SIGTERM, closed stdout), 1 error,
+//! 2 invalid arguments.
 
-use std::error::Error;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "wildrydes",
     version,
-    about = "Wild Rydes: unicorn telemetry over a Kinesis-compatible stream, offline"
+    about = "Wild Rydes: unicorn telemetry over Kinesis, with a local Kinesis-compatible engine",
+    after_help = AFTER_HELP
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+const AFTER_HELP: &str = "\
+Examples:
+  wildrydes demo --window 10s                 # engine + streams + aggregator + fleet, summaries on stdout
+  wildrydes up                                # the local stack on 127.0.0.1:4567, data in ./.wildrydes-data
+  wildrydes serve --in-memory --port 4567     # the engine alone
+  wildrydes aggregate --endpoint http://127.0.0.1:4567 --window 1m --state agg.json
+
+Exit codes: 0 stopped cleanly (Ctrl-C, SIGTERM), 1 error, 2 invalid arguments.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the embedded Kinesis-compatible engine (AWS SDKs, boto3 and the AWS CLI
-    /// talk to it with --endpoint-url / AWS_ENDPOINT_URL).
+    /// Run the local stack: the engine, streams `wildrydes` and
+    /// `wildrydes-summary`, and the aggregator between them.
+    Up(UpArgs),
+    /// `up` plus a simulated fleet, printing every new summary to stdout.
+    Demo(DemoArgs),
+    /// Serve the embedded Kinesis-compatible engine alone (AWS SDKs, boto3 and
+    /// the AWS CLI talk to it with --endpoint-url / AWS_ENDPOINT_URL).
     Serve(ServeArgs),
+    /// Aggregate a raw stream into per-unicorn, per-window summaries (the
+    /// workshop's Kinesis Data Analytics application), against AWS or any endpoint.
+    Aggregate(AggregateArgs),
 }
 
 #[derive(Debug, Args)]
-struct ServeArgs {
+struct ListenArgs {
     /// TCP port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 4567)]
     port: u16,
     /// Address to bind; keep the loopback default unless others must reach it.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// Directory for durable data (created if missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".wildrydes-data",
+        conflicts_with = "in_memory"
+    )]
+    data_dir: PathBuf,
+    /// Keep everything in memory; nothing survives a restart.
+    #[arg(long)]
+    in_memory: bool,
+    /// Aggregation window, e.g. 60s, 1m, 10s.
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = parse_window)]
+    window: Duration,
+    /// Shards of each stream the stack creates.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=500))]
+    shards: i32,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// Keep data in DIR (default: in memory, nothing kept).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Aggregation window; short so summaries appear within seconds.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_window)]
+    window: Duration,
+    /// Number of simulated unicorns.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    unicorns: u64,
+    /// Seed of the rides.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
     /// Directory for durable data (created if missing). Default: ./.wildrydes-data
     #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
     data_dir: Option<PathBuf>,
@@ -44,19 +114,90 @@ struct ServeArgs {
     #[arg(long)]
     enforce_limits: bool,
     /// Fraction of calls failing with InternalFailure (fault injection, 0..1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     fail_call_ratio: f64,
     /// Fraction of PutRecords entries failing with InternalFailure (0..1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     fail_entry_ratio: f64,
 }
 
-type BoxError = Box<dyn Error + Send + Sync>;
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TimeArg {
+    /// Arrival time at the stream (like Kinesis Data Analytics' ROWTIME).
+    Processing,
+    /// The record's own StatusTime, with --lateness allowed.
+    Event,
+}
+
+#[derive(Debug, Args)]
+struct AggregateArgs {
+    /// Stream of raw status records.
+    #[arg(long, default_value = "wildrydes")]
+    source: String,
+    /// Stream the summaries are written to.
+    #[arg(long, default_value = "wildrydes-summary")]
+    destination: String,
+    /// Window length, e.g. 60s, 1m, 10s.
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = parse_window)]
+    window: Duration,
+    /// Which time cuts the windows.
+    #[arg(long, value_enum, default_value_t = TimeArg::Processing)]
+    time: TimeArg,
+    /// Event time: how late a record may arrive before it is counted as late.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
+    lateness: Duration,
+    /// Save open windows and source positions to FILE (atomically) and resume
+    /// from it; without it nothing survives a restart.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Where a first run (no state yet) starts: latest, trim_horizon (oldest),
+    /// a time, a duration ago (15m), at:SEQ, after:SEQ.
+    #[arg(long, value_name = "POS", default_value = "latest")]
+    from: String,
+    /// AWS region [default: AWS_REGION, the profile, else us-east-1]
+    #[arg(long)]
+    region: Option<String>,
+    /// Kinesis-compatible endpoint, e.g. http://127.0.0.1:4567 [default:
+    /// AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL, else AWS]
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    aggregate::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn parse_window(text: &str) -> Result<Duration, String> {
+    let window = parse_duration(text)?;
+    if window < Duration::from_millis(100) {
+        return Err(format!("window {text:?} is too short: use at least 100ms"));
+    }
+    Ok(window)
+}
+
+fn parse_ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err(format!("{text:?} is not a ratio between 0 and 1")),
+    }
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = kinesis::goflags::rewrite(std::env::args_os(), &[] as &[&str]);
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -64,47 +205,113 @@ fn main() -> ExitCode {
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
-        Err(e) => return report(&e),
+        Err(err) => {
+            eprintln!("wildrydes: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Up(args) => up(args).await,
+            Command::Demo(args) => demo(args).await,
             Command::Serve(args) => serve(args).await,
+            Command::Aggregate(args) => run_aggregate(args).await,
         }
     });
+    runtime.shutdown_timeout(Duration::from_millis(200));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => report(e.as_ref()),
+        Err(err) => {
+            eprintln!("wildrydes: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-/// Prints an error and its chain of causes once.
-fn report(e: &(dyn Error + 'static)) -> ExitCode {
-    let mut msg = format!("error: {e}");
-    let mut source = e.source();
-    while let Some(cause) = source {
-        msg.push_str(&format!("\n  caused by: {cause}"));
-        source = cause.source();
-    }
-    eprintln!("{msg}");
-    ExitCode::FAILURE
+async fn bind(listen: &ListenArgs) -> Result<tokio::net::TcpListener> {
+    let addr = SocketAddr::new(listen.bind, listen.port);
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen on {addr} (is another wildrydes already running there? \
+             stop it or choose another --port)"
+        )
+    })
 }
 
-#[derive(Debug)]
-struct Context(String, BoxError);
-
-impl std::fmt::Display for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+async fn start_stack(
+    listen: &ListenArgs,
+    data_dir: Option<PathBuf>,
+    window: Duration,
+    shards: i32,
+) -> Result<stack::Stack> {
+    let listener = bind(listen).await?;
+    let options = stack::StackOptions {
+        data_dir: data_dir.clone(),
+        window,
+        shards,
+        ..stack::StackOptions::default()
+    };
+    let what = match &data_dir {
+        Some(dir) => format!("starting the local stack with data dir {}", dir.display()),
+        None => "starting the local stack in memory".to_owned(),
+    };
+    stack::Stack::start(listener, options).await.context(what)
 }
 
-impl Error for Context {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(self.1.as_ref())
-    }
+/// The banner of `up`: where things are and what to type next.
+fn banner(stack: &stack::Stack) -> String {
+    let url = stack.url();
+    let data = match stack.data_dir() {
+        Some(dir) => format!("{} (kept across restarts)", dir.display()),
+        None => "in memory (nothing is kept)".to_owned(),
+    };
+    format!(
+        "endpoint: {url}\n\
+         data:     {data}\n\
+         streams:  {src} -> aggregator ({window} windows) -> {dst}\n\
+         \n\
+         In another terminal (from a source checkout: cargo run --release --bin producer -- ...):\n\
+         \x20 ./producer -endpoint {url} -name Rocinante\n\
+         \x20 ./consumer -endpoint {url} -stream {dst} | jq .\n\
+         Or for every tool at once (the binaries, aws, boto3):\n\
+         \x20 export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n\
+         \x20 aws kinesis list-streams\n\
+         Ctrl-C stops everything.",
+        src = stack::SOURCE_STREAM,
+        dst = stack::SUMMARY_STREAM,
+        window = humantime::format_duration(stack.window()),
+    )
 }
 
-async fn serve(args: ServeArgs) -> Result<(), BoxError> {
+async fn up(args: UpArgs) -> Result<()> {
+    let data_dir = (!args.in_memory).then_some(args.data_dir);
+    let stack = start_stack(&args.listen, data_dir, args.window, args.shards).await?;
+    println!("{}", banner(&stack));
+    stack.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2).await?;
+    // stdout carries the summaries; the banner goes to stderr.
+    eprintln!("{}", banner(&stack));
+    eprintln!(
+        "demo: {} unicorns report every second; a summary per unicorn every {}.",
+        args.unicorns,
+        humantime::format_duration(args.window)
+    );
+    let demo = stack::DemoOptions {
+        unicorns: usize::try_from(args.unicorns).unwrap_or(usize::MAX),
+        seed: args.seed,
+        ..stack::DemoOptions::default()
+    };
+    stack.add_demo(demo, std::io::stdout());
+    stack.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
     let data_dir = if args.in_memory {
         None
     } else {
@@ -113,18 +320,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
                 .unwrap_or_else(|| PathBuf::from(".wildrydes-data")),
         )
     };
-    for (name, ratio) in [
-        ("--fail-call-ratio", args.fail_call_ratio),
-        ("--fail-entry-ratio", args.fail_entry_ratio),
-    ] {
-        if !(0.0..=1.0).contains(&ratio) {
-            return Err(format!("{name} must be between 0 and 1, got {ratio}").into());
-        }
-    }
-    let addr = SocketAddr::new(args.bind, args.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Context(format!("cannot listen on {addr}"), e.into()))?;
+    let listener = bind(&args.listen).await?;
     let config = engine::Config {
         data_dir: data_dir.clone(),
         enforce_limits: args.enforce_limits,
@@ -132,7 +328,9 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         fail_entry_ratio: args.fail_entry_ratio,
         ..engine::Config::default()
     };
-    let handle = engine::spawn_on(listener, config).await?;
+    let handle = engine::spawn_on(listener, config)
+        .await
+        .context("starting the kinesis engine")?;
     match &data_dir {
         Some(dir) => tracing::info!(data_dir = %dir.display(), "durable storage"),
         None => tracing::info!("in-memory storage: nothing survives a restart"),
@@ -144,6 +342,61 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
+async fn run_aggregate(args: AggregateArgs) -> Result<()> {
+    let start = consumer::parse_from(&args.from)?;
+    let time = match args.time {
+        TimeArg::Processing => aggregate::TimeMode::Processing,
+        TimeArg::Event => aggregate::TimeMode::Event {
+            allowed_lateness: args.lateness,
+        },
+    };
+    let connect = kinesis::ConnectOptions {
+        region: args.region,
+        endpoint: args.endpoint,
+        ..kinesis::ConnectOptions::default()
+    };
+    let conn = kinesis::connect(&connect).await?;
+    for stream in [&args.source, &args.destination] {
+        conn.check_stream(stream).await?;
+    }
+    tracing::info!(
+        source = %args.source,
+        destination = %args.destination,
+        window = %humantime::format_duration(args.window),
+        endpoint = %conn.location(),
+        "aggregating"
+    );
+    let options = aggregate::RunOptions {
+        connect,
+        source: args.source,
+        destination: args.destination,
+        aggregation: aggregate::AggregatorConfig {
+            window: args.window,
+            time,
+        },
+        state_file: args.state,
+        start,
+        ..aggregate::RunOptions::default()
+    };
+    let stats = aggregate::run(options, shutdown_signal()).await?;
+    let counters = stats.counters;
+    eprintln!(
+        "aggregate: read {} records, wrote {} summaries; {} invalid, {} late; {} windows open{}",
+        stats.records_read,
+        stats.summaries_written,
+        counters.invalid,
+        counters.late,
+        stats.open_windows,
+        if stats.saves > 0 {
+            " (saved)"
+        } else {
+            " (not saved: no --state)"
+        }
+    );
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -164,5 +417,5 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down: finishing in-flight work");
 }
