@@ -1,11 +1,13 @@
-//! End to end through the in-process engine: a seeded fleet is written to
-//! `wildrydes`, the aggregator runs, every summary is read back from
-//! `wildrydes-summary` and compared with a recomputation from the raw records.
+//! `wildrydes aggregate` as a process against the in-process engine: a seeded
+//! fleet is written to `wildrydes`, the aggregator runs (and is killed with
+//! SIGKILL and restarted from its state file half-way), every summary is read
+//! back from `wildrydes-summary` and compared with a recomputation from the
+//! raw records.
 
 use std::collections::BTreeMap;
+use std::process::Stdio;
 use std::time::Duration;
 
-use aggregate::{AggregatorConfig, RunOptions, TimeMode};
 use kinesis::writer::{BatchWriter, Record};
 use kinesis::{ConnectOptions, Reader, ReaderOptions, StartPosition};
 use sensor::{Ride, Status, StatusTime, Summary};
@@ -37,7 +39,7 @@ async fn read_all(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_summaries_match_recomputation() {
+async fn summaries_match_a_recomputation_across_a_sigkill_and_restart() {
     let engine = engine::spawn_in_memory().await.expect("engine");
     let connect = ConnectOptions {
         endpoint: Some(engine.url()),
@@ -75,23 +77,19 @@ async fn fleet_summaries_match_recomputation() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        connect: connect.clone(),
-        aggregation: AggregatorConfig {
-            window: Duration::from_millis(WINDOW_MS as u64),
-            time: TimeMode::Processing,
-        },
-        state_file: Some(dir.path().join("state.json")),
-        start: StartPosition::TrimHorizon,
-        grace: Duration::from_millis(200),
-        tick: Duration::from_millis(50),
-        ..RunOptions::default()
+    let state = dir.path().join("state.json");
+    let aggregator = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+            .args(["aggregate", "-endpoint", &engine.url(), "-window", "1s"])
+            .args(["-from", "oldest", "-state"])
+            .arg(&state)
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start wildrydes aggregate")
     };
-    let runner = tokio::spawn(aggregate::run(options, async {
-        let _ = stopped.await;
-    }));
 
     // Independent recomputation from the raw records, by arrival window.
     let raw = read_all(&conn, "wildrydes", |r| r.len() >= written).await;
@@ -109,20 +107,42 @@ async fn fleet_summaries_match_recomputation() {
             .push(status);
     }
 
-    let summaries = read_all(&conn, "wildrydes-summary", |r| r.len() >= expected.len()).await;
-    stop.send(()).unwrap();
-    let stats = runner.await.unwrap().expect("runner");
-    assert_eq!(stats.counters.invalid, 1);
-    assert_eq!(stats.counters.late, 0);
-    assert_eq!(stats.open_windows, 0);
-
-    let mut got = BTreeMap::new();
-    for record in &summaries {
-        let summary = Summary::from_json(&record.data).expect("summary json");
-        assert_eq!(record.partition_key, summary.name);
-        let key = (summary.status_time.as_millis(), summary.name.clone());
-        assert!(got.insert(key, summary).is_none(), "window emitted twice");
+    // Kill -9 once part of the windows are written, then restart from the state file.
+    let mut first = aggregator();
+    read_all(&conn, "wildrydes-summary", |r| {
+        r.len() >= expected.len() / 3
+    })
+    .await;
+    first.kill().await.expect("SIGKILL");
+    #[cfg_attr(unix, allow(unused_mut))]
+    let mut second = aggregator();
+    let summaries = read_all(&conn, "wildrydes-summary", |r| {
+        distinct(r).expect("re-emitted windows are identical").len() >= expected.len()
+    })
+    .await;
+    #[cfg(unix)]
+    {
+        let pid = second.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill -INT");
+        assert!(sent.success());
     }
+    #[cfg(not(unix))]
+    second.kill().await.expect("kill");
+    let out = second.wait_with_output().await.expect("aggregator exits");
+    let report = String::from_utf8_lossy(&out.stderr);
+    #[cfg(unix)]
+    {
+        assert!(out.status.success(), "clean exit on Ctrl-C: {report}");
+        assert!(
+            report.contains("1 invalid, 0 late; 0 windows open (saved)"),
+            "{report}"
+        );
+    }
+
+    let got = distinct(&summaries).expect("re-emitted windows are identical");
     assert_eq!(got.len(), expected.len());
     let mut totals: BTreeMap<String, (i64, f64)> = BTreeMap::new();
     for (key, statuses) in &expected {
@@ -148,4 +168,20 @@ async fn fleet_summaries_match_recomputation() {
         );
     }
     engine.shutdown().await.unwrap();
+}
+
+/// Summaries by (window start, name); a window emitted twice must be identical.
+fn distinct(records: &[kinesis::Record]) -> Result<BTreeMap<(i64, String), Summary>, String> {
+    let mut got = BTreeMap::new();
+    for record in records {
+        let summary = Summary::from_json(&record.data).expect("summary json");
+        assert_eq!(record.partition_key, summary.name);
+        let key = (summary.status_time.as_millis(), summary.name.clone());
+        if let Some(previous) = got.insert(key, summary.clone()) {
+            if previous != summary {
+                return Err(format!("{previous:?} then {summary:?}"));
+            }
+        }
+    }
+    Ok(got)
 }
