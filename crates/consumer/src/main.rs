@@ -89,6 +89,7 @@ fn long_flags() -> Vec<String> {
 fn main() -> ExitCode {
     let args = kinesis::goflags::rewrite(std::env::args_os(), &long_flags());
     let cli = match Cli::try_parse_from(args) {
+        Ok(_) if kinesis::goflags::parse_only() => return ExitCode::SUCCESS,
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();

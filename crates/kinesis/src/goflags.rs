@@ -43,6 +43,16 @@ where
     out
 }
 
+/// Set by the README test: the binaries parse their arguments and exit 0
+/// (or exit 2 with clap's message) without doing anything, so every command
+/// line the README shows is checked against the real flags.
+pub const PARSE_ONLY_ENV: &str = "WILDRYDES_PARSE_ONLY";
+
+/// Whether [`PARSE_ONLY_ENV`] is set.
+pub fn parse_only() -> bool {
+    std::env::var_os(PARSE_ONLY_ENV).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

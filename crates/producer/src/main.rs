@@ -95,6 +95,7 @@ enum BadLine {
 fn main() -> ExitCode {
     let args = kinesis::goflags::rewrite(std::env::args_os(), &long_flags());
     let cli = match Cli::try_parse_from(args) {
+        Ok(_) if kinesis::goflags::parse_only() => return ExitCode::SUCCESS,
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();

@@ -185,6 +185,7 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let args = kinesis::goflags::rewrite(std::env::args_os(), &[] as &[&str]);
     let cli = match Cli::try_parse_from(args) {
+        Ok(_) if kinesis::goflags::parse_only() => return ExitCode::SUCCESS,
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
