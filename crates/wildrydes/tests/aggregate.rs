@@ -9,6 +9,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use kinesis::writer::{BatchWriter, Record};
+
+mod common;
 use kinesis::{ConnectOptions, Reader, ReaderOptions, StartPosition};
 use sensor::{Ride, Status, StatusTime, Summary};
 
@@ -80,7 +82,7 @@ async fn summaries_match_a_recomputation_across_a_sigkill_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let aggregator = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+        tokio::process::Command::new(common::WILDRYDES)
             .args(["aggregate", "-endpoint", &engine.url(), "-window", "1s"])
             .args(["-from", "oldest", "-state"])
             .arg(&state)
@@ -121,14 +123,7 @@ async fn summaries_match_a_recomputation_across_a_sigkill_and_restart() {
     })
     .await;
     #[cfg(unix)]
-    {
-        let pid = second.id().expect("running").to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill -INT");
-        assert!(sent.success());
-    }
+    common::ctrl_c(&second);
     #[cfg(not(unix))]
     second.kill().await.expect("kill");
     let out = second.wait_with_output().await.expect("aggregator exits");

@@ -7,21 +7,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::workspace_bin;
+
 const BINARIES: [&str; 3] = ["producer", "consumer", "wildrydes"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn bin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_wildrydes"))
-        .with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
-        path.display()
-    );
-    path
 }
 
 /// (line number, text) of every line inside a ```sh block.
@@ -92,7 +85,7 @@ fn every_readme_command_line_of_our_binaries_parses() {
             let Some((name, args)) = our_command(words) else {
                 continue;
             };
-            let out = Command::new(bin(name))
+            let out = Command::new(workspace_bin(name))
                 .args(&args)
                 .env("WILDRYDES_PARSE_ONLY", "1")
                 .output()
@@ -114,7 +107,7 @@ fn every_readme_command_line_of_our_binaries_parses() {
 #[test]
 fn a_wrong_flag_is_caught_by_the_parse_only_check() {
     for name in BINARIES {
-        let out = Command::new(bin(name))
+        let out = Command::new(workspace_bin(name))
             .arg("-no-such-flag")
             .env("WILDRYDES_PARSE_ONLY", "1")
             .output()

@@ -4,7 +4,7 @@
 //! `producer` and `consumer` are other packages' binaries: they are found next
 //! to this test in the target dir, where `cargo test --workspace` builds them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -12,19 +12,9 @@ use sensor::Summary;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const WILDRYDES: &str = env!("CARGO_BIN_EXE_wildrydes");
+mod common;
 
-/// A binary of another package of the workspace, built by `cargo test --workspace`.
-fn workspace_bin(name: &str) -> PathBuf {
-    let wildrydes = Path::new(WILDRYDES);
-    let path = wildrydes.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build --workspace` first)",
-        path.display()
-    );
-    path
-}
+use common::{workspace_bin, WILDRYDES};
 
 /// `wildrydes up` on a free port; returns the process and its endpoint.
 async fn up(data_dir: &Path, window: &str) -> (Child, String) {
@@ -63,12 +53,7 @@ async fn output(cmd: &mut Command) -> std::process::Output {
 /// Sends SIGINT like Ctrl-C and waits for a clean exit.
 #[cfg(unix)]
 async fn interrupt(mut child: Child) {
-    let pid = child.id().expect("running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    common::ctrl_c(&child);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("stopped within 30 s after Ctrl-C")
