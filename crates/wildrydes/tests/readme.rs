@@ -2,7 +2,8 @@
 //! of our binaries is parsed by that binary (with `WILDRYDES_PARSE_ONLY` set,
 //! it checks its flags and exits), and the lint and test commands it shows
 //! are the ones `.ci/run` runs. What the commands do is tested elsewhere
-//! (`stack.rs` runs the workshop flow for real).
+//! (`stack.rs` runs the workshop flow for real). Its jq recipes run on what
+//! the consumer prints, when jq is installed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -136,4 +137,85 @@ fn the_readme_test_and_lint_commands_are_the_ones_ci_runs() {
             ".ci/run runs `{wanted}`: {ci_commands:?}"
         );
     }
+}
+
+/// What the consumer prints for a few status records in `format`.
+fn consumer_output(format: consumer::Format) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut printer = consumer::Printer::new(format);
+    let mut ride = sensor::Ride::new("Shadowfax", 1);
+    for i in 0..5 {
+        let status = ride.step(sensor::StatusTime::from_millis(
+            1_764_000_000_000 + i * 1000,
+        ));
+        let record = kinesis::Record {
+            sequence_number: format!("{:056}", i + 1),
+            partition_key: status.name.clone(),
+            arrival: None,
+            data: status.to_json_line().into(),
+        };
+        for user in consumer::decode(&record) {
+            printer
+                .write(&mut out, "shardId-000000000000", &record, &user)
+                .expect("write to memory");
+        }
+    }
+    out
+}
+
+#[test]
+fn every_readme_jq_recipe_runs_on_the_consumers_output() {
+    if Command::new("jq").arg("--version").output().is_err() {
+        eprintln!("note: jq is not installed; the README's jq recipes are not checked");
+        return;
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let mut checked = 0;
+    for (number, line) in sh_lines(&readme) {
+        let words = shlex::split(strip_comment(&line)).expect("split");
+        let mut segments = words.split(|w| w == "|");
+        let Some(first) = segments.next() else {
+            continue;
+        };
+        let Some(("consumer", args)) = our_command(first) else {
+            continue;
+        };
+        let format = match args
+            .iter()
+            .position(|a| a.trim_start_matches('-') == "format")
+        {
+            Some(i) if args.get(i + 1).map(String::as_str) == Some("envelope") => {
+                consumer::Format::Envelope
+            }
+            Some(i) if args.get(i + 1).map(String::as_str) == Some("compact") => {
+                consumer::Format::Compact
+            }
+            _ => consumer::Format::Pretty,
+        };
+        for jq in segments.filter(|s| s.first().map(String::as_str) == Some("jq")) {
+            let mut child = Command::new("jq")
+                .args(&jq[1..])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start jq");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(&consumer_output(format))
+                .unwrap();
+            let out = child.wait_with_output().expect("jq");
+            assert!(
+                out.status.success() && out.stderr.is_empty(),
+                "README.md:{number}: `{}` fails on the consumer's output: {}",
+                jq.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} jq recipes found in README.md");
 }
