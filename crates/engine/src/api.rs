@@ -15,7 +15,7 @@ use crate::log::{frame, DataDir, FrameReader, Next, Replay};
 use crate::state::{
     decode, encode_meta, encode_records, encode_snapshot, for_each_record, parse_hash, Entry,
     IndexEntry, Loc, MetaOp, Rec, RecordBatch, SegInfo, ShardMeta, State, Stream, StreamMeta,
-    INDEX_SPAN, TAG_SNAPSHOT,
+    INDEX_SPAN, READ_BYTES_PER_SEC, TAG_SNAPSHOT,
 };
 use crate::{Config, StorageStats};
 
@@ -1034,7 +1034,10 @@ impl Engine {
             let shard = &mut s.shards[it.shard];
             if self.config.enforce_limits {
                 let w = shard.window.at(now);
-                if w.reads >= 5 || w.read_bytes >= 2 << 20 {
+                // 5 calls/s, and 2 MiB/s: reads wait until at most one second of
+                // bandwidth is owed for bytes already returned.
+                let owed_ms = shard.read_busy_until_ms.saturating_sub(now);
+                if w.reads >= 5 || owed_ms >= 1000 {
                     return Err(err(
                         "ProvisionedThroughputExceededException",
                         format!(
@@ -1108,7 +1111,8 @@ impl Engine {
         let closed_end = s.meta.shards[it.shard].closed_end;
         let shard = &mut s.shards[it.shard];
         if self.config.enforce_limits {
-            shard.window.at(now).read_bytes += bytes as u64;
+            let start = shard.read_busy_until_ms.max(now);
+            shard.read_busy_until_ms = start + bytes as u64 * 1000 / READ_BYTES_PER_SEC;
         }
         let next_ts = match shard.cached(pos) {
             Some(r) => Some(r.ts_ms),

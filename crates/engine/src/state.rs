@@ -55,8 +55,10 @@ pub(crate) struct Window {
     pub(crate) put_records: u64,
     pub(crate) put_bytes: u64,
     pub(crate) reads: u64,
-    pub(crate) read_bytes: u64,
 }
+
+/// Read bandwidth of a shard: 2 MiB/s.
+pub(crate) const READ_BYTES_PER_SEC: u64 = 2 << 20;
 
 impl Window {
     pub(crate) fn at(&mut self, now_ms: u64) -> &mut Self {
@@ -120,6 +122,9 @@ pub(crate) struct Shard {
     /// Durable mode: where positions before the cache are on disk.
     pub(crate) index: VecDeque<IndexEntry>,
     pub(crate) window: Window,
+    /// Time until which the bytes already returned by GetRecords use up the
+    /// shard's read bandwidth (a 10 MiB answer blocks reads for ~5 s).
+    pub(crate) read_busy_until_ms: u64,
 }
 
 impl Shard {
@@ -133,6 +138,7 @@ impl Shard {
             cache: VecDeque::new(),
             index: VecDeque::new(),
             window: Window::default(),
+            read_busy_until_ms: 0,
         }
     }
 
