@@ -360,3 +360,50 @@ async fn retention_deletes_old_segments() {
     assert!(last.len() == r.sequence_number.len());
     e.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn crash_between_rotation_steps_keeps_metadata_for_later_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::frozen();
+    let config = || durable(dir.path(), &clock, 32 << 10, 64 << 10);
+    let e = engine::spawn(config()).await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    put_batches(&c, "s", 0, 600, 500, 50).await;
+    e.shutdown().await.unwrap();
+
+    // A crash right after the active segment was renamed (sealed) and before
+    // the new one was created: only sealed segments are left.
+    let mut ids: Vec<u32> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix("kinesis-")?
+                .strip_suffix(".log")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    let next = ids.last().map_or(0, |id| id + 1);
+    std::fs::rename(
+        dir.path().join("kinesis.log"),
+        dir.path().join(format!("kinesis-{next:010}.log")),
+    )
+    .unwrap();
+
+    let e = engine::spawn(config()).await.unwrap();
+    let c = client(&e.url());
+    check_complete(&read_all(&c, "s", 10_000).await, 600, 500);
+    // Everything old expires and its segments go; the stream must survive.
+    clock.advance(Duration::from_secs(25 * 3600));
+    put_batches(&c, "s", 600, 700, 500, 50).await;
+    e.shutdown().await.unwrap();
+    let e = engine::spawn(config()).await.unwrap();
+    let c = client(&e.url());
+    let left = read_all(&c, "s", 10_000).await;
+    assert_eq!(left.len(), 100);
+    assert!(left.iter().all(|(_, d)| record_index(d) >= 600));
+    assert!(segment_files(dir.path()) < 6);
+    e.shutdown().await.unwrap();
+}
