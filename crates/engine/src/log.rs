@@ -19,8 +19,8 @@ use crate::error::EngineError;
 /// Largest payload a frame may carry (a PutRecords call is at most ~5 MiB).
 const MAX_FRAME: u32 = 64 << 20;
 
-/// Bytes read ahead when scanning frames.
-const CHUNK: usize = 1 << 20;
+/// Bytes read ahead when scanning frames (one index entry's span).
+const CHUNK: usize = 256 << 10;
 
 const ACTIVE: &str = "kinesis.log";
 
