@@ -1677,7 +1677,7 @@ fn recover(
                 };
                 match decode(payload).map_err(corrupt)? {
                     Entry::Meta(op) => state.apply_meta(op),
-                    Entry::Records(batch) => state.apply_records(&batch, Some(Loc { seg, offset })),
+                    Entry::Records(batch) => state.apply_records(batch, Some(Loc { seg, offset })),
                     Entry::Snapshot(snap) => state.apply_snapshot(snap),
                 }
             }
@@ -1845,8 +1845,8 @@ async fn writer(
                     info.len = d.active_len;
                 }
                 let mut offset = at;
-                for (bytes, apply, _) in &appends {
-                    if let Some(batch) = apply {
+                for (bytes, apply, _) in &mut appends {
+                    if let Some(batch) = apply.take() {
                         st.apply_records(batch, Some(Loc { seg, offset }));
                     }
                     offset += bytes.len() as u64;
@@ -1856,8 +1856,8 @@ async fn writer(
                     doomed = st.expired_segments(now, seg);
                 }
             } else {
-                for (_, apply, _) in &appends {
-                    if let Some(batch) = apply {
+                for (_, apply, _) in &mut appends {
+                    if let Some(batch) = apply.take() {
                         st.apply_records(batch, None);
                     }
                 }

@@ -465,7 +465,7 @@ impl State {
 
     /// Makes durable records visible (in log order); `loc` is where the batch
     /// was written in durable mode.
-    pub(crate) fn apply_records(&mut self, batch: &RecordBatch, loc: Option<Loc>) {
+    pub(crate) fn apply_records(&mut self, batch: RecordBatch, loc: Option<Loc>) {
         let Some(stream) = self
             .streams
             .values_mut()
@@ -477,21 +477,22 @@ impl State {
         let mut freed = 0u64;
         let mut runs: Vec<(u32, u64)> = Vec::new();
         let mut max_ts = 0u64;
-        for (shard, pos, rec) in &batch.recs {
-            let Some(sh) = stream.shards.get_mut(*shard as usize) else {
+        let incarnation = batch.incarnation;
+        for (shard, pos, rec) in batch.recs {
+            let Some(sh) = stream.shards.get_mut(shard as usize) else {
                 continue;
             };
-            if *pos < sh.tail {
+            if pos < sh.tail {
                 continue;
             }
-            if *pos > sh.tail {
+            if pos > sh.tail {
                 // A gap (records lost with a deleted segment): the cache must
                 // stay contiguous up to the tail.
                 freed += sh.clear_cache();
                 if sh.index.is_empty() {
-                    sh.base = *pos;
+                    sh.base = pos;
                 }
-                sh.tail = *pos;
+                sh.tail = pos;
             }
             if let Some(loc) = loc {
                 let new_entry = sh.index.back().is_none_or(|e| {
@@ -499,26 +500,25 @@ impl State {
                 });
                 if new_entry {
                     sh.index.push_back(IndexEntry {
-                        first_pos: *pos,
+                        first_pos: pos,
                         first_ts: rec.ts_ms,
                         seg: loc.seg,
                         offset: loc.offset,
                     });
                 }
                 match runs.last_mut() {
-                    Some((s, upto)) if s == shard => *upto = pos + 1,
-                    _ => runs.push((*shard, pos + 1)),
+                    Some((s, upto)) if *s == shard => *upto = pos + 1,
+                    _ => runs.push((shard, pos + 1)),
                 }
             }
             max_ts = max_ts.max(rec.ts_ms);
             added += rec.cost();
-            sh.cache.push_back(rec.clone());
+            sh.cache.push_back(rec);
             sh.tail = pos + 1;
             sh.reserved = sh.reserved.max(sh.tail);
         }
         self.cached_bytes = (self.cached_bytes + added).saturating_sub(freed);
         if let (Some(store), Some(loc)) = (self.store.as_mut(), loc) {
-            let incarnation = batch.incarnation;
             store
                 .fifo
                 .extend(runs.into_iter().map(|(s, upto)| (incarnation, s, upto)));
@@ -818,12 +818,12 @@ mod tests {
         st.apply_meta(MetaOp::Upsert(meta("long", 0, 168)));
         st.apply_meta(MetaOp::Upsert(meta("short", 1, 24)));
         let hour = 3_600_000;
-        st.apply_records(&batch(0, 0, 0), Some(Loc { seg: 0, offset: 0 }));
+        st.apply_records(batch(0, 0, 0), Some(Loc { seg: 0, offset: 0 }));
         // A day and a half of single records on the short stream, trimmed as
         // they go; the long stream's one run stays at the queue's front.
         for i in 0..50_000u64 {
             let now = i * (36 * hour / 50_000);
-            st.apply_records(&batch(1, i, now), Some(Loc { seg: 0, offset: i }));
+            st.apply_records(batch(1, i, now), Some(Loc { seg: 0, offset: i }));
             st.trim("short", now);
             let queued = st.store.as_ref().map_or(0, |s| s.fifo.len() as u64);
             assert!(st.cached_bytes + queued * FIFO_COST <= LIMIT + 300);
@@ -841,7 +841,7 @@ mod tests {
         st.apply_meta(MetaOp::Upsert(meta("s", 0, 24)));
         for i in 0..500 {
             st.apply_records(
-                &batch(0, i, i),
+                batch(0, i, i),
                 Some(Loc {
                     seg: 0,
                     offset: i * 200,
