@@ -11,12 +11,13 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::EngineError;
-use crate::log::{frame, DataDir};
+use crate::log::{frame, DataDir, FrameReader, Next, Replay};
 use crate::state::{
-    decode, encode_meta, encode_records, parse_hash, Entry, MetaOp, Rec, RecordBatch, ShardMeta,
-    State, Stream, StreamMeta,
+    decode, encode_meta, encode_records, encode_snapshot, for_each_record, parse_hash, Entry,
+    IndexEntry, Loc, MetaOp, Rec, RecordBatch, SegInfo, ShardMeta, State, Stream, StreamMeta,
+    INDEX_SPAN, READ_BYTES_PER_SEC, TAG_SNAPSHOT,
 };
-use crate::Config;
+use crate::{Config, StorageStats};
 
 const ACCOUNT: &str = "000000000000";
 const ITERATOR_TTL_MS: u64 = 5 * 60 * 1000;
@@ -282,9 +283,12 @@ impl Engine {
     > {
         let (state, dir) = match config.data_dir.clone() {
             None => (State::default(), None),
-            Some(path) => tokio::task::spawn_blocking(move || recover(&path))
-                .await
-                .map_err(|e| EngineError::Task(e.to_string()))??,
+            Some(path) => {
+                let (cache, now) = (config.cache_bytes, config.clock.now_millis());
+                tokio::task::spawn_blocking(move || recover(&path, cache, now))
+                    .await
+                    .map_err(|e| EngineError::Task(e.to_string()))??
+            }
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let engine = Arc::new(Engine {
@@ -294,6 +298,22 @@ impl Engine {
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))
+    }
+
+    pub(crate) fn stats(&self) -> StorageStats {
+        let st = self.lock();
+        let shards = st.streams.values().flat_map(|s| s.shards.iter());
+        let (mut records, mut entries) = (0u64, 0u64);
+        for sh in shards {
+            records += sh.cache.len() as u64;
+            entries += sh.index.len() as u64;
+        }
+        StorageStats {
+            cached_bytes: st.cached_bytes,
+            cached_records: records,
+            index_entries: entries,
+            segments: st.store.as_ref().map_or(0, |s| s.segs.len() as u64),
+        }
     }
 
     pub(crate) fn stop_writer(&self) {
@@ -353,8 +373,8 @@ impl Engine {
             "ListShards" => self.list_shards(&body),
             "PutRecord" => self.put_record(&body).await,
             "PutRecords" => self.put_records(&body).await,
-            "GetShardIterator" => self.get_shard_iterator(&body),
-            "GetRecords" => self.get_records(&body),
+            "GetShardIterator" => self.get_shard_iterator(&body).await,
+            "GetRecords" => self.get_records(&body).await,
             "SplitShard" => self.split_shard(&body).await,
             "MergeShards" => self.merge_shards(&body).await,
             "UpdateShardCount" => self.update_shard_count(&body).await,
@@ -768,6 +788,7 @@ impl Engine {
         let (rx, results) = {
             let mut st = self.lock();
             let now = self.now();
+            st.trim(name, now);
             let s = st.streams.get_mut(name).ok_or_else(|| not_found(name))?;
             if now < s.meta.active_at_ms {
                 return Err(err(
@@ -775,7 +796,6 @@ impl Engine {
                     format!("Stream {name} under account {ACCOUNT} not ACTIVE, instead in state CREATING"),
                 ));
             }
-            s.trim(now);
             let mut batch = RecordBatch {
                 incarnation: s.meta.incarnation,
                 recs: Vec::with_capacity(entries.len()),
@@ -836,81 +856,156 @@ impl Engine {
 
     // ---- reads -----------------------------------------------------------
 
-    fn get_shard_iterator(&self, v: &Value) -> ApiResult {
+    /// What reading `shard` of `s` from disk between `from` and `upto` needs.
+    fn disk_plan(
+        st: &State,
+        s: &Stream,
+        shard: usize,
+        from: u64,
+        upto: u64,
+        limit: usize,
+        min_ts: u64,
+    ) -> Option<DiskPlan> {
+        let store = st.store.as_ref()?;
+        let sh = s.shards.get(shard)?;
+        if from >= upto || sh.index.is_empty() {
+            return None;
+        }
+        let (entries, next) = sh.entries_from(from, limit.saturating_add(2).min(1024));
+        let upto = next.map_or(upto, |n| n.min(upto));
+        let files = entries
+            .iter()
+            .filter_map(|e| {
+                let seg = store.segs.get(&e.seg)?;
+                Some((e.seg, (seg.file.clone(), seg.len)))
+            })
+            .collect();
+        Some(DiskPlan {
+            files,
+            entries,
+            incarnation: s.meta.incarnation,
+            shard: shard as u32,
+            from,
+            upto,
+            limit,
+            max_bytes: MAX_GET_BYTES,
+            min_ts,
+        })
+    }
+
+    async fn read_disk(plan: DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), ApiError> {
+        tokio::task::spawn_blocking(move || read_disk(&plan))
+            .await
+            .map_err(|e| internal(format!("read task failed: {e}")))?
+            .map_err(|e| internal(format!("storage failure: {e}")))
+    }
+
+    async fn get_shard_iterator(&self, v: &Value) -> ApiResult {
         let name = stream_name(v)?;
         let sid = req_str(v, "ShardId")?;
         let kind = req_str(v, "ShardIteratorType")?;
         let start_seq = opt_str(v, "StartingSequenceNumber")?;
         let at = opt_time_ms(v, "Timestamp")?;
-        let mut st = self.lock();
         let now = self.now();
-        let s = self.active_mut(&mut st, &name)?;
-        s.trim(now);
-        let shard_not_found = || {
-            err(
-                "ResourceNotFoundException",
-                format!("Shard {sid} in stream {name} under account {ACCOUNT} does not exist"),
-            )
-        };
-        let idx = parse_shard_id(sid)
-            .filter(|i| *i < s.shards.len())
-            .ok_or_else(shard_not_found)?;
-        let closed_end = s.meta.shards[idx].closed_end;
-        let shard = &s.shards[idx];
-        let by_seq = |after: bool| -> Result<u64, ApiError> {
-            let sq = start_seq.ok_or_else(|| {
+        let (pos, plan, incarnation, idx) = {
+            let mut st = self.lock();
+            st.trim(&name, now);
+            self.active_mut(&mut st, &name)?;
+            let st = &*st;
+            let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
+            let shard_not_found = || {
                 err(
-                    "InvalidArgumentException",
-                    format!("StartingSequenceNumber is required for {kind}"),
+                    "ResourceNotFoundException",
+                    format!("Shard {sid} in stream {name} under account {ACCOUNT} does not exist"),
                 )
-            })?;
-            let (i, pos) = parse_seq(sq).ok_or_else(|| {
-                err(
-                    "InvalidArgumentException",
-                    format!("StartingSequenceNumber {sq} used in GetShardIterator on shard {sid} in stream {name} under account {ACCOUNT} is invalid."),
-                )
-            })?;
-            if i != idx {
-                return Err(err(
-                    "InvalidArgumentException",
-                    format!("Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {sid}", shard_id(i)),
-                ));
-            }
-            Ok(if after { pos.saturating_add(1) } else { pos })
-        };
-        let latest = closed_end.unwrap_or_else(|| shard.visible_end());
-        let pos = match kind {
-            "TRIM_HORIZON" => shard.base,
-            "LATEST" => latest,
-            "AT_SEQUENCE_NUMBER" => by_seq(false)?,
-            "AFTER_SEQUENCE_NUMBER" => by_seq(true)?,
-            "AT_TIMESTAMP" => {
-                let t = at.ok_or_else(|| {
+            };
+            let idx = parse_shard_id(sid)
+                .filter(|i| *i < s.shards.len())
+                .ok_or_else(shard_not_found)?;
+            let closed_end = s.meta.shards[idx].closed_end;
+            let shard = &s.shards[idx];
+            let by_seq = |after: bool| -> Result<u64, ApiError> {
+                let sq = start_seq.ok_or_else(|| {
                     err(
                         "InvalidArgumentException",
-                        "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP.",
+                        format!("StartingSequenceNumber is required for {kind}"),
                     )
                 })?;
-                shard.base + shard.recs.partition_point(|r| r.ts_ms < t) as u64
-            }
-            other => {
-                return Err(err(
-                    "ValidationException",
-                    format!("1 validation error detected: Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]"),
-                ))
-            }
+                let (i, pos) = parse_seq(sq).ok_or_else(|| {
+                    err(
+                        "InvalidArgumentException",
+                        format!("StartingSequenceNumber {sq} used in GetShardIterator on shard {sid} in stream {name} under account {ACCOUNT} is invalid."),
+                    )
+                })?;
+                if i != idx {
+                    return Err(err(
+                        "InvalidArgumentException",
+                        format!("Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {sid}", shard_id(i)),
+                    ));
+                }
+                Ok(if after { pos.saturating_add(1) } else { pos })
+            };
+            let latest = closed_end.unwrap_or_else(|| shard.visible_end());
+            let mut plan = None;
+            let pos = match kind {
+                "TRIM_HORIZON" => shard.base,
+                "LATEST" => latest,
+                "AT_SEQUENCE_NUMBER" => by_seq(false)?,
+                "AFTER_SEQUENCE_NUMBER" => by_seq(true)?,
+                "AT_TIMESTAMP" => {
+                    let t = at.ok_or_else(|| {
+                        err(
+                            "InvalidArgumentException",
+                            "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP.",
+                        )
+                    })?;
+                    let first = shard.first_cached();
+                    let skip = shard
+                        .cache
+                        .iter()
+                        .skip((first - shard.cache_base()) as usize)
+                        .take_while(|r| r.ts_ms < t)
+                        .count() as u64;
+                    if skip == 0 {
+                        // Records before the cache may be at or after `t`: find the
+                        // first one on disk.
+                        let k = shard.index.partition_point(|e| e.first_ts < t);
+                        let from = match k.checked_sub(1) {
+                            Some(k) => shard.index[k].first_pos,
+                            None => shard.base,
+                        };
+                        let min_ts = t.max(s.keep_after(now));
+                        plan = Self::disk_plan(st, s, idx, from.max(shard.base), first, 1, min_ts);
+                    }
+                    first + skip
+                }
+                other => {
+                    return Err(err(
+                        "ValidationException",
+                        format!("1 validation error detected: Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]"),
+                    ))
+                }
+            };
+            let pos = pos.max(shard.base).min(latest.max(shard.visible_end()));
+            (pos, plan, s.meta.incarnation, idx)
         };
-        let pos = pos.max(shard.base).min(latest.max(shard.visible_end()));
+        let pos = match plan {
+            Some(plan) => match Self::read_disk(plan).await?.0.first() {
+                Some((found, _)) => *found,
+                None => pos,
+            },
+            None => pos,
+        };
         Ok(json!({"ShardIterator": encode_iter(&Iter {
             name: name.clone(),
-            incarnation: s.meta.incarnation,
+            incarnation,
             shard: idx,
             pos,
             issued_ms: now,
         })}))
     }
 
-    fn get_records(&self, v: &Value) -> ApiResult {
+    async fn get_records(&self, v: &Value) -> ApiResult {
         let raw = req_str(v, "ShardIterator")?;
         let limit = match opt_int(v, "Limit")? {
             Some(n) => range_check("limit", n, 1, 10_000)? as usize,
@@ -925,59 +1020,109 @@ impl Engine {
                 format!("Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of 300000 milliseconds.", it.issued_ms, now),
             ));
         }
+        let plan = {
+            let mut st = self.lock();
+            st.trim(&it.name, now);
+            let s = st
+                .streams
+                .get_mut(&it.name)
+                .filter(|s| s.meta.incarnation == it.incarnation)
+                .ok_or_else(|| not_found(&it.name))?;
+            if it.shard >= s.shards.len() {
+                return Err(err("InvalidArgumentException", "Invalid ShardIterator."));
+            }
+            let shard = &mut s.shards[it.shard];
+            if self.config.enforce_limits {
+                let w = shard.window.at(now);
+                // 5 calls/s, and 2 MiB/s: reads wait until at most one second of
+                // bandwidth is owed for bytes already returned.
+                let owed_ms = shard.read_busy_until_ms.saturating_sub(now);
+                if w.reads >= 5 || owed_ms >= 1000 {
+                    return Err(err(
+                        "ProvisionedThroughputExceededException",
+                        format!(
+                            "Rate exceeded for shard {} in stream {} under account {ACCOUNT}.",
+                            shard_id(it.shard),
+                            it.name
+                        ),
+                    ));
+                }
+                w.reads += 1;
+            }
+            let s = st
+                .streams
+                .get(&it.name)
+                .ok_or_else(|| not_found(&it.name))?;
+            let shard = &s.shards[it.shard];
+            let first = shard.first_cached();
+            let pos = it.pos.max(shard.base);
+            match Self::disk_plan(&st, s, it.shard, pos, first, limit, s.keep_after(now)) {
+                Some(plan) => plan,
+                None => {
+                    let s = st
+                        .streams
+                        .get_mut(&it.name)
+                        .ok_or_else(|| not_found(&it.name))?;
+                    let shard = &s.shards[it.shard];
+                    let mut pos = pos.max(first);
+                    let mut bytes = 0usize;
+                    let mut records = Vec::new();
+                    while records.len() < limit {
+                        let Some(r) = shard.cached(pos) else {
+                            break;
+                        };
+                        let size = r.data.len() + r.pk.len();
+                        if !records.is_empty() && bytes + size > MAX_GET_BYTES {
+                            break;
+                        }
+                        bytes += size;
+                        records.push(record_json(it.shard, pos, r));
+                        pos += 1;
+                    }
+                    return Ok(self.finish_read(s, &it, pos, records, bytes, now));
+                }
+            }
+        };
+        let (found, pos) = Self::read_disk(plan).await?;
+        let bytes = found.iter().map(|(_, r)| r.data.len() + r.pk.len()).sum();
+        let records = found
+            .iter()
+            .map(|(p, r)| record_json(it.shard, *p, r))
+            .collect();
         let mut st = self.lock();
         let s = st
             .streams
             .get_mut(&it.name)
             .filter(|s| s.meta.incarnation == it.incarnation)
             .ok_or_else(|| not_found(&it.name))?;
-        s.trim(now);
-        if it.shard >= s.shards.len() {
-            return Err(err("InvalidArgumentException", "Invalid ShardIterator."));
-        }
+        Ok(self.finish_read(s, &it, pos, records, bytes, now))
+    }
+
+    /// The GetRecords answer once `records` (ending before `pos`) are read.
+    fn finish_read(
+        &self,
+        s: &mut Stream,
+        it: &Iter,
+        pos: u64,
+        records: Vec<Value>,
+        bytes: usize,
+        now: u64,
+    ) -> Value {
         let closed_end = s.meta.shards[it.shard].closed_end;
         let shard = &mut s.shards[it.shard];
         if self.config.enforce_limits {
-            let w = shard.window.at(now);
-            if w.reads >= 5 || w.read_bytes >= 2 << 20 {
-                return Err(err(
-                    "ProvisionedThroughputExceededException",
-                    format!(
-                        "Rate exceeded for shard {} in stream {} under account {ACCOUNT}.",
-                        shard_id(it.shard),
-                        it.name
-                    ),
-                ));
+            let start = shard.read_busy_until_ms.max(now);
+            shard.read_busy_until_ms = start + bytes as u64 * 1000 / READ_BYTES_PER_SEC;
+        }
+        let next_ts = match shard.cached(pos) {
+            Some(r) => Some(r.ts_ms),
+            None if pos < shard.visible_end() => {
+                let k = shard.index.partition_point(|e| e.first_pos <= pos);
+                k.checked_sub(1).map(|k| shard.index[k].first_ts)
             }
-            w.reads += 1;
-        }
-        let mut pos = it.pos.max(shard.base);
-        let mut bytes = 0usize;
-        let mut records = Vec::new();
-        while records.len() < limit {
-            let Some(r) = shard.recs.get((pos - shard.base) as usize) else {
-                break;
-            };
-            let size = r.data.len() + r.pk.len();
-            if !records.is_empty() && bytes + size > MAX_GET_BYTES {
-                break;
-            }
-            bytes += size;
-            records.push(json!({
-                "SequenceNumber": seq(it.shard, pos),
-                "ApproximateArrivalTimestamp": ts(r.ts_ms),
-                "Data": STANDARD.encode(&r.data),
-                "PartitionKey": r.pk,
-            }));
-            pos += 1;
-        }
-        if self.config.enforce_limits {
-            shard.window.at(now).read_bytes += bytes as u64;
-        }
-        let behind = shard
-            .recs
-            .get((pos - shard.base) as usize)
-            .map_or(0, |r| now.saturating_sub(r.ts_ms));
+            None => None,
+        };
+        let behind = next_ts.map_or(0, |t| now.saturating_sub(t));
         let mut out = json!({
             "Records": records,
             "MillisBehindLatest": behind,
@@ -1016,7 +1161,7 @@ impl Engine {
                 }));
             }
         }
-        Ok(out)
+        out
     }
 
     // ---- resharding ------------------------------------------------------
@@ -1397,18 +1542,145 @@ fn parse_entry(v: &Value, prefix: &str) -> Result<PutEntry, ApiError> {
     })
 }
 
-/// Rebuilds the state from the log in `dir`.
-fn recover(dir: &std::path::Path) -> Result<(State, Option<DataDir>), EngineError> {
-    let mut state = State::default();
-    let log_path = dir.join("kinesis.log");
-    let data = DataDir::open(dir, |offset, payload| {
-        match decode(payload).map_err(|reason| EngineError::Corrupt {
-            path: log_path.clone(),
-            offset,
-            reason,
-        })? {
-            Entry::Meta(op) => state.apply_meta(op),
-            Entry::Records(batch) => state.apply_records(&batch),
+fn record_json(shard: usize, pos: u64, r: &Rec) -> Value {
+    json!({
+        "SequenceNumber": seq(shard, pos),
+        "ApproximateArrivalTimestamp": ts(r.ts_ms),
+        "Data": STANDARD.encode(&r.data),
+        "PartitionKey": r.pk,
+    })
+}
+
+/// A read of one shard's records from the log segments.
+struct DiskPlan {
+    files: BTreeMap<u32, (Arc<std::fs::File>, u64)>,
+    /// Index entries from the one holding `from` on.
+    entries: Vec<IndexEntry>,
+    incarnation: u64,
+    shard: u32,
+    from: u64,
+    /// First position not to read from disk (the first cached one).
+    upto: u64,
+    limit: usize,
+    max_bytes: usize,
+    /// Records that arrived before this are skipped (retention, AT_TIMESTAMP).
+    min_ts: u64,
+}
+
+/// Reads records `plan.from..plan.upto` (up to the limits); returns them and
+/// the position to continue from. Positions missing on disk are skipped.
+fn read_disk(plan: &DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), String> {
+    let mut out: Vec<(u64, Rec)> = Vec::new();
+    let mut bytes = 0usize;
+    let mut pos = plan.from;
+    for (k, e) in plan.entries.iter().enumerate() {
+        let range_end = plan
+            .entries
+            .get(k + 1)
+            .map_or(plan.upto, |n| n.first_pos)
+            .min(plan.upto);
+        if pos >= range_end {
+            continue;
+        }
+        if let Some((file, len)) = plan.files.get(&e.seg) {
+            let mut reader = FrameReader::new(file, e.offset, *len);
+            let mut full = false;
+            loop {
+                let payload = match reader.next().map_err(|e| e.to_string())? {
+                    Next::Frame { offset, payload } if offset <= e.offset + INDEX_SPAN => payload,
+                    Next::Bad { offset, reason } => {
+                        return Err(format!(
+                            "{reason} at offset {offset} of log segment {}",
+                            e.seg
+                        ))
+                    }
+                    _ => break,
+                };
+                for_each_record(payload, plan.incarnation, plan.shard, |r| {
+                    if r.pos < pos {
+                        return true;
+                    }
+                    if r.pos >= range_end {
+                        return false;
+                    }
+                    if r.ts_ms < plan.min_ts {
+                        pos = r.pos + 1;
+                        return true;
+                    }
+                    let size = r.data.len() + r.pk.len();
+                    if out.len() >= plan.limit || (!out.is_empty() && bytes + size > plan.max_bytes)
+                    {
+                        full = true;
+                        return false;
+                    }
+                    bytes += size;
+                    out.push((
+                        r.pos,
+                        Rec {
+                            ts_ms: r.ts_ms,
+                            pk: r.pk.to_string(),
+                            data: Bytes::copy_from_slice(r.data),
+                        },
+                    ));
+                    pos = r.pos + 1;
+                    true
+                })?;
+                if full || out.len() >= plan.limit {
+                    return Ok((out, pos));
+                }
+                if pos >= range_end {
+                    break;
+                }
+            }
+        }
+        pos = pos.max(range_end);
+        if pos >= plan.upto {
+            break;
+        }
+    }
+    Ok((out, pos))
+}
+
+/// Rebuilds the state from the log segments in `dir` (payloads stay on disk;
+/// only the index and the most recent records up to `cache_bytes` are kept).
+fn recover(
+    dir: &std::path::Path,
+    cache_bytes: u64,
+    now_ms: u64,
+) -> Result<(State, Option<DataDir>), EngineError> {
+    let mut state = State::durable(cache_bytes);
+    let mut starts_with_snapshot = BTreeMap::new();
+    let mut data = DataDir::open(dir, |event| {
+        match event {
+            Replay::Segment(seg) => {
+                if let Some(store) = state.store.as_mut() {
+                    let info = store.segs.entry(seg.id).or_insert_with(|| SegInfo {
+                        file: seg.file.clone(),
+                        len: seg.len,
+                        max_ts: BTreeMap::new(),
+                    });
+                    info.len = seg.len;
+                }
+            }
+            Replay::Frame {
+                seg,
+                offset,
+                payload,
+            } => {
+                if offset == 0 {
+                    starts_with_snapshot.insert(seg, payload.first() == Some(&TAG_SNAPSHOT));
+                }
+                let corrupt = |reason| EngineError::Corrupt {
+                    path: dir.to_path_buf(),
+                    offset,
+                    reason: format!("log segment {seg}: {reason}"),
+                };
+                match decode(payload).map_err(corrupt)? {
+                    Entry::Meta(op) => state.apply_meta(op),
+                    Entry::Records(batch) => state.apply_records(batch, Some(Loc { seg, offset })),
+                    Entry::Snapshot(snap) => state.apply_snapshot(snap),
+                }
+            }
         }
         Ok(())
     })?;
@@ -1420,26 +1692,72 @@ fn recover(dir: &std::path::Path) -> Result<(State, Option<DataDir>), EngineErro
             }
         }
     }
-    let records: usize = state
+    // Every segment after the first must start with a snapshot so that older
+    // segments can be deleted (a crash during rotation can leave it empty).
+    let sealed = state
+        .store
+        .as_ref()
+        .is_some_and(|s| s.segs.keys().any(|id| *id != data.active_id));
+    if sealed && starts_with_snapshot.get(&data.active_id) != Some(&true) {
+        let mut snap = Vec::new();
+        frame(&encode_snapshot(&state.snapshot()), &mut snap);
+        let path = data.log_path.clone();
+        let io = |source| EngineError::Io {
+            context: format!("writing a snapshot to {}", path.display()),
+            source,
+        };
+        if data.active_len == 0 {
+            data.append(&snap).map_err(io)?;
+        } else {
+            data.rotate(&snap).map_err(io)?;
+        }
+        if let Some(store) = state.store.as_mut() {
+            store.segs.insert(
+                data.active_id,
+                SegInfo {
+                    file: data.active.clone(),
+                    len: data.active_len,
+                    max_ts: BTreeMap::new(),
+                },
+            );
+        }
+    }
+    for id in state.expired_segments(now_ms, data.active_id) {
+        data.remove(id).map_err(|source| EngineError::Io {
+            context: format!("deleting expired log segment {id} in {}", dir.display()),
+            source,
+        })?;
+    }
+    let stats = state
         .streams
         .values()
         .flat_map(|s| s.shards.iter())
-        .map(|s| s.recs.len())
-        .sum();
-    tracing::info!(streams = state.streams.len(), records, path = %dir.display(), "recovered data dir");
+        .fold((0u64, 0u64), |(r, c), sh| {
+            (r + sh.tail - sh.base, c + sh.cache.len() as u64)
+        });
+    tracing::info!(
+        streams = state.streams.len(),
+        records = stats.0,
+        cached = stats.1,
+        path = %dir.display(),
+        "recovered data dir"
+    );
     Ok((state, Some(data)))
 }
 
 /// The single writer: batches every queued append into one write and one
-/// fdatasync, then makes records visible and acknowledges.
+/// fdatasync, then makes records visible and acknowledges. Rotates the active
+/// segment when it is full and deletes expired sealed segments.
 async fn writer(
     engine: Arc<Engine>,
     mut dir: Option<DataDir>,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) -> Result<(), EngineError> {
     let durable = dir.is_some();
+    let segment_bytes = engine.config.segment_bytes.max(1);
     let mut failed: Option<String> = None;
     let mut stop = false;
+    let mut last_gc = 0u64;
     while !stop {
         let Some(first) = rx.recv().await else {
             break;
@@ -1471,19 +1789,37 @@ async fn writer(
         if appends.is_empty() {
             continue;
         }
+        // Where the group landed: (segment, offset, newly sealed segment).
+        let mut landed: Option<(u32, u64, Option<u32>)> = None;
         if failed.is_none() {
             if let Some(mut d) = dir.take() {
+                let snapshot = (d.active_len >= segment_bytes).then(|| {
+                    let st = engine.lock();
+                    let mut b = Vec::new();
+                    frame(&encode_snapshot(&st.snapshot()), &mut b);
+                    b
+                });
                 let mut buf = Vec::with_capacity(appends.iter().map(|a| a.0.len()).sum());
                 for (bytes, _, _) in &appends {
                     buf.extend_from_slice(bytes);
                 }
                 match tokio::task::spawn_blocking(move || {
-                    let r = d.append(&buf);
+                    let r = (|| {
+                        let sealed = match snapshot {
+                            Some(snap) => Some(d.rotate(&snap)?),
+                            None => None,
+                        };
+                        let at = d.append(&buf)?;
+                        Ok::<_, std::io::Error>((at, sealed))
+                    })();
                     (d, r)
                 })
                 .await
                 {
-                    Ok((d, Ok(()))) => dir = Some(d),
+                    Ok((d, Ok((at, sealed)))) => {
+                        landed = Some((d.active_id, at, sealed));
+                        dir = Some(d);
+                    }
                     Ok((d, Err(e))) => {
                         tracing::error!(error = %e, path = %d.log_path.display(), "log write failed; refusing further writes");
                         failed = Some(e.to_string());
@@ -1495,11 +1831,35 @@ async fn writer(
                 failed = Some("the log is unavailable".into());
             }
         }
+        let mut doomed = Vec::new();
         if failed.is_none() {
+            let now = engine.now();
             let mut st = engine.lock();
-            for (_, apply, _) in &appends {
-                if let Some(batch) = apply {
-                    st.apply_records(batch);
+            if let (Some((seg, at, sealed)), Some(d)) = (landed, dir.as_ref()) {
+                if let Some(store) = st.store.as_mut() {
+                    let info = store.segs.entry(seg).or_insert_with(|| SegInfo {
+                        file: d.active.clone(),
+                        len: 0,
+                        max_ts: BTreeMap::new(),
+                    });
+                    info.len = d.active_len;
+                }
+                let mut offset = at;
+                for (bytes, apply, _) in &mut appends {
+                    if let Some(batch) = apply.take() {
+                        st.apply_records(batch, Some(Loc { seg, offset }));
+                    }
+                    offset += bytes.len() as u64;
+                }
+                if sealed.is_some() || now.saturating_sub(last_gc) >= 1000 {
+                    last_gc = now;
+                    doomed = st.expired_segments(now, seg);
+                }
+            } else {
+                for (_, apply, _) in &mut appends {
+                    if let Some(batch) = apply.take() {
+                        st.apply_records(batch, None);
+                    }
                 }
             }
         }
@@ -1509,9 +1869,16 @@ async fn writer(
                 Some(e) => Err(e.clone()),
             });
         }
+        if let Some(d) = dir.as_ref() {
+            for id in doomed {
+                if let Err(e) = d.remove(id) {
+                    tracing::warn!(error = %e, segment = id, "could not delete an expired log segment");
+                }
+            }
+        }
     }
     if let Some(d) = dir {
-        tokio::task::spawn_blocking(move || d.log.sync_all())
+        tokio::task::spawn_blocking(move || d.sync())
             .await
             .map_err(|e| EngineError::Task(e.to_string()))?
             .map_err(|source| EngineError::Io {

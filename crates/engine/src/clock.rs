@@ -27,16 +27,28 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system clock plus an offset that tests advance (never slept for).
+/// The system clock plus an offset that tests advance (never slept for), or a
+/// frozen clock that only [`ManualClock::advance`] moves.
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock {
     offset_ms: Arc<AtomicU64>,
+    /// Frozen start time; `None` follows the system clock.
+    frozen_at: Option<u64>,
 }
 
 impl ManualClock {
-    /// A clock that starts at the system time.
+    /// A clock that starts at the system time and runs with it.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A clock stopped at the current system time: only `advance` moves it, so
+    /// tests of per-second limits never see a second turn over by itself.
+    pub fn frozen() -> Self {
+        ManualClock {
+            offset_ms: Arc::default(),
+            frozen_at: Some(system_millis()),
+        }
     }
 
     /// Moves this clock (and every clone of it) forward.
@@ -48,6 +60,8 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now_millis(&self) -> u64 {
-        system_millis().saturating_add(self.offset_ms.load(Ordering::SeqCst))
+        self.frozen_at
+            .unwrap_or_else(system_millis)
+            .saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 }

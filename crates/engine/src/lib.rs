@@ -51,6 +51,30 @@ pub struct Config {
     pub fail_entry_ratio: f64,
     /// Time source for arrival timestamps, iterator expiry and retention.
     pub clock: Arc<dyn Clock>,
+    /// Durable mode: most bytes of recent records kept in memory (each record
+    /// counts its key and data plus ~100 bytes of bookkeeping); older records
+    /// are read from the log on disk. Memory then stays bounded by this plus
+    /// stream metadata and a sparse index (one small entry per shard and
+    /// 256 KiB of log). In-memory mode keeps every record until retention
+    /// trims it and ignores this.
+    pub cache_bytes: u64,
+    /// Durable mode: size at which the active log segment is sealed and a new
+    /// one started; sealed segments whose records are all past retention (or
+    /// belong to deleted streams) are deleted.
+    pub segment_bytes: u64,
+}
+
+/// Storage figures of a running engine (see [`EngineHandle::storage_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Cost of the records held in memory (key + data + per-record bookkeeping).
+    pub cached_bytes: u64,
+    /// Records held in memory.
+    pub cached_records: u64,
+    /// Sparse index entries locating records on disk.
+    pub index_entries: u64,
+    /// Log segment files (durable mode).
+    pub segments: u64,
 }
 
 impl Default for Config {
@@ -64,6 +88,8 @@ impl Default for Config {
             fail_call_ratio: 0.0,
             fail_entry_ratio: 0.0,
             clock: Arc::new(SystemClock),
+            cache_bytes: 64 << 20,
+            segment_bytes: 128 << 20,
         }
     }
 }
@@ -78,6 +104,8 @@ impl std::fmt::Debug for Config {
             .field("enforce_limits", &self.enforce_limits)
             .field("fail_call_ratio", &self.fail_call_ratio)
             .field("fail_entry_ratio", &self.fail_entry_ratio)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("segment_bytes", &self.segment_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +135,7 @@ pub async fn run(
 /// A running engine started by [`spawn`]; dropping it stops the server.
 pub struct EngineHandle {
     addr: SocketAddr,
+    engine: Arc<api::Engine>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), EngineError>>>,
 }
@@ -115,6 +144,11 @@ impl EngineHandle {
     /// The address the engine listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Current storage figures (memory held by cached records, index size).
+    pub fn storage_stats(&self) -> StorageStats {
+        self.engine.stats()
     }
 
     /// The endpoint URL to give an SDK, e.g. `http://127.0.0.1:4567`.
@@ -185,6 +219,7 @@ pub async fn spawn_on(
     })?;
     let (engine, writer) = api::Engine::open(config).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle_engine = engine.clone();
     let task = tokio::spawn(async move {
         let router = http::router(engine.clone());
         let served = axum::serve(listener, router)
@@ -203,6 +238,7 @@ pub async fn spawn_on(
     });
     Ok(EngineHandle {
         addr,
+        engine: handle_engine,
         stop: Some(stop),
         task: Some(task),
     })

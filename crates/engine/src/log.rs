@@ -1,15 +1,28 @@
-//! The durable log: one append-only file of checksummed frames
+//! The durable log: append-only segment files of checksummed frames
 //! `[len u32 LE][crc32 u32 LE][payload]`, written by a single writer task that
 //! group-commits every pending append with one `fdatasync`.
+//!
+//! The active segment is `kinesis.log`; when it grows past the segment size it
+//! is renamed to `kinesis-<id>.log` (sealed, never written again) and a new
+//! `kinesis.log` starts with a metadata snapshot, so sealed segments whose
+//! records are all past retention can be deleted. Readers `pread` frames of any
+//! segment through shared file handles.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::EngineError;
 
 /// Largest payload a frame may carry (a PutRecords call is at most ~5 MiB).
 const MAX_FRAME: u32 = 64 << 20;
+
+/// Bytes read ahead when scanning frames (one index entry's span).
+const CHUNK: usize = 256 << 10;
+
+const ACTIVE: &str = "kinesis.log";
 
 pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -22,19 +35,148 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError 
     move |source| EngineError::Io { context, source }
 }
 
-/// An open data dir: the lock file and the log file.
+fn sealed_name(id: u32) -> String {
+    format!("kinesis-{id:010}.log")
+}
+
+fn parse_sealed(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("kinesis-")?.strip_suffix(".log")?;
+    if digits.len() != 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// What [`FrameReader::next`] found.
+pub(crate) enum Next<'a> {
+    /// An intact frame at `offset`.
+    Frame { offset: u64, payload: &'a [u8] },
+    /// Clean end of the readable bytes.
+    End,
+    /// A torn or corrupt frame starts at this offset.
+    Bad { offset: u64, reason: &'static str },
+}
+
+/// Sequential frame reader over a file with positioned reads (no shared cursor).
+pub(crate) struct FrameReader<'f> {
+    file: &'f File,
+    len: u64,
+    at: u64,
+    buf: Vec<u8>,
+    buf_at: u64,
+}
+
+impl<'f> FrameReader<'f> {
+    /// Reads frames of `file` from `at` up to `len` bytes.
+    pub(crate) fn new(file: &'f File, at: u64, len: u64) -> Self {
+        FrameReader {
+            file,
+            len,
+            at,
+            buf: Vec::new(),
+            buf_at: 0,
+        }
+    }
+
+    /// Makes `n` bytes at `at` available in the buffer.
+    fn fill(&mut self, at: u64, n: usize) -> std::io::Result<()> {
+        let end = at + n as u64;
+        if at >= self.buf_at && end <= self.buf_at + self.buf.len() as u64 {
+            return Ok(());
+        }
+        let size = (n.max(CHUNK) as u64).min(self.len - at) as usize;
+        self.buf.clear();
+        self.buf.resize(size, 0);
+        self.file.read_exact_at(&mut self.buf, at)?;
+        self.buf_at = at;
+        Ok(())
+    }
+
+    fn slice(&self, at: u64, n: usize) -> &[u8] {
+        let start = (at - self.buf_at) as usize;
+        &self.buf[start..start + n]
+    }
+
+    pub(crate) fn next(&mut self) -> std::io::Result<Next<'_>> {
+        let at = self.at;
+        if at >= self.len {
+            return Ok(Next::End);
+        }
+        if self.len - at < 8 {
+            return Ok(Next::Bad {
+                offset: at,
+                reason: "torn frame header",
+            });
+        }
+        self.fill(at, 8)?;
+        let h = self.slice(at, 8);
+        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        if len > MAX_FRAME {
+            return Ok(Next::Bad {
+                offset: at,
+                reason: "frame length out of range",
+            });
+        }
+        if self.len - at - 8 < u64::from(len) {
+            return Ok(Next::Bad {
+                offset: at,
+                reason: "torn frame",
+            });
+        }
+        self.fill(at, 8 + len as usize)?;
+        if crc32fast::hash(self.slice(at + 8, len as usize)) != crc {
+            return Ok(Next::Bad {
+                offset: at,
+                reason: "checksum mismatch",
+            });
+        }
+        self.at = at + 8 + u64::from(len);
+        Ok(Next::Frame {
+            offset: at,
+            payload: self.slice(at + 8, len as usize),
+        })
+    }
+}
+
+/// An open data dir: the lock file and the log segments.
 pub(crate) struct DataDir {
-    pub(crate) log: File,
+    dir: PathBuf,
     _lock: File,
+    /// The active segment (`kinesis.log`).
+    pub(crate) active: Arc<File>,
+    pub(crate) active_id: u32,
+    /// Durable length of the active segment.
+    pub(crate) active_len: u64,
     pub(crate) log_path: PathBuf,
 }
 
+/// A segment found by [`DataDir::open`].
+pub(crate) struct OpenedSegment {
+    pub(crate) id: u32,
+    pub(crate) file: Arc<File>,
+    pub(crate) len: u64,
+}
+
+/// What [`DataDir::open`] reports while replaying, in log order.
+pub(crate) enum Replay<'a> {
+    /// A segment (reported again with its final length after a tail cut).
+    Segment(&'a OpenedSegment),
+    /// An intact frame.
+    Frame {
+        seg: u32,
+        offset: u64,
+        payload: &'a [u8],
+    },
+}
+
 impl DataDir {
-    /// Locks `dir`, reads every intact frame of its log and cuts a torn or
-    /// corrupt tail.
+    /// Locks `dir` and reads every intact frame of its segments in order
+    /// (`on_frame(segment id, offset, payload)`); cuts a torn or corrupt tail of
+    /// the active segment. A bad frame in a sealed segment is an error.
     pub(crate) fn open(
         dir: &Path,
-        mut on_frame: impl FnMut(u64, &[u8]) -> Result<(), EngineError>,
+        mut on: impl FnMut(Replay<'_>) -> Result<(), EngineError>,
     ) -> Result<Self, EngineError> {
         std::fs::create_dir_all(dir).map_err(io(format!("creating data dir {}", dir.display())))?;
         let lock_path = dir.join("LOCK");
@@ -53,63 +195,159 @@ impl DataDir {
                 return Err(io(format!("locking {}", lock_path.display()))(e))
             }
         }
-        let log_path = dir.join("kinesis.log");
-        let mut log = OpenOptions::new()
+        let mut sealed: Vec<u32> = std::fs::read_dir(dir)
+            .map_err(io(format!("listing data dir {}", dir.display())))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| parse_sealed(e.file_name().to_str()?))
+            .collect();
+        sealed.sort_unstable();
+        for &id in &sealed {
+            let path = dir.join(sealed_name(id));
+            let file = File::open(&path).map_err(io(format!("opening {}", path.display())))?;
+            let len = file
+                .metadata()
+                .map_err(io(format!("reading the size of {}", path.display())))?
+                .len();
+            let seg = OpenedSegment {
+                id,
+                file: Arc::new(file),
+                len,
+            };
+            on(Replay::Segment(&seg))?;
+            let mut reader = FrameReader::new(&seg.file, 0, len);
+            loop {
+                match reader
+                    .next()
+                    .map_err(io(format!("reading {}", path.display())))?
+                {
+                    Next::Frame { offset, payload } => on(Replay::Frame {
+                        seg: id,
+                        offset,
+                        payload,
+                    })?,
+                    Next::End => break,
+                    Next::Bad { offset, reason } => {
+                        return Err(EngineError::Corrupt {
+                            path,
+                            offset,
+                            reason: format!(
+                            "{reason} in a sealed segment; move the file away to start without it"
+                        ),
+                        })
+                    }
+                }
+            }
+        }
+        let active_id = sealed.last().map_or(0, |id| id + 1);
+        let log_path = dir.join(ACTIVE);
+        let log = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
-            .write(true)
+            .append(true)
             .open(&log_path)
             .map_err(io(format!("opening {}", log_path.display())))?;
-        let mut bytes = Vec::new();
-        log.read_to_end(&mut bytes)
-            .map_err(io(format!("reading {}", log_path.display())))?;
-        let mut at = 0usize;
-        let good_end = loop {
-            let Some(header) = bytes.get(at..at + 8) else {
-                break at;
-            };
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-            let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-            if len > MAX_FRAME {
-                break at;
-            }
-            let Some(payload) = bytes.get(at + 8..at + 8 + len as usize) else {
-                break at;
-            };
-            if crc32fast::hash(payload) != crc {
-                break at;
-            }
-            on_frame(at as u64, payload)?;
-            at += 8 + len as usize;
+        let len = log
+            .metadata()
+            .map_err(io(format!("reading the size of {}", log_path.display())))?
+            .len();
+        let seg = OpenedSegment {
+            id: active_id,
+            file: Arc::new(log),
+            len,
         };
-        if good_end < bytes.len() {
+        on(Replay::Segment(&seg))?;
+        let mut reader = FrameReader::new(&seg.file, 0, len);
+        let good_end = loop {
+            match reader
+                .next()
+                .map_err(io(format!("reading {}", log_path.display())))?
+            {
+                Next::Frame { offset, payload } => on(Replay::Frame {
+                    seg: active_id,
+                    offset,
+                    payload,
+                })?,
+                Next::End => break len,
+                Next::Bad { offset, .. } => break offset,
+            }
+        };
+        if good_end < len {
             tracing::warn!(
                 path = %log_path.display(),
                 kept = good_end,
-                cut = bytes.len() - good_end,
+                cut = len - good_end,
                 "cutting a torn or corrupt log tail"
             );
-            log.set_len(good_end as u64)
-                .and_then(|()| log.sync_all())
+            seg.file
+                .set_len(good_end)
+                .and_then(|()| seg.file.sync_all())
                 .map_err(io(format!("truncating {}", log_path.display())))?;
         }
-        log.seek(SeekFrom::Start(good_end as u64))
-            .map_err(io(format!("seeking {}", log_path.display())))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        drop(bytes);
+        on(Replay::Segment(&OpenedSegment {
+            id: active_id,
+            file: seg.file.clone(),
+            len: good_end,
+        }))?;
+        sync_dir(dir);
         Ok(DataDir {
-            log,
+            dir: dir.to_path_buf(),
             _lock: lock,
+            active: seg.file,
+            active_id,
+            active_len: good_end,
             log_path,
         })
     }
 
-    /// Appends `bytes` (whole frames) and makes them durable.
-    pub(crate) fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.log.write_all(bytes)?;
-        self.log.sync_data()
+    /// Appends `bytes` (whole frames) and makes them durable; returns the
+    /// offset they start at.
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
+        let at = self.active_len;
+        let mut f: &File = &self.active;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        self.active_len += bytes.len() as u64;
+        Ok(at)
+    }
+
+    /// Seals the active segment and starts a new one holding `first` (whole
+    /// frames, made durable). Returns the sealed id.
+    pub(crate) fn rotate(&mut self, first: &[u8]) -> std::io::Result<u32> {
+        let sealed = self.active_id;
+        self.active.sync_all()?;
+        std::fs::rename(&self.log_path, self.dir.join(sealed_name(sealed)))?;
+        let log = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.log_path)?;
+        log.set_len(0)?;
+        self.active = Arc::new(log);
+        self.active_id = sealed + 1;
+        self.active_len = 0;
+        let mut f: &File = &self.active;
+        f.write_all(first)?;
+        f.sync_all()?;
+        self.active_len = first.len() as u64;
+        sync_dir(&self.dir);
+        Ok(sealed)
+    }
+
+    /// Deletes a sealed segment.
+    pub(crate) fn remove(&self, id: u32) -> std::io::Result<()> {
+        std::fs::remove_file(self.dir.join(sealed_name(id)))?;
+        sync_dir(&self.dir);
+        Ok(())
+    }
+
+    pub(crate) fn sync(&self) -> std::io::Result<()> {
+        self.active.sync_all()
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }

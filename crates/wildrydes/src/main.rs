@@ -110,6 +110,15 @@ struct ServeArgs {
     /// Keep everything in memory; nothing survives a restart.
     #[arg(long)]
     in_memory: bool,
+    /// Durable mode: MiB of recent records kept in memory; older records are
+    /// read from disk, so memory stays bounded however much is stored.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 64,
+        conflicts_with = "in_memory"
+    )]
+    cache_mb: u64,
     /// Enforce per-shard throughput limits like the real service.
     #[arg(long)]
     enforce_limits: bool,
@@ -327,6 +336,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         enforce_limits: args.enforce_limits,
         fail_call_ratio: args.fail_call_ratio,
         fail_entry_ratio: args.fail_entry_ratio,
+        cache_bytes: args.cache_mb.saturating_mul(1 << 20),
         ..engine::Config::default()
     };
     let handle = engine::spawn_on(listener, config)

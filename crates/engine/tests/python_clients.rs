@@ -1,0 +1,226 @@
+//! boto3 and the AWS CLI talk to the engine unmodified (botocore speaks the
+//! JSON 1.1 protocol to Kinesis). Skipped with a note on stderr when
+//! `python3 -c 'import boto3'` or `aws` is not available; CI installs them with
+//! `python3 -m pip install --quiet boto3 awscli`.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::{Config, ManualClock};
+use serde_json::Value;
+use tokio::process::Command;
+
+const SCRIPT: &str = r#"
+import base64, datetime, json, sys
+import boto3
+
+url = sys.argv[1]
+k = boto3.client("kinesis", endpoint_url=url)
+k.create_stream(StreamName="py", ShardCount=2)
+k.get_waiter("stream_exists").wait(
+    StreamName="py", WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+)
+
+one = k.put_record(StreamName="py", Data=b"hello", PartitionKey="a")
+assert one["ShardId"].startswith("shardId-"), one
+assert one["SequenceNumber"].isdigit(), one
+
+many = k.put_records(
+    StreamName="py",
+    Records=[{"Data": f"r{i}".encode(), "PartitionKey": f"k{i}"} for i in range(10)],
+)
+assert many["FailedRecordCount"] == 0, many
+assert len(many["Records"]) == 10
+assert all(r["SequenceNumber"].isdigit() for r in many["Records"])
+
+shards = k.list_shards(StreamName="py")["Shards"]
+assert [s["ShardId"] for s in shards] == ["shardId-000000000000", "shardId-000000000001"]
+
+summary = k.describe_stream_summary(StreamName="py")["StreamDescriptionSummary"]
+assert summary["StreamStatus"] == "ACTIVE", summary
+assert summary["OpenShardCount"] == 2, summary
+assert summary["StreamARN"] == "arn:aws:kinesis:eu-west-1:000000000000:stream/py", summary
+assert isinstance(summary["StreamCreationTimestamp"], datetime.datetime)
+
+got = []
+for s in shards:
+    it = k.get_shard_iterator(
+        StreamName="py", ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    page = k.get_records(ShardIterator=it, Limit=100)
+    assert "NextShardIterator" in page and page["MillisBehindLatest"] >= 0, page
+    for r in page["Records"]:
+        assert isinstance(r["ApproximateArrivalTimestamp"], datetime.datetime)
+        got.append(r["Data"].decode())
+assert sorted(got) == sorted(["hello"] + [f"r{i}" for i in range(10)]), got
+
+try:
+    k.describe_stream_summary(StreamName="missing")
+    raise SystemExit("expected ResourceNotFoundException")
+except k.exceptions.ResourceNotFoundException:
+    pass
+
+print(json.dumps({"ok": True, "records": len(got)}))
+"#;
+
+/// Runs `program args` with dummy credentials and no host AWS config.
+async fn run(program: &str, args: &[&str], home: &Path) -> std::io::Result<Output> {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_DEFAULT_REGION", "eu-west-1")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_KINESIS")
+        .kill_on_drop(true);
+    match tokio::time::timeout(Duration::from_secs(120), cmd.output()).await {
+        Ok(out) => out,
+        Err(_) => Err(std::io::Error::other(format!("{program} timed out"))),
+    }
+}
+
+fn check(what: &str, out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn available(program: &str, args: &[&str], home: &Path) -> bool {
+    matches!(run(program, args, home).await, Ok(out) if out.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_and_the_aws_cli_work_unmodified() {
+    let home = tempfile::tempdir().unwrap();
+    let has_boto3 = available("python3", &["-c", "import boto3"], home.path()).await;
+    let has_cli = available("aws", &["--version"], home.path()).await;
+    if !has_boto3 {
+        eprintln!(
+            "note: skipping the boto3 check: `python3 -c 'import boto3'` failed \
+             (install with `python3 -m pip install boto3 awscli`)"
+        );
+    }
+    if !has_cli {
+        eprintln!(
+            "note: skipping the AWS CLI check: `aws --version` failed \
+             (install with `python3 -m pip install boto3 awscli`)"
+        );
+    }
+    if !has_boto3 && !has_cli {
+        return;
+    }
+    // Durable with a tiny cache so the clients also read records from disk.
+    let data = tempfile::tempdir().unwrap();
+    let e = engine::spawn(Config {
+        data_dir: Some(data.path().to_path_buf()),
+        cache_bytes: 0,
+        clock: Arc::new(ManualClock::new()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = e.url();
+
+    if has_boto3 {
+        let out = run("python3", &["-c", SCRIPT, &url], home.path())
+            .await
+            .unwrap();
+        let stdout = check("the boto3 script", &out);
+        let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["records"], 11);
+    }
+
+    if has_cli {
+        let version = check(
+            "aws --version",
+            &run("aws", &["--version"], home.path()).await.unwrap(),
+        );
+        let aws = |args: &[&str]| {
+            let mut all = vec!["--endpoint-url", url.as_str(), "--output", "json"];
+            all.extend_from_slice(args);
+            all.into_iter().map(str::to_string).collect::<Vec<_>>()
+        };
+        let call = |args: Vec<String>| {
+            let home = home.path().to_path_buf();
+            async move {
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let out = run("aws", &refs, &home).await.unwrap();
+                let stdout = check(&format!("aws {}", refs.join(" ")), &out);
+                serde_json::from_str::<Value>(&stdout).unwrap_or(Value::Null)
+            }
+        };
+        if !has_boto3 {
+            call(aws(&[
+                "kinesis",
+                "create-stream",
+                "--stream-name",
+                "py",
+                "--shard-count",
+                "2",
+            ]))
+            .await;
+        }
+        let streams = call(aws(&["kinesis", "list-streams"])).await;
+        assert_eq!(streams["StreamNames"], serde_json::json!(["py"]));
+
+        // AWS CLI v2 reads blob arguments as base64 unless told otherwise; v1
+        // sends the text as is.
+        let mut put = vec![
+            "kinesis",
+            "put-record",
+            "--stream-name",
+            "py",
+            "--partition-key",
+            "cli",
+            "--data",
+            "hello from the cli",
+        ];
+        if version.starts_with("aws-cli/2") {
+            put.extend(["--cli-binary-format", "raw-in-base64-out"]);
+        }
+        let put = call(aws(&put)).await;
+        let shard = put["ShardId"].as_str().unwrap().to_string();
+        let seq = put["SequenceNumber"].as_str().unwrap().to_string();
+
+        let it = call(aws(&[
+            "kinesis",
+            "get-shard-iterator",
+            "--stream-name",
+            "py",
+            "--shard-id",
+            &shard,
+            "--shard-iterator-type",
+            "AT_SEQUENCE_NUMBER",
+            "--starting-sequence-number",
+            &seq,
+        ]))
+        .await;
+        let it = it["ShardIterator"].as_str().unwrap().to_string();
+        let page = call(aws(&["kinesis", "get-records", "--shard-iterator", &it])).await;
+        let first = &page["Records"][0];
+        assert_eq!(first["SequenceNumber"].as_str(), Some(seq.as_str()));
+        assert_eq!(first["PartitionKey"], "cli");
+        // The CLI prints blobs base64-encoded.
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(first["Data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(data, b"hello from the cli");
+    }
+    e.shutdown().await.unwrap();
+}
