@@ -113,13 +113,19 @@ async fn all(args: AllArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    let load_before = procs::load_average();
+    // Shorter phases than the subcommands' defaults keep `all --peers`
+    // under 5 minutes on a 2-core machine.
     let mut engine_args: engine::EngineArgs = defaults();
     engine_args.peers = args.peers;
     engine_args.peers_dir = args.peers_dir;
+    engine_args.workload.budget = 8.0;
+    let mut producer_args: producer::ProducerArgs = defaults();
+    producer_args.measure = 8.0;
     let mut failures = Vec::new();
     let engine = engine::run(&engine_args).await;
     println!();
-    let producer = producer::run(&defaults()).await;
+    let producer = producer::run(&producer_args).await;
     println!();
     let consumer = consumer::run(&defaults()).await;
     println!();
@@ -130,6 +136,11 @@ async fn all(args: AllArgs) -> Result<()> {
     println!("date:    {date}");
     println!("machine: {}", procs::machine());
     println!("command: {command}");
+    println!(
+        "load:    {} before, {} after (1-minute load average; above the core count means other work competed)",
+        load_before,
+        procs::load_average()
+    );
     println!("took:    {:.0} s", started.elapsed().as_secs_f64());
     println!();
     let header: Vec<String> = ["component", "figure", "measured", "goal", "verdict"]
@@ -249,11 +260,12 @@ async fn all(args: AllArgs) -> Result<()> {
                     "producer",
                     format!("-unicorns {}", f.unicorns),
                     format!(
-                        "{} of {}/s, {} cores, peak RSS {}",
+                        "{} of {}/s, {} cores, peak RSS {}, startup {}",
                         stats::rate(f.rate),
                         stats::thousands(f.unicorns as f64),
                         stats::opt(f.cpu_cores, |c| format!("{c:.3}")),
-                        stats::mb(f.peak_rss_mb)
+                        stats::mb(f.peak_rss_mb),
+                        stats::opt(f.startup_secs, |s| format!("{s:.1} s"))
                     ),
                     "",
                     String::new(),

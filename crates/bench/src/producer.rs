@@ -22,8 +22,9 @@ pub struct ProducerArgs {
         default_values_t = [1_000, 5_000, 10_000, 20_000, 50_000]
     )]
     pub unicorns: Vec<u64>,
-    /// Seconds ignored at the start of each run (connect, first ticks).
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds ignored after the first tick's records are stored (process
+    /// start, fleet creation and connect come before and are reported apart).
+    #[arg(long, default_value_t = 2.0)]
     pub warmup: f64,
     /// Seconds measured per fleet size.
     #[arg(long, default_value_t = 10.0)]
@@ -47,6 +48,8 @@ pub struct FleetResult {
     pub cpu_cores: Option<f64>,
     pub peak_rss_mb: Option<f64>,
     pub engine_cpu_cores: Option<f64>,
+    /// From spawn to the first tick's records stored (fleet creation, connect).
+    pub startup_secs: Option<f64>,
     pub note: String,
 }
 
@@ -74,11 +77,11 @@ impl ProducerReport {
 pub async fn run(args: &ProducerArgs) -> Result<ProducerReport> {
     let bin = procs::sibling_binary("producer")?;
     println!(
-        "== producer: {} -unicorns N -duration {}s against wildrydes serve; {} s warm-up, {} s measured per N",
+        "== producer: {} -unicorns N -duration {}s against wildrydes serve; measured {} s from {} s after the first tick",
         bin.display(),
         (args.warmup + args.measure + 2.0).ceil(),
-        args.warmup,
-        args.measure
+        args.measure,
+        args.warmup
     );
     let mut server = procs::start_ours(false)?;
     engine::wait_ready(&mut server, Duration::from_secs(30)).await?;
@@ -111,6 +114,7 @@ pub async fn run(args: &ProducerArgs) -> Result<ProducerReport> {
         "producer CPU",
         "producer peak RSS",
         "engine CPU",
+        "startup",
         "",
     ]
     .map(String::from)
@@ -128,6 +132,7 @@ pub async fn run(args: &ProducerArgs) -> Result<ProducerReport> {
                 stats::opt(f.cpu_cores, |c| format!("{c:.2} cores")),
                 stats::mb(f.peak_rss_mb),
                 stats::opt(f.engine_cpu_cores, |c| format!("{c:.2} cores")),
+                stats::opt(f.startup_secs, |s| format!("{s:.2} s")),
                 f.note.clone(),
             ]
         })
@@ -197,7 +202,8 @@ async fn run_fleet(
         }
     });
     let mut samples: Vec<(Sample, Option<Sample>)> = Vec::new();
-    let limit = Duration::from_secs(duration + 10);
+    // Fleet creation comes before the producer's own -duration clock.
+    let limit = Duration::from_secs(duration + 60);
     let status = loop {
         if let Some(s) = proc.sample() {
             samples.push((s, server.proc.sample()));
@@ -221,16 +227,15 @@ async fn run_fleet(
         None => note = "producer did not stop; killed".into(),
     }
 
-    let t0 = started + Duration::from_secs_f64(args.warmup);
-    let t1 = t0 + Duration::from_secs_f64(args.measure);
     let reads = reads.lock().expect("lock").clone();
-    let window = tick_window(&reads, t0, t1);
-    let (rate, cpu, engine_cpu) = match window {
-        Some((ta, tb, dots)) => {
-            let secs = (tb - ta).as_secs_f64();
+    let first = reads.first().map(|r| r.0);
+    let t0 = first.unwrap_or(started) + Duration::from_secs_f64(args.warmup);
+    let t1 = t0 + Duration::from_secs_f64(args.measure);
+    let (rate, cpu, engine_cpu) = match tick_rate(&reads, t0, t1) {
+        Some((ta, tb, rate)) => {
             let cpu = cpu_between(samples.iter().map(|s| s.0), ta, tb);
             let engine_cpu = cpu_between(samples.iter().filter_map(|s| s.1), ta, tb);
-            (Some(dots as f64 / secs), cpu, engine_cpu)
+            (Some(rate), cpu, engine_cpu)
         }
         None => {
             if note.is_empty() {
@@ -245,20 +250,23 @@ async fn run_fleet(
         cpu_cores: cpu,
         peak_rss_mb: samples.last().map(|s| s.0.peak_rss_mb),
         engine_cpu_cores: engine_cpu,
+        startup_secs: first.map(|f| (f - started).as_secs_f64()),
         note,
     })
 }
 
 /// Groups the timed chunks of dots into ticks (chunks less than 20 ms apart
-/// belong to one tick) and returns the start of the first tick in [t0, t1],
-/// the start of the last one, and the records stored by the ticks in between
-/// (first included, last excluded): exactly the fleet size per period when
-/// the producer keeps up.
-fn tick_window(
+/// belong to one tick) and estimates the rate over the ticks starting in
+/// [t0, t1]: mean records per tick over the tick period, the period being the
+/// least-squares slope of tick start against tick number (so the jitter of a
+/// single tick's PutRecords does not skew it). Back-to-back ticks (a producer
+/// that cannot keep up) merge into one burst: then records over time.
+/// Returns the first and last instants used and the rate.
+fn tick_rate(
     reads: &[(Instant, u64)],
     t0: Instant,
     t1: Instant,
-) -> Option<(Instant, Instant, u64)> {
+) -> Option<(Instant, Instant, f64)> {
     let mut ticks: Vec<(Instant, u64)> = Vec::new();
     let mut last: Option<Instant> = None;
     for &(at, dots) in reads {
@@ -270,14 +278,37 @@ fn tick_window(
         }
         last = Some(at);
     }
-    let inside: Vec<&(Instant, u64)> = ticks.iter().filter(|t| t.0 >= t0 && t.0 <= t1).collect();
-    if inside.len() < 2 {
+    let inside: Vec<(Instant, u64)> = ticks
+        .into_iter()
+        .filter(|t| t.0 >= t0 && t.0 <= t1)
+        .collect();
+    if inside.len() >= 3 {
+        let n = inside.len() as f64;
+        let ys: Vec<f64> = inside
+            .iter()
+            .map(|t| (t.0 - inside[0].0).as_secs_f64())
+            .collect();
+        let mean_x = (n - 1.0) / 2.0;
+        let mean_y = ys.iter().sum::<f64>() / n;
+        let (mut num, mut den) = (0.0, 0.0);
+        for (i, y) in ys.iter().enumerate() {
+            let dx = i as f64 - mean_x;
+            num += dx * (y - mean_y);
+            den += dx * dx;
+        }
+        let period = num / den;
+        let per_tick = inside.iter().map(|t| t.1 as f64).sum::<f64>() / n;
+        if period > 0.0 {
+            return Some((inside[0].0, inside[inside.len() - 1].0, per_tick / period));
+        }
+    }
+    let window: Vec<&(Instant, u64)> = reads.iter().filter(|r| r.0 >= t0 && r.0 <= t1).collect();
+    if window.len() < 2 {
         return None;
     }
-    let first = inside[0].0;
-    let last = inside[inside.len() - 1].0;
-    let dots = inside[..inside.len() - 1].iter().map(|t| t.1).sum();
-    Some((first, last, dots))
+    let (first, last) = (window[0].0, window[window.len() - 1].0);
+    let dots: u64 = window[..window.len() - 1].iter().map(|r| r.1).sum();
+    Some((first, last, dots as f64 / (last - first).as_secs_f64()))
 }
 
 /// CPU used between the samples nearest to `a` and `b`, in cores.
@@ -292,4 +323,28 @@ fn cpu_between(samples: impl Iterator<Item = Sample>, a: Instant, b: Instant) ->
     let (sa, sb) = (nearest(a)?, nearest(b)?);
     let secs = (sb.at - sa.at).as_secs_f64();
     (secs > 0.0).then(|| (sb.cpu_secs - sa.cpu_secs) / secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_of_periodic_and_continuous_ticks() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // 1,000 records a second, each tick split over two reads, with jitter.
+        let mut reads = Vec::new();
+        for i in 0..12u64 {
+            let jitter = [0, 40, 5, 60, 10, 0, 30, 15, 50, 0, 20, 5][i as usize];
+            reads.push((at(i * 1000 + jitter), 600));
+            reads.push((at(i * 1000 + jitter + 2), 400));
+        }
+        let (_, _, rate) = tick_rate(&reads, at(500), at(11_500)).unwrap();
+        assert!((rate - 1000.0).abs() < 15.0, "{rate}");
+        // Continuous flow: 100 records every 10 ms = 10,000/s.
+        let reads: Vec<_> = (0..500u64).map(|i| (at(i * 10), 100)).collect();
+        let (_, _, rate) = tick_rate(&reads, at(100), at(4_000)).unwrap();
+        assert!((rate - 10_000.0).abs() < 1.0, "{rate}");
+    }
 }
