@@ -29,11 +29,13 @@ pub struct ConsumerArgs {
     /// Shards of the latency stream.
     #[arg(long, default_value_t = 2)]
     pub shards: i32,
-    /// Goals: put-to-print p50 and p99 (ms), and pretty printing vs jq.
+    /// Goal: put-to-print p50 at most this, ms.
     #[arg(long, default_value_t = 100.0)]
     pub goal_p50: f64,
+    /// Goal: put-to-print p99 at most this, ms.
     #[arg(long, default_value_t = 300.0)]
     pub goal_p99: f64,
+    /// Goal: pretty printing at least this many times as fast as `jq .`.
     #[arg(long, default_value_t = 3.0)]
     pub goal_jq: f64,
 }

@@ -31,7 +31,7 @@ pub struct EngineArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Run our engine with --in-memory instead of a durable --data-dir.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "endpoint")]
     pub in_memory: bool,
     #[command(flatten)]
     pub workload: Workload,
@@ -476,7 +476,14 @@ pub async fn run(args: &EngineArgs) -> Result<EngineReport> {
                 },
                 ours.proc.pid()
             );
-            results.push(bench_server(&mut ours, w).await?);
+            let mut r = bench_server(&mut ours, w).await?;
+            r.label = if args.in_memory {
+                "wildrydes (in memory)".into()
+            } else {
+                "wildrydes (durable)".into()
+            };
+            results.push(r);
+            drop(ours);
         }
     }
     if args.peers {
@@ -580,7 +587,17 @@ fn print_engine_table(results: &[EngineResult]) {
     }
 }
 
-/// An SDK error with its whole chain (the SDK's Display says only "service error").
+/// An SDK error with its chain of sources (the SDK's Display alone says
+/// only "service error" or "dispatch failure").
 pub fn sdk<E: std::error::Error>(e: E) -> anyhow::Error {
-    anyhow::anyhow!("{}", aws_sdk_kinesis::error::DisplayErrorContext(e))
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    anyhow::anyhow!("{}", parts.join(": "))
 }
