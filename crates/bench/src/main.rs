@@ -356,7 +356,7 @@ async fn all(args: AllArgs) -> Result<()> {
             failures.push("aggregate");
         }
     }
-    stats::print_table(&header, &rows);
+    stats::print_table_left(&header, &rows);
     if !failures.is_empty() {
         bail!("benchmarks failed: {}", failures.join(", "));
     }

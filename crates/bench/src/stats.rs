@@ -75,9 +75,18 @@ pub fn ratio(ours: Option<f64>, peer: Option<f64>) -> String {
 /// Prints rows as a table: a column is right-aligned when all its cells
 /// (but "-" and empty ones) start with a digit, left-aligned otherwise.
 pub fn print_table(header: &[String], rows: &[Vec<String>]) {
+    table(header, rows, true);
+}
+
+/// Prints rows as a table, every column left-aligned.
+pub fn print_table_left(header: &[String], rows: &[Vec<String>]) {
+    table(header, rows, false);
+}
+
+fn table(header: &[String], rows: &[Vec<String>], align_numbers: bool) {
     let cols = header.len();
     let mut width = vec![0; cols];
-    let mut numeric = vec![true; cols];
+    let mut numeric = vec![align_numbers; cols];
     numeric[0] = false;
     for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
         for (i, cell) in row.iter().enumerate().take(cols) {
