@@ -277,9 +277,22 @@ pub async fn run_workload(url: &str, w: &Workload) -> Result<EngineResult> {
     r.put_calls = lat.len();
 
     // 3. GetRecords: read everything back, one reader per shard.
+    let (read, secs) = read_all(&c, &stream, budget).await?;
+    r.get_records = read;
+    r.get_rate = Some(read as f64 / secs);
+
+    // 4. Put-to-get latency: a poller on a 1-shard stream.
+    let (p50, p99, n) = put_to_get(&c, w.e2e_records, budget).await?;
+    (r.e2e_p50, r.e2e_p99, r.e2e_samples) = (p50, p99, n);
+    Ok(r)
+}
+
+/// Reads a stream from TrimHorizon to its tip, one GetRecords loop (limit
+/// 10,000) per shard, within `budget`; returns (records, seconds).
+pub async fn read_all(c: &Client, stream: &str, budget: Duration) -> Result<(u64, f64)> {
     let shards = c
         .list_shards()
-        .stream_name(&stream)
+        .stream_name(stream)
         .send()
         .await
         .map_err(sdk)
@@ -290,7 +303,7 @@ pub async fn run_workload(url: &str, w: &Workload) -> Result<EngineResult> {
     let mut readers = Vec::new();
     for s in shards {
         let c = c.clone();
-        let stream = stream.clone();
+        let stream = stream.to_owned();
         readers.push(tokio::spawn(async move {
             let mut it = c
                 .get_shard_iterator()
@@ -328,13 +341,7 @@ pub async fn run_workload(url: &str, w: &Workload) -> Result<EngineResult> {
     for reader in readers {
         read += reader.await??;
     }
-    r.get_records = read;
-    r.get_rate = Some(read as f64 / start.elapsed().as_secs_f64());
-
-    // 4. Put-to-get latency: a poller on a 1-shard stream.
-    let (p50, p99, n) = put_to_get(&c, w.e2e_records, budget).await?;
-    (r.e2e_p50, r.e2e_p99, r.e2e_samples) = (p50, p99, n);
-    Ok(r)
+    Ok((read, start.elapsed().as_secs_f64()))
 }
 
 async fn put_to_get(

@@ -341,7 +341,12 @@ async fn all(args: AllArgs) -> Result<()> {
                 stats::thousands(r.records as f64),
                 stats::thousands(r.summaries as f64)
             ),
-            format!("{} ({:.2} s)", stats::rate(r.rate), r.secs),
+            format!(
+                "{} ({:.2} s; GetRecords alone {})",
+                stats::rate(r.rate),
+                r.secs,
+                stats::rate(Some(r.raw_get_rate))
+            ),
             &format!(">= {}/s", stats::thousands(r.goal)),
             r.rate.map_or("-".into(), |x| verdict(x >= r.goal)),
         ),
