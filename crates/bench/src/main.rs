@@ -1,22 +1,25 @@
-//! `wildrydes-bench`: benchmarks (not timed tests). Each subcommand measures one
-//! component and prints figures; `engine` measures the embedded Kinesis engine
-//! (or any Kinesis endpoint) through the AWS SDK for Rust.
+//! `wildrydes-bench`: benchmarks (not timed tests). Each subcommand measures
+//! one component, prints figures and stops by itself; `all` runs them all and
+//! ends with one summary table.
+
+mod aggregate;
+mod consumer;
+mod engine;
+mod procs;
+mod producer;
+mod stats;
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StreamStatus};
-use aws_sdk_kinesis::Client;
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "wildrydes-bench",
-    about = "Benchmarks for wildrydes components"
+    about = "Benchmarks for wildrydes components: prints figures and stops by itself",
+    after_help = "Build first: cargo build --release -p bench -p producer -p consumer -p wildrydes\n\
+                  (the benchmarks run the producer, consumer and wildrydes binaries found next to this one)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,30 +28,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// PutRecords/PutRecord/GetRecords throughput and latency of a Kinesis engine.
-    Engine(EngineArgs),
+    /// PutRecords/PutRecord/GetRecords throughput and latency, put-to-get
+    /// latency and RSS of our engine, and of kinesalite and kinesis-mock with --peers.
+    Engine(engine::EngineArgs),
+    /// Fleet capacity of the real `producer` binary: records/s, CPU and peak
+    /// RSS for growing -unicorns N against our engine.
+    Producer(producer::ProducerArgs),
+    /// Put-to-print latency of the real `consumer` binary, and pretty
+    /// printing throughput next to `jq .`.
+    Consumer(consumer::ConsumerArgs),
+    /// Records/s aggregated end to end through our engine by `aggregate::run`.
+    Aggregate(aggregate::AggregateArgs),
+    /// Everything above with default knobs, then one summary table with the
+    /// date, the machine and the command (about 3-4 minutes with --peers).
+    All(AllArgs),
 }
 
 #[derive(Debug, Args)]
-struct EngineArgs {
-    /// Benchmark this endpoint instead of an in-process durable engine.
+struct AllArgs {
+    /// Compare the engine with kinesalite and kinesis-mock (npm install, cached).
     #[arg(long)]
-    endpoint: Option<String>,
-    /// Run the in-process engine in memory instead of durable in a temp dir.
-    #[arg(long, conflicts_with = "endpoint")]
-    in_memory: bool,
-    /// Records to store with PutRecords (500 per call).
-    #[arg(long, default_value_t = 500_000)]
-    records: u64,
-    /// Concurrent PutRecords callers.
-    #[arg(long, default_value_t = 8)]
-    callers: u64,
-    /// Shards of the benchmark stream.
-    #[arg(long, default_value_t = 4)]
-    shards: i32,
-    /// Sequential PutRecord calls for the latency figures.
-    #[arg(long, default_value_t = 2_000)]
-    latency_calls: usize,
+    peers: bool,
+    /// Where the peers are installed [default: $XDG_CACHE_HOME/wildrydes/peers
+    /// or ~/.cache/wildrydes/peers].
+    #[arg(long, value_name = "DIR")]
+    peers_dir: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -56,22 +60,26 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
         )
         .init();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: cannot start the tokio runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
+    // Ctrl-C drops the benchmark's future: its guards kill the processes it
+    // started and remove its temp dirs.
     let result = rt.block_on(async {
-        match cli.command {
-            Command::Engine(args) => engine_bench(args).await,
+        tokio::select! {
+            r = run(cli) => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         }
     });
+    drop(rt);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -81,216 +89,281 @@ fn main() -> ExitCode {
     }
 }
 
-fn client(url: &str) -> Client {
-    let conf = aws_sdk_kinesis::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-        .endpoint_url(url)
-        .build();
-    Client::from_conf(conf)
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Engine(args) => engine::run(&args).await.map(|_| ()),
+        Command::Producer(args) => producer::run(&args).await.map(|_| ()),
+        Command::Consumer(args) => consumer::run(&args).await.map(|_| ()),
+        Command::Aggregate(args) => aggregate::run(&args).await.map(|_| ()),
+        Command::All(args) => all(args).await,
+    }
 }
 
-fn rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+/// The knobs' defaults, as if the subcommand had been given no flag.
+fn defaults<T: Args>() -> T {
+    #[derive(Parser)]
+    struct Wrap<T: Args> {
+        #[command(flatten)]
+        inner: T,
+    }
+    Wrap::<T>::parse_from(["wildrydes-bench"]).inner
 }
 
-/// A ~150-byte JSON record like the unicorn sensor's.
-fn payload(i: u64) -> Vec<u8> {
-    format!(
-        "{{\"Name\":\"Unicorn{:05}\",\"StatusTime\":\"2026-11-25 06:00:00.000\",\"Latitude\":40.749167,\"Longitude\":-73.985184,\"Distance\":30,\"MagicPoints\":150,\"HealthPoints\":150}}\n",
-        i % 100_000
-    )
-    .into_bytes()
-}
+async fn all(args: AllArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    let load_before = procs::load_average();
+    // Shorter phases than the subcommands' defaults keep `all --peers`
+    // under 5 minutes on a 2-core machine.
+    let mut engine_args: engine::EngineArgs = defaults();
+    engine_args.peers = args.peers;
+    engine_args.peers_dir = args.peers_dir;
+    engine_args.workload.budget = 8.0;
+    let mut producer_args: producer::ProducerArgs = defaults();
+    producer_args.measure = 8.0;
+    let mut failures = Vec::new();
+    let engine = engine::run(&engine_args).await;
+    println!();
+    let producer = producer::run(&producer_args).await;
+    println!();
+    let consumer = consumer::run(&defaults()).await;
+    println!();
+    let aggregate = aggregate::run(&defaults()).await;
+    println!();
 
-async fn engine_bench(args: EngineArgs) -> Result<()> {
-    let tmp = tempfile::tempdir().context("creating a temp data dir")?;
-    let mut handle = None;
-    let url = match &args.endpoint {
-        Some(url) => url.clone(),
-        None => {
-            let config = engine::Config {
-                data_dir: (!args.in_memory).then(|| tmp.path().to_path_buf()),
-                ..engine::Config::default()
+    println!("== summary");
+    println!("date:    {date}");
+    println!("machine: {}", procs::machine());
+    println!("command: {command}");
+    println!(
+        "load:    {} before, {} after (1-minute load average; above the core count means other work competed)",
+        load_before,
+        procs::load_average()
+    );
+    println!("took:    {:.0} s", started.elapsed().as_secs_f64());
+    println!();
+    let header: Vec<String> = ["component", "figure", "measured", "goal", "verdict"]
+        .map(String::from)
+        .to_vec();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = |a: &str, b: String, c: String, d: &str, e: String| {
+        rows.push(vec![a.to_owned(), b, c, d.to_owned(), e]);
+    };
+    let verdict = |ok: bool| if ok { "holds" } else { "FAILS" }.to_owned();
+    match &engine {
+        Ok(report) => {
+            let ours = &report.results[0];
+            let peers: Vec<_> = report.results[1..]
+                .iter()
+                .filter(|r| r.error.is_none())
+                .collect();
+            let vs = |get: fn(&engine::EngineResult) -> Option<f64>| {
+                peers
+                    .iter()
+                    .map(|p| format!("{} {}", stats::ratio(get(ours), get(p)), p.label))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
-            let h = engine::spawn(config).await.context("starting the engine")?;
-            let url = h.url();
-            handle = Some(h);
-            url
-        }
-    };
-    let mode = match (&args.endpoint, args.in_memory) {
-        (Some(_), _) => "remote endpoint",
-        (None, true) => "in-process, in memory",
-        (None, false) => "in-process, durable (fdatasync per group commit)",
-    };
-    println!("engine: {url} ({mode})");
-    let c = client(&url);
-    let stream = format!("bench-{}", rand::random::<u32>());
-    c.create_stream()
-        .stream_name(&stream)
-        .shard_count(args.shards)
-        .send()
-        .await
-        .context("CreateStream")?;
-    loop {
-        let d = c
-            .describe_stream_summary()
-            .stream_name(&stream)
-            .send()
-            .await?;
-        if d.stream_description_summary.map(|s| s.stream_status) == Some(StreamStatus::Active) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    // PutRecords throughput.
-    let calls = args.records.div_ceil(500);
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.callers.max(1) {
-        let c = c.clone();
-        let stream = stream.clone();
-        let next = next.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut stored = 0u64;
-            loop {
-                let call = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if call >= calls {
-                    return Ok::<u64, anyhow::Error>(stored);
+            let cmp = |get: fn(&engine::EngineResult) -> Option<f64>,
+                       f: fn(Option<f64>) -> String| {
+                let v = vs(get);
+                if v.is_empty() {
+                    f(get(ours))
+                } else {
+                    format!("{} (ours/peer: {v})", f(get(ours)))
                 }
-                let mut entries: Vec<PutRecordsRequestEntry> = (0..500)
-                    .map(|i| {
-                        let n = call * 500 + i;
-                        PutRecordsRequestEntry::builder()
-                            .partition_key(format!("Unicorn{:05}", n % 100_000))
-                            .data(Blob::new(payload(n)))
-                            .build()
-                            .expect("entry")
-                    })
-                    .collect();
-                // Resend failed entries (throttling is off, but be a correct client).
-                while !entries.is_empty() {
-                    let out = c
-                        .put_records()
-                        .stream_name(&stream)
-                        .set_records(Some(entries.clone()))
-                        .send()
-                        .await
-                        .context("PutRecords")?;
-                    let failed: Vec<_> = entries
-                        .into_iter()
-                        .zip(out.records())
-                        .filter(|(_, r)| r.error_code.is_some())
-                        .map(|(e, _)| e)
-                        .collect();
-                    stored += 500 - failed.len() as u64;
-                    entries = failed;
-                }
+            };
+            row(
+                "engine",
+                "PutRecords records/s".into(),
+                cmp(|r| r.put_rate, stats::rate),
+                "",
+                String::new(),
+            );
+            row(
+                "engine",
+                "PutRecord latency p50".into(),
+                cmp(|r| r.put_p50, stats::ms),
+                "",
+                String::new(),
+            );
+            row(
+                "engine",
+                "PutRecord latency p99".into(),
+                cmp(|r| r.put_p99, stats::ms),
+                "",
+                String::new(),
+            );
+            row(
+                "engine",
+                "GetRecords records/s".into(),
+                cmp(|r| r.get_rate, stats::rate),
+                "",
+                String::new(),
+            );
+            row(
+                "engine",
+                "put-to-get latency p50".into(),
+                cmp(|r| r.e2e_p50, stats::ms),
+                "",
+                String::new(),
+            );
+            row(
+                "engine",
+                "put-to-get latency p99".into(),
+                cmp(|r| r.e2e_p99, stats::ms),
+                "",
+                String::new(),
+            );
+            row(
+                "engine",
+                "server RSS at the end".into(),
+                cmp(|r| r.rss_mb, stats::mb),
+                "",
+                String::new(),
+            );
+            for p in report.results[1..].iter().filter(|r| r.error.is_some()) {
+                row(
+                    "engine",
+                    format!("{} failed", p.label),
+                    p.error.clone().unwrap_or_default(),
+                    "",
+                    String::new(),
+                );
             }
-        }));
-    }
-    let mut stored = 0;
-    for t in tasks {
-        stored += t.await??;
-    }
-    let put_secs = start.elapsed().as_secs_f64();
-    println!(
-        "PutRecords: {stored} records ({} callers, 500 x ~150 B per call) in {put_secs:.2} s = {:.0} records/s",
-        args.callers,
-        stored as f64 / put_secs
-    );
-    if handle.is_some() {
-        if let Some(rss) = rss_mb() {
-            println!("RSS after storing {stored} records: {rss:.0} MB");
-        }
-    }
-
-    // Single PutRecord latency.
-    let mut lat = Vec::with_capacity(args.latency_calls);
-    for i in 0..args.latency_calls {
-        let t = Instant::now();
-        c.put_record()
-            .stream_name(&stream)
-            .partition_key(format!("Unicorn{i}"))
-            .data(Blob::new(payload(i as u64)))
-            .send()
-            .await
-            .context("PutRecord")?;
-        lat.push(t.elapsed());
-    }
-    lat.sort();
-    if !lat.is_empty() {
-        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-        println!(
-            "PutRecord latency over {} sequential calls: p50 {:.2} ms, p99 {:.2} ms",
-            lat.len(),
-            pct(0.50).as_secs_f64() * 1e3,
-            pct(0.99).as_secs_f64() * 1e3
-        );
-    }
-
-    // GetRecords: read everything back, one reader per shard.
-    let shards = c
-        .list_shards()
-        .stream_name(&stream)
-        .send()
-        .await?
-        .shards
-        .unwrap_or_default();
-    let start = Instant::now();
-    let mut readers = Vec::new();
-    for s in shards {
-        let c = c.clone();
-        let stream = stream.clone();
-        readers.push(tokio::spawn(async move {
-            let mut it = c
-                .get_shard_iterator()
-                .stream_name(&stream)
-                .shard_id(s.shard_id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await?
-                .shard_iterator;
-            let mut n = 0u64;
-            while let Some(i) = it {
-                let page = c
-                    .get_records()
-                    .shard_iterator(i)
-                    .limit(10_000)
-                    .send()
-                    .await?;
-                if page.records.is_empty() {
-                    break;
-                }
-                n += page.records.len() as u64;
-                it = page.next_shard_iterator;
+            if !engine_args.peers {
+                row(
+                    "engine",
+                    "peers".into(),
+                    "not run (add --peers)".into(),
+                    "",
+                    String::new(),
+                );
             }
-            Ok::<u64, anyhow::Error>(n)
-        }));
-    }
-    let mut read = 0;
-    for r in readers {
-        read += r.await??;
-    }
-    let get_secs = start.elapsed().as_secs_f64();
-    println!(
-        "GetRecords: {read} records in {get_secs:.2} s = {:.0} records/s",
-        read as f64 / get_secs
-    );
-    if handle.is_some() {
-        if let Some(rss) = rss_mb() {
-            println!("RSS at the end: {rss:.0} MB");
+        }
+        Err(e) => {
+            row(
+                "engine",
+                "error".into(),
+                format!("{e:#}"),
+                "",
+                "FAILS".into(),
+            );
+            failures.push("engine");
         }
     }
-    if let Some(h) = handle {
-        h.shutdown().await.context("stopping the engine")?;
+    match &producer {
+        Ok(report) => {
+            for f in &report.fleets {
+                row(
+                    "producer",
+                    format!("-unicorns {}", f.unicorns),
+                    format!(
+                        "{} of {}/s, {} cores, peak RSS {}, startup {}",
+                        stats::rate(f.rate),
+                        stats::thousands(f.unicorns as f64),
+                        stats::opt(f.cpu_cores, |c| format!("{c:.3}")),
+                        stats::mb(f.peak_rss_mb),
+                        stats::opt(f.startup_secs, |s| format!("{s:.1} s"))
+                    ),
+                    "",
+                    String::new(),
+                );
+            }
+            row(
+                "producer",
+                format!("{} unicorns at 1 Hz", report.args.goal_unicorns),
+                stats::opt(report.goal.as_ref().and_then(|g| g.cpu_cores), |c| {
+                    format!("{c:.3} cores")
+                }),
+                &format!("< {} core", report.args.goal_cpu),
+                report.goal_holds().map_or("-".into(), verdict),
+            );
+        }
+        Err(e) => {
+            row(
+                "producer",
+                "error".into(),
+                format!("{e:#}"),
+                "",
+                "FAILS".into(),
+            );
+            failures.push("producer");
+        }
+    }
+    match &consumer {
+        Ok(r) => {
+            row(
+                "consumer",
+                format!("put-to-print p50 / p99 ({} records)", r.samples),
+                format!("{} / {}", stats::ms(r.p50), stats::ms(r.p99)),
+                &format!("<= {} / {} ms", r.goal_p50, r.goal_p99),
+                r.latency_holds().map_or("-".into(), verdict),
+            );
+            row(
+                "consumer",
+                "pretty printing vs jq .".into(),
+                format!(
+                    "{} vs {} = {}",
+                    stats::rate(r.printer_rate),
+                    stats::rate(r.jq_rate),
+                    stats::opt(r.jq_ratio(), |x| format!("{x:.1}x"))
+                ),
+                &format!(">= {}x", r.goal_jq),
+                r.jq_ratio()
+                    .map_or("- (no jq)".into(), |x| verdict(x >= r.goal_jq)),
+            );
+            row(
+                "consumer",
+                "binary, engine to /dev/null".into(),
+                stats::rate(r.binary_rate),
+                "",
+                String::new(),
+            );
+        }
+        Err(e) => {
+            row(
+                "consumer",
+                "error".into(),
+                format!("{e:#}"),
+                "",
+                "FAILS".into(),
+            );
+            failures.push("consumer");
+        }
+    }
+    match &aggregate {
+        Ok(r) => row(
+            "aggregate",
+            format!(
+                "records/s end to end ({} records, {} summaries)",
+                stats::thousands(r.records as f64),
+                stats::thousands(r.summaries as f64)
+            ),
+            format!(
+                "{} ({:.2} s; GetRecords alone {})",
+                stats::rate(r.rate),
+                r.secs,
+                stats::rate(Some(r.raw_get_rate))
+            ),
+            &format!(">= {}/s", stats::thousands(r.goal)),
+            r.rate.map_or("-".into(), |x| verdict(x >= r.goal)),
+        ),
+        Err(e) => {
+            row(
+                "aggregate",
+                "error".into(),
+                format!("{e:#}"),
+                "",
+                "FAILS".into(),
+            );
+            failures.push("aggregate");
+        }
+    }
+    stats::print_table_left(&header, &rows);
+    if !failures.is_empty() {
+        bail!("benchmarks failed: {}", failures.join(", "));
     }
     Ok(())
 }
