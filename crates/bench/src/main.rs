@@ -64,6 +64,10 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    if kinesis::goflags::parse_only() {
+        // The README test checks every documented command line parses.
+        return ExitCode::SUCCESS;
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

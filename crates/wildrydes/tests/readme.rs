@@ -12,7 +12,7 @@ mod common;
 
 use common::workspace_bin;
 
-const BINARIES: [&str; 3] = ["producer", "consumer", "wildrydes"];
+const BINARIES: [&str; 4] = ["producer", "consumer", "wildrydes", "wildrydes-bench"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
