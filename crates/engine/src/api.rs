@@ -51,6 +51,14 @@ fn internal(message: impl Into<String>) -> ApiError {
 
 type ApiResult = Result<Value, ApiError>;
 
+/// A successful answer: a JSON value, or a body already encoded (GetRecords,
+/// whose records are serialised straight from typed structs).
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Json(Value),
+    Encoded(Vec<u8>),
+}
+
 enum Job {
     Append {
         bytes: Vec<u8>,
@@ -371,12 +379,23 @@ impl Engine {
     }
 
     /// Runs one action.
-    pub(crate) async fn call(&self, action: &str, body: Value, region: &str) -> ApiResult {
+    pub(crate) async fn call(
+        &self,
+        action: &str,
+        body: Value,
+        region: &str,
+    ) -> Result<Reply, ApiError> {
         if self.config.fail_call_ratio > 0.0 && rand::random::<f64>() < self.config.fail_call_ratio
         {
             return Err(internal("Injected internal failure."));
         }
-        match action {
+        if action == "GetRecords" {
+            let out = self.get_records(&body).await?;
+            return serde_json::to_vec(&out)
+                .map(Reply::Encoded)
+                .map_err(|e| internal(format!("encoding the response: {e}")));
+        }
+        let result = match action {
             "CreateStream" => self.create_stream(&body, region).await,
             "DeleteStream" => self.delete_stream(&body).await,
             "DescribeStream" => self.describe_stream(&body),
@@ -386,7 +405,6 @@ impl Engine {
             "PutRecord" => self.put_record(&body).await,
             "PutRecords" => self.put_records(&body).await,
             "GetShardIterator" => self.get_shard_iterator(&body).await,
-            "GetRecords" => self.get_records(&body).await,
             "SplitShard" => self.split_shard(&body).await,
             "MergeShards" => self.merge_shards(&body).await,
             "UpdateShardCount" => self.update_shard_count(&body).await,
@@ -399,7 +417,8 @@ impl Engine {
                 "UnknownOperationException",
                 format!("Operation {action} is not supported."),
             )),
-        }
+        };
+        result.map(Reply::Json)
     }
 
     fn status(&self, s: &Stream) -> &'static str {
@@ -1017,7 +1036,7 @@ impl Engine {
         })}))
     }
 
-    async fn get_records(&self, v: &Value) -> ApiResult {
+    async fn get_records(&self, v: &Value) -> Result<GetRecordsOut, ApiError> {
         let raw = req_str(v, "ShardIterator")?;
         let limit = match opt_int(v, "Limit")? {
             Some(n) => range_check("limit", n, 1, 10_000)? as usize,
@@ -1088,7 +1107,7 @@ impl Engine {
                             break;
                         }
                         bytes += size;
-                        records.push(record_json(it.shard, pos, r));
+                        records.push(record_out(it.shard, pos, r));
                         pos += 1;
                     }
                     return Ok(self.finish_read(s, &it, pos, records, bytes, now));
@@ -1098,8 +1117,13 @@ impl Engine {
         let (found, pos) = Self::read_disk(plan).await?;
         let bytes = found.iter().map(|(_, r)| r.data.len() + r.pk.len()).sum();
         let records = found
-            .iter()
-            .map(|(p, r)| record_json(it.shard, *p, r))
+            .into_iter()
+            .map(|(p, r)| RecordOut {
+                seq: seq(it.shard, p),
+                ts_ms: r.ts_ms,
+                data: r.data,
+                pk: r.pk,
+            })
             .collect();
         let mut st = self.lock();
         let s = st
@@ -1116,10 +1140,10 @@ impl Engine {
         s: &mut Stream,
         it: &Iter,
         pos: u64,
-        records: Vec<Value>,
+        records: Vec<RecordOut>,
         bytes: usize,
         now: u64,
-    ) -> Value {
+    ) -> GetRecordsOut {
         let closed_end = s.meta.shards[it.shard].closed_end;
         let shard = &mut s.shards[it.shard];
         if self.config.enforce_limits {
@@ -1135,10 +1159,12 @@ impl Engine {
             None => None,
         };
         let behind = next_ts.map_or(0, |t| now.saturating_sub(t));
-        let mut out = json!({
-            "Records": records,
-            "MillisBehindLatest": behind,
-        });
+        let mut out = GetRecordsOut {
+            records,
+            millis_behind_latest: behind,
+            next_shard_iterator: None,
+            child_shards: None,
+        };
         match closed_end {
             Some(end) if pos >= end => {
                 let children: Vec<Value> = s
@@ -1161,10 +1187,10 @@ impl Engine {
                         })
                     })
                     .collect();
-                out["ChildShards"] = json!(children);
+                out.child_shards = Some(children);
             }
             _ => {
-                out["NextShardIterator"] = json!(encode_iter(&Iter {
+                out.next_shard_iterator = Some(encode_iter(&Iter {
                     name: it.name.clone(),
                     incarnation: it.incarnation,
                     shard: it.shard,
@@ -1554,13 +1580,47 @@ fn parse_entry(v: &Value, prefix: &str) -> Result<PutEntry, ApiError> {
     })
 }
 
-fn record_json(shard: usize, pos: u64, r: &Rec) -> Value {
-    json!({
-        "SequenceNumber": seq(shard, pos),
-        "ApproximateArrivalTimestamp": ts(r.ts_ms),
-        "Data": STANDARD.encode(&r.data),
-        "PartitionKey": r.pk,
-    })
+/// One record of a GetRecords answer, serialised without an intermediate
+/// `serde_json::Value` (this runs for every record read).
+#[derive(Debug)]
+struct RecordOut {
+    seq: String,
+    ts_ms: u64,
+    data: Bytes,
+    pk: String,
+}
+
+impl serde::Serialize for RecordOut {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Record", 4)?;
+        out.serialize_field("SequenceNumber", &self.seq)?;
+        out.serialize_field("ApproximateArrivalTimestamp", &(self.ts_ms as f64 / 1000.0))?;
+        out.serialize_field("Data", &STANDARD.encode(&self.data))?;
+        out.serialize_field("PartitionKey", &self.pk)?;
+        out.end()
+    }
+}
+
+/// The GetRecords answer.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsOut {
+    records: Vec<RecordOut>,
+    millis_behind_latest: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_shard_iterator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_shards: Option<Vec<Value>>,
+}
+
+fn record_out(shard: usize, pos: u64, r: &Rec) -> RecordOut {
+    RecordOut {
+        seq: seq(shard, pos),
+        ts_ms: r.ts_ms,
+        data: r.data.clone(),
+        pk: r.pk.clone(),
+    }
 }
 
 /// A read of one shard's records from the log segments.

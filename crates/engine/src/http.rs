@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::api::{err, ApiError, Engine};
+use crate::api::{err, ApiError, Engine, Reply};
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 
@@ -41,17 +41,18 @@ fn request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn respond(result: Result<Value, ApiError>) -> Response {
+fn respond(result: Result<Reply, ApiError>) -> Response {
     let id = request_id();
-    let (status, body, kind) = match result {
-        Ok(v) => (StatusCode::OK, v, None),
+    let encode = |body: &Value| serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let (status, bytes, kind) = match result {
+        Ok(Reply::Json(v)) => (StatusCode::OK, encode(&v), None),
+        Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            json!({"__type": e.kind, "message": e.message}),
+            encode(&json!({"__type": e.kind, "message": e.message})),
             Some(e.kind),
         ),
     };
-    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = (status, bytes).into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -81,7 +82,7 @@ async fn dispatch(
     method: &Method,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
