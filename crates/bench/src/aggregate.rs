@@ -131,28 +131,9 @@ pub async fn run(args: &AggregateArgs) -> Result<AggregateReport> {
     }));
 
     // Count the summaries as they land (GetRecords every 20 ms when idle).
-    let shard = c
-        .list_shards()
-        .stream_name("wildrydes-summary")
-        .send()
-        .await
-        .map_err(sdk)
-        .context("ListShards")?
-        .shards
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .context("no summary shard")?;
-    let mut it = c
-        .get_shard_iterator()
-        .stream_name("wildrydes-summary")
-        .shard_id(shard.shard_id)
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .map_err(sdk)
-        .context("GetShardIterator")?
-        .shard_iterator;
+    let mut it =
+        engine::first_shard_iterator(&c, "wildrydes-summary", ShardIteratorType::TrimHorizon)
+            .await?;
     let mut summaries = 0u64;
     let mut first_summary = None;
     let deadline = Duration::from_secs(120);

@@ -135,6 +135,35 @@ pub async fn wait_ready(server: &mut Server, timeout: Duration) -> Result<()> {
 
 /// Creates a stream and waits until it is ACTIVE (kinesalite and
 /// kinesis-mock keep new streams CREATING for ~500 ms).
+/// An iterator of the first shard of `stream`.
+pub async fn first_shard_iterator(
+    c: &Client,
+    stream: &str,
+    kind: ShardIteratorType,
+) -> Result<Option<String>> {
+    let shard = c
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .map_err(sdk)
+        .context("ListShards")?
+        .shards
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .with_context(|| format!("stream {stream} has no shard"))?;
+    Ok(c.get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard.shard_id)
+        .shard_iterator_type(kind)
+        .send()
+        .await
+        .map_err(sdk)
+        .context("GetShardIterator")?
+        .shard_iterator)
+}
+
 pub async fn create_stream(c: &Client, stream: &str, shards: i32) -> Result<()> {
     c.create_stream()
         .stream_name(stream)
@@ -351,28 +380,7 @@ async fn put_to_get(
 ) -> Result<(Option<f64>, Option<f64>, usize)> {
     let stream = format!("bench-e2e-{}", rand::random::<u32>());
     create_stream(c, &stream, 1).await?;
-    let shard = c
-        .list_shards()
-        .stream_name(&stream)
-        .send()
-        .await
-        .map_err(sdk)
-        .context("ListShards")?
-        .shards
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .context("the stream has no shard")?;
-    let it = c
-        .get_shard_iterator()
-        .stream_name(&stream)
-        .shard_id(shard.shard_id)
-        .shard_iterator_type(ShardIteratorType::Latest)
-        .send()
-        .await
-        .map_err(sdk)
-        .context("GetShardIterator")?
-        .shard_iterator;
+    let it = first_shard_iterator(c, &stream, ShardIteratorType::Latest).await?;
     let origin = Instant::now();
     let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
     let poller = {
