@@ -289,7 +289,7 @@ impl DataDir {
             file: seg.file.clone(),
             len: good_end,
         }))?;
-        sync_dir(dir);
+        sync_dir(dir).map_err(io(format!("syncing {}", dir.display())))?;
         Ok(DataDir {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -330,15 +330,16 @@ impl DataDir {
         f.write_all(first)?;
         f.sync_all()?;
         self.active_len = first.len() as u64;
-        sync_dir(&self.dir);
+        // The rename and the new file must be durable before records written
+        // to it are acknowledged.
+        sync_dir(&self.dir)?;
         Ok(sealed)
     }
 
     /// Deletes a sealed segment.
     pub(crate) fn remove(&self, id: u32) -> std::io::Result<()> {
         std::fs::remove_file(self.dir.join(sealed_name(id)))?;
-        sync_dir(&self.dir);
-        Ok(())
+        sync_dir(&self.dir)
     }
 
     pub(crate) fn sync(&self) -> std::io::Result<()> {
@@ -346,8 +347,12 @@ impl DataDir {
     }
 }
 
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+/// Makes renames, creations and deletions in `dir` durable. Windows cannot
+/// open a directory as a file (and NTFS journals its metadata): a no-op there.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
