@@ -1923,7 +1923,12 @@ async fn writer(
                     }
                     offset += bytes.len() as u64;
                 }
-                if sealed.is_some() || now.saturating_sub(last_gc) >= 1000 {
+                // Stream changes (DeleteStream, shorter retention) are applied
+                // in memory, under this lock, as their frame is queued. Only
+                // when nothing is queued does memory match what is durable;
+                // otherwise a crash could bring back a stream whose segments
+                // were already deleted. So collect only then.
+                if (sealed.is_some() || now.saturating_sub(last_gc) >= 1000) && rx.is_empty() {
                     last_gc = now;
                     doomed = st.expired_segments(now, seg);
                 }
