@@ -191,6 +191,20 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A durable engine keeps one open file per retained log segment (128 MiB
+/// each): raise the soft open-files limit to the hard one so that a long
+/// retention does not run out of descriptors at the usual soft limit of 1024.
+#[cfg(unix)]
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(err) => tracing::warn!(error = %err, "could not raise the open files limit"),
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_files_limit() {}
+
 fn main() -> ExitCode {
     let args = kinesis::goflags::rewrite(std::env::args_os(), &[] as &[&str]);
     let cli = match Cli::try_parse_from(args) {
@@ -213,6 +227,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    if !matches!(cli.command, Command::Aggregate(_)) {
+        raise_open_files_limit();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
