@@ -1,6 +1,7 @@
 //! The Kinesis actions over the in-memory state and the durable log.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -73,6 +74,11 @@ pub(crate) struct Engine {
     state: Mutex<State>,
     config: Config,
     tx: mpsc::UnboundedSender<Job>,
+    /// Stream changes queued for the log but not yet durable. They are
+    /// applied in memory, under the state lock, as they are queued; the
+    /// writer snapshots the state or deletes segments only while this is 0,
+    /// when memory matches the durable log.
+    pending_meta: AtomicU64,
 }
 
 fn not_found(name: &str) -> ApiError {
@@ -315,6 +321,7 @@ impl Engine {
             state: Mutex::new(state),
             config,
             tx,
+            pending_meta: AtomicU64::new(0),
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))
@@ -355,6 +362,10 @@ impl Engine {
         payload: &[u8],
         apply: Option<RecordBatch>,
     ) -> oneshot::Receiver<Result<(), String>> {
+        if apply.is_none() {
+            // A stream change; callers hold the state lock (see `pending_meta`).
+            self.pending_meta.fetch_add(1, Ordering::SeqCst);
+        }
         let mut bytes = Vec::with_capacity(payload.len() + 8);
         frame(payload, &mut bytes);
         let (reply, rx) = oneshot::channel();
@@ -1865,12 +1876,19 @@ async fn writer(
         let mut landed: Option<(u32, u64, Option<u32>)> = None;
         if failed.is_none() {
             if let Some(mut d) = dir.take() {
-                let snapshot = (d.active_len >= segment_bytes).then(|| {
-                    let st = engine.lock();
-                    let mut b = Vec::new();
-                    frame(&encode_snapshot(&st.snapshot()), &mut b);
-                    b
-                });
+                // The snapshot opening the next segment must hold only durable
+                // stream changes: with one still queued (or in this group),
+                // rotation waits for a later group.
+                let snapshot = (d.active_len >= segment_bytes)
+                    .then(|| {
+                        let st = engine.lock();
+                        (engine.pending_meta.load(Ordering::SeqCst) == 0).then(|| {
+                            let mut b = Vec::new();
+                            frame(&encode_snapshot(&st.snapshot()), &mut b);
+                            b
+                        })
+                    })
+                    .flatten();
                 let mut buf = Vec::with_capacity(appends.iter().map(|a| a.0.len()).sum());
                 for (bytes, _, _) in &appends {
                     buf.extend_from_slice(bytes);
@@ -1907,6 +1925,8 @@ async fn writer(
         if failed.is_none() {
             let now = engine.now();
             let mut st = engine.lock();
+            let metas = appends.iter().filter(|a| a.1.is_none()).count() as u64;
+            engine.pending_meta.fetch_sub(metas, Ordering::SeqCst);
             if let (Some((seg, at, sealed)), Some(d)) = (landed, dir.as_ref()) {
                 if let Some(store) = st.store.as_mut() {
                     let info = store.segs.entry(seg).or_insert_with(|| SegInfo {
@@ -1923,12 +1943,12 @@ async fn writer(
                     }
                     offset += bytes.len() as u64;
                 }
-                // Stream changes (DeleteStream, shorter retention) are applied
-                // in memory, under this lock, as their frame is queued. Only
-                // when nothing is queued does memory match what is durable;
-                // otherwise a crash could bring back a stream whose segments
-                // were already deleted. So collect only then.
-                if (sealed.is_some() || now.saturating_sub(last_gc) >= 1000) && rx.is_empty() {
+                // A DeleteStream or shorter retention not yet durable must not
+                // delete segments: a crash would bring the stream back without
+                // its records. Collect only when memory matches the log.
+                if (sealed.is_some() || now.saturating_sub(last_gc) >= 1000)
+                    && engine.pending_meta.load(Ordering::SeqCst) == 0
+                {
                     last_gc = now;
                     doomed = st.expired_segments(now, seg);
                 }
