@@ -4,8 +4,8 @@ mod common;
 
 use std::io::Write;
 
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
-use common::{blob, client, create};
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use common::{blob, client, create, read_all};
 use engine::Config;
 
 fn durable(dir: &std::path::Path) -> Config {
@@ -13,42 +13,6 @@ fn durable(dir: &std::path::Path) -> Config {
         data_dir: Some(dir.to_path_buf()),
         ..Config::default()
     }
-}
-
-async fn read_all(c: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {
-    let shards = c
-        .list_shards()
-        .stream_name(stream)
-        .send()
-        .await
-        .unwrap()
-        .shards
-        .unwrap();
-    let mut out = Vec::new();
-    for s in shards {
-        let mut it = c
-            .get_shard_iterator()
-            .stream_name(stream)
-            .shard_id(&s.shard_id)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        while let Some(i) = it {
-            let page = c.get_records().shard_iterator(i).send().await.unwrap();
-            let empty = page.records.is_empty();
-            for r in page.records {
-                out.push((r.sequence_number, r.data.into_inner()));
-            }
-            it = if empty {
-                None
-            } else {
-                page.next_shard_iterator
-            };
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -99,7 +63,7 @@ async fn restart_recovers_everything() {
         .send()
         .await
         .unwrap();
-    let before = read_all(&c, "s").await;
+    let before = read_all(&c, "s", 10_000).await;
     assert_eq!(before.len(), 101);
 
     // A second engine on the same data dir fails clearly.
@@ -109,7 +73,7 @@ async fn restart_recovers_everything() {
 
     let e = engine::spawn(durable(dir.path())).await.unwrap();
     let c = client(&e.url());
-    let after = read_all(&c, "s").await;
+    let after = read_all(&c, "s", 10_000).await;
     assert_eq!(before, after);
     let d = c
         .describe_stream()
@@ -172,7 +136,7 @@ async fn torn_and_corrupt_tails_are_cut() {
     }
     let e = engine::spawn(durable(dir.path())).await.unwrap();
     let c = client(&e.url());
-    assert_eq!(read_all(&c, "s").await.len(), 10);
+    assert_eq!(read_all(&c, "s", 10_000).await.len(), 10);
     e.shutdown().await.unwrap();
     assert_eq!(std::fs::metadata(&log).unwrap().len(), good_len);
 
@@ -184,7 +148,7 @@ async fn torn_and_corrupt_tails_are_cut() {
     std::fs::write(&log, &bytes).unwrap();
     let e = engine::spawn(durable(dir.path())).await.unwrap();
     let c = client(&e.url());
-    let recs = read_all(&c, "s").await;
+    let recs = read_all(&c, "s", 10_000).await;
     assert_eq!(recs.len(), 9);
     assert_eq!(recs.last().unwrap().1, b"r8");
     // Writes continue after the cut, with fresh sequence numbers.
@@ -209,7 +173,7 @@ async fn torn_and_corrupt_tails_are_cut() {
         .unwrap();
     let e = engine::spawn(durable(dir.path())).await.unwrap();
     let c = client(&e.url());
-    let recs = read_all(&c, "s").await;
+    let recs = read_all(&c, "s", 10_000).await;
     assert_eq!(recs.len(), 9);
     e.shutdown().await.unwrap();
 }

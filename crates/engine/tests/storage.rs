@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use aws_sdk_kinesis::Client;
-use common::{blob, client, create};
+use common::{blob, client, create, read_all};
 use engine::{Config, ManualClock};
 
 fn durable(dir: &std::path::Path, clock: &ManualClock, cache: u64, segment: u64) -> Config {
@@ -59,63 +59,6 @@ async fn put_batches(c: &Client, stream: &str, from: usize, to: usize, len: usiz
         assert_eq!(out.failed_record_count, Some(0));
         i = end;
     }
-}
-
-async fn shard_ids(c: &Client, stream: &str) -> Vec<String> {
-    c.list_shards()
-        .stream_name(stream)
-        .send()
-        .await
-        .unwrap()
-        .shards
-        .unwrap()
-        .into_iter()
-        .map(|s| s.shard_id)
-        .collect()
-}
-
-/// Reads a shard from `it` until caught up: (sequence number, data) in order.
-async fn drain(c: &Client, mut it: String, limit: i32) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    loop {
-        let page = c
-            .get_records()
-            .shard_iterator(&it)
-            .limit(limit)
-            .send()
-            .await
-            .unwrap();
-        let n = page.records.len();
-        for r in page.records {
-            out.push((r.sequence_number, r.data.into_inner()));
-        }
-        if n == 0 && page.millis_behind_latest == Some(0) {
-            return out;
-        }
-        it = page.next_shard_iterator.unwrap();
-    }
-}
-
-async fn iterator(c: &Client, stream: &str, shard: &str, kind: ShardIteratorType) -> String {
-    c.get_shard_iterator()
-        .stream_name(stream)
-        .shard_id(shard)
-        .shard_iterator_type(kind)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap()
-}
-
-/// Every record of every shard, in shard then sequence order.
-async fn read_all(c: &Client, stream: &str, limit: i32) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for shard in shard_ids(c, stream).await {
-        let it = iterator(c, stream, &shard, ShardIteratorType::TrimHorizon).await;
-        out.extend(drain(c, it, limit).await);
-    }
-    out
 }
 
 fn record_index(data: &[u8]) -> usize {
