@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use aws_sdk_kinesis::Client;
-use common::{client, create};
+use common::{client, create, iterator};
 use engine::{Config, EngineHandle, ManualClock};
 
 const THROTTLED: &str = "ProvisionedThroughputExceededException";
@@ -149,15 +149,13 @@ async fn writes_are_limited_to_one_mib_per_second_per_shard() {
 }
 
 async fn trim_horizon(c: &Client) -> String {
-    c.get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap()
+    iterator(
+        c,
+        "s",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await
 }
 
 fn is_throttled(
@@ -184,16 +182,7 @@ async fn get_records_is_limited_to_five_calls_per_second_per_shard() {
         .unwrap_err();
     assert!(is_throttled(err));
     // Another shard has its own budget.
-    let other = c
-        .get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000001")
-        .shard_iterator_type(ShardIteratorType::Latest)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let other = iterator(&c, "s", "shardId-000000000001", ShardIteratorType::Latest).await;
     c.get_records().shard_iterator(&other).send().await.unwrap();
     clock.advance(Duration::from_secs(1));
     c.get_records().shard_iterator(&it).send().await.unwrap();

@@ -16,7 +16,7 @@ use aws_sdk_kinesis::types::{
     PutRecordsRequestEntry, ScalingType, ShardFilter, ShardFilterType, ShardIteratorType,
     StreamMode, StreamModeDetails, StreamStatus,
 };
-use common::{blob, client, create};
+use common::{blob, client, create, iterator};
 use engine::{Config, ManualClock};
 
 fn entry(pk: &str, data: &str) -> PutRecordsRequestEntry {
@@ -256,16 +256,7 @@ async fn put_and_get_records() {
     // Read everything from both shards.
     let mut total = 0;
     for sid in ["shardId-000000000000", "shardId-000000000001"] {
-        let it = c
-            .get_shard_iterator()
-            .stream_name("s")
-            .shard_id(sid)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator
-            .unwrap();
+        let it = iterator(&c, "s", sid, ShardIteratorType::TrimHorizon).await;
         let page = c
             .get_records()
             .shard_iterator(it)
@@ -548,16 +539,13 @@ async fn iterator_expiry_with_injected_time() {
     .unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
-    let it = c
-        .get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let it = iterator(
+        &c,
+        "s",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
     c.get_records().shard_iterator(&it).send().await.unwrap();
     clock.advance(Duration::from_secs(301));
     let err = c
@@ -587,16 +575,13 @@ async fn iterator_expiry_with_injected_time() {
         .send()
         .await
         .unwrap();
-    let it = c
-        .get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let it = iterator(
+        &c,
+        "s",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
     let page = c.get_records().shard_iterator(it).send().await.unwrap();
     assert_eq!(page.records.len(), 1);
     assert_eq!(page.records[0].data.as_ref(), b"new");
@@ -712,16 +697,13 @@ async fn resharding_and_child_shards() {
         .unwrap();
     assert_eq!(open.shards().len(), 2);
 
-    let it = c
-        .get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let it = iterator(
+        &c,
+        "s",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
     let page = c.get_records().shard_iterator(it).send().await.unwrap();
     assert_eq!(page.records.len(), 1);
     assert!(page.next_shard_iterator.is_none());
@@ -866,16 +848,7 @@ async fn throughput_limits_and_fault_injection() {
     }
     // 1,500 records against 1,000/s: unless the second turned over mid-test, 500 fail.
     assert!(failed >= 1, "expected throttled entries");
-    let it = c
-        .get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::Latest)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let it = iterator(&c, "s", "shardId-000000000000", ShardIteratorType::Latest).await;
     let mut throttled = false;
     for _ in 0..12 {
         match c.get_records().shard_iterator(&it).send().await {
