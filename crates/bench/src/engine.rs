@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use aws_sdk_kinesis::config::timeout::TimeoutConfig;
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StreamStatus};
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, Shard, ShardIteratorType, StreamStatus};
 use aws_sdk_kinesis::Client;
 use clap::Args;
 
@@ -133,29 +133,28 @@ pub async fn wait_ready(server: &mut Server, timeout: Duration) -> Result<()> {
     }
 }
 
-/// Creates a stream and waits until it is ACTIVE (kinesalite and
-/// kinesis-mock keep new streams CREATING for ~500 ms).
-/// An iterator of the first shard of `stream`.
-pub async fn first_shard_iterator(
-    c: &Client,
-    stream: &str,
-    kind: ShardIteratorType,
-) -> Result<Option<String>> {
-    let shard = c
-        .list_shards()
+/// The shards of `stream`.
+async fn list_shards(c: &Client, stream: &str) -> Result<Vec<Shard>> {
+    Ok(c.list_shards()
         .stream_name(stream)
         .send()
         .await
         .map_err(sdk)
         .context("ListShards")?
         .shards
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .with_context(|| format!("stream {stream} has no shard"))?;
+        .unwrap_or_default())
+}
+
+/// An iterator of one shard of `stream`.
+async fn shard_iterator(
+    c: &Client,
+    stream: &str,
+    shard_id: &str,
+    kind: ShardIteratorType,
+) -> Result<Option<String>> {
     Ok(c.get_shard_iterator()
         .stream_name(stream)
-        .shard_id(shard.shard_id)
+        .shard_id(shard_id)
         .shard_iterator_type(kind)
         .send()
         .await
@@ -164,6 +163,22 @@ pub async fn first_shard_iterator(
         .shard_iterator)
 }
 
+/// An iterator of the first shard of `stream`.
+pub async fn first_shard_iterator(
+    c: &Client,
+    stream: &str,
+    kind: ShardIteratorType,
+) -> Result<Option<String>> {
+    let shard = list_shards(c, stream)
+        .await?
+        .into_iter()
+        .next()
+        .with_context(|| format!("stream {stream} has no shard"))?;
+    shard_iterator(c, stream, &shard.shard_id, kind).await
+}
+
+/// Creates a stream and waits until it is ACTIVE (kinesalite and
+/// kinesis-mock keep new streams CREATING for ~500 ms).
 pub async fn create_stream(c: &Client, stream: &str, shards: i32) -> Result<()> {
     c.create_stream()
         .stream_name(stream)
@@ -319,31 +334,15 @@ pub async fn run_workload(url: &str, w: &Workload) -> Result<EngineResult> {
 /// Reads a stream from TrimHorizon to its tip, one GetRecords loop (limit
 /// 10,000) per shard, within `budget`; returns (records, seconds).
 pub async fn read_all(c: &Client, stream: &str, budget: Duration) -> Result<(u64, f64)> {
-    let shards = c
-        .list_shards()
-        .stream_name(stream)
-        .send()
-        .await
-        .map_err(sdk)
-        .context("ListShards")?
-        .shards
-        .unwrap_or_default();
+    let shards = list_shards(c, stream).await?;
     let start = Instant::now();
     let mut readers = Vec::new();
     for s in shards {
         let c = c.clone();
         let stream = stream.to_owned();
         readers.push(tokio::spawn(async move {
-            let mut it = c
-                .get_shard_iterator()
-                .stream_name(&stream)
-                .shard_id(s.shard_id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .map_err(sdk)
-                .context("GetShardIterator")?
-                .shard_iterator;
+            let mut it =
+                shard_iterator(&c, &stream, &s.shard_id, ShardIteratorType::TrimHorizon).await?;
             let mut n = 0u64;
             while let Some(i) = it {
                 if start.elapsed() > budget {
