@@ -20,6 +20,8 @@ use crate::state::{
 };
 use crate::{Config, StorageStats};
 
+mod fanout;
+
 const ACCOUNT: &str = "000000000000";
 const ITERATOR_TTL_MS: u64 = 5 * 60 * 1000;
 const MAX_RECORD: usize = 1 << 20;
@@ -58,6 +60,8 @@ type ApiResult = Result<Value, ApiError>;
 pub(crate) enum Reply {
     Json(Value),
     Encoded(Vec<u8>),
+    /// An event stream (SubscribeToShard): encoded frames as they come.
+    Events(mpsc::Receiver<Bytes>),
 }
 
 enum Job {
@@ -79,6 +83,12 @@ pub(crate) struct Engine {
     /// writer snapshots the state or deletes segments only while this is 0,
     /// when memory matches the durable log.
     pending_meta: AtomicU64,
+    /// Bumped each time the writer applied a batch (new records or stream
+    /// changes are visible): wakes fan-out subscriptions.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// Cancelled when the server shuts down: ends every subscription.
+    closing: tokio_util::sync::CancellationToken,
+    subscriptions: Mutex<fanout::Slots>,
 }
 
 fn not_found(name: &str) -> ApiError {
@@ -100,13 +110,17 @@ fn parse_shard_id(s: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
-/// `49`, the shard index in 12 digits and the position in 42 digits: 56
-/// digits like the real service's. Written by hand because `format!` pads
-/// one character at a time and this runs for every record read.
-fn seq(idx: usize, pos: u64) -> String {
+/// `49`, the shard index in 12 digits and a counter in 42 digits: 56 digits
+/// like the real service's. Counter `n` sits between the records at
+/// positions `n - 1` and `n`: 0 is the shard's StartingSequenceNumber (below
+/// every record, as in the real service) and `n` is also "after the record at
+/// `n - 1`" (the ContinuationSequenceNumber of SubscribeToShard). Written by
+/// hand because `format!` pads one character at a time and this runs for
+/// every record read.
+fn seq(idx: usize, n: u64) -> String {
     let mut digits = [b'0'; 56];
     digits[1] = b'9';
-    for (range, mut n) in [(2..14, idx as u64), (14..56, pos)] {
+    for (range, mut n) in [(2..14, idx as u64), (14..56, n)] {
         for d in digits[range].iter_mut().rev() {
             *d = b'0' + (n % 10) as u8;
             n /= 10;
@@ -116,6 +130,12 @@ fn seq(idx: usize, pos: u64) -> String {
     String::from_utf8_lossy(&digits).into_owned()
 }
 
+/// The sequence number of the record at `pos` of shard `idx`.
+fn record_seq(idx: usize, pos: u64) -> String {
+    seq(idx, pos.saturating_add(1))
+}
+
+/// Shard index and counter of a sequence number (see [`seq`]).
 fn parse_seq(s: &str) -> Option<(usize, u64)> {
     if s.len() != 56 || !s.starts_with("49") || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -322,6 +342,9 @@ impl Engine {
             config,
             tx,
             pending_meta: AtomicU64::new(0),
+            changed: tokio::sync::watch::Sender::new(0),
+            closing: tokio_util::sync::CancellationToken::new(),
+            subscriptions: Mutex::new(fanout::Slots::new()),
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))
@@ -391,7 +414,7 @@ impl Engine {
 
     /// Runs one action.
     pub(crate) async fn call(
-        &self,
+        self: &Arc<Self>,
         action: &str,
         body: Value,
         region: &str,
@@ -405,6 +428,9 @@ impl Engine {
             return serde_json::to_vec(&out)
                 .map(Reply::Encoded)
                 .map_err(|e| internal(format!("encoding the response: {e}")));
+        }
+        if action == "SubscribeToShard" {
+            return self.subscribe_to_shard(&body).await;
         }
         let result = match action {
             "CreateStream" => self.create_stream(&body, region).await,
@@ -424,6 +450,10 @@ impl Engine {
             "AddTagsToStream" => self.add_tags(&body).await,
             "ListTagsForStream" => self.list_tags(&body),
             "RemoveTagsFromStream" => self.remove_tags(&body).await,
+            "RegisterStreamConsumer" => self.register_stream_consumer(&body).await,
+            "DescribeStreamConsumer" => self.describe_stream_consumer(&body),
+            "ListStreamConsumers" => self.list_stream_consumers(&body),
+            "DeregisterStreamConsumer" => self.deregister_stream_consumer(&body).await,
             _ => Err(err(
                 "UnknownOperationException",
                 format!("Operation {action} is not supported."),
@@ -526,6 +556,7 @@ impl Engine {
                         closed_end: None,
                     })
                     .collect(),
+                consumers: Vec::new(),
             };
             let rx = self.queue_meta(&meta);
             st.apply_meta(MetaOp::Upsert(meta));
@@ -569,10 +600,7 @@ impl Engine {
         let mut range = Map::new();
         range.insert("StartingSequenceNumber".into(), json!(seq(idx, 0)));
         if let Some(end) = m.closed_end {
-            range.insert(
-                "EndingSequenceNumber".into(),
-                json!(seq(idx, end.saturating_sub(1))),
-            );
+            range.insert("EndingSequenceNumber".into(), json!(seq(idx, end)));
         }
         o.insert("SequenceNumberRange".into(), Value::Object(range));
         Value::Object(o)
@@ -625,7 +653,7 @@ impl Engine {
             "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
             "EncryptionType": "NONE",
             "OpenShardCount": s.open_count(),
-            "ConsumerCount": 0,
+            "ConsumerCount": s.meta.consumers.len(),
         }}))
     }
 
@@ -875,7 +903,7 @@ impl Engine {
                 }
                 let pos = shard.reserved;
                 shard.reserved += 1;
-                results.push(Ok((shard_id(idx), seq(idx, pos))));
+                results.push(Ok((shard_id(idx), record_seq(idx, pos))));
                 batch.recs.push((
                     idx as u32,
                     pos,
@@ -973,7 +1001,7 @@ impl Engine {
                         format!("StartingSequenceNumber is required for {kind}"),
                     )
                 })?;
-                let (i, pos) = parse_seq(sq).ok_or_else(|| {
+                let (i, n) = parse_seq(sq).ok_or_else(|| {
                     err(
                         "InvalidArgumentException",
                         format!("StartingSequenceNumber {sq} used in GetShardIterator on shard {sid} in stream {name} under account {ACCOUNT} is invalid."),
@@ -985,7 +1013,8 @@ impl Engine {
                         format!("Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {sid}", shard_id(i)),
                     ));
                 }
-                Ok(if after { pos.saturating_add(1) } else { pos })
+                // Counter n is "after the record at n - 1" and the record at n - 1.
+                Ok(if after { n } else { n.saturating_sub(1) })
             };
             let latest = closed_end.unwrap_or_else(|| shard.visible_end());
             let mut plan = None;
@@ -1062,6 +1091,20 @@ impl Engine {
                 format!("Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of 300000 milliseconds.", it.issued_ms, now),
             ));
         }
+        self.read(&it, limit, self.config.enforce_limits).await
+    }
+
+    /// Reads up to `limit` records at `it`; `rate_limited` applies the
+    /// shard's 5 calls/s and 2 MiB/s read limits (GetRecords; enhanced
+    /// fan-out has its own pipe). The answer's `next_pos` is where the
+    /// next read starts.
+    async fn read(
+        &self,
+        it: &Iter,
+        limit: usize,
+        rate_limited: bool,
+    ) -> Result<GetRecordsOut, ApiError> {
+        let now = self.now();
         let plan = {
             let mut st = self.lock();
             st.trim(&it.name, now);
@@ -1074,7 +1117,7 @@ impl Engine {
                 return Err(err("InvalidArgumentException", "Invalid ShardIterator."));
             }
             let shard = &mut s.shards[it.shard];
-            if self.config.enforce_limits {
+            if rate_limited {
                 let w = shard.window.at(now);
                 // 5 calls/s, and 2 MiB/s: reads wait until at most one second of
                 // bandwidth is owed for bytes already returned.
@@ -1121,7 +1164,7 @@ impl Engine {
                         records.push(record_out(it.shard, pos, r));
                         pos += 1;
                     }
-                    return Ok(self.finish_read(s, &it, pos, records, bytes, now));
+                    return Ok(self.finish_read(s, it, pos, records, bytes, now, rate_limited));
                 }
             }
         };
@@ -1130,7 +1173,7 @@ impl Engine {
         let records = found
             .into_iter()
             .map(|(p, r)| RecordOut {
-                seq: seq(it.shard, p),
+                seq: record_seq(it.shard, p),
                 ts_ms: r.ts_ms,
                 data: r.data,
                 pk: r.pk,
@@ -1142,10 +1185,11 @@ impl Engine {
             .get_mut(&it.name)
             .filter(|s| s.meta.incarnation == it.incarnation)
             .ok_or_else(|| not_found(&it.name))?;
-        Ok(self.finish_read(s, &it, pos, records, bytes, now))
+        Ok(self.finish_read(s, it, pos, records, bytes, now, rate_limited))
     }
 
     /// The GetRecords answer once `records` (ending before `pos`) are read.
+    #[allow(clippy::too_many_arguments)]
     fn finish_read(
         &self,
         s: &mut Stream,
@@ -1154,10 +1198,11 @@ impl Engine {
         records: Vec<RecordOut>,
         bytes: usize,
         now: u64,
+        rate_limited: bool,
     ) -> GetRecordsOut {
         let closed_end = s.meta.shards[it.shard].closed_end;
         let shard = &mut s.shards[it.shard];
-        if self.config.enforce_limits {
+        if rate_limited {
             let start = shard.read_busy_until_ms.max(now);
             shard.read_busy_until_ms = start + bytes as u64 * 1000 / READ_BYTES_PER_SEC;
         }
@@ -1175,6 +1220,7 @@ impl Engine {
             millis_behind_latest: behind,
             next_shard_iterator: None,
             child_shards: None,
+            next_pos: pos,
         };
         match closed_end {
             Some(end) if pos >= end => {
@@ -1623,11 +1669,14 @@ struct GetRecordsOut {
     next_shard_iterator: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     child_shards: Option<Vec<Value>>,
+    /// Where the next read starts (in the iterator; not sent).
+    #[serde(skip)]
+    next_pos: u64,
 }
 
 fn record_out(shard: usize, pos: u64, r: &Rec) -> RecordOut {
     RecordOut {
-        seq: seq(shard, pos),
+        seq: record_seq(shard, pos),
         ts_ms: r.ts_ms,
         data: r.data.clone(),
         pk: r.pk.clone(),
@@ -1960,6 +2009,9 @@ async fn writer(
                 }
             }
         }
+        if failed.is_none() {
+            engine.changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
         for (_, _, reply) in appends {
             let _ = reply.send(match &failed {
                 None => Ok(()),
@@ -1988,7 +2040,16 @@ async fn writer(
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_seq, seq};
+    use super::{parse_seq, record_seq, seq};
+
+    #[test]
+    fn record_sequence_numbers_sit_above_the_shard_start() {
+        // StartingSequenceNumber (counter 0) < first record < second record,
+        // and "after the record at p" is counter p + 1.
+        assert!(seq(3, 0) < record_seq(3, 0));
+        assert!(record_seq(3, 0) < record_seq(3, 1));
+        assert_eq!(parse_seq(&record_seq(3, 41)), Some((3, 42)));
+    }
 
     #[test]
     fn sequence_numbers_are_56_digits_and_parse_back() {

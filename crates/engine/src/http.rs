@@ -1,8 +1,10 @@
-//! HTTP front end: the AWS JSON 1.1 protocol over HTTP/1.1.
+//! HTTP front end: the AWS JSON 1.1 protocol over HTTP/1.1 and HTTP/2
+//! (cleartext, prior knowledge), with event-stream answers for
+//! SubscribeToShard.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -45,6 +47,7 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
     let id = request_id();
     let encode = |body: &Value| serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let (status, bytes, kind) = match result {
+        Ok(Reply::Events(rx)) => return event_stream(rx, &id),
         Ok(Reply::Json(v)) => (StatusCode::OK, encode(&v), None),
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (
@@ -64,6 +67,25 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
     }
     if let Some(kind) = kind {
         h.insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    }
+    resp
+}
+
+/// A streaming answer of event-stream frames (SubscribeToShard).
+fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str) -> Response {
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|frame| (Ok::<_, std::convert::Infallible>(frame), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(frames));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-amzn-requestid", v);
     }
     resp
 }

@@ -62,6 +62,13 @@ pub struct Config {
     /// one started; sealed segments whose records are all past retention (or
     /// belong to deleted streams) are deleted.
     pub segment_bytes: u64,
+    /// How long a SubscribeToShard subscription lasts before the client must
+    /// subscribe again (5 minutes in the real service).
+    pub subscription_ttl: Duration,
+    /// A consumer subscribing to the same shard again within this long of
+    /// its last successful SubscribeToShard gets ResourceInUseException
+    /// (5 seconds in the real service).
+    pub subscribe_cooldown: Duration,
 }
 
 /// Storage figures of a running engine (see [`EngineHandle::storage_stats`]).
@@ -90,6 +97,8 @@ impl Default for Config {
             clock: Arc::new(SystemClock),
             cache_bytes: 64 << 20,
             segment_bytes: 128 << 20,
+            subscription_ttl: Duration::from_secs(300),
+            subscribe_cooldown: Duration::from_secs(5),
         }
     }
 }
@@ -106,6 +115,8 @@ impl std::fmt::Debug for Config {
             .field("fail_entry_ratio", &self.fail_entry_ratio)
             .field("cache_bytes", &self.cache_bytes)
             .field("segment_bytes", &self.segment_bytes)
+            .field("subscription_ttl", &self.subscription_ttl)
+            .field("subscribe_cooldown", &self.subscribe_cooldown)
             .finish_non_exhaustive()
     }
 }
@@ -119,8 +130,12 @@ pub async fn run(
 ) -> Result<(), EngineError> {
     let (engine, writer) = api::Engine::open(config).await?;
     let router = http::router(engine.clone());
+    let closing = engine.clone();
     let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.close_subscriptions();
+        })
         .await
         .map_err(|e| EngineError::Io {
             context: "serving http".into(),
@@ -222,9 +237,11 @@ pub async fn spawn_on(
     let handle_engine = engine.clone();
     let task = tokio::spawn(async move {
         let router = http::router(engine.clone());
+        let closing = engine.clone();
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
+                closing.close_subscriptions();
             })
             .await
             .map_err(|e| EngineError::Io {

@@ -97,6 +97,17 @@ pub(crate) struct StreamMeta {
     pub(crate) retention_hours: u32,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) shards: Vec<ShardMeta>,
+    /// Registered enhanced fan-out consumers (RegisterStreamConsumer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) consumers: Vec<ConsumerMeta>,
+}
+
+/// Persistent description of an enhanced fan-out consumer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ConsumerMeta {
+    pub(crate) name: String,
+    pub(crate) arn: String,
+    pub(crate) created_ms: u64,
 }
 
 /// A metadata log entry.
@@ -793,6 +804,7 @@ mod tests {
                 created_ms: 0,
                 closed_end: None,
             }],
+            consumers: Vec::new(),
         }
     }
 

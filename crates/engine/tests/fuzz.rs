@@ -25,6 +25,11 @@ const ACTIONS: &[&str] = &[
     "AddTagsToStream",
     "ListTagsForStream",
     "RemoveTagsFromStream",
+    "RegisterStreamConsumer",
+    "DescribeStreamConsumer",
+    "ListStreamConsumers",
+    "DeregisterStreamConsumer",
+    "SubscribeToShard",
     "Nope",
     "",
 ];
@@ -68,6 +73,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::from("s")),
         Just(serde_json::Value::from("shardId-000000000000")),
         Just(serde_json::Value::from("TRIM_HORIZON")),
+        Just(serde_json::Value::from(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+        )),
+        Just(serde_json::Value::from(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/hq:1"
+        )),
+        Just(serde_json::Value::from("hq")),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
@@ -92,6 +104,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
                     Just("NextToken".to_string()),
                     Just("ShardFilter".to_string()),
                     Just("Timestamp".to_string()),
+                    Just("StreamARN".to_string()),
+                    Just("ConsumerName".to_string()),
+                    Just("ConsumerARN".to_string()),
+                    Just("StartingPosition".to_string()),
+                    Just("Type".to_string()),
+                    Just("SequenceNumber".to_string()),
+                    Just("MaxResults".to_string()),
                     "[A-Za-z]{1,12}",
                 ],
                 inner,

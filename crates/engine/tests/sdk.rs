@@ -514,13 +514,8 @@ async fn errors_are_typed() {
 async fn unknown_operation() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
-    // SubscribeToShard is not served; the SDK sees a modeled-or-unhandled error, never a hang.
-    let err = c
-        .list_stream_consumers()
-        .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s")
-        .send()
-        .await
-        .unwrap_err();
+    // DescribeLimits is not served; the SDK sees a modeled-or-unhandled error, never a hang.
+    let err = c.describe_limits().send().await.unwrap_err();
     assert_eq!(
         err.into_service_error().meta().code(),
         Some("UnknownOperationException")

@@ -1,0 +1,418 @@
+//! Enhanced fan-out: stream consumers (RegisterStreamConsumer and friends)
+//! and SubscribeToShard, which pushes records over an event stream
+//! (`application/vnd.amazon.eventstream`) as soon as they are durable.
+//!
+//! A subscription is a task that reads the shard like GetRecords does (but
+//! without the 5 calls/s limit: fan-out has its own pipe) each time records
+//! land anywhere in the engine, and sends one `SubscribeToShardEvent` per
+//! read that found records, or a heartbeat after [`HEARTBEAT`] without any.
+//! It ends after [`crate::Config::subscription_ttl`] (the client subscribes
+//! again from its `ContinuationSequenceNumber`), when the shard is closed and
+//! fully read (the last event carries `ChildShards`), when a newer
+//! subscription of the same consumer to the same shard replaces it, when the
+//! stream or consumer goes away (an exception event), when the client hangs
+//! up, or when the server shuts down.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_smithy_eventstream::frame::write_message_to;
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    decode_iter, err, opt_int, opt_str, req_str, seq, stream_name, ts, ApiError, ApiResult, Engine,
+    GetRecordsOut, Iter, Reply, ACCOUNT,
+};
+use crate::state::ConsumerMeta;
+
+/// Longest quiet spell on a subscription: an event without records (with the
+/// current `MillisBehindLatest`) is sent after this long without one.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Registered consumers per stream (the real service's limit).
+const MAX_CONSUMERS: usize = 20;
+
+/// The live subscription of one consumer to one shard.
+pub(crate) struct Slot {
+    id: u64,
+    started: Instant,
+    cancel: CancellationToken,
+}
+
+static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
+
+/// Live subscriptions by (consumer ARN, shard index).
+pub(crate) type Slots = HashMap<(String, usize), Slot>;
+
+fn consumer_not_found(arn: &str) -> ApiError {
+    err(
+        "ResourceNotFoundException",
+        format!("Consumer {arn} under account {ACCOUNT} not found."),
+    )
+}
+
+fn check_consumer_name(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            "ValidationException",
+            format!("1 validation error detected: Value '{name}' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"),
+        ))
+    }
+}
+
+/// The stream name inside a consumer ARN
+/// (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/CONSUMER:SECONDS`).
+fn stream_of_consumer(arn: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        err(
+            "InvalidArgumentException",
+            format!("Invalid ConsumerARN {arn}: expected arn:aws:kinesis:REGION:ACCOUNT:stream/STREAM/consumer/NAME:TIMESTAMP"),
+        )
+    };
+    let (stream_arn, _) = arn.split_once("/consumer/").ok_or_else(invalid)?;
+    stream_name(&json!({ "StreamARN": stream_arn })).map_err(|_| invalid())
+}
+
+fn consumer_json(c: &ConsumerMeta, status: &str) -> Value {
+    json!({
+        "ConsumerName": c.name,
+        "ConsumerARN": c.arn,
+        "ConsumerStatus": status,
+        "ConsumerCreationTimestamp": ts(c.created_ms),
+    })
+}
+
+/// One event-stream frame.
+fn frame(headers: Vec<Header>, payload: Vec<u8>) -> Bytes {
+    let message = Message::new_from_parts(headers, payload);
+    let mut out = Vec::new();
+    // Our headers and payloads are far below the format's size limits.
+    if let Err(e) = write_message_to(&message, &mut out) {
+        tracing::error!(error = %e, "encoding an event-stream frame");
+    }
+    Bytes::from(out)
+}
+
+fn header(name: &'static str, value: &'static str) -> Header {
+    Header::new(name, HeaderValue::String(value.into()))
+}
+
+fn event_frame(event_type: &'static str, payload: Vec<u8>) -> Bytes {
+    frame(
+        vec![
+            header(":message-type", "event"),
+            header(":event-type", event_type),
+            header(":content-type", "application/json"),
+        ],
+        payload,
+    )
+}
+
+fn exception_frame(e: &ApiError) -> Bytes {
+    let payload = serde_json::to_vec(&json!({ "message": e.message })).unwrap_or_default();
+    frame(
+        vec![
+            header(":message-type", "exception"),
+            header(":exception-type", e.kind),
+            header(":content-type", "application/json"),
+        ],
+        payload,
+    )
+}
+
+/// A `SubscribeToShardEvent` made of a read's answer.
+fn records_event(shard: usize, out: GetRecordsOut) -> Bytes {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Event {
+        records: Vec<super::RecordOut>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        continuation_sequence_number: Option<String>,
+        millis_behind_latest: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        child_shards: Option<Vec<Value>>,
+    }
+    let ended = out.child_shards.is_some();
+    let event = Event {
+        records: out.records,
+        continuation_sequence_number: (!ended).then(|| seq(shard, out.next_pos)),
+        millis_behind_latest: out.millis_behind_latest,
+        child_shards: out.child_shards,
+    };
+    event_frame(
+        "SubscribeToShardEvent",
+        serde_json::to_vec(&event).unwrap_or_default(),
+    )
+}
+
+impl Engine {
+    /// Ends every subscription (the server is shutting down; a streaming
+    /// answer would otherwise hold the graceful shutdown forever).
+    pub(crate) fn close_subscriptions(&self) {
+        self.closing.cancel();
+    }
+
+    fn find_consumer(&self, v: &Value) -> Result<(String, ConsumerMeta), ApiError> {
+        let (name, by_arn) = match opt_str(v, "ConsumerARN")? {
+            Some(arn) => (stream_of_consumer(arn)?, Some(arn.to_string())),
+            None => (stream_name(v)?, None),
+        };
+        let by_name = match &by_arn {
+            Some(_) => None,
+            None => Some(req_str(v, "ConsumerName")?.to_string()),
+        };
+        let st = self.lock();
+        let s = st
+            .streams
+            .get(&name)
+            .ok_or_else(|| super::not_found(&name))?;
+        let found = s.meta.consumers.iter().find(|c| match (&by_arn, &by_name) {
+            (Some(arn), _) => &c.arn == arn,
+            (None, Some(n)) => &c.name == n,
+            (None, None) => false,
+        });
+        match found {
+            Some(c) => Ok((name, c.clone())),
+            None => Err(consumer_not_found(
+                by_arn.as_deref().or(by_name.as_deref()).unwrap_or_default(),
+            )),
+        }
+    }
+
+    pub(super) async fn register_stream_consumer(&self, v: &Value) -> ApiResult {
+        req_str(v, "StreamARN")?;
+        let name = stream_name(v)?;
+        let consumer = req_str(v, "ConsumerName")?.to_string();
+        check_consumer_name(&consumer)?;
+        let now = self.now();
+        let mut created = None;
+        self.update_meta(&name, |m| {
+            if m.consumers.iter().any(|c| c.name == consumer) {
+                return Err(err(
+                    "ResourceInUseException",
+                    format!("Consumer {consumer} under stream {name} under account {ACCOUNT} already exists."),
+                ));
+            }
+            if m.consumers.len() >= MAX_CONSUMERS {
+                return Err(err(
+                    "LimitExceededException",
+                    format!("Stream {name} under account {ACCOUNT} already has {MAX_CONSUMERS} consumers, the maximum."),
+                ));
+            }
+            let c = ConsumerMeta {
+                arn: format!("{}/consumer/{consumer}:{}", m.arn, now / 1000),
+                name: consumer.clone(),
+                created_ms: now,
+            };
+            created = Some(c.clone());
+            m.consumers.push(c);
+            Ok(())
+        })
+        .await?;
+        let c = created.ok_or_else(|| super::internal("consumer not registered"))?;
+        // Like the real service, the answer says CREATING; Describe and List
+        // report ACTIVE from then on.
+        Ok(json!({ "Consumer": consumer_json(&c, "CREATING") }))
+    }
+
+    pub(super) fn describe_stream_consumer(&self, v: &Value) -> ApiResult {
+        let (name, c) = self.find_consumer(v)?;
+        let st = self.lock();
+        let s = st
+            .streams
+            .get(&name)
+            .ok_or_else(|| super::not_found(&name))?;
+        let mut description = consumer_json(&c, "ACTIVE");
+        description["StreamARN"] = json!(s.meta.arn);
+        Ok(json!({ "ConsumerDescription": description }))
+    }
+
+    pub(super) fn list_stream_consumers(&self, v: &Value) -> ApiResult {
+        req_str(v, "StreamARN")?;
+        let name = stream_name(v)?;
+        let max = match opt_int(v, "MaxResults")? {
+            Some(n) => super::range_check("maxResults", n, 1, 10_000)? as usize,
+            None => 100,
+        };
+        let start = match opt_str(v, "NextToken")? {
+            Some(t) => super::decode_token(t)
+                .and_then(|p| p.first().and_then(|n| n.parse::<usize>().ok()))
+                .ok_or_else(super::bad_token)?,
+            None => 0,
+        };
+        let st = self.lock();
+        let s = st
+            .streams
+            .get(&name)
+            .ok_or_else(|| super::not_found(&name))?;
+        let consumers: Vec<Value> = s
+            .meta
+            .consumers
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|c| consumer_json(c, "ACTIVE"))
+            .collect();
+        let mut out = json!({ "Consumers": consumers });
+        if start + max < s.meta.consumers.len() {
+            out["NextToken"] = json!(super::encode_token(&[&(start + max).to_string()]));
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn deregister_stream_consumer(&self, v: &Value) -> ApiResult {
+        let (name, c) = self.find_consumer(v)?;
+        self.update_meta(&name, |m| {
+            m.consumers.retain(|x| x.arn != c.arn);
+            Ok(())
+        })
+        .await?;
+        // Its subscriptions end now rather than at their next read.
+        let mut slots = self.lock_slots();
+        slots.retain(|(arn, _), slot| {
+            let keep = arn != &c.arn;
+            if !keep {
+                slot.cancel.cancel();
+            }
+            keep
+        });
+        Ok(json!({}))
+    }
+
+    fn lock_slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.subscriptions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// SubscribeToShard: checks the request, then answers with an event
+    /// stream fed by a subscription task.
+    pub(super) async fn subscribe_to_shard(self: &Arc<Self>, v: &Value) -> Result<Reply, ApiError> {
+        let consumer_arn = req_str(v, "ConsumerARN")?.to_string();
+        let shard = req_str(v, "ShardId")?;
+        let start = v.get("StartingPosition").filter(|p| p.is_object()).ok_or_else(|| {
+            err(
+                "ValidationException",
+                "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null",
+            )
+        })?;
+        let (stream, _) = self.find_consumer(&json!({ "ConsumerARN": consumer_arn }))?;
+        // Where to start, exactly as GetShardIterator would.
+        let mut request = json!({
+            "StreamName": stream,
+            "ShardId": shard,
+            "ShardIteratorType": req_str(start, "Type")?,
+        });
+        if let Some(n) = opt_str(start, "SequenceNumber")? {
+            request["StartingSequenceNumber"] = json!(n);
+        }
+        if let Some(t) = start.get("Timestamp") {
+            request["Timestamp"] = t.clone();
+        }
+        let answer = self.get_shard_iterator(&request).await?;
+        let it = answer
+            .get("ShardIterator")
+            .and_then(Value::as_str)
+            .and_then(decode_iter)
+            .ok_or_else(|| super::internal("could not start the subscription"))?;
+        let cancel = self.closing.child_token();
+        let id = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut slots = self.lock_slots();
+            let key = (consumer_arn.clone(), it.shard);
+            if let Some(old) = slots.get(&key) {
+                if old.started.elapsed() < self.config.subscribe_cooldown {
+                    return Err(err(
+                        "ResourceInUseException",
+                        format!("Another active subscription exists for consumer {consumer_arn} on shard {shard}; subscribe again at least {} ms after the last successful call.", self.config.subscribe_cooldown.as_millis()),
+                    ));
+                }
+                old.cancel.cancel();
+            }
+            slots.insert(
+                key,
+                Slot {
+                    id,
+                    started: Instant::now(),
+                    cancel: cancel.clone(),
+                },
+            );
+        }
+        let (tx, rx) = mpsc::channel(2);
+        // The SDKs wait for this before handing out the stream.
+        let _ = tx.try_send(event_frame("initial-response", b"{}".to_vec()));
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let key = (consumer_arn, it.shard);
+            engine.run_subscription(it, tx, &cancel).await;
+            let mut slots = engine.lock_slots();
+            if slots.get(&key).is_some_and(|slot| slot.id == id) {
+                slots.remove(&key);
+            }
+        });
+        Ok(Reply::Events(rx))
+    }
+
+    /// Pushes the shard's records to `tx` until the subscription ends (see
+    /// the module documentation).
+    async fn run_subscription(
+        &self,
+        mut it: Iter,
+        tx: mpsc::Sender<Bytes>,
+        cancel: &CancellationToken,
+    ) {
+        let deadline = Instant::now() + self.config.subscription_ttl;
+        let mut changed = self.changed.subscribe();
+        // The first read is always sent: it tells the client where it is.
+        let mut last_event: Option<Instant> = None;
+        loop {
+            changed.borrow_and_update();
+            if cancel.is_cancelled() || Instant::now() >= deadline {
+                return;
+            }
+            let out = match self.read(&it, 10_000, false).await {
+                Ok(out) => out,
+                Err(e) => {
+                    let _ = tx.send(exception_frame(&e)).await;
+                    return;
+                }
+            };
+            let found = !out.records.is_empty();
+            let ended = out.child_shards.is_some();
+            it.pos = out.next_pos;
+            let due = last_event.is_none_or(|t| t.elapsed() >= HEARTBEAT);
+            if found || ended || due {
+                tokio::select! {
+                    sent = tx.send(records_event(it.shard, out)) => if sent.is_err() {
+                        return; // the client hung up
+                    },
+                    () = cancel.cancelled() => return,
+                }
+                last_event = Some(Instant::now());
+            }
+            if ended {
+                return;
+            }
+            if found {
+                continue; // more may be waiting
+            }
+            let quiet_until = last_event.map_or(deadline, |t| t + HEARTBEAT).min(deadline);
+            tokio::select! {
+                _ = changed.changed() => {}
+                () = tokio::time::sleep_until(quiet_until) => {}
+                () = cancel.cancelled() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,553 @@
+//! Enhanced fan-out through the AWS SDK for Rust: stream consumers and
+//! SubscribeToShard event streams against the in-process engine.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_kinesis::operation::register_stream_consumer::RegisterStreamConsumerError;
+use aws_sdk_kinesis::operation::subscribe_to_shard::{
+    SubscribeToShardError, SubscribeToShardOutput,
+};
+use aws_sdk_kinesis::types::error::SubscribeToShardEventStreamError;
+use aws_sdk_kinesis::types::{
+    ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEvent,
+    SubscribeToShardEventStream,
+};
+use aws_sdk_kinesis::Client;
+use common::{blob, client, create, iterator};
+use engine::Config;
+
+const SHARD0: &str = "shardId-000000000000";
+
+async fn stream_arn(c: &Client, stream: &str) -> String {
+    c.describe_stream_summary()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn
+}
+
+async fn register(c: &Client, stream: &str, name: &str) -> String {
+    let arn = stream_arn(c, stream).await;
+    let out = c
+        .register_stream_consumer()
+        .stream_arn(arn)
+        .consumer_name(name)
+        .send()
+        .await
+        .unwrap();
+    out.consumer.unwrap().consumer_arn
+}
+
+fn position(kind: ShardIteratorType, seq: Option<&str>) -> StartingPosition {
+    StartingPosition::builder()
+        .r#type(kind)
+        .set_sequence_number(seq.map(str::to_owned))
+        .build()
+        .unwrap()
+}
+
+async fn subscribe(
+    c: &Client,
+    consumer: &str,
+    shard: &str,
+    at: StartingPosition,
+) -> SubscribeToShardOutput {
+    c.subscribe_to_shard()
+        .consumer_arn(consumer)
+        .shard_id(shard)
+        .starting_position(at)
+        .send()
+        .await
+        .expect("subscribe")
+}
+
+/// The next event, or `None` when the subscription ended.
+async fn next_event(out: &mut SubscribeToShardOutput) -> Option<SubscribeToShardEvent> {
+    let ev = tokio::time::timeout(Duration::from_secs(20), out.event_stream.recv())
+        .await
+        .expect("an event within 20 s")
+        .expect("a well-formed event");
+    ev.map(|ev| match ev {
+        SubscribeToShardEventStream::SubscribeToShardEvent(ev) => ev,
+        other => panic!("unexpected event {other:?}"),
+    })
+}
+
+/// Events until `n` records arrived: the records' data in order.
+async fn receive(out: &mut SubscribeToShardOutput, n: usize) -> (Vec<String>, String) {
+    let mut data = Vec::new();
+    let mut continuation = String::new();
+    while data.len() < n {
+        let ev = next_event(out).await.expect("the subscription goes on");
+        for r in &ev.records {
+            data.push(String::from_utf8(r.data.clone().into_inner()).unwrap());
+        }
+        continuation = ev.continuation_sequence_number;
+    }
+    (data, continuation)
+}
+
+async fn put(c: &Client, stream: &str, data: &str) -> String {
+    c.put_record()
+        .stream_name(stream)
+        .partition_key("k")
+        .data(blob(data))
+        .send()
+        .await
+        .unwrap()
+        .sequence_number
+}
+
+#[tokio::test]
+async fn consumers_register_list_describe_deregister_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Config::default()
+    };
+    let e = engine::spawn(config.clone()).await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let arn = stream_arn(&c, "s").await;
+    let out = c
+        .register_stream_consumer()
+        .stream_arn(&arn)
+        .consumer_name("hq")
+        .send()
+        .await
+        .unwrap();
+    let hq = out.consumer.unwrap();
+    assert_eq!(hq.consumer_status, ConsumerStatus::Creating);
+    assert!(hq.consumer_arn.starts_with(&format!("{arn}/consumer/hq:")));
+    let err = c
+        .register_stream_consumer()
+        .stream_arn(&arn)
+        .consumer_name("hq")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        RegisterStreamConsumerError::ResourceInUseException(_)
+    ));
+    for i in 1..20 {
+        register(&c, "s", &format!("c{i}")).await;
+    }
+    let err = c
+        .register_stream_consumer()
+        .stream_arn(&arn)
+        .consumer_name("one-too-many")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        RegisterStreamConsumerError::LimitExceededException(_)
+    ));
+    let summary = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap();
+    assert_eq!(summary.consumer_count, Some(20));
+
+    // Pages of 7 list all 20, each once.
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .list_stream_consumers()
+            .stream_arn(&arn)
+            .max_results(7)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        names.extend(page.consumers.unwrap().into_iter().map(|c| c.consumer_name));
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names.len(), 20);
+    assert_eq!(names[0], "hq");
+
+    for c2 in 1..20 {
+        c.deregister_stream_consumer()
+            .stream_arn(&arn)
+            .consumer_name(format!("c{c2}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    e.shutdown().await.unwrap();
+
+    // After a restart the registered consumer is still there, by ARN and by name.
+    let e = engine::spawn(config).await.unwrap();
+    let c = client(&e.url());
+    let by_arn = c
+        .describe_stream_consumer()
+        .consumer_arn(&hq.consumer_arn)
+        .send()
+        .await
+        .unwrap()
+        .consumer_description
+        .unwrap();
+    assert_eq!(by_arn.consumer_name, "hq");
+    assert_eq!(by_arn.consumer_status, ConsumerStatus::Active);
+    assert_eq!(by_arn.stream_arn, arn);
+    let by_name = c
+        .describe_stream_consumer()
+        .stream_arn(&arn)
+        .consumer_name("hq")
+        .send()
+        .await
+        .unwrap()
+        .consumer_description
+        .unwrap();
+    assert_eq!(by_name.consumer_arn, hq.consumer_arn);
+    let listed = c
+        .list_stream_consumers()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .consumers
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    c.deregister_stream_consumer()
+        .consumer_arn(&hq.consumer_arn)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .describe_stream_consumer()
+        .consumer_arn(&hq.consumer_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn records_are_pushed_in_order_and_a_continuation_resumes_exactly() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    for i in 0..3 {
+        put(&c, "s", &format!("before-{i}")).await;
+    }
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::TrimHorizon, None),
+    )
+    .await;
+    let (data, _) = receive(&mut sub, 3).await;
+    assert_eq!(data, ["before-0", "before-1", "before-2"]);
+    // Records written while subscribed are pushed, in order.
+    for i in 0..5 {
+        put(&c, "s", &format!("live-{i}")).await;
+    }
+    let (data, continuation) = receive(&mut sub, 5).await;
+    assert_eq!(
+        data,
+        (0..5).map(|i| format!("live-{i}")).collect::<Vec<_>>()
+    );
+    drop(sub);
+
+    // Written between two subscriptions: the continuation finds exactly these.
+    put(&c, "s", "gap-0").await;
+    put(&c, "s", "gap-1").await;
+    tokio::time::sleep(Duration::from_millis(5100)).await; // the 5 s rule
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::AfterSequenceNumber, Some(&continuation)),
+    )
+    .await;
+    let (data, _) = receive(&mut sub, 2).await;
+    assert_eq!(data, ["gap-0", "gap-1"]);
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sequence_positions_match_get_shard_iterator() {
+    let e = engine::spawn(Config {
+        subscribe_cooldown: Duration::ZERO,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    let seqs = [
+        put(&c, "s", "a").await,
+        put(&c, "s", "b").await,
+        put(&c, "s", "c").await,
+    ];
+    // The shard's StartingSequenceNumber is below every record.
+    let shard = c
+        .list_shards()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap()
+        .shards
+        .unwrap()
+        .remove(0);
+    let start = shard
+        .sequence_number_range
+        .unwrap()
+        .starting_sequence_number;
+    assert!(start < seqs[0], "{start} < {}", seqs[0]);
+    for (kind, seq, want) in [
+        (
+            ShardIteratorType::AtSequenceNumber,
+            Some(&seqs[1]),
+            vec!["b", "c"],
+        ),
+        (
+            ShardIteratorType::AfterSequenceNumber,
+            Some(&seqs[1]),
+            vec!["c"],
+        ),
+        (
+            ShardIteratorType::AfterSequenceNumber,
+            Some(&start),
+            vec!["a", "b", "c"],
+        ),
+        (
+            ShardIteratorType::AtSequenceNumber,
+            Some(&start),
+            vec!["a", "b", "c"],
+        ),
+    ] {
+        let mut sub = subscribe(
+            &c,
+            &consumer,
+            SHARD0,
+            position(kind.clone(), seq.map(|s| s.as_str())),
+        )
+        .await;
+        let (data, _) = receive(&mut sub, want.len()).await;
+        assert_eq!(data, want, "{kind:?}");
+        // GetShardIterator agrees.
+        let it = c
+            .get_shard_iterator()
+            .stream_name("s")
+            .shard_id(SHARD0)
+            .shard_iterator_type(kind.clone())
+            .set_starting_sequence_number(seq.cloned())
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator
+            .unwrap();
+        let got: Vec<String> = common::drain(&c, it, 100)
+            .await
+            .into_iter()
+            .map(|(_, d)| String::from_utf8(d).unwrap())
+            .collect();
+        assert_eq!(got, want, "GetRecords {kind:?}");
+    }
+    // LATEST: the first event is empty and says where we are; then new records.
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::Latest, None),
+    )
+    .await;
+    let first = next_event(&mut sub).await.unwrap();
+    assert!(first.records.is_empty());
+    assert_eq!(first.millis_behind_latest, 0);
+    put(&c, "s", "d").await;
+    assert_eq!(receive(&mut sub, 1).await.0, ["d"]);
+    let _ = iterator(&c, "s", SHARD0, ShardIteratorType::Latest).await;
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_subscription_within_five_seconds_is_refused() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    let _sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::Latest, None),
+    )
+    .await;
+    let err = c
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id(SHARD0)
+        .starting_position(position(ShardIteratorType::Latest, None))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        SubscribeToShardError::ResourceInUseException(_)
+    ));
+    // Unknown consumers and shards are errors before any event.
+    let err = c
+        .subscribe_to_shard()
+        .consumer_arn(format!("{consumer}x"))
+        .shard_id(SHARD0)
+        .starting_position(position(ShardIteratorType::Latest, None))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let err = c
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id("shardId-000000000009")
+        .starting_position(position(ShardIteratorType::Latest, None))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_subscription_ends_after_its_lifetime_and_heartbeats_meanwhile() {
+    let e = engine::spawn(Config {
+        subscription_ttl: Duration::from_secs(7),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::Latest, None),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    // The first event at once, a heartbeat after 5 s of nothing, then the end.
+    let first = next_event(&mut sub).await.unwrap();
+    assert!(first.records.is_empty());
+    let heartbeat = next_event(&mut sub).await.unwrap();
+    assert!(heartbeat.records.is_empty());
+    assert!(!heartbeat.continuation_sequence_number.is_empty());
+    assert!(started.elapsed() >= Duration::from_secs(4));
+    assert!(next_event(&mut sub).await.is_none());
+    assert!(started.elapsed() >= Duration::from_secs(6));
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_split_ends_the_subscription_with_the_children() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::TrimHorizon, None),
+    )
+    .await;
+    put(&c, "s", "one").await;
+    assert_eq!(receive(&mut sub, 1).await.0, ["one"]);
+    c.split_shard()
+        .stream_name("s")
+        .shard_to_split(SHARD0)
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+    let last = loop {
+        let ev = next_event(&mut sub).await.expect("an event before the end");
+        if ev.child_shards.is_some() {
+            break ev;
+        }
+    };
+    assert!(last.continuation_sequence_number.is_empty());
+    let children: Vec<String> = last
+        .child_shards
+        .unwrap()
+        .into_iter()
+        .map(|s| s.shard_id)
+        .collect();
+    assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
+    assert!(next_event(&mut sub).await.is_none());
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn deleting_the_stream_ends_subscriptions_with_an_error_and_shutdown_ends_them() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    create(&c, "t", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    let other = register(&c, "t", "hq").await;
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::Latest, None),
+    )
+    .await;
+    let mut kept = subscribe(
+        &c,
+        &other,
+        SHARD0,
+        position(ShardIteratorType::Latest, None),
+    )
+    .await;
+    next_event(&mut sub).await.unwrap();
+    next_event(&mut kept).await.unwrap();
+    c.delete_stream().stream_name("s").send().await.unwrap();
+    let err = loop {
+        match tokio::time::timeout(Duration::from_secs(20), sub.event_stream.recv())
+            .await
+            .unwrap()
+        {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("ended without an error"),
+            Err(err) => break err,
+        }
+    };
+    assert!(matches!(
+        err.into_service_error(),
+        SubscribeToShardEventStreamError::ResourceNotFoundException(_)
+    ));
+    // A graceful shutdown does not wait for the open subscription.
+    tokio::time::timeout(Duration::from_secs(10), e.shutdown())
+        .await
+        .expect("shutdown finishes")
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), kept.event_stream.recv())
+        .await
+        .unwrap();
+    assert!(
+        !matches!(end, Ok(Some(_))),
+        "the subscription ended: {end:?}"
+    );
+}
