@@ -48,6 +48,22 @@ struct Cli {
     /// Wait between two polls of an idle shard (at least 200ms)
     #[arg(long, value_name = "D", default_value = "200ms", value_parser = humantime::parse_duration)]
     poll: Duration,
+    /// Enhanced fan-out: have records pushed (SubscribeToShard) to the stream consumer NAME, registered if missing, instead of polling; lower latency, billed extra on AWS
+    #[arg(long, value_name = "NAME", value_parser = consumer_name)]
+    efo: Option<String>,
+}
+
+/// A stream consumer name as Kinesis accepts it.
+fn consumer_name(name: &str) -> Result<String, String> {
+    let valid = (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err("use 1 to 128 letters, digits, '_', '.' or '-'".into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -147,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut options = ReaderOptions::new(cli.stream.clone(), start);
     options.positions = saved.unwrap_or_default();
     options.poll_interval = cli.poll;
+    options.fan_out = cli.efo.clone();
     let mut reader = Reader::start(conn, options);
     let format = match cli.format {
         OutputFormat::Pretty => Format::Pretty,

@@ -282,6 +282,30 @@ async fn a_closed_pipe_exits_zero_without_a_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_and_restart_with_checkpoint_skips_nothing() {
+    kill_9_and_restart(&[]).await;
+}
+
+/// With enhanced fan-out the restart also meets Kinesis's 5-second rule
+/// (the killed process's subscriptions are younger than that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn efo_kill_9_and_restart_with_checkpoint_skips_nothing() {
+    let (_engine, conn) = kill_9_and_restart(&["-efo", "hq"]).await;
+    // Both runs used the one consumer they registered.
+    let arn = conn.check_stream("s").await.unwrap();
+    let consumers = conn
+        .client
+        .list_stream_consumers()
+        .stream_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .consumers
+        .unwrap();
+    let names: Vec<&str> = consumers.iter().map(|c| c.consumer_name()).collect();
+    assert_eq!(names, ["hq"]);
+}
+
+async fn kill_9_and_restart(extra: &[&str]) -> (engine::EngineHandle, Connection) {
     let (engine, conn) = engine_with(engine::Config::default()).await;
     conn.ensure_stream("s", 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -294,7 +318,8 @@ async fn kill_9_and_restart_with_checkpoint_skips_nothing() {
             put_json(&conn, key, n).await;
         }
     }
-    let args = ["-from", "oldest", "-format", "compact", "-checkpoint", ckpt];
+    let mut args = vec!["-from", "oldest", "-format", "compact", "-checkpoint", ckpt];
+    args.extend(extra);
     let mut first = Running::start(&url, &args);
     let mut seen = first.take(40).await;
     for n in 10..20 {
@@ -322,7 +347,7 @@ async fn kill_9_and_restart_with_checkpoint_skips_nothing() {
             put_json(&conn, key, n).await;
         }
     }
-    let mut args2 = args.to_vec();
+    let mut args2 = args.clone();
     args2.push("-until-caught-up");
     let (ok, stdout, stderr) = run(&url, &args2).await;
     assert!(ok, "{stderr}");
@@ -345,14 +370,34 @@ async fn kill_9_and_restart_with_checkpoint_skips_nothing() {
         ns.dedup();
         assert_eq!(ns, (0..30).collect::<Vec<u64>>(), "{key}");
     }
+    (engine, conn)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_and_merge_while_reading_lose_nothing_and_keep_per_key_order() {
-    let (engine, conn) = engine_with(engine::Config::default()).await;
+    split_and_merge(engine::Config::default(), &[]).await;
+}
+
+/// Enhanced fan-out through a split, a merge and subscriptions that end
+/// (every 2 s here, 5 minutes on AWS) and are renewed from their
+/// continuation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn efo_split_merge_and_renewed_subscriptions_lose_nothing_and_keep_per_key_order() {
+    let config = engine::Config {
+        subscription_ttl: Duration::from_secs(2),
+        subscribe_cooldown: Duration::from_millis(500),
+        ..engine::Config::default()
+    };
+    split_and_merge(config, &["-efo", "hq"]).await;
+}
+
+async fn split_and_merge(config: engine::Config, extra: &[&str]) {
+    let (engine, conn) = engine_with(config).await;
     conn.ensure_stream("s", 1).await.unwrap();
     let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
-    let mut running = Running::start(&engine.url(), &["-from", "oldest", "-format", "compact"]);
+    let mut args = vec!["-from", "oldest", "-format", "compact"];
+    args.extend(extra);
+    let mut running = Running::start(&engine.url(), &args);
     let per_key = 24;
     for n in 0..per_key {
         for key in &keys {
@@ -368,6 +413,10 @@ async fn split_and_merge_while_reading_lose_nothing_and_keep_per_key_order() {
                 .await
                 .unwrap();
             conn.ensure_stream("s", 1).await.unwrap();
+        }
+        if n == 12 {
+            // Outlive a fan-out subscription (2 s in the fan-out case).
+            tokio::time::sleep(Duration::from_millis(2500)).await;
         }
         if n == 16 {
             conn.client

@@ -20,6 +20,12 @@
 //! forever; an expired iterator resumes after the last record read. Only
 //! fatal errors (stream deleted, access denied, ...) end the reader. All
 //! waiting uses `tokio::time`.
+//!
+//! With [`ReaderOptions::fan_out`] the shard tasks use enhanced fan-out
+//! instead ([`fanout`]): records are pushed as they arrive, with the same
+//! batches, ordering and positions.
+
+mod fanout;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -109,6 +115,10 @@ pub struct ReaderOptions {
     pub limit: i32,
     /// Batches buffered between the shard tasks and the caller.
     pub buffer: usize,
+    /// Enhanced fan-out: the name of a stream consumer to use (registered
+    /// if missing) so that records are pushed with SubscribeToShard instead
+    /// of polled; `None` polls GetRecords.
+    pub fan_out: Option<String>,
 }
 
 impl ReaderOptions {
@@ -122,6 +132,7 @@ impl ReaderOptions {
             discovery_interval: Duration::from_secs(10),
             limit: 10_000,
             buffer: 16,
+            fan_out: None,
         }
     }
 }
@@ -167,6 +178,8 @@ struct ShardInfo {
 }
 
 enum Msg {
+    /// The enhanced fan-out consumer's ARN, before the first listing.
+    Consumer(String),
     Shards(Vec<ShardInfo>),
     Batch(Batch),
     Error(ReadError),
@@ -202,6 +215,8 @@ pub struct Reader {
     relist: std::sync::Arc<tokio::sync::Notify>,
     lister: JoinHandle<()>,
     resumed: bool,
+    /// The enhanced fan-out consumer's ARN once known.
+    consumer: Option<String>,
 }
 
 impl Drop for Reader {
@@ -234,6 +249,7 @@ impl Reader {
         let lister = tokio::spawn(list_loop(
             conn.clone(),
             options.stream.clone(),
+            options.fan_out.clone(),
             options.discovery_interval,
             relist.clone(),
             tx.clone(),
@@ -251,6 +267,7 @@ impl Reader {
             relist,
             lister,
             resumed,
+            consumer: None,
         }
     }
 
@@ -261,6 +278,7 @@ impl Reader {
             let msg = self.rx.recv().await.ok_or(ReadError::Stopped)?;
             match msg {
                 Msg::Error(err) => return Err(err),
+                Msg::Consumer(arn) => self.consumer = Some(arn),
                 Msg::Shards(shards) => {
                     self.relist_pending = false;
                     self.known = shards.into_iter().map(|s| (s.id.clone(), s)).collect();
@@ -331,13 +349,23 @@ impl Reader {
         for id in ready {
             let begin = self.begin_for(&id);
             tracing::debug!(shard = %id, ?begin, "reading shard");
-            let task = tokio::spawn(shard_loop(
-                self.conn.clone(),
-                self.options.clone(),
-                id.clone(),
-                begin,
-                self.tx.clone(),
-            ));
+            let task = match &self.consumer {
+                Some(consumer) => tokio::spawn(fanout::shard_loop(
+                    self.conn.clone(),
+                    self.options.stream.clone(),
+                    consumer.clone(),
+                    id.clone(),
+                    begin,
+                    self.tx.clone(),
+                )),
+                None => tokio::spawn(shard_loop(
+                    self.conn.clone(),
+                    self.options.clone(),
+                    id.clone(),
+                    begin,
+                    self.tx.clone(),
+                )),
+            };
             self.running.insert(id, Running { task, behind: None });
         }
     }
@@ -427,10 +455,21 @@ async fn list_shards(conn: &Connection, stream: &str) -> Result<Vec<ShardInfo>, 
 async fn list_loop(
     conn: Connection,
     stream: String,
+    fan_out: Option<String>,
     every: Duration,
     relist: std::sync::Arc<tokio::sync::Notify>,
     tx: mpsc::Sender<Msg>,
 ) {
+    if let Some(name) = fan_out {
+        let msg = match fanout::ensure_consumer(&conn, &stream, &name).await {
+            Ok(arn) => Msg::Consumer(arn),
+            Err(err) => Msg::Error(err),
+        };
+        let failed = matches!(msg, Msg::Error(_));
+        if tx.send(msg).await.is_err() || failed {
+            return;
+        }
+    }
     loop {
         let msg = match list_shards(&conn, &stream).await {
             Ok(shards) => Msg::Shards(shards),

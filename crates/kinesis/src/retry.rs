@@ -123,10 +123,12 @@ where
     }
 }
 
-/// The whole error chain on one line, e.g. for logs and final messages.
-pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+/// The whole error chain on one line, e.g. for logs and final messages
+/// (for HTTP responses and event-stream messages alike).
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
 {
     if let SdkError::ServiceError(context) = err {
         let e = context.err();

@@ -14,7 +14,6 @@
 //! up, or when the server shuts down.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,16 +38,13 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Registered consumers per stream (the real service's limit).
 const MAX_CONSUMERS: usize = 20;
 
-/// The live subscription of one consumer to one shard.
+/// The last subscription of one consumer to one shard.
 pub(crate) struct Slot {
-    id: u64,
     started: Instant,
     cancel: CancellationToken,
 }
 
-static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
-
-/// Live subscriptions by (consumer ARN, shard index).
+/// Subscriptions by (consumer ARN, shard index).
 pub(crate) type Slots = HashMap<(String, usize), Slot>;
 
 fn consumer_not_found(arn: &str) -> ApiError {
@@ -327,7 +323,6 @@ impl Engine {
             .and_then(decode_iter)
             .ok_or_else(|| super::internal("could not start the subscription"))?;
         let cancel = self.closing.child_token();
-        let id = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
         {
             let mut slots = self.lock_slots();
             let key = (consumer_arn.clone(), it.shard);
@@ -343,7 +338,6 @@ impl Engine {
             slots.insert(
                 key,
                 Slot {
-                    id,
                     started: Instant::now(),
                     cancel: cancel.clone(),
                 },
@@ -353,14 +347,9 @@ impl Engine {
         // The SDKs wait for this before handing out the stream.
         let _ = tx.try_send(event_frame("initial-response", b"{}".to_vec()));
         let engine = self.clone();
-        tokio::spawn(async move {
-            let key = (consumer_arn, it.shard);
-            engine.run_subscription(it, tx, &cancel).await;
-            let mut slots = engine.lock_slots();
-            if slots.get(&key).is_some_and(|slot| slot.id == id) {
-                slots.remove(&key);
-            }
-        });
+        // The slot stays after the task ends: the 5-second rule counts
+        // calls, whether or not their subscription is still open.
+        tokio::spawn(async move { engine.run_subscription(it, tx, &cancel).await });
         Ok(Reply::Events(rx))
     }
 

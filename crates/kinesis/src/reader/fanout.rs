@@ -1,0 +1,254 @@
+//! Enhanced fan-out for the [`Reader`](super::Reader): records pushed by
+//! SubscribeToShard instead of polled with GetRecords.
+//!
+//! The stream consumer named in [`ReaderOptions::fan_out`](super::ReaderOptions)
+//! is reused if it exists and registered otherwise (then the reader waits
+//! until it is ACTIVE). Each shard task subscribes, turns every event into a
+//! [`Batch`] and subscribes again from the last `ContinuationSequenceNumber`
+//! when a subscription ends (after five minutes on AWS), so nothing is
+//! skipped or read twice. An event without a continuation ends the shard
+//! (closed by a split or merge), like a GetRecords answer without a next
+//! iterator. The 5 GetRecords/s per shard rule does not apply: each consumer
+//! gets its own pipe, which is why the latency is lower.
+
+use std::time::Duration;
+
+use aws_sdk_kinesis::types::{
+    ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
+};
+use tokio::sync::mpsc;
+
+use super::{convert, fatal, Batch, Begin, Msg, ReadError};
+use crate::client::Connection;
+use crate::retry::{classify, classify_code, describe, Backoff, ErrorKind};
+
+/// Registered consumers per stream allowed by Kinesis.
+const MAX_CONSUMERS: usize = 20;
+
+/// The ARN of the stream consumer `name`, registering it if needed, once it
+/// is ACTIVE.
+pub(super) async fn ensure_consumer(
+    conn: &Connection,
+    stream: &str,
+    name: &str,
+) -> Result<String, ReadError> {
+    let mut errors = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let stream_arn = conn.check_stream(stream).await?;
+    // Waiting for CREATING (or DELETING) to pass: AWS takes seconds.
+    let mut pending = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+    loop {
+        let described = conn
+            .client
+            .describe_stream_consumer()
+            .stream_arn(&stream_arn)
+            .consumer_name(name)
+            .send()
+            .await;
+        match described {
+            Ok(out) => {
+                let Some(consumer) = out.consumer_description else {
+                    pending.wait().await;
+                    continue;
+                };
+                if consumer.consumer_status == ConsumerStatus::Active {
+                    return Ok(consumer.consumer_arn);
+                }
+                tracing::info!(consumer = name, status = %consumer.consumer_status, "waiting for the enhanced fan-out consumer to become ACTIVE");
+                pending.wait().await;
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                register(conn, stream, &stream_arn, name).await?;
+            }
+            Err(err) if classify(&err).is_retryable() => {
+                tracing::warn!(consumer = name, error = %describe(&err), "describing the consumer, retrying");
+                errors.wait().await;
+            }
+            Err(err) => return Err(fatal(conn, stream, &err)),
+        }
+    }
+}
+
+/// Registers consumer `name`; Ok also when someone else just did.
+async fn register(
+    conn: &Connection,
+    stream: &str,
+    stream_arn: &str,
+    name: &str,
+) -> Result<(), ReadError> {
+    let mut errors = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    loop {
+        let result = conn
+            .client
+            .register_stream_consumer()
+            .stream_arn(stream_arn)
+            .consumer_name(name)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => {
+                tracing::info!(
+                    consumer = name,
+                    stream,
+                    "registered the enhanced fan-out consumer"
+                );
+                return Ok(());
+            }
+            Err(err) => err,
+        };
+        let service = err.as_service_error();
+        if service.is_some_and(|e| e.is_resource_in_use_exception()) {
+            return Ok(()); // registered meanwhile (or being deleted): describe again
+        }
+        if service.is_some_and(|e| e.is_limit_exceeded_exception())
+            && consumer_count(conn, stream_arn).await >= MAX_CONSUMERS
+        {
+            return Err(ReadError::Shard {
+                shard: "-".into(),
+                detail: format!("stream {stream} already has {MAX_CONSUMERS} enhanced fan-out consumers, the most Kinesis allows; deregister one or reuse its name with -efo"),
+            });
+        }
+        if classify(&err).is_retryable() {
+            tracing::warn!(consumer = name, error = %describe(&err), "registering the consumer, retrying");
+            errors.wait().await;
+        } else {
+            return Err(fatal(conn, stream, &err));
+        }
+    }
+}
+
+/// How many consumers the stream has (0 when that cannot be told).
+async fn consumer_count(conn: &Connection, stream_arn: &str) -> usize {
+    conn.client
+        .list_stream_consumers()
+        .stream_arn(stream_arn)
+        .send()
+        .await
+        .map_or(0, |out| out.consumers().len())
+}
+
+fn starting_position(begin: &Begin, shard: &str) -> Result<StartingPosition, ReadError> {
+    let position = match begin {
+        Begin::Type(t) => StartingPosition::builder().r#type(t.clone()),
+        Begin::Timestamp(t) => StartingPosition::builder()
+            .r#type(ShardIteratorType::AtTimestamp)
+            .timestamp(aws_smithy_types::DateTime::from_millis(
+                t.timestamp_millis(),
+            )),
+        Begin::At(s) => StartingPosition::builder()
+            .r#type(ShardIteratorType::AtSequenceNumber)
+            .sequence_number(s),
+        Begin::After(s) => StartingPosition::builder()
+            .r#type(ShardIteratorType::AfterSequenceNumber)
+            .sequence_number(s),
+    };
+    position.build().map_err(|e| ReadError::Shard {
+        shard: shard.to_owned(),
+        detail: format!("starting position: {e}"),
+    })
+}
+
+pub(super) async fn shard_loop(
+    conn: Connection,
+    stream: String,
+    consumer: String,
+    shard: String,
+    start: Begin,
+    tx: mpsc::Sender<Msg>,
+) {
+    if let Err(err) = subscribe_shard(&conn, &stream, &consumer, &shard, start, &tx).await {
+        let _ = tx.send(Msg::Error(err)).await;
+    }
+}
+
+async fn subscribe_shard(
+    conn: &Connection,
+    stream: &str,
+    consumer: &str,
+    shard: &str,
+    mut begin: Begin,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<(), ReadError> {
+    let mut errors = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        let subscribed = conn
+            .client
+            .subscribe_to_shard()
+            .consumer_arn(consumer)
+            .shard_id(shard)
+            .starting_position(starting_position(&begin, shard)?)
+            .send()
+            .await;
+        let mut subscription = match subscribed {
+            Ok(out) => out,
+            Err(err) => {
+                let service = err.as_service_error();
+                if service.is_some_and(|e| e.is_resource_in_use_exception()) {
+                    // Our previous subscription (before a restart, say) is
+                    // younger than the 5 seconds Kinesis requires.
+                    tracing::debug!(shard, "shard subscribed less than 5 s ago, waiting");
+                    errors.wait().await;
+                    continue;
+                }
+                if service.is_some_and(|e| e.is_invalid_argument_exception())
+                    && matches!(begin, Begin::At(_) | Begin::After(_))
+                {
+                    tracing::warn!(shard, error = %describe(&err), "sequence number not in this shard; reading it from the trim horizon");
+                    begin = Begin::Type(ShardIteratorType::TrimHorizon);
+                    continue;
+                }
+                if classify(&err).is_retryable() {
+                    tracing::warn!(shard, error = %describe(&err), "subscribing to the shard, retrying");
+                    errors.wait().await;
+                    continue;
+                }
+                return Err(fatal(conn, stream, &err));
+            }
+        };
+        loop {
+            match subscription.event_stream.recv().await {
+                Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(event))) => {
+                    errors.reset();
+                    let continuation = event.continuation_sequence_number;
+                    let ended = continuation.is_empty();
+                    if !ended {
+                        begin = Begin::After(continuation);
+                    }
+                    let batch = Batch {
+                        shard_id: shard.to_owned(),
+                        records: event.records.into_iter().map(convert).collect(),
+                        millis_behind_latest: event.millis_behind_latest,
+                        shard_ended: ended,
+                        caught_up: false,
+                    };
+                    if tx.send(Msg::Batch(batch)).await.is_err() || ended {
+                        return Ok(());
+                    }
+                }
+                Ok(Some(other)) => tracing::debug!(shard, event = ?other, "unknown event ignored"),
+                // The subscription's time is up: subscribe again from the
+                // continuation.
+                Ok(None) => break,
+                Err(err) => {
+                    let kind = err
+                        .as_service_error()
+                        .and_then(aws_sdk_kinesis::error::ProvideErrorMetadata::code)
+                        .map_or(ErrorKind::Transient, classify_code);
+                    let detail = describe(&err);
+                    if !kind.is_retryable() {
+                        return Err(ReadError::Shard {
+                            shard: shard.to_owned(),
+                            detail,
+                        });
+                    }
+                    tracing::warn!(shard, error = %detail, "subscription failed, subscribing again");
+                    errors.wait().await;
+                    break;
+                }
+            }
+        }
+    }
+}
