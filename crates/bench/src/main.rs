@@ -300,10 +300,31 @@ async fn all(args: AllArgs) -> Result<()> {
         Ok(r) => {
             row(
                 "consumer",
-                format!("put-to-print p50 / p99 ({} records)", r.samples),
-                format!("{} / {}", stats::ms(r.p50), stats::ms(r.p99)),
+                format!(
+                    "put-to-print p50 / p99, -efo ({} records)",
+                    r.fan_out.samples
+                ),
+                format!(
+                    "{} / {}",
+                    stats::ms(r.fan_out.p50),
+                    stats::ms(r.fan_out.p99)
+                ),
                 &format!("<= {} / {} ms", r.goal_p50, r.goal_p99),
                 r.latency_holds().map_or("-".into(), verdict),
+            );
+            row(
+                "consumer",
+                format!(
+                    "put-to-print p50 / p99, polling ({} records)",
+                    r.polling.samples
+                ),
+                format!(
+                    "{} / {}",
+                    stats::ms(r.polling.p50),
+                    stats::ms(r.polling.p99)
+                ),
+                "",
+                "5 GetRecords/s/shard floor".into(),
             );
             row(
                 "consumer",
