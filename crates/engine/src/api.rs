@@ -1091,19 +1091,22 @@ impl Engine {
                 format!("Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of 300000 milliseconds.", it.issued_ms, now),
             ));
         }
-        self.read(&it, limit, self.config.enforce_limits).await
+        let limits = ReadLimits {
+            records: limit,
+            bytes: MAX_GET_BYTES,
+            rate_limited: self.config.enforce_limits,
+        };
+        self.read(&it, limits).await
     }
 
-    /// Reads up to `limit` records at `it`; `rate_limited` applies the
-    /// shard's 5 calls/s and 2 MiB/s read limits (GetRecords; enhanced
-    /// fan-out has its own pipe). The answer's `next_pos` is where the
+    /// Reads at `it` within `limits`. The answer's `next_pos` is where the
     /// next read starts.
-    async fn read(
-        &self,
-        it: &Iter,
-        limit: usize,
-        rate_limited: bool,
-    ) -> Result<GetRecordsOut, ApiError> {
+    async fn read(&self, it: &Iter, limits: ReadLimits) -> Result<GetRecordsOut, ApiError> {
+        let ReadLimits {
+            records: limit,
+            bytes: max_bytes,
+            rate_limited,
+        } = limits;
         let now = self.now();
         let plan = {
             let mut st = self.lock();
@@ -1142,7 +1145,7 @@ impl Engine {
             let first = shard.first_cached();
             let pos = it.pos.max(shard.base);
             match Self::disk_plan(&st, s, it.shard, pos, first, limit, s.keep_after(now)) {
-                Some(plan) => plan,
+                Some(plan) => DiskPlan { max_bytes, ..plan },
                 None => {
                     let s = st
                         .streams
@@ -1157,7 +1160,7 @@ impl Engine {
                             break;
                         };
                         let size = r.data.len() + r.pk.len();
-                        if !records.is_empty() && bytes + size > MAX_GET_BYTES {
+                        if !records.is_empty() && bytes + size > max_bytes {
                             break;
                         }
                         bytes += size;
@@ -1657,6 +1660,17 @@ impl serde::Serialize for RecordOut {
         out.serialize_field("PartitionKey", &self.pk)?;
         out.end()
     }
+}
+
+/// How much one read may return.
+#[derive(Debug, Clone, Copy)]
+struct ReadLimits {
+    records: usize,
+    /// Keys and data; the first record is returned whatever its size.
+    bytes: usize,
+    /// Apply the shard's 5 calls/s and 2 MiB/s read limits (GetRecords;
+    /// enhanced fan-out has its own pipe).
+    rate_limited: bool,
 }
 
 /// The GetRecords answer.

@@ -551,3 +551,36 @@ async fn deleting_the_stream_ends_subscriptions_with_an_error_and_shutdown_ends_
         "the subscription ended: {end:?}"
     );
 }
+
+#[tokio::test]
+async fn events_carry_about_a_mebibyte_at_most() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    let big = "x".repeat(600 << 10);
+    for _ in 0..4 {
+        put(&c, "s", &big).await;
+    }
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::TrimHorizon, None),
+    )
+    .await;
+    let mut got = 0;
+    while got < 4 {
+        let ev = next_event(&mut sub)
+            .await
+            .expect("the subscription goes on");
+        // 600 KiB records: one per event, never two (1.2 MiB).
+        assert!(
+            ev.records.len() <= 1,
+            "{} records in one event",
+            ev.records.len()
+        );
+        got += ev.records.len();
+    }
+    e.shutdown().await.unwrap();
+}

@@ -35,6 +35,14 @@ use crate::state::ConsumerMeta;
 /// current `MillisBehindLatest`) is sent after this long without one.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 
+/// What one event carries at most: like a GetRecords answer, but about 1 MiB
+/// of data, so events stay small for every SDK's decoder.
+const EVENT_LIMITS: super::ReadLimits = super::ReadLimits {
+    records: 10_000,
+    bytes: 1 << 20,
+    rate_limited: false,
+};
+
 /// Registered consumers per stream (the real service's limit).
 const MAX_CONSUMERS: usize = 20;
 
@@ -370,7 +378,7 @@ impl Engine {
             if cancel.is_cancelled() || Instant::now() >= deadline {
                 return;
             }
-            let out = match self.read(&it, 10_000, false).await {
+            let out = match self.read(&it, EVENT_LIMITS).await {
                 Ok(out) => out,
                 Err(e) => {
                     let _ = tx.send(exception_frame(&e)).await;
