@@ -192,11 +192,12 @@ pub async fn run(args: &ConsumerArgs) -> Result<ConsumerReport> {
 
     // 3. Put-to-print latency: the consumer follows a stream from LATEST,
     // polling, then with enhanced fan-out.
-    let log = tmp.path().join("consumer.log");
     engine::create_stream(&c, "bench", args.shards).await?;
+    let log = tmp.path().join("consumer-polling.log");
     report.polling = latency(&bin, &server.url, &c, "bench", &[], args, &log).await?;
     engine::create_stream(&c, "bench-efo", args.shards).await?;
     let efo = ["-efo", "bench"];
+    let log = tmp.path().join("consumer-efo.log");
     report.fan_out = latency(&bin, &server.url, &c, "bench-efo", &efo, args, &log).await?;
     drop(server);
 

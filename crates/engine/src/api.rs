@@ -110,23 +110,26 @@ fn parse_shard_id(s: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
-/// `49`, the shard index in 12 digits and a counter in 42 digits: 56 digits
+/// `491`, the shard index in 11 digits and a counter in 42 digits: 56 digits
 /// like the real service's. Counter `n` sits between the records at
 /// positions `n - 1` and `n`: 0 is the shard's StartingSequenceNumber (below
 /// every record, as in the real service) and `n` is also "after the record at
-/// `n - 1`" (the ContinuationSequenceNumber of SubscribeToShard). Written by
+/// `n - 1`" (the ContinuationSequenceNumber of SubscribeToShard). The `1`
+/// marks this format: numbers handed out before it (`490`, the record's
+/// position instead of a counter) still parse, see [`parse_seq`]. Written by
 /// hand because `format!` pads one character at a time and this runs for
 /// every record read.
 fn seq(idx: usize, n: u64) -> String {
     let mut digits = [b'0'; 56];
     digits[1] = b'9';
-    for (range, mut n) in [(2..14, idx as u64), (14..56, n)] {
+    for (range, mut n) in [(3..14, idx as u64), (14..56, n)] {
         for d in digits[range].iter_mut().rev() {
             *d = b'0' + (n % 10) as u8;
             n /= 10;
         }
     }
     digits[0] = b'4';
+    digits[2] = b'1';
     String::from_utf8_lossy(&digits).into_owned()
 }
 
@@ -135,12 +138,20 @@ fn record_seq(idx: usize, pos: u64) -> String {
     seq(idx, pos.saturating_add(1))
 }
 
-/// Shard index and counter of a sequence number (see [`seq`]).
+/// Shard index and counter of a sequence number (see [`seq`]). A number of
+/// the earlier format (`490`, in checkpoints saved before) names the record
+/// at its position, whose counter is one more.
 fn parse_seq(s: &str) -> Option<(usize, u64)> {
     if s.len() != 56 || !s.starts_with("49") || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((s[2..14].parse().ok()?, s[14..].parse().ok()?))
+    let idx = s[3..14].parse().ok()?;
+    let n: u64 = s[14..].parse().ok()?;
+    match s.as_bytes()[2] {
+        b'1' => Some((idx, n)),
+        b'0' => Some((idx, n.checked_add(1)?)),
+        _ => None,
+    }
 }
 
 fn ts(ms: u64) -> Value {
@@ -2066,10 +2077,20 @@ mod tests {
     }
 
     #[test]
+    fn numbers_of_the_earlier_format_name_the_same_records() {
+        // Before the counter, the record at position p of shard i was
+        // "490", i in 11 digits and p in 42: it parses as that record.
+        let legacy = format!("490{:011}{:042}", 3, 41);
+        assert_eq!(parse_seq(&legacy), Some((3, 42)));
+        assert_eq!(parse_seq(&legacy), parse_seq(&record_seq(3, 41)));
+        assert_eq!(parse_seq(&format!("492{:053}", 0)), None);
+    }
+
+    #[test]
     fn sequence_numbers_are_56_digits_and_parse_back() {
         for (idx, pos) in [(0, 0), (3, 7), (12, 1_234_567), (999, u64::MAX)] {
             let s = seq(idx, pos);
-            assert_eq!(s, format!("49{idx:012}{pos:042}"));
+            assert_eq!(s, format!("491{idx:011}{pos:042}"));
             assert_eq!(parse_seq(&s), Some((idx, pos)));
         }
     }

@@ -129,18 +129,41 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
     let (engine, writer) = api::Engine::open(config).await?;
+    serve(listener, engine, writer, shutdown).await
+}
+
+/// How long a graceful shutdown waits for open connections (a client that
+/// stopped reading a subscription, say) before closing them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown`, ends the subscriptions, waits for in-flight
+/// requests (at most [`SHUTDOWN_GRACE`]), then stops the writer once
+/// everything is flushed.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    engine: Arc<api::Engine>,
+    writer: tokio::task::JoinHandle<Result<(), EngineError>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), EngineError> {
     let router = http::router(engine.clone());
     let closing = engine.clone();
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.close_subscriptions();
-        })
-        .await
-        .map_err(|e| EngineError::Io {
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        closing.close_subscriptions();
+    });
+    let served = tokio::select! {
+        served = server => served.map_err(|e| EngineError::Io {
             context: "serving http".into(),
             source: e,
-        });
+        }),
+        () = async {
+            engine.closed().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown began; closing them");
+            Ok(())
+        }
+    };
     engine.stop_writer();
     let flushed = writer.await.map_err(|e| EngineError::Task(e.to_string()))?;
     served?;
@@ -235,24 +258,9 @@ pub async fn spawn_on(
     let (engine, writer) = api::Engine::open(config).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle_engine = engine.clone();
-    let task = tokio::spawn(async move {
-        let router = http::router(engine.clone());
-        let closing = engine.clone();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-                closing.close_subscriptions();
-            })
-            .await
-            .map_err(|e| EngineError::Io {
-                context: "serving http".into(),
-                source: e,
-            });
-        engine.stop_writer();
-        let flushed = writer.await.map_err(|e| EngineError::Task(e.to_string()))?;
-        served?;
-        flushed
-    });
+    let task = tokio::spawn(serve(listener, engine, writer, async move {
+        let _ = stopped.await;
+    }));
     Ok(EngineHandle {
         addr,
         engine: handle_engine,

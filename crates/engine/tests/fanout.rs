@@ -15,7 +15,7 @@ use aws_sdk_kinesis::types::{
     SubscribeToShardEventStream,
 };
 use aws_sdk_kinesis::Client;
-use common::{blob, client, create, iterator};
+use common::{blob, client, create};
 use engine::Config;
 
 const SHARD0: &str = "shardId-000000000000";
@@ -377,7 +377,6 @@ async fn sequence_positions_match_get_shard_iterator() {
     assert_eq!(first.millis_behind_latest, 0);
     put(&c, "s", "d").await;
     assert_eq!(receive(&mut sub, 1).await.0, ["d"]);
-    let _ = iterator(&c, "s", SHARD0, ShardIteratorType::Latest).await;
     e.shutdown().await.unwrap();
 }
 
@@ -581,6 +580,61 @@ async fn events_carry_about_a_mebibyte_at_most() {
             ev.records.len()
         );
         got += ev.records.len();
+    }
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn deregistering_the_consumer_ends_its_subscriptions_with_an_error() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let consumer = register(&c, "s", "hq").await;
+    let mut sub = subscribe(
+        &c,
+        &consumer,
+        SHARD0,
+        position(ShardIteratorType::Latest, None),
+    )
+    .await;
+    next_event(&mut sub).await.unwrap();
+    c.deregister_stream_consumer()
+        .consumer_arn(&consumer)
+        .send()
+        .await
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(20), sub.event_stream.recv())
+        .await
+        .expect("the subscription ends at once");
+    match end {
+        Err(err) => assert!(matches!(
+            err.into_service_error(),
+            SubscribeToShardEventStreamError::ResourceNotFoundException(_)
+        )),
+        other => panic!("expected ResourceNotFoundException, got {other:?}"),
+    }
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_forged_list_token_is_refused() {
+    use base64::Engine as _;
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let arn = stream_arn(&c, "s").await;
+    for token in [
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("18446744073709551615"),
+        "not a token".to_string(),
+    ] {
+        let err = c
+            .list_stream_consumers()
+            .stream_arn(&arn)
+            .next_token(token)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.into_service_error().is_invalid_argument_exception());
     }
     e.shutdown().await.unwrap();
 }

@@ -10,8 +10,9 @@
 //! again from its `ContinuationSequenceNumber`), when the shard is closed and
 //! fully read (the last event carries `ChildShards`), when a newer
 //! subscription of the same consumer to the same shard replaces it, when the
-//! stream or consumer goes away (an exception event), when the client hangs
-//! up, or when the server shuts down.
+//! client hangs up, or when the server shuts down. When the stream is deleted
+//! or the consumer deregistered it ends with a `ResourceNotFoundException`
+//! event.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,10 +128,15 @@ fn event_frame(event_type: &'static str, payload: Vec<u8>) -> Bytes {
 
 fn exception_frame(e: &ApiError) -> Bytes {
     let payload = serde_json::to_vec(&json!({ "message": e.message })).unwrap_or_default();
+    // The event stream's model names this one differently from HTTP errors.
+    let kind = match e.kind {
+        "InternalFailure" => "InternalFailureException",
+        other => other,
+    };
     frame(
         vec![
             header(":message-type", "exception"),
-            header(":exception-type", e.kind),
+            header(":exception-type", kind),
             header(":content-type", "application/json"),
         ],
         payload,
@@ -167,6 +173,11 @@ impl Engine {
     /// answer would otherwise hold the graceful shutdown forever).
     pub(crate) fn close_subscriptions(&self) {
         self.closing.cancel();
+    }
+
+    /// Completes once [`Engine::close_subscriptions`] was called.
+    pub(crate) async fn closed(&self) {
+        self.closing.cancelled().await;
     }
 
     fn find_consumer(&self, v: &Value) -> Result<(String, ConsumerMeta), ApiError> {
@@ -254,6 +265,7 @@ impl Engine {
         let start = match opt_str(v, "NextToken")? {
             Some(t) => super::decode_token(t)
                 .and_then(|p| p.first().and_then(|n| n.parse::<usize>().ok()))
+                .filter(|n| *n <= MAX_CONSUMERS)
                 .ok_or_else(super::bad_token)?,
             None => 0,
         };
@@ -271,8 +283,9 @@ impl Engine {
             .map(|c| consumer_json(c, "ACTIVE"))
             .collect();
         let mut out = json!({ "Consumers": consumers });
-        if start + max < s.meta.consumers.len() {
-            out["NextToken"] = json!(super::encode_token(&[&(start + max).to_string()]));
+        let next = start.saturating_add(max);
+        if next < s.meta.consumers.len() {
+            out["NextToken"] = json!(super::encode_token(&[&next.to_string()]));
         }
         Ok(out)
     }
@@ -284,16 +297,18 @@ impl Engine {
             Ok(())
         })
         .await?;
-        // Its subscriptions end now rather than at their next read.
-        let mut slots = self.lock_slots();
-        slots.retain(|(arn, _), slot| {
-            let keep = arn != &c.arn;
-            if !keep {
-                slot.cancel.cancel();
-            }
-            keep
-        });
+        // Its subscriptions wake up with the change, find the consumer gone
+        // and end with a ResourceNotFoundException event.
+        self.lock_slots().retain(|(arn, _), _| arn != &c.arn);
         Ok(json!({}))
+    }
+
+    /// Whether the consumer is still registered on the stream.
+    fn consumer_registered(&self, stream: &str, consumer_arn: &str) -> bool {
+        self.lock()
+            .streams
+            .get(stream)
+            .is_some_and(|s| s.meta.consumers.iter().any(|c| c.arn == consumer_arn))
     }
 
     fn lock_slots(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -333,6 +348,9 @@ impl Engine {
         let cancel = self.closing.child_token();
         {
             let mut slots = self.lock_slots();
+            // Forget ended subscriptions once the 5-second rule is past.
+            let cooldown = self.config.subscribe_cooldown;
+            slots.retain(|_, s| !s.cancel.is_cancelled() || s.started.elapsed() < cooldown);
             let key = (consumer_arn.clone(), it.shard);
             if let Some(old) = slots.get(&key) {
                 if old.started.elapsed() < self.config.subscribe_cooldown {
@@ -355,9 +373,14 @@ impl Engine {
         // The SDKs wait for this before handing out the stream.
         let _ = tx.try_send(event_frame("initial-response", b"{}".to_vec()));
         let engine = self.clone();
-        // The slot stays after the task ends: the 5-second rule counts
-        // calls, whether or not their subscription is still open.
-        tokio::spawn(async move { engine.run_subscription(it, tx, &cancel).await });
+        // The slot stays after the task ends (the 5-second rule counts calls,
+        // whether or not their subscription is still open), marked ended.
+        tokio::spawn(async move {
+            let _ended = cancel.clone().drop_guard();
+            engine
+                .run_subscription(it, &consumer_arn, tx, &cancel)
+                .await
+        });
         Ok(Reply::Events(rx))
     }
 
@@ -366,6 +389,7 @@ impl Engine {
     async fn run_subscription(
         &self,
         mut it: Iter,
+        consumer_arn: &str,
         tx: mpsc::Sender<Bytes>,
         cancel: &CancellationToken,
     ) {
@@ -378,30 +402,44 @@ impl Engine {
             if cancel.is_cancelled() || Instant::now() >= deadline {
                 return;
             }
-            let out = match self.read(&it, EVENT_LIMITS).await {
+            let read = match self.consumer_registered(&it.name, consumer_arn) {
+                true => self.read(&it, EVENT_LIMITS).await,
+                false => Err(consumer_not_found(consumer_arn)),
+            };
+            let out = match read {
                 Ok(out) => out,
                 Err(e) => {
-                    let _ = tx.send(exception_frame(&e)).await;
+                    tokio::select! {
+                        _ = tx.send(exception_frame(&e)) => {}
+                        () = cancel.cancelled() => {}
+                        () = tokio::time::sleep_until(deadline) => {}
+                    }
                     return;
                 }
             };
             let found = !out.records.is_empty();
             let ended = out.child_shards.is_some();
+            // A read can skip records past retention without returning any:
+            // then more may be waiting too.
+            let advanced = out.next_pos != it.pos;
             it.pos = out.next_pos;
             let due = last_event.is_none_or(|t| t.elapsed() >= HEARTBEAT);
             if found || ended || due {
+                // A client that stops reading does not hold the task past
+                // its lifetime or the shutdown.
                 tokio::select! {
                     sent = tx.send(records_event(it.shard, out)) => if sent.is_err() {
                         return; // the client hung up
                     },
                     () = cancel.cancelled() => return,
+                    () = tokio::time::sleep_until(deadline) => return,
                 }
                 last_event = Some(Instant::now());
             }
             if ended {
                 return;
             }
-            if found {
+            if found || advanced {
                 continue; // more may be waiting
             }
             let quiet_until = last_event.map_or(deadline, |t| t + HEARTBEAT).min(deadline);

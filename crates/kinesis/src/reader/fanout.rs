@@ -173,7 +173,14 @@ async fn subscribe_shard(
     tx: &mpsc::Sender<Msg>,
 ) -> Result<(), ReadError> {
     let mut errors = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    // `latest` means "from now": until an event gives a continuation, a new
+    // subscription starts at this time rather than at a later "latest".
+    let since = chrono::Utc::now();
+    let mut first = true;
     loop {
+        if !std::mem::take(&mut first) && matches!(begin, Begin::Type(ShardIteratorType::Latest)) {
+            begin = Begin::Timestamp(since);
+        }
         let subscribed = conn
             .client
             .subscribe_to_shard()
