@@ -56,6 +56,28 @@ for s in shards:
         got.append(r["Data"].decode())
 assert sorted(got) == sorted(["hello"] + [f"r{i}" for i in range(10)]), got
 
+# Enhanced fan-out: botocore decodes the engine's event stream.
+arn = summary["StreamARN"]
+c = k.register_stream_consumer(StreamARN=arn, ConsumerName="py-hq")["Consumer"]
+assert c["ConsumerStatus"] == "CREATING", c
+d = k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]
+assert d["ConsumerStatus"] == "ACTIVE" and d["StreamARN"] == arn, d
+pushed = []
+for s in shards:
+    sub = k.subscribe_to_shard(
+        ConsumerARN=c["ConsumerARN"],
+        ShardId=s["ShardId"],
+        StartingPosition={"Type": "TRIM_HORIZON"},
+    )
+    for event in sub["EventStream"]:
+        ev = event["SubscribeToShardEvent"]
+        assert ev["ContinuationSequenceNumber"].isdigit(), ev
+        pushed += [r["Data"].decode() for r in ev["Records"]]
+        if ev["MillisBehindLatest"] == 0:
+            break
+    sub["EventStream"].close()
+assert sorted(pushed) == sorted(got), pushed
+
 try:
     k.describe_stream_summary(StreamName="missing")
     raise SystemExit("expected ResourceNotFoundException")
