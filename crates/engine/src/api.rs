@@ -419,8 +419,25 @@ impl Engine {
         }
     }
 
-    fn queue_meta(&self, meta: &StreamMeta) -> oneshot::Receiver<Result<(), String>> {
-        self.queue(&encode_meta(&MetaOp::Upsert(meta.clone())), None)
+    /// Queues a stream change (refused when its metadata would not fit in
+    /// one log frame: too many shards ever created).
+    fn queue_meta(
+        &self,
+        meta: &StreamMeta,
+    ) -> Result<oneshot::Receiver<Result<(), String>>, ApiError> {
+        let payload = encode_meta(&MetaOp::Upsert(meta.clone()));
+        if !crate::log::fits(payload.len()) {
+            return Err(err(
+                "LimitExceededException",
+                format!(
+                    "Stream {} under account {ACCOUNT} would need {} bytes of metadata, more than the engine's log can hold in one frame: it has too many shards ({}, closed ones included).",
+                    meta.name,
+                    payload.len(),
+                    meta.shards.len()
+                ),
+            ));
+        }
+        Ok(self.queue(&payload, None))
     }
 
     /// Runs one action.
@@ -569,7 +586,7 @@ impl Engine {
                     .collect(),
                 consumers: Vec::new(),
             };
-            let rx = self.queue_meta(&meta);
+            let rx = self.queue_meta(&meta)?;
             st.apply_meta(MetaOp::Upsert(meta));
             rx
         };
@@ -1332,7 +1349,7 @@ impl Engine {
                 closed_end: None,
             });
         }
-        let rx = self.queue_meta(&meta);
+        let rx = self.queue_meta(&meta)?;
         st.apply_meta(MetaOp::Upsert(meta));
         Ok(rx)
     }
@@ -1467,7 +1484,7 @@ impl Engine {
             let s = self.stream_mut(&mut st, name)?;
             let mut meta = s.meta.clone();
             change(&mut meta)?;
-            let rx = self.queue_meta(&meta);
+            let rx = self.queue_meta(&meta)?;
             st.apply_meta(MetaOp::Upsert(meta));
             rx
         };
@@ -1856,13 +1873,20 @@ fn recover(
         .as_ref()
         .is_some_and(|s| s.segs.keys().any(|id| *id != data.active_id));
     if sealed && starts_with_snapshot.get(&data.active_id) != Some(&true) {
-        let mut snap = Vec::new();
-        frame(&encode_snapshot(&state.snapshot()), &mut snap);
         let path = data.log_path.clone();
         let io = |source| EngineError::Io {
             context: format!("writing a snapshot to {}", path.display()),
             source,
         };
+        let payload = encode_snapshot(&state.snapshot());
+        if !crate::log::fits(payload.len()) {
+            return Err(io(std::io::Error::other(format!(
+                "the metadata snapshot needs {} bytes, more than one log frame holds",
+                payload.len()
+            ))));
+        }
+        let mut snap = Vec::new();
+        frame(&payload, &mut snap);
         if data.active_len == 0 {
             data.append(&snap).map_err(io)?;
         } else {
@@ -1956,13 +1980,25 @@ async fn writer(
                 let snapshot = (d.active_len >= segment_bytes)
                     .then(|| {
                         let st = engine.lock();
-                        (engine.pending_meta.load(Ordering::SeqCst) == 0).then(|| {
-                            let mut b = Vec::new();
-                            frame(&encode_snapshot(&st.snapshot()), &mut b);
-                            b
-                        })
+                        (engine.pending_meta.load(Ordering::SeqCst) == 0)
+                            .then(|| encode_snapshot(&st.snapshot()))
                     })
-                    .flatten();
+                    .flatten()
+                    .and_then(|payload| {
+                        if crate::log::fits(payload.len()) {
+                            let mut b = Vec::new();
+                            frame(&payload, &mut b);
+                            Some(b)
+                        } else {
+                            // Nothing is lost: the active segment grows on
+                            // and old segments are kept.
+                            tracing::error!(
+                                bytes = payload.len(),
+                                "metadata snapshot too large for a log frame; not rotating the log"
+                            );
+                            None
+                        }
+                    });
                 let mut buf = Vec::with_capacity(appends.iter().map(|a| a.0.len()).sum());
                 for (bytes, _, _) in &appends {
                     buf.extend_from_slice(bytes);

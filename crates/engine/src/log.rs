@@ -16,8 +16,16 @@ use std::sync::Arc;
 
 use crate::error::EngineError;
 
-/// Largest payload a frame may carry (a PutRecords call is at most ~5 MiB).
-const MAX_FRAME: u32 = 64 << 20;
+/// Largest payload a frame may carry. A PutRecords call is at most ~5 MiB,
+/// but stream metadata and snapshots grow with the shards ever created
+/// (~150 bytes each, closed ones included), so the bound is far above both;
+/// writers check it ([`fits`]) so that recovery never meets a frame it cuts.
+pub(crate) const MAX_FRAME: u32 = 1 << 30;
+
+/// Whether a payload of `len` bytes fits in one frame.
+pub(crate) fn fits(len: usize) -> bool {
+    len <= MAX_FRAME as usize
+}
 
 /// Bytes read ahead when scanning frames (one index entry's span).
 const CHUNK: usize = 256 << 10;
