@@ -10,7 +10,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,6 +35,32 @@ pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
     out.extend_from_slice(payload);
+}
+
+/// Fills `buf` from `offset` without moving a shared cursor (`pread`), so
+/// readers share file handles.
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Fills `buf` from `offset` with positioned reads (`ReadFile` with an
+/// offset; the handle's cursor is not relied upon).
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
@@ -95,7 +120,7 @@ impl<'f> FrameReader<'f> {
         let size = (n.max(CHUNK) as u64).min(self.len - at) as usize;
         self.buf.clear();
         self.buf.resize(size, 0);
-        self.file.read_exact_at(&mut self.buf, at)?;
+        read_exact_at(self.file, &mut self.buf, at)?;
         self.buf_at = at;
         Ok(())
     }

@@ -127,9 +127,12 @@ async fn summaries_match_a_recomputation_across_a_sigkill_and_restart() {
     #[cfg(not(unix))]
     second.kill().await.expect("kill");
     let out = second.wait_with_output().await.expect("aggregator exits");
-    let report = String::from_utf8_lossy(&out.stderr);
+    // Killed, not stopped, elsewhere: only the exit is checked there.
+    #[cfg(not(unix))]
+    drop(out);
     #[cfg(unix)]
     {
+        let report = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "clean exit on Ctrl-C: {report}");
         assert!(
             report.contains("1 invalid, 0 late; 0 windows open (saved)"),
