@@ -39,10 +39,12 @@ async fn wait_active(conn: &Connection, stream: &str) {
 async fn read_n(reader: &mut Reader, want: usize) -> BTreeMap<String, Vec<usize>> {
     let mut seen = BTreeMap::<String, Vec<usize>>::new();
     let mut total = 0;
+    // Empty batches keep coming while records are missing: bound the whole read.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while total < want {
-        let batch = tokio::time::timeout(Duration::from_secs(20), reader.next())
+        let batch = tokio::time::timeout_at(deadline, reader.next())
             .await
-            .expect("reader stalled")
+            .unwrap_or_else(|_| panic!("reader stalled: {total} of {want} records"))
             .unwrap();
         for r in &batch.records {
             let text = std::str::from_utf8(&r.data).unwrap();
@@ -91,6 +93,43 @@ async fn reads_every_shard_and_reports_caught_up() {
     }
     let positions = reader.positions();
     assert_eq!(positions.shards.len() + positions.finished.len(), 4);
+}
+
+/// ListShards answers 1,000 shards per page: shards on the second page are
+/// read too.
+#[tokio::test]
+async fn shards_past_the_first_list_page_are_read() {
+    let (_engine, conn) = engine_with(engine::Config {
+        shard_limit: 1100,
+        ..engine::Config::default()
+    })
+    .await;
+    conn.ensure_stream("s", 1002).await.unwrap();
+    // The lowest hash key lands in the first shard, the highest in the last
+    // (shardId-000000001001, on the second page).
+    for (key, hash) in [("first", "0"), ("last", &u128::MAX.to_string())] {
+        for n in 0..3 {
+            conn.client
+                .put_record()
+                .stream_name("s")
+                .partition_key(key)
+                .explicit_hash_key(hash)
+                .data(aws_sdk_kinesis::primitives::Blob::new(format!("{key}:{n}")))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let mut reader = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::TrimHorizon),
+    );
+    let seen = read_n(&mut reader, 6).await;
+    assert_eq!(seen.len(), 2);
+    assert_in_order(&seen, 3);
+    let shards = reader.shards();
+    assert_eq!(shards.len(), 1002);
+    assert!(shards.contains(&"shardId-000000001001".to_owned()));
 }
 
 #[tokio::test]
