@@ -489,3 +489,101 @@ async fn latest_is_the_default_and_errors_are_clear() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_exits_zero_after_a_quiet_spell() {
+    let (engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 1).await.unwrap();
+    for n in 0..3 {
+        put_json(&conn, "a", n).await;
+    }
+    let (ok, stdout, stderr) = run(
+        &engine.url(),
+        &[
+            "-from",
+            "oldest",
+            "-format",
+            "compact",
+            "-idle-timeout",
+            "1s",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr, "");
+    assert_eq!(by_key(&values(&stdout))["a"], [0, 1, 2]);
+}
+
+/// Ctrl-C ends the consumer with exit 0 and no message, and leaves a
+/// checkpoint that a restart resumes from.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_exits_zero_and_keeps_the_checkpoint() {
+    let (engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 1).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("pos.json");
+    let ckpt = checkpoint.to_str().unwrap();
+    let args = [
+        "-from",
+        "oldest",
+        "-format",
+        "envelope",
+        "-checkpoint",
+        ckpt,
+    ];
+    let mut running = Running::start(&engine.url(), &args);
+    for n in 0..3 {
+        put_json(&conn, "a", n).await;
+    }
+    let last = running.take(3).await.pop().unwrap();
+    let last_seq = last["sequence"].as_str().unwrap().to_owned();
+    // Wait for the checkpoint of the last printed record, so the restart
+    // below has exactly nothing left to print.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let saved = kinesis::checkpoint::load(&checkpoint).ok().flatten();
+            if saved.is_some_and(|p| p.shards.values().any(|s| *s == last_seq)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("no checkpoint of the last record");
+    let pid = running.child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(WAIT, running.child.wait())
+        .await
+        .expect("consumer kept running after Ctrl-C")
+        .unwrap();
+    let mut stderr = String::new();
+    running
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?} {stderr}");
+    assert_eq!(stderr, "");
+    put_json(&conn, "a", 3).await;
+    let (ok, stdout, stderr) = run(
+        &engine.url(),
+        &[
+            "-format",
+            "compact",
+            "-checkpoint",
+            ckpt,
+            "-until-caught-up",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(by_key(&values(&stdout))["a"], [3]);
+}
