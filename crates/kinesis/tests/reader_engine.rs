@@ -288,3 +288,32 @@ async fn a_deleted_stream_ends_the_reader_with_a_clear_error() {
     };
     assert!(err.to_string().contains("not found"), "{err}");
 }
+
+/// Half of all calls (ListShards, GetShardIterator, GetRecords) fail with
+/// InternalFailure: the reader retries them and still reads every record once,
+/// in order.
+#[tokio::test]
+async fn transient_errors_are_retried_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let durable = || engine::Config {
+        data_dir: Some(dir.path().to_owned()),
+        ..engine::Config::default()
+    };
+    let (engine, conn) = engine_with(durable()).await;
+    conn.ensure_stream("s", 2).await.unwrap();
+    for n in 0..10 {
+        for key in ["a", "b", "c", "d"] {
+            put(&conn, "s", key, n).await;
+        }
+    }
+    engine.shutdown().await.unwrap();
+    let (_engine, conn) = engine_with(engine::Config {
+        fail_call_ratio: 0.5,
+        ..durable()
+    })
+    .await;
+    let mut reader = Reader::start(conn, ReaderOptions::new("s", StartPosition::TrimHorizon));
+    let seen = read_n(&mut reader, 40).await;
+    assert_eq!(seen.len(), 4);
+    assert_in_order(&seen, 10);
+}
