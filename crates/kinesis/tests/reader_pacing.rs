@@ -1,7 +1,8 @@
 //! The reader's polling against scripted responses, in paused (virtual) time:
 //! at once while a shard is behind but never more than 5 GetRecords calls per
 //! second per shard, slower and slower while idle, backing off on
-//! ProvisionedThroughputExceeded without losing a record.
+//! ProvisionedThroughputExceeded without losing a record, ending at once when
+//! access is denied.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -235,4 +236,48 @@ async fn throttled_reads_back_off_and_lose_nothing() {
     );
     assert_eq!(data, (1..=data.len() as u64).collect::<Vec<_>>());
     assert!(data.len() >= 30, "{}", data.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn access_denied_ends_the_read_with_a_clear_error() {
+    let denied = mock!(Client::get_records).then_error(|| {
+        GetRecordsError::generic(
+            aws_sdk_kinesis::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message(
+                    "User: arn:aws:iam::1:user/hq is not authorized to perform: kinesis:GetRecords",
+                )
+                .build(),
+        )
+    });
+    let (shards, iterator) = (shards_rule(), iterator_rule());
+    let client = mock_client!(
+        aws_sdk_kinesis,
+        RuleMode::MatchAny,
+        [&shards, &iterator, &denied],
+        |c| c.retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+    );
+    let mut reader = Reader::start(
+        connection(client),
+        ReaderOptions::new("wildrydes", StartPosition::TrimHorizon),
+    );
+    let started = Instant::now();
+    let err = loop {
+        match reader.next().await {
+            Ok(batch) => assert!(batch.records.is_empty()),
+            Err(err) => break err,
+        }
+    };
+    // Not retried: a missing permission does not fix itself.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("access denied to stream \"wildrydes\"")
+            && message.contains("not authorized to perform: kinesis:GetRecords"),
+        "{message}"
+    );
 }
