@@ -469,7 +469,7 @@ impl Engine {
             "ListShards" => self.list_shards(&body),
             "PutRecord" => self.put_record(&body).await,
             "PutRecords" => self.put_records(&body).await,
-            "GetShardIterator" => self.get_shard_iterator(&body).await,
+            "GetShardIterator" => self.get_shard_iterator(&body, "GetShardIterator").await,
             "SplitShard" => self.split_shard(&body).await,
             "MergeShards" => self.merge_shards(&body).await,
             "UpdateShardCount" => self.update_shard_count(&body).await,
@@ -998,7 +998,8 @@ impl Engine {
             .map_err(|e| internal(format!("storage failure: {e}")))
     }
 
-    async fn get_shard_iterator(&self, v: &Value) -> ApiResult {
+    /// GetShardIterator, or the starting position of `action` (errors name it).
+    async fn get_shard_iterator(&self, v: &Value, action: &str) -> ApiResult {
         let name = stream_name(v)?;
         let sid = req_str(v, "ShardId")?;
         let kind = req_str(v, "ShardIteratorType")?;
@@ -1032,7 +1033,7 @@ impl Engine {
                 let (i, n) = parse_seq(sq).ok_or_else(|| {
                     err(
                         "InvalidArgumentException",
-                        format!("StartingSequenceNumber {sq} used in GetShardIterator on shard {sid} in stream {name} under account {ACCOUNT} is invalid."),
+                        format!("StartingSequenceNumber {sq} used in {action} on shard {sid} in stream {name} under account {ACCOUNT} is invalid."),
                     )
                 })?;
                 if i != idx {

@@ -377,6 +377,19 @@ async fn sequence_positions_match_get_shard_iterator() {
     assert_eq!(first.millis_behind_latest, 0);
     put(&c, "s", "d").await;
     assert_eq!(receive(&mut sub, 1).await.0, ["d"]);
+    // A malformed sequence number is refused in SubscribeToShard's words.
+    let err = c
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id(SHARD0)
+        .starting_position(position(ShardIteratorType::AtSequenceNumber, Some("12x")))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_argument_exception(), "{err:?}");
+    let message = aws_sdk_kinesis::error::ProvideErrorMetadata::message(&err).unwrap_or("");
+    assert!(message.contains("used in SubscribeToShard"), "{message}");
     e.shutdown().await.unwrap();
 }
 

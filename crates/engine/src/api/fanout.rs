@@ -339,7 +339,9 @@ impl Engine {
         if let Some(t) = start.get("Timestamp") {
             request["Timestamp"] = t.clone();
         }
-        let answer = self.get_shard_iterator(&request).await?;
+        let answer = self
+            .get_shard_iterator(&request, "SubscribeToShard")
+            .await?;
         let it = answer
             .get("ShardIterator")
             .and_then(Value::as_str)
