@@ -28,6 +28,7 @@
 mod fanout;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -75,6 +76,10 @@ pub struct Positions {
     /// the trim horizon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<DateTime<Utc>>,
+    /// Set by the reader: a run started from these positions, so a resume
+    /// follows `since` even when nothing was read yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub started: bool,
 }
 
 impl Positions {
@@ -92,7 +97,7 @@ impl Positions {
 
     /// Whether nothing was ever recorded (a first run).
     pub fn is_empty(&self) -> bool {
-        self.shards.is_empty() && self.finished.is_empty() && self.since.is_none()
+        !self.started && self.shards.is_empty() && self.finished.is_empty() && self.since.is_none()
     }
 }
 
@@ -169,18 +174,35 @@ pub enum ReadError {
     Shard { shard: String, detail: String },
     #[error("the reader's tasks stopped unexpectedly")]
     Stopped,
+    #[error("the saved positions say shard {shard} of stream {stream:?} was read to its end, but it is open: they belong to another stream or to an earlier stream of the same name (start without them)")]
+    ForeignPositions { stream: String, shard: String },
 }
 
 #[derive(Debug, Clone)]
 struct ShardInfo {
     id: String,
     parents: Vec<String>,
+    /// No ending sequence number yet.
+    open: bool,
+}
+
+/// Shard listings asked for and answered, so that a listing started before a
+/// shard ended does not count as the one that finds its children.
+#[derive(Debug, Default)]
+struct Relist {
+    notify: tokio::sync::Notify,
+    /// Listings asked for so far.
+    asked: std::sync::atomic::AtomicU64,
 }
 
 enum Msg {
     /// The enhanced fan-out consumer's ARN, before the first listing.
     Consumer(String),
-    Shards(Vec<ShardInfo>),
+    /// A listing started after `asked` listings were asked for.
+    Shards {
+        asked: u64,
+        shards: Vec<ShardInfo>,
+    },
     Batch(Batch),
     Error(ReadError),
 }
@@ -210,9 +232,12 @@ pub struct Reader {
     /// Shard ids in the first listing (they take the configured start).
     initial: Option<BTreeSet<String>>,
     running: BTreeMap<String, Running>,
-    /// A shard ended and the listing has not been refreshed since.
-    relist_pending: bool,
-    relist: std::sync::Arc<tokio::sync::Notify>,
+    /// Listings asked for (when a shard ended) and the number asked for when
+    /// the last listing received started: a shard ended and the listing has
+    /// not been refreshed since while `listed < wanted`.
+    wanted: u64,
+    listed: u64,
+    relist: std::sync::Arc<Relist>,
     lister: JoinHandle<()>,
     resumed: bool,
     /// The enhanced fan-out consumer's ARN once known.
@@ -237,6 +262,7 @@ impl Reader {
         options.limit = options.limit.clamp(1, 10_000);
         let resumed = !options.positions.is_empty();
         let mut positions = options.positions.clone();
+        positions.started = true;
         if !resumed {
             positions.since = match &options.start {
                 StartPosition::Latest => Some(Utc::now()),
@@ -245,7 +271,7 @@ impl Reader {
             };
         }
         let (tx, rx) = mpsc::channel(options.buffer.max(1));
-        let relist = std::sync::Arc::new(tokio::sync::Notify::new());
+        let relist = std::sync::Arc::new(Relist::default());
         let lister = tokio::spawn(list_loop(
             conn.clone(),
             options.stream.clone(),
@@ -263,7 +289,8 @@ impl Reader {
             known: HashMap::new(),
             initial: None,
             running: BTreeMap::new(),
-            relist_pending: false,
+            wanted: 0,
+            listed: 0,
             relist,
             lister,
             resumed,
@@ -279,8 +306,21 @@ impl Reader {
             match msg {
                 Msg::Error(err) => return Err(err),
                 Msg::Consumer(arn) => self.consumer = Some(arn),
-                Msg::Shards(shards) => {
-                    self.relist_pending = false;
+                Msg::Shards { asked, shards } => {
+                    self.listed = self.listed.max(asked);
+                    // Saved positions are checked against the stream once,
+                    // at the start (a shard just ended may still be listed open).
+                    let foreign = self.initial.is_none().then(|| {
+                        shards
+                            .iter()
+                            .find(|s| s.open && self.positions.finished.contains(&s.id))
+                    });
+                    if let Some(open) = foreign.flatten() {
+                        return Err(ReadError::ForeignPositions {
+                            stream: self.options.stream.clone(),
+                            shard: open.id.clone(),
+                        });
+                    }
                     self.known = shards.into_iter().map(|s| (s.id.clone(), s)).collect();
                     if self.initial.is_none() {
                         self.initial = Some(self.known.keys().cloned().collect());
@@ -295,8 +335,8 @@ impl Reader {
                     if batch.shard_ended {
                         self.positions.finish(&batch.shard_id);
                         self.running.remove(&batch.shard_id);
-                        self.relist_pending = true;
-                        self.relist.notify_one();
+                        self.wanted = self.relist.asked.fetch_add(1, Ordering::SeqCst) + 1;
+                        self.relist.notify.notify_one();
                         self.spawn_ready();
                     } else if let Some(running) = self.running.get_mut(&batch.shard_id) {
                         running.behind = Some(batch.millis_behind_latest);
@@ -313,10 +353,16 @@ impl Reader {
         self.positions.clone()
     }
 
-    /// Whether every shard being read is at its tip.
+    /// Whether every shard is at its tip: each listed shard is read to its
+    /// end or being read and at its tip (none waits for a parent), and the
+    /// listing is fresh since the last shard ended.
     pub fn caught_up(&self) -> bool {
         self.initial.is_some()
-            && !self.relist_pending
+            && self.listed >= self.wanted
+            && self
+                .known
+                .keys()
+                .all(|id| self.running.contains_key(id) || self.positions.finished.contains(id))
             && self
                 .running
                 .values()
@@ -379,6 +425,13 @@ impl Reader {
             // Created while we were reading: all of it is new.
             return Begin::Type(ShardIteratorType::TrimHorizon);
         }
+        // A child listed at the start waited for its parents: LATEST now
+        // would skip what it received meanwhile.
+        let waited = self.known.get(shard).is_some_and(|info| {
+            info.parents
+                .iter()
+                .any(|p| self.initial.as_ref().is_some_and(|ids| ids.contains(p)))
+        });
         if self.resumed {
             return match self.positions.since {
                 Some(t) => Begin::Timestamp(t),
@@ -386,7 +439,10 @@ impl Reader {
             };
         }
         match &self.options.start {
-            StartPosition::Latest => Begin::Type(ShardIteratorType::Latest),
+            StartPosition::Latest => match self.positions.since {
+                Some(t) if waited => Begin::Timestamp(t),
+                _ => Begin::Type(ShardIteratorType::Latest),
+            },
             StartPosition::TrimHorizon => Begin::Type(ShardIteratorType::TrimHorizon),
             StartPosition::AtTimestamp(t) => Begin::Timestamp(*t),
             StartPosition::AtSequence(s) => Begin::At(s.clone()),
@@ -424,9 +480,13 @@ async fn list_shards(conn: &Connection, stream: &str) -> Result<Vec<ShardInfo>, 
                         .flatten()
                         .map(str::to_owned)
                         .collect();
+                    let open = shard
+                        .sequence_number_range()
+                        .is_none_or(|r| r.ending_sequence_number().is_none());
                     shards.push(ShardInfo {
                         id: shard.shard_id().to_owned(),
                         parents,
+                        open,
                     });
                 }
                 match out.next_token() {
@@ -457,7 +517,7 @@ async fn list_loop(
     stream: String,
     fan_out: Option<String>,
     every: Duration,
-    relist: std::sync::Arc<tokio::sync::Notify>,
+    relist: std::sync::Arc<Relist>,
     tx: mpsc::Sender<Msg>,
 ) {
     if let Some(name) = fan_out {
@@ -471,8 +531,9 @@ async fn list_loop(
         }
     }
     loop {
+        let asked = relist.asked.load(Ordering::SeqCst);
         let msg = match list_shards(&conn, &stream).await {
-            Ok(shards) => Msg::Shards(shards),
+            Ok(shards) => Msg::Shards { asked, shards },
             Err(err) => {
                 let _ = tx.send(Msg::Error(err)).await;
                 return;
@@ -483,7 +544,7 @@ async fn list_loop(
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = relist.notified() => {}
+            _ = relist.notify.notified() => {}
         }
     }
 }

@@ -65,7 +65,8 @@ pub fn classify_code(code: &str) -> ErrorKind {
     } else {
         match code {
             "ResourceNotFoundException" => ErrorKind::NotFound,
-            "ExpiredIteratorException" => ErrorKind::ExpiredIterator,
+            // A GetRecords iterator or a ListShards page token too old to use.
+            "ExpiredIteratorException" | "ExpiredNextTokenException" => ErrorKind::ExpiredIterator,
             "AccessDeniedException"
             | "UnrecognizedClientException"
             | "InvalidSignatureException"
@@ -217,6 +218,10 @@ mod tests {
         assert_eq!(
             classify_code("ResourceNotFoundException"),
             ErrorKind::NotFound
+        );
+        assert_eq!(
+            classify_code("ExpiredNextTokenException"),
+            ErrorKind::ExpiredIterator
         );
         assert_eq!(classify_code("ValidationException"), ErrorKind::Fatal);
         assert!(!ErrorKind::Fatal.is_retryable());

@@ -317,3 +317,52 @@ async fn transient_errors_are_retried_and_lose_nothing() {
     assert_eq!(seen.len(), 4);
     assert_in_order(&seen, 10);
 }
+
+/// Started at LATEST on a stream resharded earlier: the children wait for
+/// their closed parent, and records they receive meanwhile are read.
+#[tokio::test]
+async fn latest_children_of_a_closed_parent_miss_nothing() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    wait_active(&conn, "s").await;
+    conn.client
+        .split_shard()
+        .stream_name("s")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("170141183460469231731687303715884105728")
+        .send()
+        .await
+        .unwrap();
+    wait_active(&conn, "s").await;
+    let mut reader = Reader::start(conn.clone(), ReaderOptions::new("s", StartPosition::Latest));
+    // Shards start inside `next`: these records reach the children before
+    // the parent is read to its end.
+    for n in 0..5 {
+        for key in ["a", "b", "c", "d"] {
+            put(&conn, "s", key, n).await;
+        }
+    }
+    let seen = read_n(&mut reader, 20).await;
+    assert_eq!(seen.len(), 4);
+    assert_in_order(&seen, 5);
+}
+
+/// Positions saying an open shard was read to its end belong to another
+/// stream (or a deleted one of the same name): refused, not silently skipped.
+#[tokio::test]
+async fn positions_of_another_stream_are_refused() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    wait_active(&conn, "s").await;
+    let mut options = ReaderOptions::new("s", StartPosition::TrimHorizon);
+    options.positions.finish("shardId-000000000000");
+    let mut reader = Reader::start(conn, options);
+    let err = tokio::time::timeout(Duration::from_secs(20), reader.next())
+        .await
+        .expect("reader stalled")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "shard shardId-000000000000 of stream \"s\" was read to its end, but it is open"
+        ),
+        "{err}"
+    );
+}
