@@ -19,11 +19,19 @@ use aws_sdk_kinesis::types::{
 use tokio::sync::mpsc;
 
 use super::{convert, fatal, Batch, Begin, Msg, ReadError};
-use crate::client::Connection;
+use crate::client::{Connection, StreamError};
 use crate::retry::{classify, classify_code, describe, Backoff, ErrorKind};
 
 /// Registered consumers per stream allowed by Kinesis.
 const MAX_CONSUMERS: usize = 20;
+
+/// Kinesis allows one SubscribeToShard call per second per consumer and shard.
+const SUBSCRIBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A live subscription sends an event at least every 5 seconds; after this
+/// long without one the connection is presumed dead (a dropped NAT mapping,
+/// a laptop that slept) and the shard is subscribed to again.
+const SILENCE: Duration = Duration::from_secs(30);
 
 /// The ARN of the stream consumer `name`, registering it if needed, once it
 /// is ACTIVE.
@@ -106,10 +114,10 @@ async fn register(
         if service.is_some_and(|e| e.is_limit_exceeded_exception())
             && consumer_count(conn, stream_arn).await >= MAX_CONSUMERS
         {
-            return Err(ReadError::Shard {
-                shard: "-".into(),
-                detail: format!("stream {stream} already has {MAX_CONSUMERS} enhanced fan-out consumers, the most Kinesis allows; deregister one or reuse its name with -efo"),
-            });
+            return Err(ReadError::Stream(StreamError::Other {
+                stream: stream.to_owned(),
+                detail: format!("it already has {MAX_CONSUMERS} enhanced fan-out consumers, the most Kinesis allows; deregister one or reuse its name with -efo"),
+            }));
         }
         if classify(&err).is_retryable() {
             tracing::warn!(consumer = name, error = %describe(&err), "registering the consumer, retrying");
@@ -173,6 +181,7 @@ async fn subscribe_shard(
     tx: &mpsc::Sender<Msg>,
 ) -> Result<(), ReadError> {
     let mut errors = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut last_call: Option<tokio::time::Instant> = None;
     // `latest` means "from now": until an event gives a continuation, a new
     // subscription starts at this time rather than at a later "latest".
     let since = chrono::Utc::now();
@@ -181,6 +190,10 @@ async fn subscribe_shard(
         if !std::mem::take(&mut first) && matches!(begin, Begin::Type(ShardIteratorType::Latest)) {
             begin = Begin::Timestamp(since);
         }
+        if let Some(t) = last_call {
+            tokio::time::sleep_until(t + SUBSCRIBE_INTERVAL).await;
+        }
+        last_call = Some(tokio::time::Instant::now());
         let subscribed = conn
             .client
             .subscribe_to_shard()
@@ -200,6 +213,9 @@ async fn subscribe_shard(
                     errors.wait().await;
                     continue;
                 }
+                if service.is_some_and(|e| e.is_resource_not_found_exception()) {
+                    return Err(gone(conn, stream, consumer, shard, describe(&err)).await);
+                }
                 if service.is_some_and(|e| e.is_invalid_argument_exception())
                     && matches!(begin, Begin::At(_) | Begin::After(_))
                 {
@@ -216,7 +232,17 @@ async fn subscribe_shard(
             }
         };
         loop {
-            match subscription.event_stream.recv().await {
+            let Ok(received) =
+                tokio::time::timeout(SILENCE, subscription.event_stream.recv()).await
+            else {
+                tracing::warn!(
+                    shard,
+                    "no event for {} s, subscribing again",
+                    SILENCE.as_secs()
+                );
+                break;
+            };
+            match received {
                 Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(event))) => {
                     errors.reset();
                     let continuation = event.continuation_sequence_number;
@@ -245,6 +271,9 @@ async fn subscribe_shard(
                         .and_then(aws_sdk_kinesis::error::ProvideErrorMetadata::code)
                         .map_or(ErrorKind::Transient, classify_code);
                     let detail = describe(&err);
+                    if kind == ErrorKind::NotFound {
+                        return Err(gone(conn, stream, consumer, shard, detail).await);
+                    }
                     if !kind.is_retryable() {
                         return Err(ReadError::Shard {
                             shard: shard.to_owned(),
@@ -257,5 +286,23 @@ async fn subscribe_shard(
                 }
             }
         }
+    }
+}
+
+/// The error for a subscription refused or ended as not found: the stream is
+/// gone, or else its consumer was deregistered.
+async fn gone(
+    conn: &Connection,
+    stream: &str,
+    consumer: &str,
+    shard: &str,
+    detail: String,
+) -> ReadError {
+    if let Err(err) = conn.check_stream(stream).await {
+        return err.into();
+    }
+    ReadError::Shard {
+        shard: shard.to_owned(),
+        detail: format!("the enhanced fan-out consumer {consumer} is no longer registered ({detail}); run again to register it anew"),
     }
 }
