@@ -118,13 +118,26 @@ fn deaggregate(data: &Bytes, partition_key: &str) -> Option<Vec<UserRecord>> {
     Some(records)
 }
 
-/// Decompresses gzip data; anything else (or a broken stream) is kept as it is.
+/// Largest decompressed record: a 1 MiB record that inflates past this (a
+/// "zip bomb") is printed as it is instead of filling memory.
+pub const GUNZIP_LIMIT: u64 = 64 << 20;
+
+/// Decompresses gzip data; anything else (or a broken stream, or one larger
+/// than [`GUNZIP_LIMIT`] once decompressed) is kept as it is.
 pub fn gunzip(data: Bytes) -> Bytes {
     if !data.starts_with(&[0x1f, 0x8b]) {
         return data;
     }
     let mut out = Vec::new();
-    match flate2::read::MultiGzDecoder::new(&data[..]).read_to_end(&mut out) {
+    let mut decoder = flate2::read::MultiGzDecoder::new(&data[..]).take(GUNZIP_LIMIT + 1);
+    match decoder.read_to_end(&mut out) {
+        Ok(n) if n as u64 > GUNZIP_LIMIT => {
+            tracing::warn!(
+                limit_mib = GUNZIP_LIMIT >> 20,
+                "record decompresses to more than the limit; printing it compressed"
+            );
+            data
+        }
         Ok(_) => Bytes::from(out),
         Err(err) => {
             tracing::warn!(error = %err, "record looks gzip-compressed but does not decompress; printing it as it is");
@@ -432,6 +445,15 @@ mod tests {
         let users = decode(&record(&agg));
         assert_eq!(users[1].partition_key, "y");
         assert_eq!(users[2].sub_sequence, Some(2));
+        // Data that inflates past the limit is printed compressed (base64).
+        let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..=GUNZIP_LIMIT >> 20 {
+            bomb.write_all(&zeros).unwrap();
+        }
+        let bomb = Bytes::from(bomb.finish().unwrap());
+        assert!(bomb.len() < 1 << 20);
+        assert_eq!(gunzip(bomb.clone()), bomb);
         // A corrupt aggregate is printed as binary data.
         let mut bad = agg.clone();
         let n = bad.len();

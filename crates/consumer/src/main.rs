@@ -161,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await?;
     conn.check_stream(&cli.stream).await?;
     let mut options = ReaderOptions::new(cli.stream.clone(), start);
+    let first_run = saved.is_none();
     options.positions = saved.unwrap_or_default();
     options.poll_interval = cli.poll;
     options.fan_out = cli.efo.clone();
@@ -182,6 +183,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Ok(())
     };
+    if first_run {
+        // Where this run starts ("latest" is now): a restart before anything
+        // is printed must not skip what arrived meanwhile. A path that cannot
+        // be written fails here, before anything is read.
+        save(&saved_positions)?;
+    }
     loop {
         let batch = match cli.idle_timeout {
             Some(idle) => match tokio::time::timeout_at(last_record + idle, reader.next()).await {

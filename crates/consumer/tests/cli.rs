@@ -587,3 +587,99 @@ async fn ctrl_c_exits_zero_and_keeps_the_checkpoint() {
     assert!(ok, "{stderr}");
     assert_eq!(by_key(&values(&stdout))["a"], [3]);
 }
+
+/// A first run that is killed before it printed anything still leaves a
+/// checkpoint: the restart prints what arrived meanwhile instead of starting
+/// at a new "latest".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_before_anything_was_printed_skips_nothing() {
+    let (engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 1).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("pos.json");
+    let ckpt = checkpoint.to_str().unwrap();
+    let args = ["-format", "compact", "-checkpoint", ckpt];
+    let mut first = Running::start(&engine.url(), &args);
+    tokio::time::timeout(WAIT, async {
+        while !checkpoint.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("no checkpoint written at the start");
+    first.child.start_kill().unwrap(); // SIGKILL
+    first.child.wait().await.unwrap();
+    for n in 0..3 {
+        put_json(&conn, "a", n).await;
+    }
+    let mut args2 = args.to_vec();
+    args2.push("-until-caught-up");
+    let (ok, stdout, stderr) = run(&engine.url(), &args2).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(by_key(&values(&stdout))["a"], [0, 1, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_that_cannot_be_written_fails_before_reading() {
+    let (engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 1).await.unwrap();
+    put_json(&conn, "a", 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("pos.json");
+    let (ok, stdout, stderr) = run(
+        &engine.url(),
+        &["-from", "oldest", "-checkpoint", missing.to_str().unwrap()],
+    )
+    .await;
+    assert!(!ok);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("cannot write checkpoint"), "{stderr}");
+}
+
+/// Deregistering the fan-out consumer while it reads ends the run with a
+/// message that says so (not "stream not found").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn efo_consumer_deregistered_while_reading_ends_with_a_clear_error() {
+    let (engine, conn) = engine_with(engine::Config::default()).await;
+    conn.ensure_stream("s", 1).await.unwrap();
+    let arn = conn.check_stream("s").await.unwrap();
+    let mut running = Running::start(&engine.url(), &["-format", "compact", "-efo", "hq"]);
+    // Subscribed once the first pushed record is printed.
+    let mut n = 0;
+    let printed = tokio::time::timeout(WAIT, async {
+        loop {
+            put_json(&conn, "a", n).await;
+            n += 1;
+            tokio::select! {
+                line = running.lines.next_line() => break line,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    })
+    .await
+    .expect("nothing pushed");
+    assert!(printed.unwrap().is_some());
+    conn.client
+        .deregister_stream_consumer()
+        .stream_arn(arn)
+        .consumer_name("hq")
+        .send()
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(WAIT, running.child.wait())
+        .await
+        .expect("consumer kept running")
+        .unwrap();
+    let mut stderr = String::new();
+    running
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is no longer registered"), "{stderr}");
+    assert!(!stderr.contains("not found in region"), "{stderr}");
+}
