@@ -1059,6 +1059,12 @@ impl Engine {
                             "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP.",
                         )
                     })?;
+                    if t > now {
+                        return Err(err(
+                            "InvalidArgumentException",
+                            format!("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {t}, currentTimestampInMillis: {now}"),
+                        ));
+                    }
                     let first = shard.first_cached();
                     let skip = shard
                         .cache

@@ -364,6 +364,20 @@ async fn put_and_get_records() {
         .unwrap();
     let page = c.get_records().shard_iterator(it).send().await.unwrap();
     assert!(page.records.iter().any(|r| r.data.as_ref() == b"three"));
+
+    // Like Kinesis, a time ahead of the service's clock is refused.
+    let future = aws_smithy_types::DateTime::from_secs(ts.secs() + 3600);
+    let err = c
+        .get_shard_iterator()
+        .stream_name("s")
+        .shard_id(&shard)
+        .shard_iterator_type(ShardIteratorType::AtTimestamp)
+        .timestamp(future)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_argument_exception(), "{err:?}");
     e.shutdown().await.unwrap();
 }
 
