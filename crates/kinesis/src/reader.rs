@@ -242,6 +242,8 @@ pub struct Reader {
     resumed: bool,
     /// The enhanced fan-out consumer's ARN once known.
     consumer: Option<String>,
+    /// A listing contradicted the saved positions once already.
+    foreign_suspected: bool,
 }
 
 impl Drop for Reader {
@@ -262,7 +264,13 @@ impl Reader {
         options.limit = options.limit.clamp(1, 10_000);
         let resumed = !options.positions.is_empty();
         let mut positions = options.positions.clone();
-        positions.started = true;
+        // A sequence-number start stays on the command line: a run that read
+        // nothing resumes by applying it again.
+        positions.started = resumed
+            || !matches!(
+                options.start,
+                StartPosition::AtSequence(_) | StartPosition::AfterSequence(_)
+            );
         if !resumed {
             positions.since = match &options.start {
                 StartPosition::Latest => Some(Utc::now()),
@@ -295,6 +303,7 @@ impl Reader {
             lister,
             resumed,
             consumer: None,
+            foreign_suspected: false,
         }
     }
 
@@ -308,14 +317,20 @@ impl Reader {
                 Msg::Consumer(arn) => self.consumer = Some(arn),
                 Msg::Shards { asked, shards } => {
                     self.listed = self.listed.max(asked);
-                    // Saved positions are checked against the stream once,
-                    // at the start (a shard just ended may still be listed open).
+                    // Saved positions are checked against the stream at the
+                    // start. ListShards is eventually consistent (a shard that
+                    // ended just before a restart may still be listed open), so
+                    // a mismatch is refused only if the next listing agrees.
                     let foreign = self.initial.is_none().then(|| {
                         shards
                             .iter()
                             .find(|s| s.open && self.positions.finished.contains(&s.id))
                     });
                     if let Some(open) = foreign.flatten() {
+                        if !std::mem::replace(&mut self.foreign_suspected, true) {
+                            tracing::info!(shard = %open.id, "a shard the saved positions call finished is listed open; listing again");
+                            continue;
+                        }
                         return Err(ReadError::ForeignPositions {
                             stream: self.options.stream.clone(),
                             shard: open.id.clone(),
@@ -563,9 +578,28 @@ fn convert(record: aws_sdk_kinesis::types::Record) -> Record {
     }
 }
 
-/// Gets an iterator for `begin`, retrying transient errors. An invalid
-/// sequence number (it belongs to another shard) falls back to the trim
-/// horizon.
+/// Where to start instead when Kinesis refuses `begin` as an invalid
+/// argument: a sequence number of another shard means the trim horizon; a
+/// time ahead of the service's clock (this machine's clock runs fast) means
+/// latest. `None`: the refusal is an error.
+fn refused_start(begin: &Begin, shard: &str, err: &dyn std::fmt::Display) -> Option<Begin> {
+    let (instead, why) = match begin {
+        Begin::At(_) | Begin::After(_) => (
+            ShardIteratorType::TrimHorizon,
+            "sequence number not in this shard; reading it from the trim horizon",
+        ),
+        Begin::Timestamp(_) => (
+            ShardIteratorType::Latest,
+            "start time refused (is this machine's clock ahead?); reading from latest",
+        ),
+        Begin::Type(_) => return None,
+    };
+    tracing::warn!(shard, error = %err, "{why}");
+    Some(Begin::Type(instead))
+}
+
+/// Gets an iterator for `begin`, retrying transient errors; a refused start
+/// falls back as [`refused_start`] says.
 async fn iterator(
     conn: &Connection,
     stream: &str,
@@ -600,9 +634,11 @@ async fn iterator(
                 let invalid = err
                     .as_service_error()
                     .is_some_and(|e| e.is_invalid_argument_exception());
-                if invalid && matches!(begin, Begin::At(_) | Begin::After(_)) {
-                    tracing::warn!(shard, error = %describe(&err), "sequence number not in this shard; reading it from the trim horizon");
-                    begin = Begin::Type(ShardIteratorType::TrimHorizon);
+                if let Some(instead) = invalid
+                    .then(|| refused_start(&begin, shard, &describe(&err)))
+                    .flatten()
+                {
+                    begin = instead;
                     continue;
                 }
                 match classify(&err) {

@@ -99,6 +99,8 @@ async fn reads_every_shard_and_reports_caught_up() {
 /// read too.
 #[tokio::test]
 async fn shards_past_the_first_list_page_are_read() {
+    // A connection per shard at first, both ends in this process.
+    rlimit::increase_nofile_limit(u64::MAX).unwrap();
     let (_engine, conn) = engine_with(engine::Config {
         shard_limit: 1100,
         ..engine::Config::default()
@@ -354,6 +356,8 @@ async fn positions_of_another_stream_are_refused() {
     wait_active(&conn, "s").await;
     let mut options = ReaderOptions::new("s", StartPosition::TrimHorizon);
     options.positions.finish("shardId-000000000000");
+    // Refused when a second listing agrees with the first.
+    options.discovery_interval = Duration::from_secs(1);
     let mut reader = Reader::start(conn, options);
     let err = tokio::time::timeout(Duration::from_secs(20), reader.next())
         .await
@@ -365,4 +369,60 @@ async fn positions_of_another_stream_are_refused() {
         ),
         "{err}"
     );
+}
+
+/// A first run's positions resume from where it started even when it read
+/// nothing; a sequence-number start is applied again instead.
+#[tokio::test]
+async fn a_first_run_that_read_nothing_resumes_from_its_start() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    wait_active(&conn, "s").await;
+    let first = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::TrimHorizon),
+    );
+    let saved = first.positions();
+    drop(first);
+    let after = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::AfterSequence("1".into())),
+    );
+    assert!(after.positions().is_empty());
+    drop(after);
+    for n in 0..3 {
+        put(&conn, "s", "a", n).await;
+    }
+    // Resumed with "latest" as the configured start: the saved trim horizon wins.
+    let mut options = ReaderOptions::new("s", StartPosition::Latest);
+    options.positions = saved;
+    let mut reader = Reader::start(conn, options);
+    let seen = read_n(&mut reader, 3).await;
+    assert_in_order(&seen, 3);
+}
+
+/// A start time ahead of the service's clock (this machine's clock runs
+/// fast) is refused by Kinesis: the reader starts at latest instead of
+/// failing.
+#[tokio::test]
+async fn a_start_time_ahead_of_the_service_reads_from_latest() {
+    let (_engine, conn) = engine_with(engine::Config::default()).await;
+    wait_active(&conn, "s").await;
+    put(&conn, "s", "old", 0).await;
+    let ahead = chrono::Utc::now() + chrono::Duration::hours(1);
+    let mut reader = Reader::start(
+        conn.clone(),
+        ReaderOptions::new("s", StartPosition::AtTimestamp(ahead)),
+    );
+    // The shard starts inside `next`: wait for its first (empty) answer.
+    let batch = tokio::time::timeout(Duration::from_secs(20), reader.next())
+        .await
+        .expect("reader stalled")
+        .unwrap();
+    assert!(batch.records.is_empty());
+    for n in 0..3 {
+        put(&conn, "s", "a", n).await;
+    }
+    let seen = read_n(&mut reader, 3).await;
+    assert_eq!(seen.keys().collect::<Vec<_>>(), ["a"]);
+    assert_in_order(&seen, 3);
 }

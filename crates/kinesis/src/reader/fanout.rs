@@ -18,7 +18,7 @@ use aws_sdk_kinesis::types::{
 };
 use tokio::sync::mpsc;
 
-use super::{convert, fatal, Batch, Begin, Msg, ReadError};
+use super::{convert, fatal, refused_start, Batch, Begin, Msg, ReadError};
 use crate::client::{Connection, StreamError};
 use crate::retry::{classify, classify_code, describe, Backoff, ErrorKind};
 
@@ -216,11 +216,12 @@ async fn subscribe_shard(
                 if service.is_some_and(|e| e.is_resource_not_found_exception()) {
                     return Err(gone(conn, stream, consumer, shard, describe(&err)).await);
                 }
-                if service.is_some_and(|e| e.is_invalid_argument_exception())
-                    && matches!(begin, Begin::At(_) | Begin::After(_))
+                let invalid = service.is_some_and(|e| e.is_invalid_argument_exception());
+                if let Some(instead) = invalid
+                    .then(|| refused_start(&begin, shard, &describe(&err)))
+                    .flatten()
                 {
-                    tracing::warn!(shard, error = %describe(&err), "sequence number not in this shard; reading it from the trim horizon");
-                    begin = Begin::Type(ShardIteratorType::TrimHorizon);
+                    begin = instead;
                     continue;
                 }
                 if classify(&err).is_retryable() {
