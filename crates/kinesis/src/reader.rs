@@ -440,6 +440,12 @@ impl Reader {
             // Created while we were reading: all of it is new.
             return Begin::Type(ShardIteratorType::TrimHorizon);
         }
+        if self.resumed {
+            return match self.positions.since {
+                Some(t) => Begin::Timestamp(t),
+                None => Begin::Type(ShardIteratorType::TrimHorizon),
+            };
+        }
         // A child listed at the start waited for its parents: LATEST now
         // would skip what it received meanwhile.
         let waited = self.known.get(shard).is_some_and(|info| {
@@ -447,12 +453,6 @@ impl Reader {
                 .iter()
                 .any(|p| self.initial.as_ref().is_some_and(|ids| ids.contains(p)))
         });
-        if self.resumed {
-            return match self.positions.since {
-                Some(t) => Begin::Timestamp(t),
-                None => Begin::Type(ShardIteratorType::TrimHorizon),
-            };
-        }
         match &self.options.start {
             StartPosition::Latest => match self.positions.since {
                 Some(t) if waited => Begin::Timestamp(t),
