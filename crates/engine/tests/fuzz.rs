@@ -1,4 +1,5 @@
-//! Malformed requests get clean 4xx errors and never take the server down.
+//! Malformed requests get clean 4xx errors and never take the server down,
+//! including SubscribeToShard calls that open a live subscription.
 
 use std::time::Duration;
 
@@ -165,5 +166,122 @@ fn malformed_requests_get_clean_errors() {
         b"{}",
     ));
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    rt.block_on(engine.shutdown()).unwrap();
+}
+
+/// SubscribeToShard with a registered consumer and fuzzed starting positions:
+/// either an event stream (which ends with the short subscription lifetime
+/// set here) or a clean 4xx error, and the server keeps serving.
+#[test]
+fn fuzzed_subscriptions_get_a_stream_or_a_clean_error() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = rt
+        .block_on(engine::spawn(engine::Config {
+            subscription_ttl: Duration::from_millis(100),
+            subscribe_cooldown: Duration::ZERO,
+            ..engine::Config::default()
+        }))
+        .unwrap();
+    let addr = engine.addr();
+    let call = |action: &str, body: &str| {
+        let (status, resp) = rt.block_on(raw(
+            addr,
+            &format!("Kinesis_20131202.{action}"),
+            "application/x-amz-json-1.1",
+            body.as_bytes(),
+        ));
+        assert_eq!(status, 200, "{action}: {}", String::from_utf8_lossy(&resp));
+        serde_json::from_slice::<serde_json::Value>(&resp).unwrap()
+    };
+    call("CreateStream", r#"{"StreamName":"s","ShardCount":1}"#);
+    let put = call(
+        "PutRecord",
+        r#"{"StreamName":"s","PartitionKey":"k","Data":"eyJhIjoxfQ=="}"#,
+    );
+    let seq = put["SequenceNumber"].as_str().unwrap().to_owned();
+    let stream_arn = call("DescribeStreamSummary", r#"{"StreamName":"s"}"#)
+        ["StreamDescriptionSummary"]["StreamARN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let registered = call(
+        "RegisterStreamConsumer",
+        &serde_json::json!({"StreamARN": stream_arn, "ConsumerName": "hq"}).to_string(),
+    );
+    let consumer_arn = registered["Consumer"]["ConsumerARN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let kind = prop_oneof![
+        Just(serde_json::json!("TRIM_HORIZON")),
+        Just(serde_json::json!("LATEST")),
+        Just(serde_json::json!("AT_SEQUENCE_NUMBER")),
+        Just(serde_json::json!("AFTER_SEQUENCE_NUMBER")),
+        Just(serde_json::json!("AT_TIMESTAMP")),
+        json_value(),
+    ];
+    let sequence = prop_oneof![
+        Just(serde_json::json!(seq)),
+        "[0-9]{1,70}".prop_map(serde_json::Value::from),
+        json_value(),
+    ];
+    let timestamp = prop_oneof![
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(serde_json::Value::from),
+        (0u64..4_000_000_000).prop_map(serde_json::Value::from),
+        json_value(),
+    ];
+    let shard = prop_oneof![
+        Just(serde_json::json!("shardId-000000000000")),
+        Just(serde_json::json!("shardId-000000000007")),
+        json_value(),
+    ];
+    let streams = std::sync::atomic::AtomicUsize::new(0);
+    let errors = std::sync::atomic::AtomicUsize::new(0);
+    let config = ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(kind in kind, sequence in prop::option::of(sequence), timestamp in prop::option::of(timestamp), shard in shard)| {
+        let mut position = serde_json::json!({ "Type": kind });
+        if let Some(s) = sequence {
+            position["SequenceNumber"] = s;
+        }
+        if let Some(t) = timestamp {
+            position["Timestamp"] = t;
+        }
+        let body = serde_json::json!({
+            "ConsumerARN": consumer_arn,
+            "ShardId": shard,
+            "StartingPosition": position,
+        });
+        let (status, resp) = rt.block_on(raw(
+            addr,
+            "Kinesis_20131202.SubscribeToShard",
+            "application/x-amz-json-1.1",
+            body.to_string().as_bytes(),
+        ));
+        if status == 200 {
+            // An event stream: binary frames, the first one the initial response.
+            prop_assert!(!resp.is_empty(), "empty stream for {body}");
+            streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            prop_assert!((400..500).contains(&status), "status {status} for {body}");
+            let v: serde_json::Value = serde_json::from_slice(&resp).expect("json error");
+            prop_assert!(v.get("__type").and_then(|t| t.as_str()).is_some());
+            prop_assert!(v.get("message").is_some());
+        }
+    });
+    // Both paths were exercised: live subscriptions and refusals.
+    let (streams, errors) = (streams.into_inner(), errors.into_inner());
+    assert!(
+        streams > 0 && errors > 0,
+        "{streams} streams, {errors} errors"
+    );
+    call("ListStreams", "{}");
     rt.block_on(engine.shutdown()).unwrap();
 }
