@@ -19,7 +19,7 @@ use aws_sdk_kinesis::types::{
 use tokio::sync::mpsc;
 
 use super::{convert, fatal, refused_start, Batch, Begin, Msg, ReadError};
-use crate::client::{Connection, StreamError};
+use crate::client::{is_loopback, Connection, StreamError};
 use crate::retry::{classify, classify_code, describe, Backoff, ErrorKind};
 
 /// Registered consumers per stream allowed by Kinesis.
@@ -98,11 +98,21 @@ async fn register(
             .await;
         let err = match result {
             Ok(_) => {
-                tracing::info!(
-                    consumer = name,
-                    stream,
-                    "registered the enhanced fan-out consumer"
-                );
+                let local = conn.endpoint.as_deref().is_some_and(is_loopback);
+                if local {
+                    tracing::info!(
+                        consumer = name,
+                        stream,
+                        "registered the enhanced fan-out consumer"
+                    );
+                } else {
+                    // A new billed resource: say so once, by default.
+                    tracing::warn!(
+                        consumer = name,
+                        stream,
+                        "registered the enhanced fan-out consumer; it is billed per shard-hour while registered (aws kinesis deregister-stream-consumer removes it); activating takes a few seconds"
+                    );
+                }
                 return Ok(());
             }
             Err(err) => err,
