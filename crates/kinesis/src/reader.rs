@@ -11,15 +11,17 @@
 //! * [`Reader::positions`] covers exactly the batches returned so far; the
 //!   caller persists it when it has done its work (see [`crate::checkpoint`]);
 //! * [`Batch::caught_up`] says that every shard being read has reported
-//!   `MillisBehindLatest == 0` since its last records (for "exit when caught
-//!   up" and for watermarks).
+//!   `MillisBehindLatest == 0` since its last records, that no listed shard
+//!   still waits for a parent and that the shard list is newer than the last
+//!   shard end (for "exit when caught up" and for watermarks).
 //!
 //! Polling: at once while a shard is behind, every `poll_interval` when idle,
 //! slowing to `idle_poll_max` after a while; never more than 5 calls per
 //! second per shard. Throttling and transient errors back off and retry
-//! forever; an expired iterator resumes after the last record read. Only
-//! fatal errors (stream deleted, access denied, ...) end the reader. All
-//! waiting uses `tokio::time`.
+//! forever; an expired iterator resumes after the last record read; a start
+//! Kinesis refuses falls back (see `refused_start`). Only fatal errors (stream
+//! deleted, access denied, saved positions of another stream, ...) end the
+//! reader. All waiting uses `tokio::time`.
 //!
 //! With [`ReaderOptions::fan_out`] the shard tasks use enhanced fan-out
 //! instead ([`fanout`]): records are pushed as they arrive, with the same
