@@ -24,7 +24,7 @@
 //! reader. All waiting uses `tokio::time`.
 //!
 //! With [`ReaderOptions::fan_out`] the shard tasks use enhanced fan-out
-//! instead ([`fanout`]): records are pushed as they arrive, with the same
+//! instead (the `fanout` module): records are pushed as they arrive, with the same
 //! batches, ordering and positions.
 
 mod fanout;
