@@ -67,22 +67,46 @@ fn assert_in_order(seen: &BTreeMap<String, Vec<usize>>, per_key: usize) {
     }
 }
 
+/// Puts `rounds` records per key, a round at a time: every key's `key:0`,
+/// then every key's `key:1`, and so on.
+async fn put_rounds(conn: &Connection, stream: &str, keys: &[&str], rounds: usize) {
+    for n in 0..rounds {
+        for key in keys {
+            put(conn, stream, key, n).await;
+        }
+    }
+}
+
+/// Reads the records of [`put_rounds`]: every key, each in order.
+async fn read_rounds(reader: &mut Reader, keys: usize, rounds: usize) {
+    let seen = read_n(reader, keys * rounds).await;
+    assert_eq!(seen.len(), keys);
+    assert_in_order(&seen, rounds);
+}
+
+/// Splits the stream's first shard in the middle of its hash range.
+async fn split_first_shard(conn: &Connection, stream: &str) {
+    conn.client
+        .split_shard()
+        .stream_name(stream)
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("170141183460469231731687303715884105728")
+        .send()
+        .await
+        .unwrap();
+    wait_active(conn, stream).await;
+}
+
 #[tokio::test]
 async fn reads_every_shard_and_reports_caught_up() {
     let (_engine, conn) = engine_with(engine::Config::default()).await;
     conn.ensure_stream("s", 4).await.unwrap();
-    for n in 0..20 {
-        for key in ["a", "b", "c", "d", "e", "f", "g", "h"] {
-            put(&conn, "s", key, n).await;
-        }
-    }
+    put_rounds(&conn, "s", &["a", "b", "c", "d", "e", "f", "g", "h"], 20).await;
     let mut reader = Reader::start(
         conn.clone(),
         ReaderOptions::new("s", StartPosition::TrimHorizon),
     );
-    let seen = read_n(&mut reader, 160).await;
-    assert_eq!(seen.len(), 8);
-    assert_in_order(&seen, 20);
+    read_rounds(&mut reader, 8, 20).await;
     assert_eq!(reader.shards().len(), 4);
     loop {
         let batch = reader.next().await.unwrap();
@@ -149,16 +173,7 @@ async fn split_and_merge_while_reading_lose_nothing_and_keep_order() {
             put(&conn, "s", key, n).await;
         }
         if n == 10 {
-            // Split the only shard in the middle of its hash range.
-            conn.client
-                .split_shard()
-                .stream_name("s")
-                .shard_to_split("shardId-000000000000")
-                .new_starting_hash_key("170141183460469231731687303715884105728")
-                .send()
-                .await
-                .unwrap();
-            wait_active(&conn, "s").await;
+            split_first_shard(&conn, "s").await;
         }
         if n == 20 {
             conn.client
@@ -303,11 +318,7 @@ async fn transient_errors_are_retried_and_lose_nothing() {
     };
     let (engine, conn) = engine_with(durable()).await;
     conn.ensure_stream("s", 2).await.unwrap();
-    for n in 0..10 {
-        for key in ["a", "b", "c", "d"] {
-            put(&conn, "s", key, n).await;
-        }
-    }
+    put_rounds(&conn, "s", &["a", "b", "c", "d"], 10).await;
     engine.shutdown().await.unwrap();
     let (_engine, conn) = engine_with(engine::Config {
         fail_call_ratio: 0.5,
@@ -315,9 +326,7 @@ async fn transient_errors_are_retried_and_lose_nothing() {
     })
     .await;
     let mut reader = Reader::start(conn, ReaderOptions::new("s", StartPosition::TrimHorizon));
-    let seen = read_n(&mut reader, 40).await;
-    assert_eq!(seen.len(), 4);
-    assert_in_order(&seen, 10);
+    read_rounds(&mut reader, 4, 10).await;
 }
 
 /// Started at LATEST on a stream resharded earlier: the children wait for
@@ -326,26 +335,12 @@ async fn transient_errors_are_retried_and_lose_nothing() {
 async fn latest_children_of_a_closed_parent_miss_nothing() {
     let (_engine, conn) = engine_with(engine::Config::default()).await;
     wait_active(&conn, "s").await;
-    conn.client
-        .split_shard()
-        .stream_name("s")
-        .shard_to_split("shardId-000000000000")
-        .new_starting_hash_key("170141183460469231731687303715884105728")
-        .send()
-        .await
-        .unwrap();
-    wait_active(&conn, "s").await;
+    split_first_shard(&conn, "s").await;
     let mut reader = Reader::start(conn.clone(), ReaderOptions::new("s", StartPosition::Latest));
     // Shards start inside `next`: these records reach the children before
     // the parent is read to its end.
-    for n in 0..5 {
-        for key in ["a", "b", "c", "d"] {
-            put(&conn, "s", key, n).await;
-        }
-    }
-    let seen = read_n(&mut reader, 20).await;
-    assert_eq!(seen.len(), 4);
-    assert_in_order(&seen, 5);
+    put_rounds(&conn, "s", &["a", "b", "c", "d"], 5).await;
+    read_rounds(&mut reader, 4, 5).await;
 }
 
 /// Positions saying an open shard was read to its end belong to another
@@ -389,9 +384,7 @@ async fn a_first_run_that_read_nothing_resumes_from_its_start() {
     );
     assert!(after.positions().is_empty());
     drop(after);
-    for n in 0..3 {
-        put(&conn, "s", "a", n).await;
-    }
+    put_rounds(&conn, "s", &["a"], 3).await;
     // Resumed with "latest" as the configured start: the saved trim horizon wins.
     let mut options = ReaderOptions::new("s", StartPosition::Latest);
     options.positions = saved;
@@ -419,9 +412,7 @@ async fn a_start_time_ahead_of_the_service_reads_from_latest() {
         .expect("reader stalled")
         .unwrap();
     assert!(batch.records.is_empty());
-    for n in 0..3 {
-        put(&conn, "s", "a", n).await;
-    }
+    put_rounds(&conn, "s", &["a"], 3).await;
     let seen = read_n(&mut reader, 3).await;
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["a"]);
     assert_in_order(&seen, 3);
