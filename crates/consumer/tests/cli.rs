@@ -108,6 +108,24 @@ impl Running {
     }
 }
 
+/// Waits for the consumer to exit (`why` names what should end it); returns
+/// its status and stderr.
+async fn finish(child: &mut Child, why: &str) -> (std::process::ExitStatus, String) {
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("consumer kept running after {why}"))
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    (status, stderr)
+}
+
 /// Parses concatenated JSON values (pretty output).
 fn values(text: &str) -> Vec<serde_json::Value> {
     serde_json::Deserializer::from_str(text)
@@ -263,19 +281,7 @@ async fn a_closed_pipe_exits_zero_without_a_message() {
     drop(running.lines); // like `| head -1`
                          // The consumer notices at its next write, like any Unix filter.
     put_json(&conn, "a", 500).await;
-    let status = tokio::time::timeout(WAIT, running.child.wait())
-        .await
-        .expect("consumer kept running after its stdout closed")
-        .unwrap();
-    let mut stderr = String::new();
-    running
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
+    let (status, stderr) = finish(&mut running.child, "its stdout closed").await;
     assert!(status.success(), "{status:?} {stderr}");
     assert_eq!(stderr, "");
 }
@@ -558,19 +564,7 @@ async fn ctrl_c_exits_zero_and_keeps_the_checkpoint() {
         .status()
         .unwrap();
     assert!(sent.success());
-    let status = tokio::time::timeout(WAIT, running.child.wait())
-        .await
-        .expect("consumer kept running after Ctrl-C")
-        .unwrap();
-    let mut stderr = String::new();
-    running
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
+    let (status, stderr) = finish(&mut running.child, "Ctrl-C").await;
     assert!(status.success(), "{status:?} {stderr}");
     assert_eq!(stderr, "");
     put_json(&conn, "a", 3).await;
@@ -667,19 +661,7 @@ async fn efo_consumer_deregistered_while_reading_ends_with_a_clear_error() {
         .send()
         .await
         .unwrap();
-    let status = tokio::time::timeout(WAIT, running.child.wait())
-        .await
-        .expect("consumer kept running")
-        .unwrap();
-    let mut stderr = String::new();
-    running
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
+    let (status, stderr) = finish(&mut running.child, "its consumer was deregistered").await;
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is no longer registered"), "{stderr}");
     assert!(!stderr.contains("not found in region"), "{stderr}");
