@@ -126,6 +126,17 @@ async fn finish(child: &mut Child, why: &str) -> (std::process::ExitStatus, Stri
     (status, stderr)
 }
 
+/// Polls `ready` every 10 ms; panics with `failure` after [`WAIT`].
+async fn wait_for(failure: &str, mut ready: impl FnMut() -> bool) {
+    tokio::time::timeout(WAIT, async {
+        while !ready() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect(failure);
+}
+
 /// Parses concatenated JSON values (pretty output).
 fn values(text: &str) -> Vec<serde_json::Value> {
     serde_json::Deserializer::from_str(text)
@@ -335,17 +346,13 @@ async fn kill_9_and_restart(extra: &[&str]) -> (engine::EngineHandle, Connection
     }
     seen.extend(first.take(40).await);
     // The checkpoint is written after each printed batch; wait for one.
-    tokio::time::timeout(WAIT, async {
-        while kinesis::checkpoint::load(&checkpoint)
+    wait_for("no checkpoint written", || {
+        kinesis::checkpoint::load(&checkpoint)
             .ok()
             .flatten()
-            .is_none()
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+            .is_some()
     })
-    .await
-    .expect("no checkpoint written");
+    .await;
     first.child.start_kill().unwrap(); // SIGKILL
     first.child.wait().await.unwrap();
     for n in 20..30 {
@@ -547,17 +554,11 @@ async fn ctrl_c_exits_zero_and_keeps_the_checkpoint() {
     let last_seq = last["sequence"].as_str().unwrap().to_owned();
     // Wait for the checkpoint of the last printed record, so the restart
     // below has exactly nothing left to print.
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let saved = kinesis::checkpoint::load(&checkpoint).ok().flatten();
-            if saved.is_some_and(|p| p.shards.values().any(|s| *s == last_seq)) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    wait_for("no checkpoint of the last record", || {
+        let saved = kinesis::checkpoint::load(&checkpoint).ok().flatten();
+        saved.is_some_and(|p| p.shards.values().any(|s| *s == last_seq))
     })
-    .await
-    .expect("no checkpoint of the last record");
+    .await;
     let pid = running.child.id().unwrap().to_string();
     let sent = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -595,13 +596,7 @@ async fn a_restart_before_anything_was_printed_skips_nothing() {
     let ckpt = checkpoint.to_str().unwrap();
     let args = ["-format", "compact", "-checkpoint", ckpt];
     let mut first = Running::start(&engine.url(), &args);
-    tokio::time::timeout(WAIT, async {
-        while !checkpoint.exists() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("no checkpoint written at the start");
+    wait_for("no checkpoint written at the start", || checkpoint.exists()).await;
     first.child.start_kill().unwrap(); // SIGKILL
     first.child.wait().await.unwrap();
     for n in 0..3 {
