@@ -246,6 +246,8 @@ pub struct Reader {
     consumer: Option<String>,
     /// A listing contradicted the saved positions once already.
     foreign_suspected: bool,
+    /// Listed shards waiting for a parent (counted when shards are started).
+    waiting: usize,
 }
 
 impl Drop for Reader {
@@ -306,6 +308,7 @@ impl Reader {
             resumed,
             consumer: None,
             foreign_suspected: false,
+            waiting: 0,
         }
     }
 
@@ -376,10 +379,7 @@ impl Reader {
     pub fn caught_up(&self) -> bool {
         self.initial.is_some()
             && self.listed >= self.wanted
-            && self
-                .known
-                .keys()
-                .all(|id| self.running.contains_key(id) || self.positions.finished.contains(id))
+            && self.waiting == 0
             && self
                 .running
                 .values()
@@ -395,6 +395,7 @@ impl Reader {
         let mut ids: Vec<&String> = self.known.keys().collect();
         ids.sort();
         let mut ready = Vec::new();
+        let mut waiting_shards = 0;
         for id in ids {
             if self.running.contains_key(id) || self.positions.finished.contains(id) {
                 continue;
@@ -405,10 +406,13 @@ impl Reader {
                 .parents
                 .iter()
                 .any(|p| self.known.contains_key(p) && !self.positions.finished.contains(p));
-            if !waiting {
+            if waiting {
+                waiting_shards += 1;
+            } else {
                 ready.push(id.clone());
             }
         }
+        self.waiting = waiting_shards;
         for id in ready {
             let begin = self.begin_for(&id);
             tracing::debug!(shard = %id, ?begin, "reading shard");
