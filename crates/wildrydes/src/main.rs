@@ -301,7 +301,7 @@ fn banner(stack: &stack::Stack) -> String {
          \x20 ./producer -endpoint {url} -name Rocinante\n\
          \x20 ./consumer -endpoint {url} -stream {dst} | jq .\n\
          Or for every tool at once (the binaries, aws, boto3):\n\
-         \x20 export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n\
+         \x20 export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n\
          \x20 aws kinesis list-streams\n\
          Ctrl-C stops everything.",
         src = stack::SOURCE_STREAM,
