@@ -14,12 +14,12 @@
 //! # Ok(()) }
 //! ```
 
-mod api;
 mod clock;
 mod error;
-mod http;
-mod log;
-mod state;
+mod front;
+mod kinesis;
+
+mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -128,7 +128,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
-    let (engine, writer) = api::Engine::open(config).await?;
+    let (engine, writer) = kinesis::Engine::open(config).await?;
     serve(listener, engine, writer, shutdown).await
 }
 
@@ -141,11 +141,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// everything is flushed.
 async fn serve(
     listener: tokio::net::TcpListener,
-    engine: Arc<api::Engine>,
+    engine: Arc<kinesis::Engine>,
     writer: tokio::task::JoinHandle<Result<(), EngineError>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
-    let router = http::router(engine.clone());
+    let router = front::http::router(engine.clone());
     let closing = engine.clone();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
@@ -173,7 +173,7 @@ async fn serve(
 /// A running engine started by [`spawn`]; dropping it stops the server.
 pub struct EngineHandle {
     addr: SocketAddr,
-    engine: Arc<api::Engine>,
+    engine: Arc<kinesis::Engine>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), EngineError>>>,
 }
@@ -255,7 +255,7 @@ pub async fn spawn_on(
         context: "reading the listener address".into(),
         source: e,
     })?;
-    let (engine, writer) = api::Engine::open(config).await?;
+    let (engine, writer) = kinesis::Engine::open(config).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle_engine = engine.clone();
     let task = tokio::spawn(serve(listener, engine, writer, async move {

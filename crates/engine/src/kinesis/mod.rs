@@ -11,16 +11,17 @@ use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::EngineError;
-use crate::log::{frame, DataDir, FrameReader, Next, Replay};
-use crate::state::{
+use self::state::{
     decode, encode_meta, encode_records, encode_snapshot, for_each_record, parse_hash, Entry,
     IndexEntry, Loc, MetaOp, Rec, RecordBatch, SegInfo, ShardMeta, State, Stream, StreamMeta,
     INDEX_SPAN, READ_BYTES_PER_SEC, TAG_SNAPSHOT,
 };
+use crate::error::EngineError;
+use crate::store::log::{frame, DataDir, FrameReader, Next, Replay};
 use crate::{Config, StorageStats};
 
 mod fanout;
+pub(crate) mod state;
 
 const ACCOUNT: &str = "000000000000";
 const ITERATOR_TTL_MS: u64 = 5 * 60 * 1000;
@@ -426,7 +427,7 @@ impl Engine {
         meta: &StreamMeta,
     ) -> Result<oneshot::Receiver<Result<(), String>>, ApiError> {
         let payload = encode_meta(&MetaOp::Upsert(meta.clone()));
-        if !crate::log::fits(payload.len()) {
+        if !crate::store::log::fits(payload.len()) {
             return Err(err(
                 "LimitExceededException",
                 format!(
@@ -1886,7 +1887,7 @@ fn recover(
             source,
         };
         let payload = encode_snapshot(&state.snapshot());
-        if !crate::log::fits(payload.len()) {
+        if !crate::store::log::fits(payload.len()) {
             return Err(io(std::io::Error::other(format!(
                 "the metadata snapshot needs {} bytes, more than one log frame holds",
                 payload.len()
@@ -1992,7 +1993,7 @@ async fn writer(
                     })
                     .flatten()
                     .and_then(|payload| {
-                        if crate::log::fits(payload.len()) {
+                        if crate::store::log::fits(payload.len()) {
                             let mut b = Vec::new();
                             frame(&payload, &mut b);
                             Some(b)

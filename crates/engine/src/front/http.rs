@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::api::{err, ApiError, Engine, Reply};
+use crate::kinesis::{err, ApiError, Engine, Reply};
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 

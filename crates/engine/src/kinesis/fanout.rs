@@ -26,11 +26,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::state::ConsumerMeta;
 use super::{
     decode_iter, err, opt_int, opt_str, req_str, seq, stream_name, ts, ApiError, ApiResult, Engine,
     GetRecordsOut, Iter, Reply, ACCOUNT,
 };
-use crate::state::ConsumerMeta;
 
 /// Longest quiet spell on a subscription: an event without records (with the
 /// current `MillisBehindLatest`) is sent after this long without one.

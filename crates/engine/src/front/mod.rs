@@ -1,0 +1,3 @@
+//! The front: HTTP, protocol negotiation and the answers every service shares.
+
+pub(crate) mod http;
