@@ -69,6 +69,27 @@ pub struct Config {
     /// its last successful SubscribeToShard gets ResourceInUseException
     /// (5 seconds in the real service).
     pub subscribe_cooldown: Duration,
+    /// A connection that starts a request and has not sent its complete
+    /// headers this long after its first byte is closed (slowloris).
+    pub header_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    /// Longer than the usual client pool idle timeout (90 s in the AWS SDKs),
+    /// so that clients retire idle connections before the server does.
+    pub idle_timeout: Duration,
+    /// Time allowed to receive a whole request body; a slower body is
+    /// answered 408 RequestTimeoutException and its connection closed.
+    /// Responses are never timed: SubscribeToShard streams for minutes.
+    pub body_timeout: Duration,
+    /// Connections served at once; further clients wait (in the listen
+    /// backlog) until one closes.
+    pub max_connections: usize,
+    /// Bytes of request bodies held at once (an eighth of it is kept for
+    /// bodies of at most 64 KiB); further requests wait for budget before
+    /// their body is read, so memory stays bounded however many large
+    /// PutRecords arrive together. Each action also has its own body limit,
+    /// like the service (7 MiB for PutRecords, 1.5 MiB for PutRecord, 1 MiB
+    /// for the others), answered 413 beyond.
+    pub body_budget: u64,
 }
 
 /// Storage figures of a running engine (see [`EngineHandle::storage_stats`]).
@@ -99,6 +120,11 @@ impl Default for Config {
             segment_bytes: 128 << 20,
             subscription_ttl: Duration::from_secs(300),
             subscribe_cooldown: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            body_budget: 32 << 20,
         }
     }
 }
@@ -117,6 +143,11 @@ impl std::fmt::Debug for Config {
             .field("segment_bytes", &self.segment_bytes)
             .field("subscription_ttl", &self.subscription_ttl)
             .field("subscribe_cooldown", &self.subscribe_cooldown)
+            .field("header_timeout", &self.header_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("body_budget", &self.body_budget)
             .finish_non_exhaustive()
     }
 }
@@ -128,8 +159,32 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
+    let front = FrontConfig::of(&config);
     let (engine, writer) = kinesis::Engine::open(config).await?;
-    serve(listener, engine, writer, shutdown).await
+    serve(listener, engine, writer, front, shutdown).await
+}
+
+/// The settings of the HTTP front, taken from [`Config`] before the engine
+/// owns it.
+#[derive(Debug, Clone, Copy)]
+struct FrontConfig {
+    conns: front::conn::ConnLimits,
+    body_timeout: Duration,
+    body_budget: u64,
+}
+
+impl FrontConfig {
+    fn of(config: &Config) -> Self {
+        FrontConfig {
+            conns: front::conn::ConnLimits {
+                header_timeout: config.header_timeout,
+                idle_timeout: config.idle_timeout,
+                max_connections: config.max_connections,
+            },
+            body_timeout: config.body_timeout,
+            body_budget: config.body_budget,
+        }
+    }
 }
 
 /// How long a graceful shutdown waits for open connections (a client that
@@ -143,31 +198,28 @@ async fn serve(
     listener: tokio::net::TcpListener,
     engine: Arc<kinesis::Engine>,
     writer: tokio::task::JoinHandle<Result<(), EngineError>>,
+    settings: FrontConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
-    let router = front::http::router(engine.clone());
+    let bodies = front::limits::BodyLimits::new(settings.body_budget, settings.body_timeout);
+    let router = front::http::router(engine.clone(), bodies);
     let closing = engine.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = front::conn::serve(listener, router, settings.conns, async move {
         shutdown.await;
         closing.close_subscriptions();
     });
-    let served = tokio::select! {
-        served = server => served.map_err(|e| EngineError::Io {
-            context: "serving http".into(),
-            source: e,
-        }),
+    // Dropping the server (grace exceeded) closes the connections left.
+    tokio::select! {
+        () = server => {}
         () = async {
             engine.closed().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => {
             tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown began; closing them");
-            Ok(())
         }
-    };
+    }
     engine.stop_writer();
-    let flushed = writer.await.map_err(|e| EngineError::Task(e.to_string()))?;
-    served?;
-    flushed
+    writer.await.map_err(|e| EngineError::Task(e.to_string()))?
 }
 
 /// A running engine started by [`spawn`]; dropping it stops the server.
@@ -255,10 +307,11 @@ pub async fn spawn_on(
         context: "reading the listener address".into(),
         source: e,
     })?;
+    let front = FrontConfig::of(&config);
     let (engine, writer) = kinesis::Engine::open(config).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle_engine = engine.clone();
-    let task = tokio::spawn(serve(listener, engine, writer, async move {
+    let task = tokio::spawn(serve(listener, engine, writer, front, async move {
         let _ = stopped.await;
     }));
     Ok(EngineHandle {

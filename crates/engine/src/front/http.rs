@@ -5,21 +5,28 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
+use super::limits::{read_body, BodyError, BodyLimits};
 use crate::kinesis::{err, ApiError, Engine, Reply};
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 
-pub(crate) fn router(engine: Arc<Engine>) -> Router {
+#[derive(Clone)]
+struct Front {
+    engine: Arc<Engine>,
+    bodies: BodyLimits,
+}
+
+/// The Kinesis API; request bodies are read within `bodies`.
+pub(crate) fn router(engine: Arc<Engine>, bodies: BodyLimits) -> Router {
     Router::new()
         .fallback(handle)
-        .layer(DefaultBodyLimit::max(16 << 20))
-        .with_state(engine)
+        .with_state(Front { engine, bodies })
 }
 
 /// Region from a SigV4 `Authorization` header's credential scope.
@@ -91,12 +98,42 @@ fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str) -> Response {
 }
 
 async fn handle(
-    State(engine): State<Arc<Engine>>,
+    State(front): State<Front>,
     method: Method,
+    version: Version,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    respond(dispatch(engine, &method, &headers, &body).await)
+    let action = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .unwrap_or("");
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match read_body(body, action, declared, &front.bodies).await {
+        Ok(body) => body,
+        Err(e) => return body_refused(&e, version),
+    };
+    let reply = dispatch(front.engine, &method, &headers, &body.bytes).await;
+    // The body's budget is given back once the action has run.
+    drop(body);
+    respond(reply)
+}
+
+/// The answer to a body that was not read completely: the rest of it is not
+/// wanted, so an HTTP/1.1 connection is closed after the answer.
+fn body_refused(e: &BodyError, version: Version) -> Response {
+    let api = e.to_api();
+    tracing::debug!(kind = api.kind, message = %api.message, "request body refused");
+    let mut resp = respond(Err(api));
+    if version <= Version::HTTP_11 {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 async fn dispatch(

@@ -1,3 +1,5 @@
 //! The front: HTTP, protocol negotiation and the answers every service shares.
 
+pub(crate) mod conn;
 pub(crate) mod http;
+pub(crate) mod limits;
