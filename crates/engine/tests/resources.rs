@@ -9,8 +9,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StartingPosition};
 use aws_sdk_kinesis::types::SubscribeToShardEventStream;
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StartingPosition};
 use common::{blob, client, create};
 use engine::{Config, EngineHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -158,7 +158,11 @@ async fn a_slowloris_is_closed_after_the_header_timeout() {
     let dribble = async {
         for i in 0.. {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            if slow.write_all(format!("x-h{i}: v\r\n").as_bytes()).await.is_err() {
+            if slow
+                .write_all(format!("x-h{i}: v\r\n").as_bytes())
+                .await
+                .is_err()
+            {
                 break;
             }
             let mut probe = [0u8; 1];
@@ -209,11 +213,18 @@ async fn a_body_too_large_for_its_action_is_refused_as_aws_json() {
         .unwrap();
     let answer = answer_within(&mut conn, BOUND).await;
     answer.assert_error(413, "InvalidArgumentException");
-    assert!(answer.body.contains("PutRecords accepts at most"), "{answer:?}");
+    assert!(
+        answer.body.contains("PutRecords accepts at most"),
+        "{answer:?}"
+    );
     closed_by_server(&mut conn).await;
     // The limit is the action's: 2 MiB is too much for PutRecord and for
     // ListStreams, fine for PutRecords.
-    for (action, status) in [("PutRecord", 413), ("ListStreams", 413), ("PutRecords", 400)] {
+    for (action, status) in [
+        ("PutRecord", 413),
+        ("ListStreams", 413),
+        ("PutRecords", 400),
+    ] {
         let mut conn = connect(&e).await;
         let body = format!("{{\"StreamName\": \"{}\"}}", "x".repeat(2 << 20));
         conn.write_all(request(action, &body).as_bytes())
@@ -266,7 +277,8 @@ async fn a_body_sent_too_slowly_is_cut() {
         if conn.write_all(b"          ").await.is_err() {
             break;
         }
-        if let Ok(a) = tokio::time::timeout(Duration::from_millis(50), read_answer(&mut conn)).await {
+        if let Ok(a) = tokio::time::timeout(Duration::from_millis(50), read_answer(&mut conn)).await
+        {
             answer = Some(a);
         }
     }
@@ -331,14 +343,20 @@ async fn large_bodies_wait_for_the_budget_and_small_calls_do_not() {
         .unwrap();
     // The second fits beside it; the third does not and waits.
     let mut second = connect(&e).await;
-    second.write_all(request("PutRecord", &record).as_bytes()).await.unwrap();
+    second
+        .write_all(request("PutRecord", &record).as_bytes())
+        .await
+        .unwrap();
     assert_eq!(answer_within(&mut second, BOUND).await.status, 200);
     let mut held = connect(&e).await;
     held.write_all(format!("{}{half}", head("PutRecord", Some(record.len()))).as_bytes())
         .await
         .unwrap();
     let mut third = connect(&e).await;
-    third.write_all(request("PutRecord", &record).as_bytes()).await.unwrap();
+    third
+        .write_all(request("PutRecord", &record).as_bytes())
+        .await
+        .unwrap();
     let waited = tokio::time::timeout(Duration::from_millis(300), read_answer(&mut third)).await;
     assert!(waited.is_err(), "a body read beyond the budget");
     // Small calls are answered meanwhile.

@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -157,7 +158,7 @@ impl Stack {
         .await
         .map_err(StackError::Engine)?;
         let connect = ConnectOptions {
-            endpoint: Some(engine.url()),
+            endpoint: Some(local_url(engine.addr())),
             ..ConnectOptions::default()
         };
         let conn = kinesis::connect(&connect)
@@ -204,9 +205,10 @@ impl Stack {
         Ok(stack)
     }
 
-    /// The endpoint URL, e.g. `http://127.0.0.1:4567`.
+    /// The endpoint URL for clients on this machine, e.g.
+    /// `http://127.0.0.1:4567` (also when bound to every address, 0.0.0.0).
     pub fn url(&self) -> String {
-        self.engine.url()
+        local_url(self.engine.addr())
     }
 
     /// Where the data is kept (`None`: in memory).
@@ -297,6 +299,19 @@ impl Stack {
     }
 }
 
+/// The URL that reaches a server listening on `addr` from this machine: an
+/// unspecified address (0.0.0.0, ::) listens on every interface, loopback
+/// included, but is not an address to connect to (and clients treat only
+/// loopback endpoints as local, needing no AWS credentials).
+pub fn local_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 fn stage_result(
     done: Result<(String, Result<(), StackError>), tokio::task::JoinError>,
 ) -> Result<(), StackError> {
@@ -354,5 +369,19 @@ async fn print_summaries<W: Write>(
             Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(err) => return Err(StackError::Output(err)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_url;
+
+    #[test]
+    fn an_unspecified_bind_address_is_reached_through_loopback() {
+        let url = |a: &str| local_url(a.parse().unwrap());
+        assert_eq!(url("0.0.0.0:4567"), "http://127.0.0.1:4567");
+        assert_eq!(url("[::]:4567"), "http://[::1]:4567");
+        assert_eq!(url("127.0.0.1:80"), "http://127.0.0.1:80");
+        assert_eq!(url("192.168.1.5:4567"), "http://192.168.1.5:4567");
     }
 }

@@ -128,6 +128,30 @@ struct ServeArgs {
     /// Fraction of PutRecords entries failing with InternalFailure (0..1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     fail_entry_ratio: f64,
+    /// Close a connection that has not sent a request's complete headers
+    /// within D of its first byte (slowloris).
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_timeout)]
+    header_timeout: Duration,
+    /// Close a connection with no request in flight for D (keep it longer
+    /// than your clients' pool idle timeout, 90s in the AWS SDKs).
+    #[arg(long, value_name = "D", default_value = "120s", value_parser = parse_timeout)]
+    idle_timeout: Duration,
+    /// Answer 408 and close the connection when a request body is not
+    /// received within D. Responses are never cut: SubscribeToShard streams
+    /// last minutes.
+    #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_timeout)]
+    body_timeout: Duration,
+    /// Connections served at once; further clients wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// MiB of request bodies held at once; further requests wait for memory
+    /// instead of growing it. Bodies are also limited per action like the
+    /// service (7 MiB for PutRecords, 1.5 MiB for PutRecord, 1 MiB for the
+    /// others, 413 beyond).
+    #[arg(long, value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(8..=4096))]
+    body_budget_mb: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -182,6 +206,14 @@ fn parse_window(text: &str) -> Result<Duration, String> {
         return Err(format!("window {text:?} is too short: use at least 100ms"));
     }
     Ok(window)
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if timeout.is_zero() {
+        return Err(format!("timeout {text:?} must be longer than zero"));
+    }
+    Ok(timeout)
 }
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
@@ -265,6 +297,18 @@ async fn bind(listen: &ListenArgs) -> Result<tokio::net::TcpListener> {
     })
 }
 
+/// An engine reachable from other machines serves anyone who connects:
+/// there is no authentication. Say so on stderr, whatever the log level.
+fn warn_if_exposed(addr: Option<SocketAddr>) {
+    if let Some(addr) = addr.filter(|a| !a.ip().is_loopback()) {
+        eprintln!(
+            "wildrydes: WARNING: listening on {addr}, which is not a loopback address: \
+             anyone who can reach this machine can read, write and delete every stream \
+             (the engine checks no credentials). Use --bind 127.0.0.1 unless that is intended."
+        );
+    }
+}
+
 async fn start_stack(
     listen: &ListenArgs,
     data_dir: Option<PathBuf>,
@@ -272,6 +316,7 @@ async fn start_stack(
     shards: i32,
 ) -> Result<stack::Stack> {
     let listener = bind(listen).await?;
+    warn_if_exposed(listener.local_addr().ok());
     let options = stack::StackOptions {
         data_dir: data_dir.clone(),
         window,
@@ -354,8 +399,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         fail_call_ratio: args.fail_call_ratio,
         fail_entry_ratio: args.fail_entry_ratio,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections as usize,
+        body_budget: args.body_budget_mb << 20,
         ..engine::Config::default()
     };
+    warn_if_exposed(listener.local_addr().ok());
     let handle = engine::spawn_on(listener, config)
         .await
         .context("starting the kinesis engine")?;
@@ -363,8 +414,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Some(dir) => tracing::info!(data_dir = %dir.display(), "durable storage"),
         None => tracing::info!("in-memory storage: nothing survives a restart"),
     }
-    tracing::info!(endpoint = %handle.url(), "kinesis engine listening");
-    println!("{}", handle.url());
+    let url = stack::local_url(handle.addr());
+    tracing::info!(endpoint = %url, listening = %handle.addr(), "kinesis engine listening");
+    println!("{url}");
     handle.serve_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -248,3 +248,120 @@ async fn demo_prints_summaries_and_stops_when_stdout_closes() {
         .expect("wait");
     assert!(status.success(), "{status:?}");
 }
+
+/// Without any AWS credentials, so that a client that does not treat the
+/// endpoint as local fails instead of finding some.
+fn without_aws_credentials(cmd: &mut Command) -> &mut Command {
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_KINESIS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/wildrydes-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/wildrydes-test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_on_every_address_warns_and_works() {
+    let mut child = without_aws_credentials(
+        Command::new(WILDRYDES)
+            .args(["up", "--bind", "0.0.0.0", "--port", "0", "--in-memory"])
+            .args(["--window", "1s"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true),
+    )
+    .spawn()
+    .expect("start wildrydes up");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let warning = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.contains("WARNING") {
+                return line;
+            }
+        }
+        panic!("no warning on stderr before it closed");
+    })
+    .await
+    .expect("a warning within 30 s");
+    assert!(
+        warning.contains("0.0.0.0") && warning.contains("not a loopback"),
+        "{warning}"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("banner within 30 s")
+        .expect("read banner")
+        .unwrap_or_else(|| panic!("up exited: {:?}", child.try_wait()));
+    let url = first
+        .strip_prefix("endpoint: ")
+        .expect("the endpoint")
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    // The aggregator works: records in, summaries out.
+    let sent = output(without_aws_credentials(
+        Command::new(workspace_bin("producer")).args([
+            "-endpoint",
+            &url,
+            "-name",
+            "Shadowfax",
+            "-count",
+            "3",
+        ]),
+    ))
+    .await;
+    assert!(sent.status.success(), "producer: {sent:?}");
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        got = read_summaries(&url).await;
+        if got.iter().map(|s| s.distance).sum::<i64>() >= 3 * 29 {
+            break;
+        }
+    }
+    assert!(got.iter().any(|s| s.name == "Shadowfax"), "{got:?}");
+    #[cfg(unix)]
+    interrupt(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_warns_only_when_exposed() {
+    for (bind, warned) in [("127.0.0.1", false), ("0.0.0.0", true)] {
+        let mut child = Command::new(WILDRYDES)
+            .args(["serve", "--in-memory", "--port", "0", "--bind", bind])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start wildrydes serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the endpoint within 30 s")
+            .unwrap()
+            .expect("an endpoint line");
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        child.start_kill().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .await
+            .unwrap();
+        assert_eq!(err.contains("WARNING"), warned, "--bind {bind}: {err}");
+        let _ = child.wait().await;
+    }
+}

@@ -103,7 +103,10 @@ pub(crate) async fn serve(
 /// on a shortage so that the loop does not spin.
 async fn accept_failed(e: std::io::Error) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
         return;
     }
     tracing::warn!(error = %e, "accepting a connection failed; retrying in 100 ms");
@@ -361,7 +364,12 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
         let mut router = self.router.clone();
         Box::pin(async move {
             let resp = tower_service::Service::call(&mut router, req).await?;
-            Ok(resp.map(|body| Body::new(GuardedBody { body, _guard: guard })))
+            Ok(resp.map(|body| {
+                Body::new(GuardedBody {
+                    body,
+                    _guard: guard,
+                })
+            }))
         })
     }
 }

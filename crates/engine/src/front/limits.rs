@@ -108,7 +108,11 @@ impl BodyError {
                     kind: "InvalidArgumentException",
                     message: format!(
                         "request body {size} is too large: {} accepts at most {limit} bytes",
-                        if action.is_empty() { "this call" } else { action }
+                        if action.is_empty() {
+                            "this call"
+                        } else {
+                            action
+                        }
                     ),
                 }
             }
@@ -173,8 +177,8 @@ enum Collect {
 
 async fn collect(mut body: Body, expected: usize, limit: usize) -> Result<Bytes, Collect> {
     let mut buf = bytes::BytesMut::with_capacity(expected.min(limit));
-    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx))
-        .await
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
     {
         let frame = frame.map_err(|e| Collect::Read(error_chain(&e)))?;
         if let Ok(data) = frame.into_data() {
