@@ -8,6 +8,7 @@ mod engine;
 mod procs;
 mod producer;
 mod stats;
+mod stress;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,9 @@ enum Command {
     Consumer(consumer::ConsumerArgs),
     /// Records/s aggregated end to end through our engine by `aggregate::run`.
     Aggregate(aggregate::AggregateArgs),
+    /// Many concurrent maximum-size PutRecords against `wildrydes serve`:
+    /// its peak RSS and the ListStreams latency meanwhile.
+    Stress(stress::StressArgs),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(AllArgs),
@@ -99,6 +103,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Producer(args) => producer::run(&args).await.map(|_| ()),
         Command::Consumer(args) => consumer::run(&args).await.map(|_| ()),
         Command::Aggregate(args) => aggregate::run(&args).await.map(|_| ()),
+        Command::Stress(args) => stress::run(&args).await.map(|_| ()),
         Command::All(args) => all(args).await,
     }
 }

@@ -109,10 +109,9 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .unwrap_or("");
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    // The length hyper validated from Content-Length (0 without a body),
+    // unknown for a chunked body.
+    let declared = http_body::Body::size_hint(&body).exact();
     let body = match read_body(body, action, declared, &front.bodies).await {
         Ok(body) => body,
         Err(e) => return body_refused(&e, version),
