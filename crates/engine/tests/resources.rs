@@ -204,6 +204,38 @@ async fn idle_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_its_requests() {
+    use axum::body::Body;
+    let e = engine_with(short_timeouts()).await;
+    let io = hyper_util::rt::TokioIo::new(connect(&e).await);
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    // Requests 100 ms apart (under the idle timeout) keep it open...
+    for _ in 0..4 {
+        let req = axum::http::Request::post("/")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", "Kinesis_20131202.ListStreams")
+            .body(Body::from("{}"))
+            .unwrap();
+        let resp = send.send_request(req).await.expect("served over h2");
+        assert_eq!(resp.status(), 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...then, idle, it is closed by the server.
+    let start = Instant::now();
+    tokio::time::timeout(BOUND, conn)
+        .await
+        .expect("the server closes the idle connection")
+        .unwrap()
+        .ok();
+    assert!(start.elapsed() >= SHORT / 2);
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_body_too_large_for_its_action_is_refused_as_aws_json() {
     let e = engine_with(Config::default()).await;
     // A declared 1 GiB is refused before any of it is read.
