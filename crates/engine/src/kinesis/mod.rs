@@ -12,12 +12,14 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use self::state::{
-    decode, encode_meta, encode_records, encode_snapshot, for_each_record, parse_hash, Entry,
-    IndexEntry, Loc, MetaOp, Rec, RecordBatch, SegInfo, ShardMeta, State, Stream, StreamMeta,
-    INDEX_SPAN, READ_BYTES_PER_SEC, TAG_SNAPSHOT,
+    parse_hash, MetaOp, Rec, ShardMeta, State, Stream, StreamMeta, READ_BYTES_PER_SEC,
 };
 use crate::error::EngineError;
-use crate::store::log::{frame, DataDir, FrameReader, Next, Replay};
+use crate::store::codec::{encode_meta, encode_records, RecordBatch};
+use crate::store::log::frame;
+use crate::store::read::{read_disk, DiskPlan};
+use crate::store::recovery::recover;
+use crate::store::writer::{writer, Job};
 use crate::{Config, StorageStats};
 
 mod fanout;
@@ -65,28 +67,19 @@ pub(crate) enum Reply {
     Events(mpsc::Receiver<Bytes>),
 }
 
-enum Job {
-    Append {
-        bytes: Vec<u8>,
-        apply: Option<RecordBatch>,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    Stop,
-}
-
 /// The engine shared by all connections.
 pub(crate) struct Engine {
     state: Mutex<State>,
-    config: Config,
+    pub(crate) config: Config,
     tx: mpsc::UnboundedSender<Job>,
     /// Stream changes queued for the log but not yet durable. They are
     /// applied in memory, under the state lock, as they are queued; the
     /// writer snapshots the state or deletes segments only while this is 0,
     /// when memory matches the durable log.
-    pending_meta: AtomicU64,
+    pub(crate) pending_meta: AtomicU64,
     /// Bumped each time the writer applied a batch (new records or stream
     /// changes are visible): wakes fan-out subscriptions.
-    changed: tokio::sync::watch::Sender<u64>,
+    pub(crate) changed: tokio::sync::watch::Sender<u64>,
     /// Cancelled when the server shuts down: ends every subscription.
     closing: tokio_util::sync::CancellationToken,
     subscriptions: Mutex<fanout::Slots>,
@@ -382,11 +375,11 @@ impl Engine {
         let _ = self.tx.send(Job::Stop);
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.config.clock.now_millis()
     }
 
@@ -1731,380 +1724,6 @@ fn record_out(shard: usize, pos: u64, r: &Rec) -> RecordOut {
         data: r.data.clone(),
         pk: r.pk.clone(),
     }
-}
-
-/// A read of one shard's records from the log segments.
-struct DiskPlan {
-    files: BTreeMap<u32, (Arc<std::fs::File>, u64)>,
-    /// Index entries from the one holding `from` on.
-    entries: Vec<IndexEntry>,
-    incarnation: u64,
-    shard: u32,
-    from: u64,
-    /// First position not to read from disk (the first cached one).
-    upto: u64,
-    limit: usize,
-    max_bytes: usize,
-    /// Records that arrived before this are skipped (retention, AT_TIMESTAMP).
-    min_ts: u64,
-}
-
-/// Reads records `plan.from..plan.upto` (up to the limits); returns them and
-/// the position to continue from. Positions missing on disk are skipped.
-fn read_disk(plan: &DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), String> {
-    let mut out: Vec<(u64, Rec)> = Vec::new();
-    let mut bytes = 0usize;
-    let mut pos = plan.from;
-    for (k, e) in plan.entries.iter().enumerate() {
-        let range_end = plan
-            .entries
-            .get(k + 1)
-            .map_or(plan.upto, |n| n.first_pos)
-            .min(plan.upto);
-        if pos >= range_end {
-            continue;
-        }
-        if let Some((file, len)) = plan.files.get(&e.seg) {
-            let mut reader = FrameReader::new(file, e.offset, *len);
-            let mut full = false;
-            loop {
-                let payload = match reader.next().map_err(|e| e.to_string())? {
-                    Next::Frame { offset, payload } if offset <= e.offset + INDEX_SPAN => payload,
-                    Next::Bad { offset, reason } => {
-                        return Err(format!(
-                            "{reason} at offset {offset} of log segment {}",
-                            e.seg
-                        ))
-                    }
-                    _ => break,
-                };
-                for_each_record(payload, plan.incarnation, plan.shard, |r| {
-                    if r.pos < pos {
-                        return true;
-                    }
-                    if r.pos >= range_end {
-                        return false;
-                    }
-                    if r.ts_ms < plan.min_ts {
-                        pos = r.pos + 1;
-                        return true;
-                    }
-                    let size = r.data.len() + r.pk.len();
-                    if out.len() >= plan.limit || (!out.is_empty() && bytes + size > plan.max_bytes)
-                    {
-                        full = true;
-                        return false;
-                    }
-                    bytes += size;
-                    out.push((
-                        r.pos,
-                        Rec {
-                            ts_ms: r.ts_ms,
-                            pk: r.pk.to_string(),
-                            data: Bytes::copy_from_slice(r.data),
-                        },
-                    ));
-                    pos = r.pos + 1;
-                    true
-                })?;
-                if full || out.len() >= plan.limit {
-                    return Ok((out, pos));
-                }
-                if pos >= range_end {
-                    break;
-                }
-            }
-        }
-        pos = pos.max(range_end);
-        if pos >= plan.upto {
-            break;
-        }
-    }
-    Ok((out, pos))
-}
-
-/// Rebuilds the state from the log segments in `dir` (payloads stay on disk;
-/// only the index and the most recent records up to `cache_bytes` are kept).
-fn recover(
-    dir: &std::path::Path,
-    cache_bytes: u64,
-    now_ms: u64,
-) -> Result<(State, Option<DataDir>), EngineError> {
-    let mut state = State::durable(cache_bytes);
-    let mut starts_with_snapshot = BTreeMap::new();
-    let mut data = DataDir::open(dir, |event| {
-        match event {
-            Replay::Segment(seg) => {
-                if let Some(store) = state.store.as_mut() {
-                    let info = store.segs.entry(seg.id).or_insert_with(|| SegInfo {
-                        file: seg.file.clone(),
-                        len: seg.len,
-                        max_ts: BTreeMap::new(),
-                    });
-                    info.len = seg.len;
-                }
-            }
-            Replay::Frame {
-                seg,
-                offset,
-                payload,
-            } => {
-                if offset == 0 {
-                    starts_with_snapshot.insert(seg, payload.first() == Some(&TAG_SNAPSHOT));
-                }
-                let corrupt = |reason| EngineError::Corrupt {
-                    path: dir.to_path_buf(),
-                    offset,
-                    reason: format!("log segment {seg}: {reason}"),
-                };
-                match decode(payload).map_err(corrupt)? {
-                    Entry::Meta(op) => state.apply_meta(op),
-                    Entry::Records(batch) => state.apply_records(batch, Some(Loc { seg, offset })),
-                    Entry::Snapshot(snap) => state.apply_snapshot(snap),
-                }
-            }
-        }
-        Ok(())
-    })?;
-    for s in state.streams.values_mut() {
-        for (i, sh) in s.shards.iter_mut().enumerate() {
-            sh.reserved = sh.reserved.max(sh.visible_end());
-            if let Some(end) = s.meta.shards[i].closed_end.as_mut() {
-                *end = (*end).min(sh.visible_end());
-            }
-        }
-    }
-    // Every segment after the first must start with a snapshot so that older
-    // segments can be deleted (a crash during rotation can leave it empty).
-    let sealed = state
-        .store
-        .as_ref()
-        .is_some_and(|s| s.segs.keys().any(|id| *id != data.active_id));
-    if sealed && starts_with_snapshot.get(&data.active_id) != Some(&true) {
-        let path = data.log_path.clone();
-        let io = |source| EngineError::Io {
-            context: format!("writing a snapshot to {}", path.display()),
-            source,
-        };
-        let payload = encode_snapshot(&state.snapshot());
-        if !crate::store::log::fits(payload.len()) {
-            return Err(io(std::io::Error::other(format!(
-                "the metadata snapshot needs {} bytes, more than one log frame holds",
-                payload.len()
-            ))));
-        }
-        let mut snap = Vec::new();
-        frame(&payload, &mut snap);
-        if data.active_len == 0 {
-            data.append(&snap).map_err(io)?;
-        } else {
-            data.rotate(&snap).map_err(io)?;
-        }
-        if let Some(store) = state.store.as_mut() {
-            store.segs.insert(
-                data.active_id,
-                SegInfo {
-                    file: data.active.clone(),
-                    len: data.active_len,
-                    max_ts: BTreeMap::new(),
-                },
-            );
-        }
-    }
-    for id in state.expired_segments(now_ms, data.active_id) {
-        data.remove(id).map_err(|source| EngineError::Io {
-            context: format!("deleting expired log segment {id} in {}", dir.display()),
-            source,
-        })?;
-    }
-    let stats = state
-        .streams
-        .values()
-        .flat_map(|s| s.shards.iter())
-        .fold((0u64, 0u64), |(r, c), sh| {
-            (r + sh.tail - sh.base, c + sh.cache.len() as u64)
-        });
-    tracing::info!(
-        streams = state.streams.len(),
-        records = stats.0,
-        cached = stats.1,
-        path = %dir.display(),
-        "recovered data dir"
-    );
-    Ok((state, Some(data)))
-}
-
-/// The single writer: batches every queued append into one write and one
-/// fdatasync, then makes records visible and acknowledges. Rotates the active
-/// segment when it is full and deletes expired sealed segments.
-async fn writer(
-    engine: Arc<Engine>,
-    mut dir: Option<DataDir>,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-) -> Result<(), EngineError> {
-    let durable = dir.is_some();
-    let segment_bytes = engine.config.segment_bytes.max(1);
-    let mut failed: Option<String> = None;
-    let mut stop = false;
-    let mut last_gc = 0u64;
-    while !stop {
-        let Some(first) = rx.recv().await else {
-            break;
-        };
-        let mut jobs = vec![first];
-        let mut size = 0usize;
-        while size < (32 << 20) {
-            match rx.try_recv() {
-                Ok(job) => {
-                    if let Job::Append { bytes, .. } = &job {
-                        size += bytes.len();
-                    }
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let mut appends = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            match job {
-                Job::Append {
-                    bytes,
-                    apply,
-                    reply,
-                } => appends.push((bytes, apply, reply)),
-                Job::Stop => stop = true,
-            }
-        }
-        if appends.is_empty() {
-            continue;
-        }
-        // Where the group landed: (segment, offset, newly sealed segment).
-        let mut landed: Option<(u32, u64, Option<u32>)> = None;
-        if failed.is_none() {
-            if let Some(mut d) = dir.take() {
-                // The snapshot opening the next segment must hold only durable
-                // stream changes: with one still queued (or in this group),
-                // rotation waits for a later group.
-                let snapshot = (d.active_len >= segment_bytes)
-                    .then(|| {
-                        let st = engine.lock();
-                        (engine.pending_meta.load(Ordering::SeqCst) == 0)
-                            .then(|| encode_snapshot(&st.snapshot()))
-                    })
-                    .flatten()
-                    .and_then(|payload| {
-                        if crate::store::log::fits(payload.len()) {
-                            let mut b = Vec::new();
-                            frame(&payload, &mut b);
-                            Some(b)
-                        } else {
-                            // Nothing is lost: the active segment grows on
-                            // and old segments are kept.
-                            tracing::error!(
-                                bytes = payload.len(),
-                                "metadata snapshot too large for a log frame; not rotating the log"
-                            );
-                            None
-                        }
-                    });
-                let mut buf = Vec::with_capacity(appends.iter().map(|a| a.0.len()).sum());
-                for (bytes, _, _) in &appends {
-                    buf.extend_from_slice(bytes);
-                }
-                match tokio::task::spawn_blocking(move || {
-                    let r = (|| {
-                        let sealed = match snapshot {
-                            Some(snap) => Some(d.rotate(&snap)?),
-                            None => None,
-                        };
-                        let at = d.append(&buf)?;
-                        Ok::<_, std::io::Error>((at, sealed))
-                    })();
-                    (d, r)
-                })
-                .await
-                {
-                    Ok((d, Ok((at, sealed)))) => {
-                        landed = Some((d.active_id, at, sealed));
-                        dir = Some(d);
-                    }
-                    Ok((d, Err(e))) => {
-                        tracing::error!(error = %e, path = %d.log_path.display(), "log write failed; refusing further writes");
-                        failed = Some(e.to_string());
-                        dir = Some(d);
-                    }
-                    Err(e) => failed = Some(e.to_string()),
-                }
-            } else if durable {
-                failed = Some("the log is unavailable".into());
-            }
-        }
-        let mut doomed = Vec::new();
-        if failed.is_none() {
-            let now = engine.now();
-            let mut st = engine.lock();
-            let metas = appends.iter().filter(|a| a.1.is_none()).count() as u64;
-            engine.pending_meta.fetch_sub(metas, Ordering::SeqCst);
-            if let (Some((seg, at, sealed)), Some(d)) = (landed, dir.as_ref()) {
-                if let Some(store) = st.store.as_mut() {
-                    let info = store.segs.entry(seg).or_insert_with(|| SegInfo {
-                        file: d.active.clone(),
-                        len: 0,
-                        max_ts: BTreeMap::new(),
-                    });
-                    info.len = d.active_len;
-                }
-                let mut offset = at;
-                for (bytes, apply, _) in &mut appends {
-                    if let Some(batch) = apply.take() {
-                        st.apply_records(batch, Some(Loc { seg, offset }));
-                    }
-                    offset += bytes.len() as u64;
-                }
-                // A DeleteStream or shorter retention not yet durable must not
-                // delete segments: a crash would bring the stream back without
-                // its records. Collect only when memory matches the log.
-                if (sealed.is_some() || now.saturating_sub(last_gc) >= 1000)
-                    && engine.pending_meta.load(Ordering::SeqCst) == 0
-                {
-                    last_gc = now;
-                    doomed = st.expired_segments(now, seg);
-                }
-            } else {
-                for (_, apply, _) in &mut appends {
-                    if let Some(batch) = apply.take() {
-                        st.apply_records(batch, None);
-                    }
-                }
-            }
-        }
-        if failed.is_none() {
-            engine.changed.send_modify(|n| *n = n.wrapping_add(1));
-        }
-        for (_, _, reply) in appends {
-            let _ = reply.send(match &failed {
-                None => Ok(()),
-                Some(e) => Err(e.clone()),
-            });
-        }
-        if let Some(d) = dir.as_ref() {
-            for id in doomed {
-                if let Err(e) = d.remove(id) {
-                    tracing::warn!(error = %e, segment = id, "could not delete an expired log segment");
-                }
-            }
-        }
-    }
-    if let Some(d) = dir {
-        tokio::task::spawn_blocking(move || d.sync())
-            .await
-            .map_err(|e| EngineError::Task(e.to_string()))?
-            .map_err(|source| EngineError::Io {
-                context: "syncing the log at shutdown".into(),
-                source,
-            })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
