@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::kinesis::{err, ApiError, Engine, Reply};
+use crate::front::error::{err, internal, ApiError, Code};
+use crate::kinesis::{Engine, Reply};
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 
@@ -52,8 +53,8 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            encode(&json!({"__type": e.kind, "message": e.message})),
-            Some(e.kind),
+            encode(&json!({"__type": e.code.as_str(), "message": e.message})),
+            Some(e.code.as_str()),
         ),
     };
     let mut resp = (status, bytes).into_response();
@@ -111,7 +112,7 @@ async fn dispatch(
         .unwrap_or("");
     if method != Method::POST {
         return Err(err(
-            "UnknownOperationException",
+            Code::UnknownOperationException,
             format!("method {method} is not supported; use POST"),
         ));
     }
@@ -121,13 +122,13 @@ async fn dispatch(
         .unwrap_or("");
     if content_type.contains("cbor") {
         return Err(err(
-            "SerializationException",
+            Code::SerializationException,
             "CBOR bodies are not supported; send application/x-amz-json-1.1",
         ));
     }
     let Some(action) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(err(
-            "UnknownOperationException",
+            Code::UnknownOperationException,
             format!(
                 "unknown operation target '{}'",
                 target.chars().take(100).collect::<String>()
@@ -139,14 +140,14 @@ async fn dispatch(
     } else {
         serde_json::from_slice(body).map_err(|e| {
             err(
-                "SerializationException",
+                Code::SerializationException,
                 format!("malformed JSON body: {e}"),
             )
         })?
     };
     if !value.is_object() {
         return Err(err(
-            "SerializationException",
+            Code::SerializationException,
             "the request body must be a JSON object",
         ));
     }
@@ -158,14 +159,10 @@ async fn dispatch(
         .await
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, action, "action panicked");
-            Err(ApiError {
-                status: 500,
-                kind: "InternalFailure",
-                message: "internal error".into(),
-            })
+            Err(internal("internal error"))
         });
     if let Err(e) = &result {
-        tracing::debug!(action, kind = e.kind, message = %e.message, "request failed");
+        tracing::debug!(action, code = e.code.as_str(), message = %e.message, "request failed");
     }
     result
 }

@@ -26,11 +26,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::actions::get::{GetRecordsOut, ReadLimits, RecordOut};
+use super::iterator::{bad_token, decode_iter, decode_token, encode_token, Iter};
+use super::names::{not_found, seq, ts};
+use super::request::{opt_int, opt_str, range_check, req_str, stream_name};
 use super::state::ConsumerMeta;
-use super::{
-    decode_iter, err, opt_int, opt_str, req_str, seq, stream_name, ts, ApiError, ApiResult, Engine,
-    GetRecordsOut, Iter, Reply, ACCOUNT,
-};
+use super::{ApiResult, Engine, Reply, ACCOUNT};
+use crate::front::error::{err, internal, ApiError, Code};
 
 /// Longest quiet spell on a subscription: an event without records (with the
 /// current `MillisBehindLatest`) is sent after this long without one.
@@ -38,7 +40,7 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// What one event carries at most: like a GetRecords answer, but about 1 MiB
 /// of data, so events stay small for every SDK's decoder.
-const EVENT_LIMITS: super::ReadLimits = super::ReadLimits {
+const EVENT_LIMITS: ReadLimits = ReadLimits {
     records: 10_000,
     bytes: 1 << 20,
     rate_limited: false,
@@ -58,7 +60,7 @@ pub(crate) type Slots = HashMap<(String, usize), Slot>;
 
 fn consumer_not_found(arn: &str) -> ApiError {
     err(
-        "ResourceNotFoundException",
+        Code::ResourceNotFoundException,
         format!("Consumer {arn} under account {ACCOUNT} not found."),
     )
 }
@@ -71,8 +73,7 @@ fn check_consumer_name(name: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(err(
-            "ValidationException",
+        Err(err(Code::ValidationException,
             format!("1 validation error detected: Value '{name}' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"),
         ))
     }
@@ -82,8 +83,7 @@ fn check_consumer_name(name: &str) -> Result<(), ApiError> {
 /// (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/CONSUMER:SECONDS`).
 fn stream_of_consumer(arn: &str) -> Result<String, ApiError> {
     let invalid = || {
-        err(
-            "InvalidArgumentException",
+        err(Code::InvalidArgumentException,
             format!("Invalid ConsumerARN {arn}: expected arn:aws:kinesis:REGION:ACCOUNT:stream/STREAM/consumer/NAME:TIMESTAMP"),
         )
     };
@@ -129,9 +129,9 @@ fn event_frame(event_type: &'static str, payload: Vec<u8>) -> Bytes {
 fn exception_frame(e: &ApiError) -> Bytes {
     let payload = serde_json::to_vec(&json!({ "message": e.message })).unwrap_or_default();
     // The event stream's model names this one differently from HTTP errors.
-    let kind = match e.kind {
-        "InternalFailure" => "InternalFailureException",
-        other => other,
+    let kind = match e.code {
+        Code::InternalFailure => "InternalFailureException",
+        other => other.as_str(),
     };
     frame(
         vec![
@@ -148,7 +148,7 @@ fn records_event(shard: usize, out: GetRecordsOut) -> Bytes {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Event {
-        records: Vec<super::RecordOut>,
+        records: Vec<RecordOut>,
         #[serde(skip_serializing_if = "Option::is_none")]
         continuation_sequence_number: Option<String>,
         millis_behind_latest: u64,
@@ -190,10 +190,7 @@ impl Engine {
             None => Some(req_str(v, "ConsumerName")?.to_string()),
         };
         let st = self.lock();
-        let s = st
-            .streams
-            .get(&name)
-            .ok_or_else(|| super::not_found(&name))?;
+        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
         let found = s.meta.consumers.iter().find(|c| match (&by_arn, &by_name) {
             (Some(arn), _) => &c.arn == arn,
             (None, Some(n)) => &c.name == n,
@@ -216,14 +213,12 @@ impl Engine {
         let mut created = None;
         self.update_meta(&name, |m| {
             if m.consumers.iter().any(|c| c.name == consumer) {
-                return Err(err(
-                    "ResourceInUseException",
+                return Err(err(Code::ResourceInUseException,
                     format!("Consumer {consumer} under stream {name} under account {ACCOUNT} already exists."),
                 ));
             }
             if m.consumers.len() >= MAX_CONSUMERS {
-                return Err(err(
-                    "LimitExceededException",
+                return Err(err(Code::LimitExceededException,
                     format!("Stream {name} under account {ACCOUNT} already has {MAX_CONSUMERS} consumers, the maximum."),
                 ));
             }
@@ -237,7 +232,7 @@ impl Engine {
             Ok(())
         })
         .await?;
-        let c = created.ok_or_else(|| super::internal("consumer not registered"))?;
+        let c = created.ok_or_else(|| internal("consumer not registered"))?;
         // Like the real service, the answer says CREATING; Describe and List
         // report ACTIVE from then on.
         Ok(json!({ "Consumer": consumer_json(&c, "CREATING") }))
@@ -246,10 +241,7 @@ impl Engine {
     pub(super) fn describe_stream_consumer(&self, v: &Value) -> ApiResult {
         let (name, c) = self.find_consumer(v)?;
         let st = self.lock();
-        let s = st
-            .streams
-            .get(&name)
-            .ok_or_else(|| super::not_found(&name))?;
+        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
         let mut description = consumer_json(&c, "ACTIVE");
         description["StreamARN"] = json!(s.meta.arn);
         Ok(json!({ "ConsumerDescription": description }))
@@ -259,21 +251,18 @@ impl Engine {
         req_str(v, "StreamARN")?;
         let name = stream_name(v)?;
         let max = match opt_int(v, "MaxResults")? {
-            Some(n) => super::range_check("maxResults", n, 1, 10_000)? as usize,
+            Some(n) => range_check("maxResults", n, 1, 10_000)? as usize,
             None => 100,
         };
         let start = match opt_str(v, "NextToken")? {
-            Some(t) => super::decode_token(t)
+            Some(t) => decode_token(t)
                 .and_then(|p| p.first().and_then(|n| n.parse::<usize>().ok()))
                 .filter(|n| *n <= MAX_CONSUMERS)
-                .ok_or_else(super::bad_token)?,
+                .ok_or_else(bad_token)?,
             None => 0,
         };
         let st = self.lock();
-        let s = st
-            .streams
-            .get(&name)
-            .ok_or_else(|| super::not_found(&name))?;
+        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
         let consumers: Vec<Value> = s
             .meta
             .consumers
@@ -285,7 +274,7 @@ impl Engine {
         let mut out = json!({ "Consumers": consumers });
         let next = start.saturating_add(max);
         if next < s.meta.consumers.len() {
-            out["NextToken"] = json!(super::encode_token(&[&next.to_string()]));
+            out["NextToken"] = json!(encode_token(&[&next.to_string()]));
         }
         Ok(out)
     }
@@ -321,8 +310,7 @@ impl Engine {
         let consumer_arn = req_str(v, "ConsumerARN")?.to_string();
         let shard = req_str(v, "ShardId")?;
         let start = v.get("StartingPosition").filter(|p| p.is_object()).ok_or_else(|| {
-            err(
-                "ValidationException",
+            err(Code::ValidationException,
                 "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null",
             )
         })?;
@@ -346,7 +334,7 @@ impl Engine {
             .get("ShardIterator")
             .and_then(Value::as_str)
             .and_then(decode_iter)
-            .ok_or_else(|| super::internal("could not start the subscription"))?;
+            .ok_or_else(|| internal("could not start the subscription"))?;
         let cancel = self.closing.child_token();
         {
             let mut slots = self.lock_slots();
@@ -356,8 +344,7 @@ impl Engine {
             let key = (consumer_arn.clone(), it.shard);
             if let Some(old) = slots.get(&key) {
                 if old.started.elapsed() < self.config.subscribe_cooldown {
-                    return Err(err(
-                        "ResourceInUseException",
+                    return Err(err(Code::ResourceInUseException,
                         format!("Another active subscription exists for consumer {consumer_arn} on shard {shard}; subscribe again at least {} ms after the last successful call.", self.config.subscribe_cooldown.as_millis()),
                     ));
                 }

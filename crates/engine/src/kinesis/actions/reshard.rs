@@ -1,0 +1,187 @@
+//! SplitShard, MergeShards and UpdateShardCount.
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::front::error::{err, ApiError, Code};
+use crate::kinesis::names::*;
+use crate::kinesis::request::*;
+use crate::kinesis::state::*;
+use crate::kinesis::{ApiResult, Engine, ACCOUNT};
+
+impl Engine {
+    // ---- resharding ------------------------------------------------------
+
+    pub(crate) fn open_shard(s: &Stream, v: &Value, key: &str) -> Result<usize, ApiError> {
+        let sid = req_str(v, key)?;
+        parse_shard_id(sid)
+            .filter(|i| *i < s.shards.len())
+            .ok_or_else(|| {
+                err(Code::ResourceNotFoundException,
+                    format!("Could not find shard {sid} in stream {} under account {ACCOUNT}.", s.meta.name),
+                )
+            })
+            .and_then(|i| {
+                if s.is_open(i) {
+                    Ok(i)
+                } else {
+                    Err(err(Code::InvalidArgumentException,
+                        format!("Shard {sid} in stream {} under account {ACCOUNT} has already been merged or split, and thus is not eligible for merging or splitting.", s.meta.name),
+                    ))
+                }
+            })
+    }
+
+    pub(crate) fn check_shard_limit(&self, st: &State, extra: usize) -> Result<(), ApiError> {
+        let open: usize = st.streams.values().map(Stream::open_count).sum();
+        if open + extra > self.config.shard_limit as usize {
+            return Err(err(Code::LimitExceededException,
+                format!("This request would exceed the shard limit for the account {ACCOUNT}. Limit: {}.", self.config.shard_limit),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Closes `parents` and adds `children` as one durable metadata change.
+    pub(crate) fn reshard(
+        &self,
+        st: &mut State,
+        name: &str,
+        parents: &[usize],
+        children: Vec<(u128, u128, Option<u32>, Option<u32>)>,
+    ) -> Result<oneshot::Receiver<Result<(), String>>, ApiError> {
+        let now = self.now();
+        let s = self.stream_mut(st, name)?;
+        let mut meta = s.meta.clone();
+        for &p in parents {
+            meta.shards[p].closed_end = Some(s.shards[p].reserved);
+        }
+        for (start, end, parent, adjacent) in children {
+            meta.shards.push(ShardMeta {
+                start: start.to_string(),
+                end: end.to_string(),
+                parent,
+                adjacent,
+                created_ms: now,
+                closed_end: None,
+            });
+        }
+        let rx = self.queue_meta(&meta)?;
+        st.apply_meta(MetaOp::Upsert(meta));
+        Ok(rx)
+    }
+
+    pub(crate) async fn split_shard(&self, v: &Value) -> ApiResult {
+        let name = stream_name(v)?;
+        let key = req_str(v, "NewStartingHashKey")?;
+        let rx = {
+            let mut st = self.lock();
+            self.check_shard_limit(&st, 1)?;
+            let s = self.active_mut(&mut st, &name)?;
+            let idx = Self::open_shard(s, v, "ShardToSplit")?;
+            let sh = &s.shards[idx];
+            let new_start = parse_hash(key)
+                .filter(|k| *k > sh.start && *k <= sh.end)
+                .ok_or_else(|| {
+                    err(Code::InvalidArgumentException,
+                        format!("NewStartingHashKey {key} used in SplitShard() on shard {} in stream {name} under account {ACCOUNT} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.", shard_id(idx), sh.start, sh.end),
+                    )
+                })?;
+            let (start, end) = (sh.start, sh.end);
+            let p = Some(idx as u32);
+            self.reshard(
+                &mut st,
+                &name,
+                &[idx],
+                vec![(start, new_start - 1, p, None), (new_start, end, p, None)],
+            )?
+        };
+        Self::durable(rx).await?;
+        Ok(json!({}))
+    }
+
+    pub(crate) async fn merge_shards(&self, v: &Value) -> ApiResult {
+        let name = stream_name(v)?;
+        let rx = {
+            let mut st = self.lock();
+            let s = self.active_mut(&mut st, &name)?;
+            let a = Self::open_shard(s, v, "ShardToMerge")?;
+            let b = Self::open_shard(s, v, "AdjacentShardToMerge")?;
+            let (sa, sb) = (&s.shards[a], &s.shards[b]);
+            let adjacent =
+                sa.end.checked_add(1) == Some(sb.start) || sb.end.checked_add(1) == Some(sa.start);
+            if a == b || !adjacent {
+                return Err(err(Code::InvalidArgumentException,
+                    format!("Shards {} and {} in stream {name} under account {ACCOUNT} are not an adjacent pair of shards eligible for merging", shard_id(a), shard_id(b)),
+                ));
+            }
+            let (start, end) = (sa.start.min(sb.start), sa.end.max(sb.end));
+            self.reshard(
+                &mut st,
+                &name,
+                &[a, b],
+                vec![(start, end, Some(a as u32), Some(b as u32))],
+            )?
+        };
+        Self::durable(rx).await?;
+        Ok(json!({}))
+    }
+
+    pub(crate) async fn update_shard_count(&self, v: &Value) -> ApiResult {
+        let name = stream_name(v)?;
+        let target = range_check(
+            "targetShardCount",
+            opt_int(v, "TargetShardCount")?.unwrap_or(0),
+            1,
+            100_000,
+        )? as usize;
+        match opt_str(v, "ScalingType")? {
+            Some("UNIFORM_SCALING") => {}
+            other => {
+                return Err(err(Code::ValidationException,
+                    format!("1 validation error detected: Value '{}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]", other.unwrap_or("null")),
+                ))
+            }
+        }
+        let (rx, current, arn) = {
+            let mut st = self.lock();
+            let s = self.active_mut(&mut st, &name)?;
+            let open: Vec<usize> = (0..s.shards.len()).filter(|i| s.is_open(*i)).collect();
+            let current = open.len();
+            let arn = s.meta.arn.clone();
+            if target > current * 2 || target * 2 < current {
+                return Err(err(Code::LimitExceededException,
+                    format!("UpdateShardCount can scale between half and double the current open shard count ({current}); requested {target}."),
+                ));
+            }
+            if target == current {
+                return Ok(
+                    json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}),
+                );
+            }
+            let children: Vec<_> = uniform_ranges(target as u32)
+                .into_iter()
+                .map(|(start, end)| {
+                    let mut over = open
+                        .iter()
+                        .filter(|&&i| s.shards[i].start <= end && start <= s.shards[i].end)
+                        .map(|&i| i as u32);
+                    let parent = over.next();
+                    let adjacent = over.next();
+                    (start, end, parent, adjacent)
+                })
+                .collect();
+            let parents = open.clone();
+            self.check_shard_limit(&st, target.saturating_sub(current))?;
+            (
+                self.reshard(&mut st, &name, &parents, children)?,
+                current,
+                arn,
+            )
+        };
+        Self::durable(rx).await?;
+        Ok(
+            json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}),
+        )
+    }
+}
