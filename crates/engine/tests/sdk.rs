@@ -910,3 +910,47 @@ async fn throughput_limits_and_fault_injection() {
     }
     e.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn forged_or_foreign_iterators_are_refused() {
+    use base64::Engine as _;
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "a", 1).await;
+    create(&c, "b", 1).await;
+    let it = iterator(&c, "a", "shardId-000000000000", ShardIteratorType::Latest).await;
+    c.get_records().shard_iterator(&it).send().await.unwrap();
+    // What a client could make without the engine's key: the old CRC-checked
+    // layout naming another stream, the last position and a time that never expires.
+    let body = format!("v1/1/0/{}/{}/b", u64::MAX, u64::MAX);
+    let forged = format!("{body}/{:08x}", crc32fast::hash(body.as_bytes()));
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut tampered = b64.decode(&it).unwrap();
+    tampered[3] ^= 1;
+    let other = engine::spawn_in_memory().await.unwrap();
+    for bad in [b64.encode(forged), b64.encode(tampered)] {
+        let err = c
+            .get_records()
+            .shard_iterator(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err.into_service_error(),
+            GetRecordsError::InvalidArgumentException(_)
+        ));
+    }
+    // Another engine's iterator (another key) is not this engine's.
+    let err = client(&other.url())
+        .get_records()
+        .shard_iterator(&it)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetRecordsError::InvalidArgumentException(_)
+    ));
+    other.shutdown().await.unwrap();
+    e.shutdown().await.unwrap();
+}

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::actions::get::{GetRecordsOut, ReadLimits, RecordOut};
-use super::iterator::{bad_token, decode_iter, decode_token, encode_token, Iter};
+use super::iterator::{bad_token, decode_token, encode_token, Iter};
 use super::names::{not_found, seq, ts};
 use super::request::{opt_int, opt_str, range_check, req_str, stream_name};
 use super::state::ConsumerMeta;
@@ -333,7 +333,7 @@ impl Engine {
         let it = answer
             .get("ShardIterator")
             .and_then(Value::as_str)
-            .and_then(decode_iter)
+            .and_then(|it| self.iterators.decode(it))
             .ok_or_else(|| internal("could not start the subscription"))?;
         let cancel = self.closing.child_token();
         {

@@ -23,10 +23,10 @@ pub(crate) mod request;
 pub(crate) mod state;
 
 use crate::front::error::{err, internal, ApiError, Code};
+use iterator::IteratorKey;
 use names::*;
 
 pub(crate) const ACCOUNT: &str = "000000000000";
-pub(crate) const ITERATOR_TTL_MS: u64 = 5 * 60 * 1000;
 pub(crate) const MAX_RECORD: usize = 1 << 20;
 pub(crate) const MAX_PUT_RECORDS_BYTES: usize = 5 << 20;
 pub(crate) const MAX_GET_BYTES: usize = 10 << 20;
@@ -59,6 +59,8 @@ pub(crate) struct Engine {
     /// Cancelled when the server shuts down: ends every subscription.
     closing: tokio_util::sync::CancellationToken,
     subscriptions: Mutex<fanout::Slots>,
+    /// Signs and checks shard iterators.
+    pub(crate) iterators: IteratorKey,
 }
 
 impl Engine {
@@ -81,6 +83,10 @@ impl Engine {
                     .map_err(|e| EngineError::Task(e.to_string()))??
             }
         };
+        let iterators = match &config.data_dir {
+            Some(path) => IteratorKey::load_or_create(path)?,
+            None => IteratorKey::random(),
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let engine = Arc::new(Engine {
             state: Mutex::new(state),
@@ -90,6 +96,7 @@ impl Engine {
             changed: tokio::sync::watch::Sender::new(0),
             closing: tokio_util::sync::CancellationToken::new(),
             subscriptions: Mutex::new(fanout::Slots::new()),
+            iterators,
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))

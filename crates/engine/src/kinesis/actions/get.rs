@@ -10,7 +10,7 @@ use crate::kinesis::iterator::*;
 use crate::kinesis::names::*;
 use crate::kinesis::request::*;
 use crate::kinesis::state::*;
-use crate::kinesis::{ApiResult, Engine, ACCOUNT, ITERATOR_TTL_MS, MAX_GET_BYTES};
+use crate::kinesis::{ApiResult, Engine, ACCOUNT, MAX_GET_BYTES};
 use crate::store::read::{read_disk, DiskPlan};
 
 impl Engine {
@@ -159,7 +159,7 @@ impl Engine {
             },
             None => pos,
         };
-        Ok(json!({"ShardIterator": encode_iter(&Iter {
+        Ok(json!({"ShardIterator": self.iterators.encode(&Iter {
             name: name.clone(),
             incarnation,
             shard: idx,
@@ -174,7 +174,9 @@ impl Engine {
             Some(n) => range_check("limit", n, 1, 10_000)? as usize,
             None => 10_000,
         };
-        let it = decode_iter(raw)
+        let it = self
+            .iterators
+            .decode(raw)
             .ok_or_else(|| err(Code::InvalidArgumentException, "Invalid ShardIterator."))?;
         let now = self.now();
         if now.saturating_sub(it.issued_ms) > ITERATOR_TTL_MS {
@@ -348,7 +350,7 @@ impl Engine {
                 out.child_shards = Some(children);
             }
             _ => {
-                out.next_shard_iterator = Some(encode_iter(&Iter {
+                out.next_shard_iterator = Some(self.iterators.encode(&Iter {
                     name: it.name.clone(),
                     incarnation: it.incarnation,
                     shard: it.shard,
