@@ -535,7 +535,18 @@ async fn deleting_the_stream_ends_subscriptions_with_an_error_and_shutdown_ends_
     .await;
     next_event(&mut sub).await.unwrap();
     next_event(&mut kept).await.unwrap();
-    c.delete_stream().stream_name("s").send().await.unwrap();
+    // A stream with registered consumers is deleted only when told to, as on AWS.
+    let refused = c.delete_stream().stream_name("s").send().await.unwrap_err();
+    assert_eq!(
+        refused.into_service_error().meta().code(),
+        Some("ResourceInUseException")
+    );
+    c.delete_stream()
+        .stream_name("s")
+        .enforce_consumer_deletion(true)
+        .send()
+        .await
+        .unwrap();
     let err = loop {
         match tokio::time::timeout(Duration::from_secs(20), sub.event_stream.recv())
             .await

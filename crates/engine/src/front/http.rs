@@ -49,6 +49,7 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
     let encode = |body: &Value| serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let (status, bytes, kind) = match result {
         Ok(Reply::Events(rx)) => return event_stream(rx, &id),
+        Ok(Reply::Empty) => (StatusCode::OK, Vec::new(), None),
         Ok(Reply::Json(v)) => (StatusCode::OK, encode(&v), None),
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (

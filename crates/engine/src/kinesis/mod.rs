@@ -25,6 +25,7 @@ pub(crate) mod state;
 use crate::front::error::{err, internal, ApiError, Code};
 use iterator::IteratorKey;
 use names::*;
+use request::parse;
 
 pub(crate) const ACCOUNT: &str = "000000000000";
 pub(crate) const MAX_RECORD: usize = 1 << 20;
@@ -37,6 +38,8 @@ pub(crate) type ApiResult = Result<Value, ApiError>;
 /// whose records are serialised straight from typed structs).
 #[derive(Debug)]
 pub(crate) enum Reply {
+    /// An action without output: an empty body.
+    Empty,
     Json(Value),
     Encoded(Vec<u8>),
     /// An event stream (SubscribeToShard): encoded frames as they come.
@@ -61,6 +64,8 @@ pub(crate) struct Engine {
     subscriptions: Mutex<fanout::Slots>,
     /// Signs and checks shard iterators.
     pub(crate) iterators: IteratorKey,
+    /// UpdateAccountSettings' billing commitment status (kept in memory).
+    pub(crate) account: Mutex<Option<String>>,
 }
 
 impl Engine {
@@ -97,6 +102,7 @@ impl Engine {
             closing: tokio_util::sync::CancellationToken::new(),
             subscriptions: Mutex::new(fanout::Slots::new()),
             iterators,
+            account: Mutex::new(None),
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))
@@ -192,47 +198,95 @@ impl Engine {
             return Err(internal("Injected internal failure."));
         }
         if action == "GetRecords" {
-            let out = self.get_records(&body).await?;
+            let out = self.get_records(parse(body)?).await?;
             return serde_json::to_vec(&out)
                 .map(Reply::Encoded)
                 .map_err(|e| internal(format!("encoding the response: {e}")));
         }
         if action == "SubscribeToShard" {
-            return self.subscribe_to_shard(&body).await;
+            return self.subscribe_to_shard(parse(body)?).await;
         }
         let result = match action {
-            "CreateStream" => self.create_stream(&body, region).await,
-            "DeleteStream" => self.delete_stream(&body).await,
-            "DescribeStream" => self.describe_stream(&body),
-            "DescribeStreamSummary" => self.describe_stream_summary(&body),
-            "ListStreams" => self.list_streams(&body),
-            "ListShards" => self.list_shards(&body),
-            "PutRecord" => self.put_record(&body).await,
-            "PutRecords" => self.put_records(&body).await,
-            "GetShardIterator" => self.get_shard_iterator(&body, "GetShardIterator").await,
-            "SplitShard" => self.split_shard(&body).await,
-            "MergeShards" => self.merge_shards(&body).await,
-            "UpdateShardCount" => self.update_shard_count(&body).await,
-            "IncreaseStreamRetentionPeriod" => self.retention(&body, true).await,
-            "DecreaseStreamRetentionPeriod" => self.retention(&body, false).await,
-            "AddTagsToStream" => self.add_tags(&body).await,
-            "ListTagsForStream" => self.list_tags(&body),
-            "RemoveTagsFromStream" => self.remove_tags(&body).await,
-            "RegisterStreamConsumer" => self.register_stream_consumer(&body).await,
-            "DescribeStreamConsumer" => self.describe_stream_consumer(&body),
-            "ListStreamConsumers" => self.list_stream_consumers(&body),
-            "DeregisterStreamConsumer" => self.deregister_stream_consumer(&body).await,
+            "CreateStream" => self.create_stream(parse(body)?, region).await,
+            "DeleteStream" => self.delete_stream(parse(body)?).await,
+            "DescribeStream" => self.describe_stream(parse(body)?),
+            "DescribeStreamSummary" => self.describe_stream_summary(parse(body)?),
+            "ListStreams" => self.list_streams(parse(body)?),
+            "ListShards" => self.list_shards(parse(body)?),
+            "PutRecord" => self.put_record(parse(body)?).await,
+            "PutRecords" => self.put_records(parse(body)?).await,
+            "GetShardIterator" => {
+                self.get_shard_iterator(parse(body)?, "GetShardIterator")
+                    .await
+            }
+            "SplitShard" => self.split_shard(parse(body)?).await,
+            "MergeShards" => self.merge_shards(parse(body)?).await,
+            "UpdateShardCount" => self.update_shard_count(parse(body)?).await,
+            "IncreaseStreamRetentionPeriod" => self.retention(parse(body)?, true).await,
+            "DecreaseStreamRetentionPeriod" => self.retention(parse(body)?, false).await,
+            "AddTagsToStream" => self.add_tags(parse(body)?).await,
+            "ListTagsForStream" => self.list_tags(parse(body)?),
+            "RemoveTagsFromStream" => self.remove_tags(parse(body)?).await,
+            "RegisterStreamConsumer" => self.register_stream_consumer(parse(body)?).await,
+            "DescribeStreamConsumer" => self.describe_stream_consumer(parse(body)?),
+            "ListStreamConsumers" => self.list_stream_consumers(parse(body)?),
+            "DeregisterStreamConsumer" => self.deregister_stream_consumer(parse(body)?).await,
+            "TagResource"
+            | "UntagResource"
+            | "ListTagsForResource"
+            | "PutResourcePolicy"
+            | "GetResourcePolicy"
+            | "DeleteResourcePolicy" => self.on_resource(action, parse(body)?).await,
+            "EnableEnhancedMonitoring" => self.monitoring(parse(body)?, true).await,
+            "DisableEnhancedMonitoring" => self.monitoring(parse(body)?, false).await,
+            "StartStreamEncryption" => self.encryption(parse(body)?, true).await,
+            "StopStreamEncryption" => self.encryption(parse(body)?, false).await,
+            "UpdateStreamMode" => self.update_stream_mode(parse(body)?).await,
+            "UpdateStreamWarmThroughput" => self.update_warm_throughput(parse(body)?).await,
+            "UpdateMaxRecordSize" => self.update_max_record_size(parse(body)?).await,
+            "DescribeLimits" => self.describe_limits(),
+            "DescribeAccountSettings" => self.account_settings(None),
+            "UpdateAccountSettings" => self.account_settings(Some(parse(body)?)),
             _ => Err(err(
                 Code::UnknownOperationException,
                 format!("Operation {action} is not supported."),
             )),
         };
-        result.map(Reply::Json)
+        // Actions whose model has no output answer an empty body.
+        const NO_OUTPUT: [&str; 16] = [
+            "AddTagsToStream",
+            "CreateStream",
+            "DecreaseStreamRetentionPeriod",
+            "DeleteResourcePolicy",
+            "DeleteStream",
+            "DeregisterStreamConsumer",
+            "IncreaseStreamRetentionPeriod",
+            "MergeShards",
+            "PutResourcePolicy",
+            "RemoveTagsFromStream",
+            "SplitShard",
+            "StartStreamEncryption",
+            "StopStreamEncryption",
+            "TagResource",
+            "UntagResource",
+            "UpdateStreamMode",
+        ];
+        result.map(|v| {
+            if NO_OUTPUT.contains(&action) || action == "UpdateMaxRecordSize" {
+                Reply::Empty
+            } else {
+                Reply::Json(v)
+            }
+        })
     }
 
+    /// CREATING, UPDATING or ACTIVE (DELETING streams are gone from `streams`).
     pub(crate) fn status(&self, s: &Stream) -> &'static str {
-        if self.now() < s.meta.active_at_ms {
+        let now = self.now();
+        if now < s.meta.active_at_ms {
             "CREATING"
+        } else if now < s.meta.settings.updating_until_ms {
+            "UPDATING"
         } else {
             "ACTIVE"
         }
@@ -251,13 +305,13 @@ impl Engine {
         st: &'a mut State,
         name: &str,
     ) -> Result<&'a mut Stream, ApiError> {
-        let now = self.now();
         let s = self.stream_mut(st, name)?;
-        if now < s.meta.active_at_ms {
+        let status = self.status(s);
+        if status != "ACTIVE" {
             return Err(err(
                 Code::ResourceInUseException,
                 format!(
-                    "Stream {name} under account {ACCOUNT} not ACTIVE, instead in state CREATING"
+                    "Stream {name} under account {ACCOUNT} not ACTIVE, instead in state {status}"
                 ),
             ));
         }
