@@ -105,7 +105,7 @@ pub(crate) struct StreamMeta {
     /// Settings of the stream that change nothing locally but are stored and
     /// reported (encryption, monitoring, resource policy, warm throughput...).
     #[serde(default)]
-    pub(crate) settings: StreamSettings,
+    pub(crate) settings: Box<StreamSettings>,
 }
 
 /// Stored stream settings (see [`StreamMeta::settings`]).
@@ -678,7 +678,7 @@ mod tests {
                 closed_end: None,
             }],
             consumers: Vec::new(),
-            settings: StreamSettings::default(),
+            settings: Box::default(),
         }
     }
 

@@ -72,11 +72,11 @@ impl Engine {
                     })
                     .collect(),
                 consumers: Vec::new(),
-                settings: StreamSettings {
+                settings: Box::new(StreamSettings {
                     max_record_size_kib: r.max_record_size_kib.map(|k| k as u32),
                     warm_throughput_mibps: r.warm_throughput_mibps.map(|w| w as u32),
                     ..StreamSettings::default()
-                },
+                }),
             };
             let rx = self.queue_meta(&meta)?;
             st.apply_meta(MetaOp::Upsert(meta));
