@@ -213,6 +213,7 @@ impl Engine {
         let consumer = r.consumer_name.clone().unwrap_or_default();
         let tags = crate::kinesis::actions::settings::check_tags(
             crate::kinesis::request::tag_map(r.tags),
+            &name,
         )?;
         let now = self.now();
         let mut created = None;

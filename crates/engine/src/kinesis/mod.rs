@@ -66,6 +66,8 @@ pub(crate) struct Engine {
     pub(crate) iterators: IteratorKey,
     /// UpdateAccountSettings' billing commitment status (kept in memory).
     pub(crate) account: Mutex<Option<String>>,
+    /// Deleted streams shown as DELETING until the state delay passed.
+    pub(crate) deleting: Mutex<std::collections::BTreeMap<String, (StreamMeta, u64)>>,
 }
 
 impl Engine {
@@ -103,6 +105,7 @@ impl Engine {
             subscriptions: Mutex::new(fanout::Slots::new()),
             iterators,
             account: Mutex::new(None),
+            deleting: Mutex::default(),
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))

@@ -85,10 +85,11 @@ impl Engine {
                     format!("Shard {sid} in stream {name} under account {ACCOUNT} does not exist"),
                 )
             };
-            if !st.streams.contains_key(&name) {
-                return Err(shard_not_found());
+            match st.streams.get(&name) {
+                // A stream being created has no shards yet.
+                Some(s) if self.status(s) != "CREATING" => {}
+                _ => return Err(shard_not_found()),
             }
-            self.active_mut(&mut st, &name)?;
             let st = &*st;
             let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
             if idx >= s.shards.len() {

@@ -103,9 +103,8 @@ impl Engine {
             st.trim(name, now);
             let s = st.streams.get_mut(name).ok_or_else(|| not_found(name))?;
             if now < s.meta.active_at_ms {
-                return Err(err(Code::ResourceNotFoundException,
-                    format!("Stream {name} under account {ACCOUNT} not ACTIVE, instead in state CREATING"),
-                ));
+                // A stream being created takes no records yet.
+                return Err(not_found(name));
             }
             let mut batch = RecordBatch {
                 incarnation: s.meta.incarnation,

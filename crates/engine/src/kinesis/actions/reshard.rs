@@ -33,11 +33,20 @@ impl Engine {
             })
     }
 
-    pub(crate) fn check_shard_limit(&self, st: &State, extra: usize) -> Result<(), ApiError> {
+    /// Refuses `extra` more open shards over the account's shard limit.
+    pub(crate) fn check_shard_limit(
+        &self,
+        st: &State,
+        extra: usize,
+        region: &str,
+    ) -> Result<(), ApiError> {
         let open: usize = st.streams.values().map(Stream::open_count).sum();
         if open + extra > self.config.shard_limit as usize {
-            return Err(err(Code::LimitExceededException,
-                format!("This request would exceed the shard limit for the account {ACCOUNT}. Limit: {}.", self.config.shard_limit),
+            return Err(shard_limit_error(
+                open,
+                self.config.shard_limit,
+                extra,
+                region,
             ));
         }
         Ok(())
@@ -82,7 +91,8 @@ impl Engine {
             let mut st = self.lock();
             let s = self.active_mut(&mut st, &name)?;
             let idx = Self::open_shard(s, idx)?;
-            self.check_shard_limit(&st, 1)?;
+            let region = region_of(&self.stream_mut(&mut st, &name)?.meta.arn);
+            self.check_shard_limit(&st, 1, &region)?;
             let s = self.stream_mut(&mut st, &name)?;
             let sh = &s.shards[idx];
             // Both children must hold at least two hash keys' worth of range,
@@ -145,10 +155,31 @@ impl Engine {
             let open: Vec<usize> = (0..s.shards.len()).filter(|i| s.is_open(*i)).collect();
             let current = open.len();
             let arn = s.meta.arn.clone();
-            if target > current * 2 || target * 2 < current {
-                return Err(err(Code::LimitExceededException,
-                    format!("UpdateShardCount can scale between half and double the current open shard count ({current}); requested {target}."),
+            let limit = self.config.shard_limit as usize;
+            let refuse = |what: String| {
+                Err(err(
+                    Code::LimitExceededException,
+                    format!(
+                        "{what}. Current open shard count: {current}, Target shard count: {target}"
+                    ),
+                ))
+            };
+            if target > limit {
+                return refuse(format!(
+                    "Target shard count or number of open shards cannot be greater than {limit}"
                 ));
+            }
+            if target > current * 2 {
+                return refuse(
+                    "UpdateShardCount cannot scale up over double your current open shard count"
+                        .into(),
+                );
+            }
+            if target * 2 < current {
+                return refuse(
+                    "UpdateShardCount cannot scale down below half your current open shard count"
+                        .into(),
+                );
             }
             if target == current {
                 return Ok(
@@ -168,7 +199,7 @@ impl Engine {
                 })
                 .collect();
             let parents = open.clone();
-            self.check_shard_limit(&st, target.saturating_sub(current))?;
+            self.check_shard_limit(&st, target.saturating_sub(current), &region_of(&arn))?;
             (
                 self.reshard(&mut st, &name, &parents, children)?,
                 current,
@@ -190,4 +221,17 @@ fn shard_index(sid: &str, stream: &str) -> Result<usize, ApiError> {
             format!("Could not find shard {sid} in stream {stream} under account {ACCOUNT}."),
         )
     })
+}
+
+/// The account's shard limit error, in the service's words.
+pub(crate) fn shard_limit_error(open: usize, limit: u32, extra: usize, region: &str) -> ApiError {
+    err(
+        Code::LimitExceededException,
+        format!("This request would exceed the shard limit for the account {ACCOUNT} in {region}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {extra}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits."),
+    )
+}
+
+/// The region of a stream ARN.
+fn region_of(arn: &str) -> String {
+    arn.split(':').nth(3).unwrap_or("us-east-1").to_string()
 }

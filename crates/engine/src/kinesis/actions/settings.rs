@@ -36,26 +36,51 @@ const METRICS: [&str; 7] = [
 const MAX_TAGS: usize = 50;
 
 /// Whether a tag key or value uses only the characters the service allows:
-/// Unicode letters, digits, white space and `_ . / = + - % @`.
+/// letters and digits (ASCII, and U+00C0..U+1FFF, U+2C00..U+D7FF), space and
+/// `_ . / = + - % @`.
 fn tag_chars_ok(s: &str) -> bool {
     s.chars().all(|c| {
-        c.is_alphanumeric() || c.is_whitespace() || "_./=+-%@".contains(c) || !c.is_ascii()
+        c.is_ascii_alphanumeric()
+            || " _./=+-%@".contains(c)
+            || ('\u{00C0}'..='\u{1FFF}').contains(&c)
+            || ('\u{2C00}'..='\u{D7FF}').contains(&c)
     })
 }
 
-/// Checks tags' characters (the model already checked their lengths).
-pub(crate) fn check_tags(
-    tags: BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    if tags
-        .iter()
-        .any(|(k, v)| !tag_chars_ok(k) || !tag_chars_ok(v))
-    {
+/// Checks tag keys or values for the characters the service allows, in its
+/// order: any character outside the set first, then `%` (listed as valid by
+/// the first message, refused by the second, as the service does).
+/// `verb` is "add tags to" or "remove tags from".
+fn check_tag_strings<'a>(
+    all: impl Iterator<Item = &'a str> + Clone,
+    verb: &str,
+    stream: &str,
+) -> Result<(), ApiError> {
+    if all.clone().any(|s| !tag_chars_ok(s)) {
         return Err(err(
             Code::InvalidArgumentException,
             "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
         ));
     }
+    if all.into_iter().any(|s| s.contains('%')) {
+        return Err(err(
+            Code::InvalidArgumentException,
+            format!("Failed to {verb} stream {stream} under account {ACCOUNT} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'."),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks tags given with a new resource (CreateStream, RegisterStreamConsumer, TagResource).
+pub(crate) fn check_tags(
+    tags: BTreeMap<String, String>,
+    stream: &str,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    check_tag_strings(
+        tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+        "add tags to",
+        stream,
+    )?;
     Ok(tags)
 }
 
@@ -152,7 +177,7 @@ impl Engine {
         let name = r.stream.name()?;
         let tags = tag_map(Some(r.tags));
         self.update_meta(&name, |m| {
-            let tags = check_tags(tags)?;
+            let tags = check_tags(tags, &name)?;
             let mut all = m.tags.clone();
             all.extend(tags);
             if all.len() > MAX_TAGS {
@@ -171,12 +196,7 @@ impl Engine {
         let name = r.stream.name()?;
         let keys = r.tag_keys;
         self.update_meta(&name, |m| {
-            if keys.iter().any(|k| !tag_chars_ok(k)) {
-                return Err(err(
-                    Code::InvalidArgumentException,
-                    "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
-                ));
-            }
+            check_tag_strings(keys.iter().map(String::as_str), "remove tags from", &name)?;
             for k in &keys {
                 m.tags.remove(k);
             }
@@ -254,7 +274,7 @@ impl Engine {
                 ));
             }
         }
-        let tags = check_tags(tag_map(r.tags))?;
+        let tags = check_tags(tag_map(r.tags), &stream)?;
         let keys = r.tag_keys.unwrap_or_default();
         let policy = r.policy;
         self.update_meta(&stream, |m| {

@@ -31,7 +31,7 @@ impl Engine {
                 ))
             }
         };
-        let tags = check_tags(tag_map(r.tags))?;
+        let tags = check_tags(tag_map(r.tags), name)?;
         let rx = {
             let mut st = self.lock();
             if st.streams.contains_key(name) {
@@ -42,11 +42,11 @@ impl Engine {
             }
             let open: usize = st.streams.values().map(Stream::open_count).sum();
             if open + count as usize > self.config.shard_limit as usize {
-                return Err(err(Code::LimitExceededException,
-                    format!(
-                        "This request would exceed the shard limit for the account {ACCOUNT} in {region}. Current shard count for the account: {open}. Limit: {}. Number of additional shards that would have resulted from this request: {count}.",
-                        self.config.shard_limit
-                    ),
+                return Err(crate::kinesis::actions::reshard::shard_limit_error(
+                    open,
+                    self.config.shard_limit,
+                    count as usize,
+                    region,
                 ));
             }
             let now = self.now();
@@ -98,6 +98,13 @@ impl Engine {
                 ));
             }
             let incarnation = s.meta.incarnation;
+            let delay = self.config.stream_activation_delay.as_millis() as u64;
+            if delay > 0 {
+                // Shown as DELETING by the describe actions until the delay passed.
+                let until = self.now() + delay;
+                self.lock_deleting()
+                    .insert(name.clone(), (s.meta.clone(), until));
+            }
             let op = MetaOp::Delete {
                 name: name.clone(),
                 incarnation,
@@ -137,13 +144,21 @@ impl Engine {
         let name = r.stream.name()?;
         let limit = r.limit.map_or(100, |n| n as usize);
         let start = r.exclusive_start_shard_id.as_deref();
+        if let Some(out) = self.deleting_description(&name, "StreamDescription") {
+            return Ok(out);
+        }
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
         let first = match start {
             Some(id) => parse_shard_id(id).map_or(0, |i| i + 1),
             None => 0,
         };
-        let total = s.meta.shards.len();
+        // A stream being created has no shards yet.
+        let total = if self.status(s) == "CREATING" {
+            0
+        } else {
+            s.meta.shards.len()
+        };
         let shards: Vec<Value> = (first.min(total)..total)
             .take(limit)
             .map(|i| self.shard_json(s, i))
@@ -165,6 +180,9 @@ impl Engine {
 
     pub(crate) fn describe_stream_summary(&self, r: OnStream) -> ApiResult {
         let name = r.stream.name()?;
+        if let Some(out) = self.deleting_description(&name, "StreamDescriptionSummary") {
+            return Ok(out);
+        }
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
         let mut out = json!({"StreamDescriptionSummary": {
@@ -238,6 +256,12 @@ impl Engine {
                     _ => return Err(bad_token()),
                 }
             }
+            None if r.stream.stream_name.is_none() && r.stream.stream_arn.is_none() => {
+                return Err(err(
+                    Code::InvalidArgumentException,
+                    "Either NextToken or StreamName should be provided.",
+                ))
+            }
             None => (r.stream.name()?, 0),
         };
         if let Some(id) = r.exclusive_start_shard_id.as_deref() {
@@ -310,4 +334,39 @@ fn describe_settings(out: &mut Value, meta: &StreamMeta) {
         out["WarmThroughput"] = json!({"TargetMiBps": w, "CurrentMiBps": w});
     }
     out["MaxRecordSizeInKiB"] = json!(set.max_record_size_kib.unwrap_or(1024));
+}
+
+impl Engine {
+    fn lock_deleting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, (StreamMeta, u64)>> {
+        let mut ghosts = self.deleting.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now();
+        ghosts.retain(|_, (_, until)| *until > now);
+        ghosts
+    }
+
+    /// The description of a stream still DELETING (the engine's state delay
+    /// after DeleteStream), under `key`.
+    fn deleting_description(&self, name: &str, key: &str) -> Option<Value> {
+        let ghosts = self.lock_deleting();
+        let (meta, _) = ghosts.get(name)?;
+        let mut d = json!({
+            "StreamName": meta.name,
+            "StreamARN": meta.arn,
+            "StreamStatus": "DELETING",
+            "StreamModeDetails": {"StreamMode": if meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
+            "RetentionPeriodHours": meta.retention_hours,
+            "StreamCreationTimestamp": ts(meta.created_ms),
+        });
+        if key == "StreamDescription" {
+            d["Shards"] = json!([]);
+            d["HasMoreShards"] = json!(false);
+        } else {
+            d["OpenShardCount"] = json!(0);
+            d["ConsumerCount"] = json!(0);
+        }
+        describe_settings(&mut d, meta);
+        Some(json!({ key: d }))
+    }
 }
