@@ -1,3 +1,4 @@
 //! The front: HTTP, protocol negotiation and the answers every service shares.
 
 pub(crate) mod http;
+pub(crate) mod validate;
