@@ -181,7 +181,8 @@ pub(super) fn lower_first(name: &str) -> String {
 
 /// Rewrites a Java regular expression for the `regex` crate: Java's `\d`, `\w`, `\s` and
 /// POSIX classes (`\p{Print}`) are ASCII-only, `\uXXXX` escapes are UTF-16 (a surrogate
-/// pair is one character), and Java lets any punctuation be escaped.
+/// pair is one character), `.` stops at every line terminator, and Java lets any
+/// punctuation be escaped.
 pub(super) fn java_to_rust(java: &str) -> String {
     let chars: Vec<char> = java.chars().collect();
     let mut out = String::with_capacity(java.len() + 8);
@@ -199,6 +200,8 @@ pub(super) fn java_to_rust(java: &str) -> String {
                 depth -= 1;
                 out.push(c);
             }
+            // Java's dot stops at every line terminator, not only at \n.
+            '.' if depth == 0 => out.push_str(r"[^\n\r\x{85}\x{2028}\x{2029}]"),
             '\\' if i < chars.len() => {
                 let e = chars[i];
                 i += 1;

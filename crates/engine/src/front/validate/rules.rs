@@ -2,10 +2,10 @@
 //! length, range; list and map members), in the service's member order, each violation
 //! worded as the service words it. Runs only on input that passed the type pass.
 
-use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
 use super::model::{Kind, Model, Shape, ShapeId};
+use super::types::base64_len;
 
 /// The service lists at most this many violations (and counts only those).
 pub(super) const MAX_LISTED: usize = 10;
@@ -265,10 +265,9 @@ fn length(shape: &Shape, value: &Value) -> Option<usize> {
     }
 }
 
+/// Bytes of a blob (the type pass has checked its base64).
 fn blob_len(base64: &str) -> usize {
-    base64::engine::general_purpose::STANDARD
-        .decode(base64)
-        .map_or(0, |b| b.len())
+    base64_len(base64).unwrap_or(0)
 }
 
 /// A number as the service reads it for its shape: integers are truncated toward

@@ -77,6 +77,8 @@ fn java_patterns_keep_their_java_meaning() {
         (r"^[^\$]+$", "a$", false),
         (r"[\x20-\x21\x23-\x2B]*", "!+", true),
         ("0|([1-9]\\d{0,38})", "01", false), // the whole value must match
+        (r"a.+", "a\rb", false),
+        (r"a[.]", "a.", true),
     ];
     for &(java, text, matches) in cases {
         let rust = regex::Regex::new(&format!("^(?:{})$", java_to_rust(java))).unwrap();
@@ -535,6 +537,22 @@ fn arbitrary_json(names: Vec<String>) -> impl Strategy<Value = Value> {
     })
 }
 
+/// Text around the edge of valid base64: random alphabet strings, real encodings, and
+/// real encodings with their last character replaced.
+fn base64_like() -> impl Strategy<Value = String> {
+    use base64::Engine as _;
+    let encoded = prop::collection::vec(any::<u8>(), 0..10)
+        .prop_map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+    let retouched = (encoded.clone(), "[A-Za-z0-9+/=]").prop_map(|(e, c)| {
+        let pad = e.bytes().rev().take_while(|&b| b == b'=').count();
+        match e.len().checked_sub(pad + 1) {
+            Some(i) => format!("{}{c}{}", &e[..i], &e[i + 1..]),
+            None => e,
+        }
+    });
+    prop_oneof!["[A-Za-z0-9+/=]{0,12}", ".{0,8}", encoded, retouched]
+}
+
 fn member_names(model: &Model) -> Vec<String> {
     let mut names: Vec<String> = model
         .shapes
@@ -551,6 +569,14 @@ fn member_names(model: &Model) -> Vec<String> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn base64_is_judged_as_a_decoder_judges_it(text in base64_like()) {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(&text);
+        let judged = super::types::base64_len(&text);
+        prop_assert_eq!(judged.ok(), decoded.ok().map(|b| b.len()), "{:?}", text);
+    }
 
     #[test]
     fn arbitrary_json_never_panics(input in arbitrary_json(member_names(kinesis())), pick in any::<usize>()) {

@@ -2,7 +2,6 @@
 //! request is a SerializationException worded as the service words it. The first
 //! mismatch, in the service's member order, is the answer.
 
-use base64::Engine as _;
 use serde_json::Value;
 
 use super::model::{Dialect, Kind, Model, ShapeId};
@@ -131,28 +130,69 @@ fn blob(dialect: Dialect, t: &str) -> Result<(), String> {
         Dialect::Kinesis => format!("'{t}' can not be converted to a Blob: "),
         Dialect::DynamoDb => String::new(),
     };
-    let len = t.encode_utf16().count();
-    if len % 4 != 0 {
-        return Err(format!(
-            "{prefix}Base64 encoded length is expected a multiple of 4 bytes but found: {len}"
-        ));
-    }
-    if dialect == Dialect::Kinesis {
-        let b = t.as_bytes();
-        let bad = t.char_indices().find(|&(i, c)| {
-            !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=')
-                || (c == '=' && b.get(i + 1).is_some_and(|&n| n != b'='))
-        });
-        if let Some((_, c)) = bad {
-            return Err(format!("{prefix}Invalid Base64 character: '{c}'"));
+    match (base64_len(t), dialect) {
+        (Ok(_), _) => Ok(()),
+        (Err(Base64Error::Length(n)), _) => Err(format!(
+            "{prefix}Base64 encoded length is expected a multiple of 4 bytes but found: {n}"
+        )),
+        (Err(Base64Error::Character(c)), Dialect::Kinesis) => {
+            Err(format!("{prefix}Invalid Base64 character: '{c}'"))
         }
-    }
-    match base64::engine::general_purpose::STANDARD.decode(t) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(format!(
+        (Err(_), _) => Err(format!(
             "{prefix}Invalid last non-pad Base64 character dectected"
         )),
     }
+}
+
+/// Why text is not canonical base64.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Base64Error {
+    /// Its length (in UTF-16 units, as Java counts) is not a multiple of 4.
+    Length(usize),
+    /// A character outside the alphabet, or padding before the end.
+    Character(char),
+    /// Too much padding, or bits set past the last byte.
+    Last,
+}
+
+/// The number of bytes canonical base64 `text` decodes to, found without decoding it.
+pub(super) fn base64_len(text: &str) -> Result<usize, Base64Error> {
+    let units = if text.is_ascii() {
+        text.len()
+    } else {
+        text.encode_utf16().count()
+    };
+    if units % 4 != 0 {
+        return Err(Base64Error::Length(units));
+    }
+    let b = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        let alphabet = c.is_ascii_alphanumeric() || c == '+' || c == '/';
+        let padding = c == '=' && b.get(i + 1).is_none_or(|&n| n == b'=');
+        if !alphabet && !padding {
+            return Err(Base64Error::Character(c));
+        }
+    }
+    // Only ASCII is left, and padding only at the end.
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 {
+        return Err(Base64Error::Last);
+    }
+    let Some(&last) = b.len().checked_sub(pad + 1).and_then(|i| b.get(i)) else {
+        return Ok(0);
+    };
+    let sextet = match last {
+        b'A'..=b'Z' => last - b'A',
+        b'a'..=b'z' => last - b'a' + 26,
+        b'0'..=b'9' => last - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let unused = [0u8, 0b11, 0b1111][pad];
+    if sextet & unused != 0 {
+        return Err(Base64Error::Last);
+    }
+    Ok(b.len() / 4 * 3 - pad)
 }
 
 /// The SerializationException message for `found` where `shape` was wanted.
