@@ -14,7 +14,8 @@ listed in the order the real service reports them in a ValidationException (the
 service checks members in its own order, which is neither alphabetical nor the
 model's). That order was recorded against AWS by kinesalite's test suite; the table
 ORDER below holds it. Members not in the table keep the model's order, after the
-listed ones.
+listed ones. Likewise the values of an enum are listed in the order the service prints
+them in "Member must satisfy enum value set: [...]" where that was recorded (ENUM_ORDER).
 
 botocore is Apache-2.0 licensed; see NOTICE.
 """
@@ -63,13 +64,25 @@ ORDER = {
     },
 }
 
+# Enum values in the order the service prints them (recorded by kinesalite).
+ENUM_ORDER = {
+    "kinesis": {
+        "ShardIteratorType": ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP",
+                              "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"],
+    },
+}
+
 
 def pick(d, keys):
     return {k: d[k] for k in keys if k in d}
 
 
-def trim_shape(name, shape, order):
+def trim_shape(name, shape, order, enum_order):
     out = pick(shape, KEEP_SHAPE)
+    if name in enum_order:
+        if sorted(enum_order[name]) != sorted(out.get("enum", [])):
+            sys.exit(f"trim.py: ENUM_ORDER for {name} no longer matches the model's values")
+        out["enum"] = enum_order[name]
     if "members" in out:
         members = {m: pick(v, KEEP_MEMBER) for m, v in out["members"].items()}
         first = [m for m in order.get(name, []) if m in members]
@@ -99,14 +112,15 @@ def main():
     for service, version in SERVICES:
         model = load(service, version)
         order = ORDER.get(service, {})
-        unknown = [n for n in order if n not in model["shapes"]]
+        enum_order = ENUM_ORDER.get(service, {})
+        unknown = [n for n in list(order) + list(enum_order) if n not in model["shapes"]]
         if unknown:
             sys.exit(f"trim.py: ORDER names shapes {unknown} that {service} no longer has")
         trimmed = {
             "source": f"botocore {botocore.__version__} data/{service}/{version}/service-2.json (trimmed by trim.py)",
             "metadata": pick(model["metadata"], KEEP_METADATA),
             "operations": {n: pick(op, KEEP_OPERATION) for n, op in model["operations"].items()},
-            "shapes": {n: trim_shape(n, s, order) for n, s in model["shapes"].items()},
+            "shapes": {n: trim_shape(n, s, order, enum_order) for n, s in model["shapes"].items()},
         }
         path = os.path.join(here, f"{service}-{version}.json")
         with open(path, "w") as f:

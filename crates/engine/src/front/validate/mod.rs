@@ -32,6 +32,8 @@ mod rules;
 mod types;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod walk;
