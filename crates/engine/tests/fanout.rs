@@ -377,12 +377,12 @@ async fn sequence_positions_match_get_shard_iterator() {
     assert_eq!(first.millis_behind_latest, 0);
     put(&c, "s", "d").await;
     assert_eq!(receive(&mut sub, 1).await.0, ["d"]);
-    // A malformed sequence number is refused in SubscribeToShard's words.
+    // A sequence number the engine never handed out is refused in SubscribeToShard's words.
     let err = c
         .subscribe_to_shard()
         .consumer_arn(&consumer)
         .shard_id(SHARD0)
-        .starting_position(position(ShardIteratorType::AtSequenceNumber, Some("12x")))
+        .starting_position(position(ShardIteratorType::AtSequenceNumber, Some("12")))
         .send()
         .await
         .unwrap_err()
@@ -421,7 +421,7 @@ async fn a_second_subscription_within_five_seconds_is_refused() {
     // Unknown consumers and shards are errors before any event.
     let err = c
         .subscribe_to_shard()
-        .consumer_arn(format!("{consumer}x"))
+        .consumer_arn(consumer.replace("/hq:", "/nobody:"))
         .shard_id(SHARD0)
         .starting_position(position(ShardIteratorType::Latest, None))
         .send()

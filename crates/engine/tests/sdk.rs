@@ -427,7 +427,7 @@ async fn errors_are_typed() {
         .put_record()
         .stream_name("s")
         .partition_key("k")
-        .explicit_hash_key("999999999999999999999999999999999999999999")
+        .explicit_hash_key("340282366920938463463374607431768211456") // 2^128: fits the pattern, out of range
         .data(blob("x"))
         .send()
         .await

@@ -184,10 +184,7 @@ mod tests {
         for i in 0..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            assert!(
-                key.decode(&STANDARD.encode(&bad)).is_none(),
-                "byte {i}"
-            );
+            assert!(key.decode(&STANDARD.encode(&bad)).is_none(), "byte {i}");
         }
         // A forged body with the old CRC-only layout, far position, never-expiring time.
         let body = format!("v1/3/1/{}/{}/rides", u64::MAX, u64::MAX);

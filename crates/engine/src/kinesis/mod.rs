@@ -23,6 +23,7 @@ pub(crate) mod request;
 pub(crate) mod state;
 
 use crate::front::error::{err, internal, ApiError, Code};
+use crate::front::validate::Invalid;
 use iterator::IteratorKey;
 use names::*;
 use request::parse;
@@ -200,6 +201,7 @@ impl Engine {
         {
             return Err(internal("Injected internal failure."));
         }
+        validate(action, &body)?;
         if action == "GetRecords" {
             let out = self.get_records(parse(body)?).await?;
             return serde_json::to_vec(&out)
@@ -320,4 +322,39 @@ impl Engine {
         }
         Ok(s)
     }
+}
+
+/// Checks a request against the service model (types, then every
+/// constraint). A request naming its stream by neither StreamName nor
+/// StreamARN (both optional since stream ARNs exist) gets the `streamName`
+/// violation the service reports with the others.
+fn validate(action: &str, body: &Value) -> Result<(), ApiError> {
+    let model = crate::front::validate::kinesis();
+    let missing_stream = action != "ListShards"
+        && model.has_member(action, "StreamName")
+        && model.has_member(action, "StreamARN")
+        && ["StreamName", "StreamARN"]
+            .iter()
+            .all(|m| body.get(m).is_none_or(Value::is_null));
+    let result = crate::front::validate::check(model, action, body);
+    let invalid = match (result, missing_stream) {
+        (Ok(()), false) => return Ok(()),
+        (Ok(()), true) => Invalid::Validation(Vec::new()),
+        (Err(e), _) => e,
+    };
+    Err(match invalid {
+        Invalid::Serialization(message) => err(Code::SerializationException, message),
+        Invalid::Validation(mut violations) => {
+            if missing_stream && violations.len() < 10 {
+                violations.push(
+                    "Value null at 'streamName' failed to satisfy constraint: Member must not be null"
+                        .into(),
+                );
+            }
+            err(
+                Code::ValidationException,
+                Invalid::Validation(violations).message(),
+            )
+        }
+    })
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Kinesis,
+    #[allow(dead_code)] // served once DynamoDB joins the engine (issue 15); tested now
     DynamoDb,
 }
 
@@ -162,7 +163,19 @@ impl Model {
         self.operations.get(operation).copied()
     }
 
+    /// Whether `operation`'s input has a member called `member`.
+    pub(crate) fn has_member(&self, operation: &str, member: &str) -> bool {
+        let Some(Some(id)) = self.input(operation) else {
+            return false;
+        };
+        match &self.shapes[id].kind {
+            Kind::Structure(members) => members.iter().any(|m| m.name == member),
+            _ => false,
+        }
+    }
+
     /// The names of all operations, sorted.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn operations(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.operations.keys().map(String::as_str).collect();
         names.sort_unstable();

@@ -526,3 +526,38 @@ fn every_constraint_of_every_dynamodb_member_is_enforced() {
     );
     assert!(cases > 500, "only {cases} cases");
 }
+
+/// The same walk through the Kinesis service itself: each broken request is
+/// refused by the engine with a ValidationException naming the member and
+/// the constraint (validation comes before existence, state and limits).
+#[tokio::test]
+async fn every_constraint_is_enforced_by_the_kinesis_service() {
+    let (engine, _writer) = crate::kinesis::Engine::open(crate::Config::default())
+        .await
+        .unwrap();
+    let mut walker = Walker::new(kinesis());
+    let cases = walker.cases();
+    let mut failures = Vec::new();
+    for (op, case) in &cases {
+        let wanted = format!("at '{}' failed to satisfy constraint: ", case.path);
+        match engine.call(op, case.request.clone(), "us-east-1").await {
+            Err(e)
+                if e.code == crate::front::error::Code::ValidationException
+                    && e.message.contains(&wanted)
+                    && e.message.contains(&case.rule) => {}
+            Err(e) => failures.push(format!(
+                "{op} {}: [{}] gave {:?} {}",
+                case.path, case.rule, e.code, e.message
+            )),
+            Ok(_) => failures.push(format!("{op} {}: [{}] was accepted", case.path, case.rule)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert!(cases.len() > 150, "only {} cases", cases.len());
+}
