@@ -54,7 +54,7 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            encode(&json!({"__type": e.code.as_str(), "message": e.message})),
+            encode(&error_body(&e)),
             Some(e.code.as_str()),
         ),
     };
@@ -166,4 +166,15 @@ async fn dispatch(
         tracing::debug!(action, code = e.code.as_str(), message = %e.message, "request failed");
     }
     result
+}
+
+/// An error's JSON body. The service words a SerializationException's text
+/// as `Message`, every other error's as `message`.
+fn error_body(e: &ApiError) -> Value {
+    let key = if e.code == Code::SerializationException {
+        "Message"
+    } else {
+        "message"
+    };
+    json!({"__type": e.code.as_str(), key: e.message})
 }
