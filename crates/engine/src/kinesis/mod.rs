@@ -17,7 +17,7 @@ use self::state::{
 use crate::error::EngineError;
 use crate::store::codec::{encode_meta, encode_records, RecordBatch};
 use crate::store::log::frame;
-use crate::store::read::{read_disk, DiskPlan};
+use crate::store::read::{read_disk, DiskPlan, ReadError};
 use crate::store::recovery::recover;
 use crate::store::writer::{writer, Job};
 use crate::{Config, StorageStats};
@@ -83,6 +83,8 @@ pub(crate) struct Engine {
     /// Cancelled when the server shuts down: ends every subscription.
     closing: tokio_util::sync::CancellationToken,
     subscriptions: Mutex<fanout::Slots>,
+    /// The data dir's frame salt (see `store::log`).
+    salt: u32,
 }
 
 fn not_found(name: &str) -> ApiError {
@@ -342,7 +344,9 @@ impl Engine {
             }
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let salt = dir.as_ref().map_or(0, |d| d.salt);
         let engine = Arc::new(Engine {
+            salt,
             state: Mutex::new(state),
             config,
             tx,
@@ -394,8 +398,8 @@ impl Engine {
             // A stream change; callers hold the state lock (see `pending_meta`).
             self.pending_meta.fetch_add(1, Ordering::SeqCst);
         }
-        let mut bytes = Vec::with_capacity(payload.len() + 8);
-        frame(payload, &mut bytes);
+        let mut bytes = Vec::with_capacity(payload.len() + 16);
+        frame(payload, self.salt, &mut bytes);
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Job::Append {
             bytes,
@@ -985,11 +989,39 @@ impl Engine {
         })
     }
 
+    /// Reads from disk. A damaged frame is a non-retryable 400 for that
+    /// position (it stays unreadable until a repair) and an ERROR log.
     async fn read_disk(plan: DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), ApiError> {
+        let (shard, from) = (plan.shard as usize, plan.from);
         tokio::task::spawn_blocking(move || read_disk(&plan))
             .await
             .map_err(|e| internal(format!("read task failed: {e}")))?
-            .map_err(|e| internal(format!("storage failure: {e}")))
+            .map_err(|e| match e {
+                ReadError::Damaged {
+                    path,
+                    offset,
+                    reason,
+                } => {
+                    tracing::error!(
+                        path = %path.display(),
+                        offset,
+                        reason,
+                        shard = %shard_id(shard),
+                        position = from,
+                        "a damaged frame on disk makes records unreadable; stop the engine and run `wildrydes repair` on its data dir"
+                    );
+                    err(
+                        "InvalidArgumentException",
+                        format!(
+                            "Records of shard {} from sequence number {} cannot be read: the engine's log file {} is damaged at offset {offset} ({reason}). Reading this position fails until the data dir is repaired (`wildrydes repair`); read from a later position to skip it.",
+                            shard_id(shard),
+                            record_seq(shard, from),
+                            path.display()
+                        ),
+                    )
+                }
+                ReadError::Io(e) => internal(format!("storage failure: {e}")),
+            })
     }
 
     /// GetShardIterator, or the starting position of `action` (errors name it).

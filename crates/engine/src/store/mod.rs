@@ -3,6 +3,7 @@
 //! nothing of HTTP.
 
 pub(crate) mod codec;
+pub(crate) mod dir;
 pub(crate) mod log;
 pub(crate) mod read;
 pub(crate) mod recovery;
