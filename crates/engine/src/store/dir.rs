@@ -27,7 +27,6 @@ use crate::error::EngineError;
 #[derive(Debug, Clone)]
 pub(crate) struct Damage {
     pub(crate) path: PathBuf,
-    pub(crate) seg: u32,
     pub(crate) format: Format,
     pub(crate) offset: u64,
     pub(crate) end: u64,
@@ -151,7 +150,6 @@ fn scan_segment(
         }
         let damage = Damage {
             path: path.to_path_buf(),
-            seg: id,
             format: seg.format,
             offset,
             end: resume.unwrap_or(len),
@@ -194,7 +192,8 @@ impl Scanned {
         for (k, &id) in sealed.iter().enumerate() {
             let path = dir.join(sealed_name(id));
             let (file, len) = open_segment(&path, false)?;
-            let format = read_format(&file, len).map_err(io(format!("reading {}", path.display())))?;
+            let format =
+                read_format(&file, len).map_err(io(format!("reading {}", path.display())))?;
             files.push((id, path, file, len, format, k));
         }
         let active = if log_path.exists() {
@@ -233,7 +232,6 @@ impl Scanned {
         // A damaged segment header: frames are looked for with the dir's salt.
         let header_damage = |path: &Path, id: u32, len: u64| Damage {
             path: path.to_path_buf(),
-            seg: id,
             format: Format::V2 { id, salt },
             offset: 0,
             end: SEG_HEADER.min(len),
@@ -289,11 +287,6 @@ impl Scanned {
         })
     }
 
-    /// The format of the active segment (format 1 when there is none yet).
-    pub(crate) fn active_format(&self) -> Format {
-        self.active.as_ref().map_or(Format::V1, |(f, _)| f.format)
-    }
-
     /// Where an incomplete last write starts, if any.
     pub(crate) fn torn(&self) -> Option<u64> {
         self.torn
@@ -305,8 +298,14 @@ impl Scanned {
         let log_path = self.dir.join(ACTIVE);
         let ctx = |what: &str| io(format!("{what} {}", log_path.display()));
         let existing = match self.active {
-            Some((seg, mut len)) => {
-                if let Some(good_end) = self.torn {
+            Some((seg, _)) => {
+                // A repair may have cut the file since the scan.
+                let mut len = seg
+                    .file
+                    .metadata()
+                    .map_err(ctx("reading the size of"))?
+                    .len();
+                if let Some(good_end) = self.torn.filter(|t| *t < len) {
                     tracing::warn!(
                         path = %log_path.display(),
                         kept = good_end,

@@ -127,7 +127,11 @@ pub(crate) fn read_format(file: &File, len: u64) -> std::io::Result<Option<Forma
         return Ok(Some(Format::V2 { id, salt }));
     }
     // A damaged header (some of the marker survived) or a format-1 file.
-    let marker = head[..8].iter().zip(&SEG_MAGIC).filter(|(a, b)| a == b).count();
+    let marker = head[..8]
+        .iter()
+        .zip(&SEG_MAGIC)
+        .filter(|(a, b)| a == b)
+        .count();
     Ok(if marker >= 4 { None } else { Some(Format::V1) })
 }
 
@@ -175,7 +179,11 @@ pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io
 /// Fills `buf` from `offset` with positioned reads (`ReadFile` with an
 /// offset; the handle's cursor is not relied upon).
 #[cfg(windows)]
-pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(
+    file: &File,
+    mut buf: &mut [u8],
+    mut offset: u64,
+) -> std::io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         match file.seek_read(buf, offset) {
@@ -252,11 +260,6 @@ impl<'f> FrameReader<'f> {
             buf: Vec::new(),
             buf_at: 0,
         }
-    }
-
-    /// Offset of the next frame to read.
-    pub(crate) fn position(&self) -> u64 {
-        self.at
     }
 
     /// Goes on reading at `at` (after a damaged region).

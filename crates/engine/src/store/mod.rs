@@ -7,4 +7,8 @@ pub(crate) mod dir;
 pub(crate) mod log;
 pub(crate) mod read;
 pub(crate) mod recovery;
+pub(crate) mod repair;
 pub(crate) mod writer;
+
+#[cfg(test)]
+mod tests;

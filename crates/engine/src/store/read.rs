@@ -58,10 +58,9 @@ pub(crate) fn read_disk(plan: &DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), ReadE
             let mut reader = FrameReader::new(file, e.offset, *len);
             let mut full = false;
             loop {
-                let payload = match reader
-                    .next()
-                    .map_err(|err| ReadError::Io(format!("reading {}: {err}", file.path().display())))?
-                {
+                let payload = match reader.next().map_err(|err| {
+                    ReadError::Io(format!("reading {}: {err}", file.path().display()))
+                })? {
                     Next::Frame { offset, payload } if offset <= e.offset + INDEX_SPAN => payload,
                     Next::Bad { offset, reason } => {
                         return Err(ReadError::Damaged {

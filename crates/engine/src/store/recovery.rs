@@ -149,9 +149,7 @@ pub(crate) fn recover_locked(
     now_ms: u64,
 ) -> Result<(State, DataDir), EngineError> {
     let mut replay = Replayer::new(cache_bytes);
-    let scanned = Scanned::scan(dir, lock, false, |event| {
-        replay.on(dir, event).map(|_| ())
-    })?;
+    let scanned = Scanned::scan(dir, lock, false, |event| replay.on(dir, event).map(|_| ()))?;
     let missing = replay.missing(&scanned.sealed, scanned.active_id);
     if !missing.is_empty() {
         return Err(EngineError::MissingSegments {
@@ -163,7 +161,6 @@ pub(crate) fn recover_locked(
                 .join(", "),
         });
     }
-    let upgrade = scanned.active_format() == Format::V1;
     let mut data = scanned.finish()?;
     let Replayer {
         mut state,
@@ -187,7 +184,7 @@ pub(crate) fn recover_locked(
     // segments can be deleted (a crash during rotation can leave it empty).
     // An active segment of format 1 with frames is sealed as it is, so that
     // appends go to a segment of format 2.
-    let upgrade = upgrade && data.active_len > 0;
+    let upgrade = data.active.format == Format::V1 && data.active_len > 0;
     let sealed = state
         .store
         .as_ref()

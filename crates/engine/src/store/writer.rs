@@ -39,9 +39,7 @@ pub(crate) async fn writer(
     mut dir: Option<DataDir>,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) -> Result<(), EngineError> {
-    let durable = dir
-        .as_ref()
-        .map(|d| (d.dir.clone(), d.lock.clone()));
+    let durable = dir.as_ref().map(|d| (d.dir.clone(), d.lock.clone()));
     let segment_bytes = engine.config.segment_bytes.max(1);
     // Set while the data dir could not be reopened after a failure (memory
     // may then differ from the log): the next group tries again first.
@@ -128,7 +126,10 @@ pub(crate) async fn writer(
             match tokio::task::spawn_blocking(move || {
                 let r = (|| {
                     let sealed = match snapshot {
-                        Some(snap) => Some(d.rotate(&snap).map_err(|e| ("starting a new log segment", e))?),
+                        Some(snap) => Some(
+                            d.rotate(&snap)
+                                .map_err(|e| ("starting a new log segment", e))?,
+                        ),
                         None => None,
                     };
                     let at = d.append(&buf).map_err(|e| ("appending to", e))?;
@@ -143,10 +144,7 @@ pub(crate) async fn writer(
                     dir = Some(d);
                 }
                 Ok((d, Err((what, e)), n)) => {
-                    let cause = format!(
-                        "{what} {} ({n} bytes) failed: {e}",
-                        d.log_path.display()
-                    );
+                    let cause = format!("{what} {} ({n} bytes) failed: {e}", d.log_path.display());
                     tracing::error!(error = %cause, "log write failed; nothing of it is kept");
                     let metas = appends.iter().any(|a| a.1.is_none());
                     if !rotating && !metas {
@@ -155,9 +153,7 @@ pub(crate) async fn writer(
                         match d.cut_back() {
                             Ok(()) => dir = Some(d),
                             Err(e) => {
-                                broken = Some(format!(
-                                    "{cause}, then cutting it back failed: {e}"
-                                ));
+                                broken = Some(format!("{cause}, then cutting it back failed: {e}"));
                             }
                         }
                     } else if let Some((path, lock)) = durable.as_ref() {
@@ -270,7 +266,12 @@ fn restore(
         }
         Err(e) => {
             tracing::error!(error = %e, "could not reopen the log after a failed write; trying again with the next write");
-            (None, Some(format!("the log could not be reopened after a failed write: {e}")))
+            (
+                None,
+                Some(format!(
+                    "the log could not be reopened after a failed write: {e}"
+                )),
+            )
         }
     };
     drop(st);
