@@ -80,19 +80,27 @@ struct Tracker {
 }
 
 impl Tracker {
-    fn saw(&mut self, key: (u64, u32), pos: u64) {
+    /// The record at `pos` was read (`end` false), or a snapshot says the
+    /// positions before `pos` existed (`end` true).
+    fn saw(&mut self, key: (u64, u32), pos: u64, end: bool) {
         let n = self.losses.len();
+        let new_last = match (end, pos) {
+            (false, p) => p,
+            (true, 0) => return,
+            (true, p) => p - 1,
+        };
         if let Some(&(last, mark)) = self.last.get(&key) {
+            // Positions last + 1 .. pos were not read.
             if pos > last + 1 && mark < n {
                 if let Some(loss) = self.losses.last_mut() {
                     loss.gaps.push((key.0, key.1, last + 1, pos - 1));
                 }
             }
-            if pos <= last {
+            if new_last <= last {
                 return;
             }
         }
-        self.last.insert(key, (pos, n));
+        self.last.insert(key, (new_last, n));
     }
 
     fn after(&mut self, replay: &mut Replayer, snap: Option<Snapshot>) {
@@ -118,15 +126,13 @@ impl Tracker {
                     }
                 }
             }
-            self.saw((inc, shard), pos);
+            self.saw((inc, shard), pos, false);
         }
         if let Some(snap) = snap {
             for s in snap.streams {
                 self.names.insert(s.meta.incarnation, s.meta.name.clone());
                 for (i, &tail) in s.tails.iter().enumerate() {
-                    if tail > 0 {
-                        self.saw((s.meta.incarnation, i as u32), tail - 1);
-                    }
+                    self.saw((s.meta.incarnation, i as u32), tail, true);
                 }
             }
         }
