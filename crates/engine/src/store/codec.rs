@@ -14,7 +14,7 @@ pub(crate) struct RecordBatch {
 }
 
 const TAG_RECORDS: u8 = 1;
-const TAG_META: u8 = 2;
+pub(crate) const TAG_META: u8 = 2;
 pub(crate) const TAG_SNAPSHOT: u8 = 3;
 const TAG_DROPPED: u8 = 4;
 const TAG_PAD: u8 = 5;

@@ -137,31 +137,36 @@ pub(crate) fn recover(
     now_ms: u64,
 ) -> Result<(State, Option<DataDir>), EngineError> {
     let lock = lock_dir(dir)?;
-    let (state, data) = recover_locked(dir, lock, cache_bytes, now_ms)?;
+    let (state, data) = recover_locked(dir, lock, cache_bytes, now_ms).map_err(|(_, e)| e)?;
     Ok((state, Some(data)))
 }
 
-/// [`recover`] on a data dir already locked by this process.
+/// [`recover`] on a data dir already locked by this process. When the log
+/// was read but could not be made writable (e.g. a full disk), the error
+/// comes with the state of the durable log.
 pub(crate) fn recover_locked(
     dir: &Path,
     lock: Arc<File>,
     cache_bytes: u64,
     now_ms: u64,
-) -> Result<(State, DataDir), EngineError> {
+) -> Result<(State, DataDir), (Option<State>, EngineError)> {
     let mut replay = Replayer::new(cache_bytes);
-    let scanned = Scanned::scan(dir, lock, false, |event| replay.on(dir, event).map(|_| ()))?;
+    let scanned = Scanned::scan(dir, lock, false, |event| replay.on(dir, event).map(|_| ()))
+        .map_err(|e| (None, e))?;
     let missing = replay.missing(&scanned.sealed, scanned.active_id);
     if !missing.is_empty() {
-        return Err(EngineError::MissingSegments {
-            dir: dir.to_path_buf(),
-            missing: missing
-                .iter()
-                .map(|id| sealed_name(*id))
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+        return Err((
+            None,
+            EngineError::MissingSegments {
+                dir: dir.to_path_buf(),
+                missing: missing
+                    .iter()
+                    .map(|id| sealed_name(*id))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        ));
     }
-    let mut data = scanned.finish()?;
     let Replayer {
         mut state,
         starts_with_snapshot,
@@ -175,6 +180,10 @@ pub(crate) fn recover_locked(
             }
         }
     }
+    let mut data = match scanned.finish() {
+        Ok(data) => data,
+        Err(e) => return Err((Some(state), e)),
+    };
     let path = data.log_path.clone();
     let io = |source| EngineError::Io {
         context: format!("writing a snapshot to {}", path.display()),
@@ -197,17 +206,21 @@ pub(crate) fn recover_locked(
         }
         let payload = encode_snapshot(&state.snapshot());
         if !crate::store::log::fits(payload.len()) {
-            return Err(io(std::io::Error::other(format!(
+            let e = io(std::io::Error::other(format!(
                 "the metadata snapshot needs {} bytes, more than one log frame holds",
                 payload.len()
-            ))));
+            )));
+            return Err((Some(state), e));
         }
         let mut snap = Vec::new();
         frame(&payload, data.salt, &mut snap);
-        if !upgrade && data.active_len <= SEG_HEADER {
-            data.append(&snap).map_err(io)?;
+        let written = if !upgrade && data.active_len <= SEG_HEADER {
+            data.append(&snap).map(|_| ())
         } else {
-            data.rotate(&snap).map_err(io)?;
+            data.rotate(&snap).map(|_| ())
+        };
+        if let Err(e) = written {
+            return Err((Some(state), io(e)));
         }
     }
     if let Some(store) = state.store.as_mut() {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
-use super::codec::{encode_pad, encode_snapshot, MIN_RECORD};
+use super::codec::{encode_pad, encode_snapshot, MIN_RECORD, TAG_META};
 use super::dir::{lock_dir, sync_dir, Damage, Replay, Scanned};
 use super::log::{
     frame, io, read_exact_at, sealed_name, segment_header, Format, FRAME_HEADER, SEG_HEADER,
@@ -70,8 +70,9 @@ struct Loss {
 /// Follows positions through the scan to name what each loss took.
 #[derive(Default)]
 struct Tracker {
-    /// Last position seen and the number of losses then, per key.
-    last: HashMap<(u64, u32), (u64, usize)>,
+    /// Position after the last one known to exist, and the number of
+    /// losses then, per (incarnation, shard).
+    next: HashMap<(u64, u32), (u64, usize)>,
     losses: Vec<Loss>,
     names: HashMap<u64, String>,
     /// Records of streams whose metadata is gone (incarnation → count).
@@ -80,27 +81,47 @@ struct Tracker {
 }
 
 impl Tracker {
-    /// The record at `pos` was read (`end` false), or a snapshot says the
-    /// positions before `pos` existed (`end` true).
-    fn saw(&mut self, key: (u64, u32), pos: u64, end: bool) {
+    /// The record at `pos` was read: positions from the last known one up
+    /// to it, not seen since a loss, were lost in it.
+    fn saw_record(&mut self, key: (u64, u32), pos: u64) {
+        self.known(key, pos, pos + 1);
+    }
+
+    /// A snapshot says positions before `tail` existed.
+    fn saw_tail(&mut self, key: (u64, u32), tail: u64) {
+        self.known(key, tail, tail);
+    }
+
+    /// Positions before `unseen_end` were handed out; the next one known is
+    /// `next`.
+    fn known(&mut self, key: (u64, u32), unseen_end: u64, next: u64) {
         let n = self.losses.len();
-        let new_last = match (end, pos) {
-            (false, p) => p,
-            (true, 0) => return,
-            (true, p) => p - 1,
-        };
-        if let Some(&(last, mark)) = self.last.get(&key) {
-            // Positions last + 1 .. pos were not read.
-            if pos > last + 1 && mark < n {
+        if let Some(&(expected, mark)) = self.next.get(&key) {
+            if unseen_end > expected && mark < n {
                 if let Some(loss) = self.losses.last_mut() {
-                    loss.gaps.push((key.0, key.1, last + 1, pos - 1));
+                    loss.gaps.push((key.0, key.1, expected, unseen_end - 1));
                 }
             }
-            if new_last <= last {
+            if next <= expected {
                 return;
             }
         }
-        self.last.insert(key, (new_last, n));
+        self.next.insert(key, (next, n));
+    }
+
+    /// After a stream change: shards new to the tracker start at position 0.
+    fn shards_known(&mut self, replay: &Replayer) {
+        let n = self.losses.len();
+        for s in replay.state.streams.values() {
+            self.names
+                .entry(s.meta.incarnation)
+                .or_insert_with(|| s.meta.name.clone());
+            for i in 0..s.meta.shards.len() {
+                self.next
+                    .entry((s.meta.incarnation, i as u32))
+                    .or_insert((0, n));
+            }
+        }
     }
 
     fn after(&mut self, replay: &mut Replayer, snap: Option<Snapshot>) {
@@ -111,28 +132,16 @@ impl Tracker {
             .unwrap_or_default();
         for (inc, shard, pos) in positions {
             if !self.names.contains_key(&inc) {
-                match replay
-                    .state
-                    .streams
-                    .values()
-                    .find(|s| s.meta.incarnation == inc)
-                {
-                    Some(s) => {
-                        self.names.insert(inc, s.meta.name.clone());
-                    }
-                    None => {
-                        *self.orphans.entry(inc).or_default() += 1;
-                        continue;
-                    }
-                }
+                *self.orphans.entry(inc).or_default() += 1;
+                continue;
             }
-            self.saw((inc, shard), pos, false);
+            self.saw_record((inc, shard), pos);
         }
         if let Some(snap) = snap {
             for s in snap.streams {
                 self.names.insert(s.meta.incarnation, s.meta.name.clone());
                 for (i, &tail) in s.tails.iter().enumerate() {
-                    self.saw((s.meta.incarnation, i as u32), tail, true);
+                    self.saw_tail((s.meta.incarnation, i as u32), tail);
                 }
             }
         }
@@ -193,7 +202,12 @@ pub fn repair(dir: &Path) -> Result<RepairReport, EngineError> {
             }
             Replay::Frame { .. } => {}
         }
+        let meta =
+            matches!(&event, Replay::Frame { payload, .. } if payload.first() == Some(&TAG_META));
         let snap = replay.on(dir, event)?;
+        if meta {
+            tracker.shards_known(&replay);
+        }
         tracker.after(&mut replay, snap);
         Ok(())
     })?;
@@ -264,16 +278,17 @@ pub fn repair(dir: &Path) -> Result<RepairReport, EngineError> {
     }
     // Damage after a shard's last intact record: how many is unknown.
     let n = tracker.losses.len();
-    for (&(inc, shard), &(last, mark)) in &tracker.last {
-        if mark < n
-            && tracker.losses[mark..]
-                .iter()
-                .any(|l| !l.what.is_empty() && l.hole.is_none())
-        {
+    let mut tails: Vec<_> = tracker.next.iter().collect();
+    tails.sort();
+    for (&(inc, shard), &(next, mark)) in tails {
+        let damage_after = tracker.losses[mark.min(n)..]
+            .iter()
+            .any(|l| !l.what.is_empty() && l.hole.is_none());
+        if damage_after {
             report.lines.push(format!(
-                "stream {} shardId-{shard:012}: records after sequence number {} may have been lost in a damaged region (how many is unknown)",
+                "stream {} shardId-{shard:012}: records from sequence number {} on may have been lost in a damaged region (how many is unknown)",
                 tracker.name(inc),
-                seq(shard, last)
+                seq(shard, next)
             ));
         }
     }
@@ -287,8 +302,11 @@ pub fn repair(dir: &Path) -> Result<RepairReport, EngineError> {
     let mut data = scanned.finish()?;
     let mut snap = replay.state.snapshot();
     for s in &mut snap.streams {
-        for t in &mut s.tails {
-            *t = t.saturating_add(bump);
+        // Closed shards take no more records.
+        for (t, m) in s.tails.iter_mut().zip(&s.meta.shards) {
+            if m.closed_end.is_none() {
+                *t = t.saturating_add(bump);
+            }
         }
     }
     let mut bytes = Vec::new();

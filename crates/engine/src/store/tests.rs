@@ -234,3 +234,59 @@ async fn a_damaged_frame_of_the_earlier_format_followed_by_data_is_refused() {
     );
     assert_eq!(std::fs::read(&log).unwrap(), bytes, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_full_disk_during_a_segment_rotation_changes_nothing_and_writes_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || Config {
+        segment_bytes: 1 << 10,
+        ..config(dir.path())
+    };
+    let (e, writer) = Engine::open(config()).await.unwrap();
+    call(
+        &e,
+        "CreateStream",
+        json!({"StreamName": "a", "ShardCount": 1}),
+    )
+    .await
+    .unwrap();
+    // Past the segment size: the next write starts a new segment.
+    let big = vec![b'x'; 2 << 10];
+    put(&e, &big).await.unwrap();
+
+    set_full(dir.path(), true);
+    let failed = put(&e, b"lost").await.unwrap_err();
+    assert_eq!(failed.status, 500);
+    assert!(
+        failed.message.contains("starting a new log segment"),
+        "{}",
+        failed.message
+    );
+    let created = call(
+        &e,
+        "CreateStream",
+        json!({"StreamName": "b", "ShardCount": 1}),
+    )
+    .await;
+    assert_eq!(created.unwrap_err().status, 500);
+
+    assert_eq!(names(&e).await, ["a"]);
+
+    // Space is back: the log is reopened (the write that finds it so may
+    // fail too: it was queued against the state before the reopen) and
+    // writes succeed again, without a restart.
+    set_full(dir.path(), false);
+    let mut expected = vec![big];
+    if put(&e, b"retry").await.is_ok() {
+        expected.push(b"retry".to_vec());
+    }
+    put(&e, b"two").await.unwrap();
+    expected.push(b"two".to_vec());
+    assert_eq!(names(&e).await, ["a"]);
+    assert_eq!(read(&e).await, expected);
+    stop(e, writer).await;
+
+    let (e, writer) = Engine::open(config()).await.unwrap();
+    assert_eq!(read(&e).await, expected);
+    stop(e, writer).await;
+}

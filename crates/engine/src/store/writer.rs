@@ -264,7 +264,12 @@ fn restore(
             tracing::info!(path = %path.display(), "log reopened after a failed write; memory matches the log again");
             (Some(d), None)
         }
-        Err(e) => {
+        Err((durable, e)) => {
+            // Memory holds what the log holds, even if it cannot be written
+            // yet.
+            if let Some(state) = durable {
+                *st = state;
+            }
             tracing::error!(error = %e, "could not reopen the log after a failed write; trying again with the next write");
             (
                 None,
