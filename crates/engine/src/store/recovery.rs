@@ -141,6 +141,10 @@ pub(crate) fn recover(
     Ok((state, Some(data)))
 }
 
+/// A recovery error, with the state of the durable log when the log was read
+/// but could not be made writable (e.g. a full disk).
+pub(crate) type NotWritable = (Option<Box<State>>, EngineError);
+
 /// [`recover`] on a data dir already locked by this process. When the log
 /// was read but could not be made writable (e.g. a full disk), the error
 /// comes with the state of the durable log.
@@ -149,7 +153,7 @@ pub(crate) fn recover_locked(
     lock: Arc<File>,
     cache_bytes: u64,
     now_ms: u64,
-) -> Result<(State, DataDir), (Option<State>, EngineError)> {
+) -> Result<(State, DataDir), NotWritable> {
     let mut replay = Replayer::new(cache_bytes);
     let scanned = Scanned::scan(dir, lock, false, |event| replay.on(dir, event).map(|_| ()))
         .map_err(|e| (None, e))?;
@@ -182,7 +186,7 @@ pub(crate) fn recover_locked(
     }
     let mut data = match scanned.finish() {
         Ok(data) => data,
-        Err(e) => return Err((Some(state), e)),
+        Err(e) => return Err((Some(Box::new(state)), e)),
     };
     let path = data.log_path.clone();
     let io = |source| EngineError::Io {
@@ -210,7 +214,7 @@ pub(crate) fn recover_locked(
                 "the metadata snapshot needs {} bytes, more than one log frame holds",
                 payload.len()
             )));
-            return Err((Some(state), e));
+            return Err((Some(Box::new(state)), e));
         }
         let mut snap = Vec::new();
         frame(&payload, data.salt, &mut snap);
@@ -220,7 +224,7 @@ pub(crate) fn recover_locked(
             data.rotate(&snap).map(|_| ())
         };
         if let Err(e) = written {
-            return Err((Some(state), io(e)));
+            return Err((Some(Box::new(state)), io(e)));
         }
     }
     if let Some(store) = state.store.as_mut() {

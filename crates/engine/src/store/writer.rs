@@ -268,7 +268,7 @@ fn restore(
             // Memory holds what the log holds, even if it cannot be written
             // yet.
             if let Some(state) = durable {
-                *st = state;
+                *st = *state;
             }
             tracing::error!(error = %e, "could not reopen the log after a failed write; trying again with the next write");
             (
