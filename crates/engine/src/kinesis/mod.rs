@@ -69,6 +69,8 @@ pub(crate) struct Engine {
     pub(crate) account: Mutex<Option<String>>,
     /// Deleted streams shown as DELETING until the state delay passed.
     pub(crate) deleting: Mutex<std::collections::BTreeMap<String, (StreamMeta, u64)>>,
+    /// The data dir's frame salt (see `store::log`).
+    salt: u32,
 }
 
 impl Engine {
@@ -96,6 +98,7 @@ impl Engine {
             None => IteratorKey::random(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let salt = dir.as_ref().map_or(0, |d| d.salt);
         let engine = Arc::new(Engine {
             state: Mutex::new(state),
             config,
@@ -107,6 +110,7 @@ impl Engine {
             iterators,
             account: Mutex::new(None),
             deleting: Mutex::default(),
+            salt,
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))
@@ -151,8 +155,8 @@ impl Engine {
             // A stream change; callers hold the state lock (see `pending_meta`).
             self.pending_meta.fetch_add(1, Ordering::SeqCst);
         }
-        let mut bytes = Vec::with_capacity(payload.len() + 8);
-        frame(payload, &mut bytes);
+        let mut bytes = Vec::with_capacity(payload.len() + 16);
+        frame(payload, self.salt, &mut bytes);
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Job::Append {
             bytes,

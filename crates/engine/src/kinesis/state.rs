@@ -8,13 +8,13 @@
 //! oldest cached runs first.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::store::codec::RecordBatch;
+use crate::store::log::SegFile;
 
 /// One stored record.
 #[derive(Debug, Clone)]
@@ -351,7 +351,7 @@ impl Stream {
 /// A log segment readable by GetRecords.
 #[derive(Debug)]
 pub(crate) struct SegInfo {
-    pub(crate) file: Arc<File>,
+    pub(crate) file: Arc<SegFile>,
     /// Durable length (frames beyond are not yet acknowledged).
     pub(crate) len: u64,
     /// Latest arrival time of each stream incarnation's records in it.
@@ -394,6 +394,10 @@ pub(crate) struct State {
 pub(crate) struct Snapshot {
     pub(crate) next_incarnation: u64,
     pub(crate) streams: Vec<SnapStream>,
+    /// The sealed segments live when it was written (absent before the
+    /// format-2 log): recovery checks that none is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) segments: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -467,6 +471,10 @@ impl State {
                     tails: s.shards.iter().map(|sh| sh.tail).collect(),
                 })
                 .collect(),
+            segments: self
+                .store
+                .as_ref()
+                .map(|s| s.segs.keys().copied().collect()),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::kinesis::names::*;
 use crate::kinesis::request::*;
 use crate::kinesis::state::*;
 use crate::kinesis::{ApiResult, Engine, ACCOUNT, MAX_GET_BYTES};
-use crate::store::read::{read_disk, DiskPlan};
+use crate::store::read::{read_disk, DiskPlan, ReadError};
 
 impl Engine {
     // ---- reads -----------------------------------------------------------
@@ -53,11 +53,39 @@ impl Engine {
         })
     }
 
+    /// Reads from disk. A damaged frame is a non-retryable 400 for that
+    /// position (it stays unreadable until a repair) and an ERROR log.
     pub(crate) async fn read_disk(plan: DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), ApiError> {
+        let (shard, from) = (plan.shard as usize, plan.from);
         tokio::task::spawn_blocking(move || read_disk(&plan))
             .await
             .map_err(|e| internal(format!("read task failed: {e}")))?
-            .map_err(|e| internal(format!("storage failure: {e}")))
+            .map_err(|e| match e {
+                ReadError::Damaged {
+                    path,
+                    offset,
+                    reason,
+                } => {
+                    tracing::error!(
+                        path = %path.display(),
+                        offset,
+                        reason,
+                        shard = %shard_id(shard),
+                        position = from,
+                        "a damaged frame on disk makes records unreadable; stop the engine and run `wildrydes repair` on its data dir"
+                    );
+                    err(
+                        Code::InvalidArgumentException,
+                        format!(
+                            "Records of shard {} from sequence number {} cannot be read: the engine's log file {} is damaged at offset {offset} ({reason}). Reading this position fails until the data dir is repaired (`wildrydes repair`); read from a later position to skip it.",
+                            shard_id(shard),
+                            record_seq(shard, from),
+                            path.display()
+                        ),
+                    )
+                }
+                ReadError::Io(e) => internal(format!("storage failure: {e}")),
+            })
     }
 
     /// GetShardIterator, or the starting position of `action` (errors name it).
