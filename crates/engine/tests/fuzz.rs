@@ -163,6 +163,19 @@ fn malformed_requests_get_clean_errors() {
             prop_assert!((v.get("message").is_some() || v.get("Message").is_some()));
         }
     });
+    // Actions without output answer 200 with an empty body, as the service does.
+    let (status, resp) = rt.block_on(raw(
+        addr,
+        "Kinesis_20131202.CreateStream",
+        "application/x-amz-json-1.1",
+        br#"{"StreamName":"empty-body","ShardCount":1}"#,
+    ));
+    assert_eq!(
+        (status, resp.len()),
+        (200, 0),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
     // Still serving.
     let (status, resp) = rt.block_on(raw(
         addr,

@@ -1164,3 +1164,93 @@ async fn forged_or_foreign_iterators_are_refused() {
     other.shutdown().await.unwrap();
     e.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn smaller_gaps_behave_as_the_service() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let code = |e: &dyn aws_sdk_kinesis::error::ProvideErrorMetadata| e.code().map(str::to_string);
+    // SplitShard: the new key must be above StartingHashKey + 1 and below EndingHashKey.
+    for key in ["1".to_string(), u128::MAX.to_string()] {
+        let err = c
+            .split_shard()
+            .stream_name("s")
+            .shard_to_split("shardId-000000000000")
+            .new_starting_hash_key(&key)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(
+            code(&err).as_deref(),
+            Some("InvalidArgumentException"),
+            "{key}"
+        );
+    }
+    // Shard ids are read as the service reads them: `shard-0` is shardId-000000000000.
+    let it = c
+        .get_shard_iterator()
+        .stream_name("s")
+        .shard_id("shard-0")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    assert!(it.shard_iterator.is_some());
+    // LATEST with a StartingSequenceNumber is refused.
+    let err = c
+        .get_shard_iterator()
+        .stream_name("s")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::Latest)
+        .starting_sequence_number("5")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("InvalidArgumentException"));
+    // Tags: characters outside the service's set, and over-long keys.
+    let err = c
+        .add_tags_to_stream()
+        .stream_name("s")
+        .tags("abc;def", "1")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("InvalidArgumentException"));
+    let err = c
+        .add_tags_to_stream()
+        .stream_name("s")
+        .tags("k".repeat(129), "1")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("ValidationException"));
+    let err = c
+        .remove_tags_from_stream()
+        .stream_name("s")
+        .tag_keys("k".repeat(129))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("ValidationException"));
+    // Every violation is listed, in the service's format.
+    let err = c
+        .describe_stream()
+        .stream_name("")
+        .limit(0)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let message = aws_sdk_kinesis::error::ProvideErrorMetadata::message(&err).unwrap_or("");
+    assert!(
+        message.starts_with("3 validation errors detected: "),
+        "{message}"
+    );
+    e.shutdown().await.unwrap();
+}
