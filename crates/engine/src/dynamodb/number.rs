@@ -314,7 +314,7 @@ impl Number {
             return 1;
         }
         let n = self.digits.len();
-        let pad = usize::from(n % 2 == 0 && self.exp % 2 == 0);
+        let pad = usize::from(n.is_multiple_of(2) && self.exp % 2 == 0);
         1 + n.div_ceil(2) + pad + usize::from(self.negative)
     }
 }
