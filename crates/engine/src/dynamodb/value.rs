@@ -208,6 +208,65 @@ impl AttributeValue {
     }
 }
 
+impl AttributeValue {
+    /// For key attributes (S, N, B): a self-delimiting byte string whose
+    /// bytewise order is the service's key order (strings by UTF-8 bytes,
+    /// numbers numerically, binaries bytewise), so keys can be concatenated
+    /// in an ordered key-value store. None for other types.
+    pub fn key_bytes(&self) -> Option<Vec<u8>> {
+        fn escaped(bytes: &[u8]) -> Vec<u8> {
+            // 0x00 becomes 0x00 0xFF; 0x00 0x00 ends the value.
+            let mut out = Vec::with_capacity(bytes.len() + 2);
+            for &b in bytes {
+                out.push(b);
+                if b == 0 {
+                    out.push(0xff);
+                }
+            }
+            out.extend([0, 0]);
+            out
+        }
+        match self {
+            AttributeValue::S(s) => Some(escaped(s.as_bytes())),
+            AttributeValue::B(b) => Some(escaped(b)),
+            AttributeValue::N(n) => Some(n.key_bytes()),
+            _ => None,
+        }
+    }
+
+    /// Decodes [`AttributeValue::key_bytes`] of a key of type `ty` (`S`, `N`
+    /// or `B`); returns the value and the bytes used.
+    pub fn from_key_bytes(ty: &str, bytes: &[u8]) -> Option<(AttributeValue, usize)> {
+        let unescape = || -> Option<(Vec<u8>, usize)> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            loop {
+                let b = *bytes.get(i)?;
+                if b != 0 {
+                    out.push(b);
+                    i += 1;
+                    continue;
+                }
+                match *bytes.get(i + 1)? {
+                    0 => return Some((out, i + 2)),
+                    0xff => {
+                        out.push(0);
+                        i += 2;
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        match ty {
+            "S" => unescape()
+                .and_then(|(b, used)| Some((AttributeValue::S(String::from_utf8(b).ok()?), used))),
+            "B" => unescape().map(|(b, used)| (AttributeValue::B(b), used)),
+            "N" => Number::from_key_bytes(bytes).map(|(n, used)| (AttributeValue::N(n), used)),
+            _ => None,
+        }
+    }
+}
+
 fn list(v: &Json) -> Result<&Vec<Json>, ValueError> {
     v.as_array().ok_or_else(|| shape("expected a list"))
 }

@@ -1,4 +1,5 @@
 use super::*;
+use proptest::prelude::*;
 use serde_json::json;
 
 fn v(j: Json) -> Result<AttributeValue, String> {
@@ -90,4 +91,43 @@ fn item_size_counts_names_and_values() {
     )]
     .into();
     assert!(item_size(&big) > MAX_ITEM_SIZE);
+}
+
+#[test]
+fn key_bytes_only_for_key_types() {
+    assert!(AttributeValue::Bool(true).key_bytes().is_none());
+    assert!(AttributeValue::Ss(vec!["a".into()]).key_bytes().is_none());
+    assert_eq!(
+        AttributeValue::S("a\0b".into()).key_bytes(),
+        Some(vec![b'a', 0, 0xff, b'b', 0, 0])
+    );
+    assert_eq!(AttributeValue::from_key_bytes("S", &[b'a', 0, 7]), None);
+    assert_eq!(
+        AttributeValue::from_key_bytes("S", &[0xff, 0, 0]),
+        None,
+        "not UTF-8"
+    );
+    assert_eq!(AttributeValue::from_key_bytes("BOOL", &[0, 0]), None);
+}
+
+proptest! {
+    #[test]
+    fn string_and_binary_key_bytes_keep_byte_order(a in proptest::collection::vec(any::<u8>(), 0..8), b in proptest::collection::vec(any::<u8>(), 0..8), tail in proptest::collection::vec(any::<u8>(), 0..4)) {
+        let (ka, kb) = (AttributeValue::B(a.clone()).key_bytes().unwrap(), AttributeValue::B(b.clone()).key_bytes().unwrap());
+        prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+        // Self-delimiting: what follows a key does not change the order or the decoding.
+        let mut ka_tail = ka.clone();
+        ka_tail.extend(&tail);
+        if a != b {
+            prop_assert_eq!(ka_tail.cmp(&kb), a.cmp(&b));
+        }
+        prop_assert_eq!(AttributeValue::from_key_bytes("B", &ka_tail), Some((AttributeValue::B(a), ka.len())));
+    }
+
+    #[test]
+    fn string_key_bytes_order_is_utf8_order(a in "\\PC{0,6}", b in "\\PC{0,6}") {
+        let (ka, kb) = (AttributeValue::S(a.clone()).key_bytes().unwrap(), AttributeValue::S(b.clone()).key_bytes().unwrap());
+        prop_assert_eq!(ka.cmp(&kb), a.as_bytes().cmp(b.as_bytes()));
+        prop_assert_eq!(AttributeValue::from_key_bytes("S", &ka), Some((AttributeValue::S(a), ka.len())));
+    }
 }

@@ -9,6 +9,7 @@
 //! condition.
 
 pub mod ast;
+mod checks;
 pub mod eval;
 pub mod key;
 mod lexer;

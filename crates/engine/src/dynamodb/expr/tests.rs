@@ -426,6 +426,16 @@ proptest! {
     }
 
     #[test]
+    fn evaluating_any_condition_never_panics(c in condition_strategy()) {
+        let item = crate::dynamodb::value::item_from_json(&json!({
+            "a": {"N": "1"}, "b": {"L": [{"S": "x"}, {"M": {"c": {"SS": ["y"]}}}]}, "ab": {"M": {"x": {"B": "AA=="}}}
+        }))
+        .unwrap();
+        let _ = c.eval(&item);
+        let _ = Condition::Not(Box::new(c)).eval(&item);
+    }
+
+    #[test]
     fn printed_updates_parse_back_to_the_same_update(u in update_strategy()) {
         let mut p = Printer::default();
         let text = p.update(&u);
