@@ -67,6 +67,19 @@ fn syntax_errors_name_the_token_and_its_neighbours() {
             .to_string(),
         "Invalid ProjectionExpression: Syntax error; token: \"-\", near: \"dummy-id\""
     );
+    // Recorded from the service: integers lex as `0` or digits without a
+    // leading zero, so `03` is two tokens.
+    assert_eq!(
+        ctx(&[("#AMZN_MAPPED_2021", "m")], json!({}))
+            .projection("#AMZN_MAPPED_2021-03-03")
+            .unwrap_err()
+            .to_string(),
+        "Invalid ProjectionExpression: Syntax error; token: \"-\", near: \"#AMZN_MAPPED_2021-0\""
+    );
+    assert_eq!(
+        cond_err("a = 1", &[], json!({})),
+        "Invalid ConditionExpression: Syntax error; token: \"1\", near: \"= 1\""
+    );
     assert_eq!(
         ctx(&[], json!({}))
             .projection("!!")
