@@ -67,7 +67,9 @@ impl Parser<'_, '_> {
                 self.advance();
                 Ok(UpdateOperand::Value(self.value_ref(&key, Cat::AttrValue)))
             }
-            Tok::Ident(name) if *self.peek_at(1) == Tok::Sym("(".into()) => {
+            Tok::Ident(name)
+                if !Self::is_keyword(&name) && *self.peek_at(1) == Tok::Sym("(".into()) =>
+            {
                 self.advance();
                 self.advance();
                 let mut args = vec![self.update_operand()?];

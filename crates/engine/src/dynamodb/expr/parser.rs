@@ -149,7 +149,7 @@ impl<'a, 'c> Parser<'a, 'c> {
         })
     }
 
-    fn is_keyword(word: &str) -> bool {
+    pub(crate) fn is_keyword(word: &str) -> bool {
         ["AND", "OR", "NOT", "BETWEEN", "IN"]
             .iter()
             .any(|k| k.eq_ignore_ascii_case(word))
@@ -236,7 +236,9 @@ impl<'a, 'c> Parser<'a, 'c> {
                 self.advance();
                 Ok(Operand::Value(self.value_ref(&key, Cat::AttrName)))
             }
-            Tok::Ident(name) if *self.peek_at(1) == Tok::Sym("(".into()) => {
+            Tok::Ident(name)
+                if !Self::is_keyword(&name) && *self.peek_at(1) == Tok::Sym("(".into()) =>
+            {
                 let args = self.parse_call_args()?;
                 self.check_function(&name, &args);
                 if name != "size" {
@@ -373,7 +375,7 @@ impl<'a, 'c> Parser<'a, 'c> {
             return Ok(cond);
         }
         if let (Tok::Ident(name), Tok::Sym(open)) = (self.peek().clone(), self.peek_at(1).clone()) {
-            if open == "(" && name != "size" {
+            if open == "(" && name != "size" && !Self::is_keyword(&name) {
                 let args = self.parse_call_args()?;
                 self.check_function(&name, &args);
                 if self.operator_ahead() {

@@ -52,6 +52,10 @@ fn syntax_errors_name_the_token_and_its_neighbours() {
             "a BETWEEN :v",
             "Syntax error; token: \"<EOF>\", near: \":v\"",
         ),
+        (
+            "AND (a = :v)",
+            "Syntax error; token: \"AND\", near: \"AND (\"",
+        ),
         ("a[x] = :v", "Syntax error; token: \"x\", near: \"[x]\""),
     ] {
         assert_eq!(
