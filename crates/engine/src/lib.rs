@@ -15,6 +15,7 @@
 //! ```
 
 mod clock;
+mod dynamodb;
 mod error;
 mod front;
 mod kinesis;
