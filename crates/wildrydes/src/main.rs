@@ -307,7 +307,6 @@ async fn start_stack(
         window,
         shards,
         engine,
-        ..stack::StackOptions::default()
     };
     let what = match &data_dir {
         Some(dir) => format!("starting the local stack with data dir {}", dir.display()),

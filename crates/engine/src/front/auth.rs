@@ -343,7 +343,8 @@ fn expected_signatures(
         .split('&')
         .filter(|pair| {
             let key = pair.split('=').next().unwrap_or("");
-            !pair.is_empty() && !(presigned && PRESIGN_PARAMS.contains(&key))
+            let signature_param = presigned && PRESIGN_PARAMS.contains(&key);
+            !pair.is_empty() && !signature_param
         })
         .collect();
     let mut uri = format!("http://{host}{}", request.uri.path());
