@@ -19,7 +19,9 @@ use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
-use ciborium::value::Value as Cbor;
+use serde::de::{
+    self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Number, Value};
 
@@ -74,7 +76,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
         return Ok(Value::Object(Map::new()));
     }
     let mut rest = body;
-    let value: Cbor =
+    let Json(value) =
         ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH).map_err(malformed)?;
     if !rest.is_empty() {
         return Err(malformed(format!(
@@ -82,39 +84,111 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
             rest.len()
         )));
     }
-    to_json(value)
+    Ok(value)
 }
 
-fn to_json(value: Cbor) -> Result<Value, ApiError> {
-    Ok(match value {
-        Cbor::Null => Value::Null,
-        Cbor::Bool(b) => Value::Bool(b),
-        Cbor::Text(s) => Value::String(s),
-        Cbor::Bytes(b) => Value::String(STANDARD.encode(b)),
-        Cbor::Integer(i) => integer(i128::from(i)),
-        Cbor::Float(f) => float(f)?,
-        Cbor::Array(items) => {
-            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+/// A CBOR data item read straight into a JSON value (no intermediate
+/// tree: this runs for every record of a CBOR PutRecords).
+struct Json(Value);
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor).map(Json)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a CBOR data item")
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::from(i))
+    }
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::from(u))
+    }
+    fn visit_i128<E: de::Error>(self, i: i128) -> Result<Value, E> {
+        Ok(integer(i))
+    }
+    fn visit_u128<E: de::Error>(self, u: u128) -> Result<Value, E> {
+        Ok(i128::try_from(u).map_or_else(|_| integer(i128::MAX), integer))
+    }
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
+        float(f)
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Value, E> {
+        Ok(Value::String(STANDARD.encode(b)))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(Json(item)) = seq.next_element()? {
+            items.push(item);
         }
-        Cbor::Map(entries) => {
-            let mut map = Map::with_capacity(entries.len());
-            for (k, v) in entries {
-                let Cbor::Text(k) = k else {
-                    return Err(malformed("a map key is not a text string"));
-                };
-                map.insert(k, to_json(v)?);
-            }
-            Value::Object(map)
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        // A key that is not a text string fails here.
+        while let Some((k, Json(v))) = map.next_entry::<String, Json>()? {
+            out.insert(k, v);
         }
-        Cbor::Tag(TAG_EPOCH, inner) => match *inner {
-            Cbor::Integer(ms) => float(i128::from(ms) as f64 / 1000.0)?,
-            Cbor::Float(ms) => float(ms / 1000.0)?,
-            _ => return Err(malformed("a timestamp (tag 1) is not a number")),
-        },
-        // Other tags carry no meaning in this protocol: keep their content.
-        Cbor::Tag(_, inner) => to_json(*inner)?,
-        _ => return Err(malformed("an unsupported data item")),
-    })
+        Ok(Value::Object(out))
+    }
+    /// ciborium hands a tagged item over as an enum of the tag and the item.
+    fn visit_enum<A: EnumAccess<'de>>(self, tagged: A) -> Result<Value, A::Error> {
+        let (_, item): (de::IgnoredAny, _) = tagged.variant()?;
+        item.tuple_variant(2, TaggedVisitor)
+    }
+}
+
+struct TaggedVisitor;
+
+impl<'de> Visitor<'de> for TaggedVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a tagged CBOR data item")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let tag: u64 = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::custom("a tag without its item"))?;
+        let Json(item) = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::custom("a tag without its item"))?;
+        if tag != TAG_EPOCH {
+            // Other tags carry no meaning in this protocol: keep the item.
+            return Ok(item);
+        }
+        match item {
+            Value::Number(ms) => ms
+                .as_f64()
+                .map(|ms| ms / 1000.0)
+                .and_then(Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| de::Error::custom("a timestamp (tag 1) out of range")),
+            _ => Err(de::Error::custom("a timestamp (tag 1) is not a number")),
+        }
+    }
 }
 
 fn integer(i: i128) -> Value {
@@ -128,10 +202,10 @@ fn integer(i: i128) -> Value {
     }
 }
 
-fn float(f: f64) -> Result<Value, ApiError> {
+fn float<E: de::Error>(f: f64) -> Result<Value, E> {
     Number::from_f64(f)
         .map(Value::Number)
-        .ok_or_else(|| malformed("a number is not finite"))
+        .ok_or_else(|| E::custom("a number is not finite"))
 }
 
 /// Encodes an answer (or an error's `__type` and `message`).
@@ -243,6 +317,7 @@ pub(crate) fn event_frame(frame: Bytes) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ciborium::value::Value as Cbor;
     use serde_json::json;
 
     fn cbor(value: &Cbor) -> Vec<u8> {
