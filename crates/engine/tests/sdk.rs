@@ -1008,6 +1008,50 @@ async fn auth_checks_the_sdks_signature_and_answers_the_services_errors() {
         other.list_streams().send().await.unwrap().stream_names(),
         ["auth"]
     );
+    // SubscribeToShard (an event stream) is signed and checked the same way.
+    let arn = c
+        .describe_stream_summary()
+        .stream_name("auth")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn;
+    let consumer = c
+        .register_stream_consumer()
+        .stream_arn(arn)
+        .consumer_name("auth")
+        .send()
+        .await
+        .unwrap()
+        .consumer
+        .unwrap()
+        .consumer_arn;
+    let mut sub = c
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id("shardId-000000000000")
+        .starting_position(
+            aws_sdk_kinesis::types::StartingPosition::builder()
+                .r#type(ShardIteratorType::TrimHorizon)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), sub.event_stream.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let aws_sdk_kinesis::types::SubscribeToShardEventStream::SubscribeToShardEvent(event) = event
+    else {
+        panic!("unexpected event {event:?}");
+    };
+    assert_eq!(event.records()[0].data().as_ref(), b"signed");
+    drop(sub);
 
     let refused = |client: aws_sdk_kinesis::Client| async move {
         let err = client.list_streams().send().await.unwrap_err();
