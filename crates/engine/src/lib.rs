@@ -29,6 +29,17 @@ use std::time::Duration;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::EngineError;
+pub use store::repair::RepairReport;
+
+/// Repairs a damaged data dir (the engine must not be running on it): keeps
+/// every intact log frame on both sides of each damaged region, accepts
+/// missing segments as lost, makes every shard continue past any sequence
+/// number a lost record may have had, and reports exactly what was lost (also
+/// saved in the data dir with the damaged bytes). Changes nothing when no
+/// damage is found.
+pub fn repair(dir: &std::path::Path) -> Result<RepairReport, EngineError> {
+    store::repair::repair(dir)
+}
 
 /// Engine configuration. `Config::default()` is an in-memory engine with the
 /// real service's defaults and no limits enforced.

@@ -152,10 +152,15 @@ fn malformed_requests_get_clean_errors() {
         let target = format!("{prefix}{action}");
         let (status, resp) = rt.block_on(raw(addr, &target, ctype, &body));
         prop_assert!(status == 200 || (400..500).contains(&status), "status {status} for {target} {:?}", String::from_utf8_lossy(&body));
-        let v: serde_json::Value = serde_json::from_slice(&resp).expect("json response");
+        // Actions without output answer an empty body, as the service does.
+        let v: serde_json::Value = if resp.is_empty() && status == 200 {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&resp).expect("json response")
+        };
         if status != 200 {
             prop_assert!(v.get("__type").and_then(|t| t.as_str()).is_some());
-            prop_assert!(v.get("message").is_some());
+            prop_assert!((v.get("message").is_some() || v.get("Message").is_some()));
         }
     });
     // Still serving.
@@ -191,6 +196,9 @@ fn fuzzed_subscriptions_get_a_stream_or_a_clean_error() {
             body.as_bytes(),
         ));
         assert_eq!(status, 200, "{action}: {}", String::from_utf8_lossy(&resp));
+        if resp.is_empty() {
+            return serde_json::Value::Null;
+        }
         serde_json::from_slice::<serde_json::Value>(&resp).unwrap()
     };
     call("CreateStream", r#"{"StreamName":"s","ShardCount":1}"#);
@@ -273,7 +281,7 @@ fn fuzzed_subscriptions_get_a_stream_or_a_clean_error() {
             prop_assert!((400..500).contains(&status), "status {status} for {body}");
             let v: serde_json::Value = serde_json::from_slice(&resp).expect("json error");
             prop_assert!(v.get("__type").and_then(|t| t.as_str()).is_some());
-            prop_assert!(v.get("message").is_some());
+            prop_assert!((v.get("message").is_some() || v.get("Message").is_some()));
         }
     });
     // Both paths were exercised: live subscriptions and refusals.

@@ -427,7 +427,7 @@ async fn errors_are_typed() {
         .put_record()
         .stream_name("s")
         .partition_key("k")
-        .explicit_hash_key("999999999999999999999999999999999999999999")
+        .explicit_hash_key("340282366920938463463374607431768211456") // 2^128: fits the pattern, out of range
         .data(blob("x"))
         .send()
         .await
@@ -525,15 +525,223 @@ async fn errors_are_typed() {
 }
 
 #[tokio::test]
-async fn unknown_operation() {
+async fn every_action_of_the_model_is_served() {
+    use aws_sdk_kinesis::types::{
+        EncryptionType, MetricsName, MinimumThroughputBillingCommitmentInput,
+        MinimumThroughputBillingCommitmentInputStatus, StreamMode, StreamModeDetails,
+    };
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
-    // DescribeLimits is not served; the SDK sees a modeled-or-unhandled error, never a hang.
-    let err = c.describe_limits().send().await.unwrap_err();
+    create(&c, "s", 2).await;
+    let limits = c.describe_limits().send().await.unwrap();
+    assert_eq!(
+        (limits.open_shard_count, limits.on_demand_stream_count),
+        (2, 0)
+    );
+    let arn = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn;
+
+    // Encryption: the key is stored and reported (records are not encrypted locally).
+    c.start_stream_encryption()
+        .stream_name("s")
+        .encryption_type(EncryptionType::Kms)
+        .key_id("alias/aws/kinesis")
+        .send()
+        .await
+        .unwrap();
+    let summary = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let d = summary.stream_description_summary.unwrap();
+    assert_eq!(d.encryption_type, Some(EncryptionType::Kms));
+    assert_eq!(d.key_id.as_deref(), Some("alias/aws/kinesis"));
+    let put = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.encryption_type, Some(EncryptionType::Kms));
+    c.stop_stream_encryption()
+        .stream_name("s")
+        .encryption_type(EncryptionType::Kms)
+        .key_id("alias/aws/kinesis")
+        .send()
+        .await
+        .unwrap();
+
+    // Monitoring: current and desired metrics.
+    let on = c
+        .enable_enhanced_monitoring()
+        .stream_name("s")
+        .shard_level_metrics(MetricsName::IncomingBytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.current_shard_level_metrics.unwrap_or_default(), vec![]);
+    assert_eq!(
+        on.desired_shard_level_metrics.unwrap(),
+        vec![MetricsName::IncomingBytes]
+    );
+    let off = c
+        .disable_enhanced_monitoring()
+        .stream_name("s")
+        .shard_level_metrics(MetricsName::All)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.desired_shard_level_metrics.unwrap_or_default(), vec![]);
+
+    // Tags and policies by resource ARN.
+    c.tag_resource()
+        .resource_arn(&arn)
+        .tags("team", "hq")
+        .send()
+        .await
+        .unwrap();
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags.unwrap()[0].key, "team");
+    c.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    c.put_resource_policy()
+        .resource_arn(&arn)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.policy, policy);
+    c.delete_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+
+    // Mode, warm throughput, record size, account settings.
+    c.update_stream_mode()
+        .stream_arn(&arn)
+        .stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(StreamMode::OnDemand)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let warm = c
+        .update_stream_warm_throughput()
+        .stream_name("s")
+        .warm_throughput_mibps(10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(warm.warm_throughput.unwrap().target_mibps, Some(10));
+    c.update_max_record_size()
+        .stream_arn(&arn)
+        .max_record_size_in_kib(2048)
+        .send()
+        .await
+        .unwrap();
+    let big = vec![7u8; 1_500_000];
+    c.put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(aws_sdk_kinesis::primitives::Blob::new(big))
+        .send()
+        .await
+        .expect("a 1.5 MB record fits a 2 MiB maximum");
+    c.update_account_settings()
+        .minimum_throughput_billing_commitment(
+            MinimumThroughputBillingCommitmentInput::builder()
+                .status(MinimumThroughputBillingCommitmentInputStatus::Enabled)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let acct = c.describe_account_settings().send().await.unwrap();
+    assert!(acct.minimum_throughput_billing_commitment.is_some());
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn streams_are_updating_while_resharding_with_a_state_delay() {
+    let clock = ManualClock::new();
+    let e = engine::spawn(Config {
+        clock: std::sync::Arc::new(clock.clone()),
+        stream_activation_delay: Duration::from_secs(2),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let status = |c: aws_sdk_kinesis::Client| async move {
+        c.describe_stream_summary()
+            .stream_name("s")
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary
+            .unwrap()
+            .stream_status
+            .as_str()
+            .to_string()
+    };
+    assert_eq!(status(c.clone()).await, "CREATING");
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(status(c.clone()).await, "ACTIVE");
+    c.update_shard_count()
+        .stream_name("s")
+        .target_shard_count(2)
+        .scaling_type(ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(c.clone()).await, "UPDATING");
+    let err = c
+        .update_shard_count()
+        .stream_name("s")
+        .target_shard_count(1)
+        .scaling_type(ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(
         err.into_service_error().meta().code(),
-        Some("UnknownOperationException")
+        Some("ResourceInUseException")
     );
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(status(c.clone()).await, "ACTIVE");
     e.shutdown().await.unwrap();
 }
 
@@ -830,8 +1038,10 @@ async fn retention_and_tags() {
 
 #[tokio::test]
 async fn throughput_limits_and_fault_injection() {
+    // A frozen clock: the per-second windows never turn over mid-test.
     let e = engine::spawn(Config {
         enforce_limits: true,
+        clock: std::sync::Arc::new(ManualClock::frozen()),
         ..Config::default()
     })
     .await
@@ -855,8 +1065,8 @@ async fn throughput_limits_and_fault_injection() {
             }
         }
     }
-    // 1,500 records against 1,000/s: unless the second turned over mid-test, 500 fail.
-    assert!(failed >= 1, "expected throttled entries");
+    // 1,500 records against 1,000/s within one second: 500 fail.
+    assert_eq!(failed, 500, "expected throttled entries");
     let it = iterator(&c, "s", "shardId-000000000000", ShardIteratorType::Latest).await;
     let mut throttled = false;
     for _ in 0..12 {
@@ -924,7 +1134,7 @@ async fn forged_or_foreign_iterators_are_refused() {
     // layout naming another stream, the last position and a time that never expires.
     let body = format!("v1/1/0/{}/{}/b", u64::MAX, u64::MAX);
     let forged = format!("{body}/{:08x}", crc32fast::hash(body.as_bytes()));
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let b64 = base64::engine::general_purpose::STANDARD;
     let mut tampered = b64.decode(&it).unwrap();
     tampered[3] ^= 1;
     let other = engine::spawn_in_memory().await.unwrap();

@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod repair;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wildrydes",
@@ -47,6 +49,9 @@ enum Command {
     /// Aggregate a raw stream into per-unicorn, per-window summaries (the
     /// workshop's Kinesis Data Analytics application), against AWS or any endpoint.
     Aggregate(AggregateArgs),
+    /// Repair a damaged data dir that `serve` refuses: keeps every intact
+    /// record, prints (and saves in the dir) exactly what was lost.
+    Repair(repair::RepairArgs),
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +277,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo(args).await,
             Command::Serve(args) => serve(args).await,
             Command::Aggregate(args) => run_aggregate(args).await,
+            Command::Repair(args) => repair::repair(args),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));

@@ -53,6 +53,7 @@ fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
     };
     let (status, bytes, kind) = match result {
         Ok(Reply::Events(rx)) => return event_stream(rx, &id, in_cbor),
+        Ok(Reply::Empty) => (StatusCode::OK, Vec::new(), None),
         Ok(Reply::Json(v)) => (StatusCode::OK, encode(&v), None),
         Ok(Reply::Encoded(bytes)) if in_cbor => {
             (StatusCode::OK, cbor::encode_json_bytes(&bytes), None)
@@ -60,7 +61,7 @@ fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            encode(&json!({"__type": e.code.as_str(), "message": e.message})),
+            encode(&error_body(&e)),
             Some(e.code.as_str()),
         ),
     };
@@ -184,4 +185,15 @@ async fn dispatch(
         tracing::debug!(action, code = e.code.as_str(), message = %e.message, "request failed");
     }
     result
+}
+
+/// An error's JSON body. The service words a SerializationException's text
+/// as `Message`, every other error's as `message`.
+fn error_body(e: &ApiError) -> Value {
+    let key = if e.code == Code::SerializationException {
+        "Message"
+    } else {
+        "message"
+    };
+    json!({"__type": e.code.as_str(), key: e.message})
 }

@@ -4,3 +4,4 @@ pub(crate) mod auth;
 pub(crate) mod cbor;
 pub(crate) mod error;
 pub(crate) mod http;
+pub(crate) mod validate;

@@ -28,8 +28,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::actions::get::{GetRecordsOut, ReadLimits, RecordOut};
 use super::iterator::{bad_token, decode_token, encode_token, Iter};
-use super::names::{not_found, seq, ts};
-use super::request::{opt_int, opt_str, range_check, req_str, stream_name};
+use super::names::{not_found, seq, shard_id, ts};
+use super::request::{
+    stream_of_arn, GetShardIterator, ListStreamConsumers, OnConsumer, StreamRef, SubscribeToShard,
+};
 use super::state::ConsumerMeta;
 use super::{ApiResult, Engine, Reply, ACCOUNT};
 use crate::front::error::{err, internal, ApiError, Code};
@@ -65,20 +67,6 @@ fn consumer_not_found(arn: &str) -> ApiError {
     )
 }
 
-fn check_consumer_name(name: &str) -> Result<(), ApiError> {
-    let ok = (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(err(Code::ValidationException,
-            format!("1 validation error detected: Value '{name}' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"),
-        ))
-    }
-}
-
 /// The stream name inside a consumer ARN
 /// (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/CONSUMER:SECONDS`).
 fn stream_of_consumer(arn: &str) -> Result<String, ApiError> {
@@ -88,7 +76,9 @@ fn stream_of_consumer(arn: &str) -> Result<String, ApiError> {
         )
     };
     let (stream_arn, _) = arn.split_once("/consumer/").ok_or_else(invalid)?;
-    stream_name(&json!({ "StreamARN": stream_arn })).map_err(|_| invalid())
+    stream_of_arn(stream_arn)
+        .map(str::to_string)
+        .ok_or_else(invalid)
 }
 
 fn consumer_json(c: &ConsumerMeta, status: &str) -> Value {
@@ -180,14 +170,24 @@ impl Engine {
         self.closing.cancelled().await;
     }
 
-    fn find_consumer(&self, v: &Value) -> Result<(String, ConsumerMeta), ApiError> {
-        let (name, by_arn) = match opt_str(v, "ConsumerARN")? {
-            Some(arn) => (stream_of_consumer(arn)?, Some(arn.to_string())),
-            None => (stream_name(v)?, None),
+    fn find_consumer(&self, r: &OnConsumer) -> Result<(String, ConsumerMeta), ApiError> {
+        let by_arn = r.consumer_arn.clone();
+        let name = match &by_arn {
+            Some(arn) => stream_of_consumer(arn)?,
+            None => StreamRef {
+                stream_name: None,
+                stream_arn: r.stream_arn.clone(),
+            }
+            .name()?,
         };
         let by_name = match &by_arn {
             Some(_) => None,
-            None => Some(req_str(v, "ConsumerName")?.to_string()),
+            None => Some(r.consumer_name.clone().ok_or_else(|| {
+                err(
+                    Code::InvalidArgumentException,
+                    "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
+                )
+            })?),
         };
         let st = self.lock();
         let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
@@ -204,11 +204,17 @@ impl Engine {
         }
     }
 
-    pub(super) async fn register_stream_consumer(&self, v: &Value) -> ApiResult {
-        req_str(v, "StreamARN")?;
-        let name = stream_name(v)?;
-        let consumer = req_str(v, "ConsumerName")?.to_string();
-        check_consumer_name(&consumer)?;
+    pub(super) async fn register_stream_consumer(&self, r: OnConsumer) -> ApiResult {
+        let name = StreamRef {
+            stream_name: None,
+            stream_arn: r.stream_arn.clone(),
+        }
+        .name()?;
+        let consumer = r.consumer_name.clone().unwrap_or_default();
+        let tags = crate::kinesis::actions::settings::check_tags(
+            crate::kinesis::request::tag_map(r.tags),
+            &name,
+        )?;
         let now = self.now();
         let mut created = None;
         self.update_meta(&name, |m| {
@@ -226,6 +232,8 @@ impl Engine {
                 arn: format!("{}/consumer/{consumer}:{}", m.arn, now / 1000),
                 name: consumer.clone(),
                 created_ms: now,
+                tags,
+                policy: None,
             };
             created = Some(c.clone());
             m.consumers.push(c);
@@ -238,8 +246,8 @@ impl Engine {
         Ok(json!({ "Consumer": consumer_json(&c, "CREATING") }))
     }
 
-    pub(super) fn describe_stream_consumer(&self, v: &Value) -> ApiResult {
-        let (name, c) = self.find_consumer(v)?;
+    pub(super) fn describe_stream_consumer(&self, r: OnConsumer) -> ApiResult {
+        let (name, c) = self.find_consumer(&r)?;
         let st = self.lock();
         let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
         let mut description = consumer_json(&c, "ACTIVE");
@@ -247,14 +255,14 @@ impl Engine {
         Ok(json!({ "ConsumerDescription": description }))
     }
 
-    pub(super) fn list_stream_consumers(&self, v: &Value) -> ApiResult {
-        req_str(v, "StreamARN")?;
-        let name = stream_name(v)?;
-        let max = match opt_int(v, "MaxResults")? {
-            Some(n) => range_check("maxResults", n, 1, 10_000)? as usize,
-            None => 100,
-        };
-        let start = match opt_str(v, "NextToken")? {
+    pub(super) fn list_stream_consumers(&self, r: ListStreamConsumers) -> ApiResult {
+        let name = StreamRef {
+            stream_name: None,
+            stream_arn: Some(r.stream_arn.clone()),
+        }
+        .name()?;
+        let max = r.max_results.map_or(100, |n| n as usize);
+        let start = match r.next_token.as_deref() {
             Some(t) => decode_token(t)
                 .and_then(|p| p.first().and_then(|n| n.parse::<usize>().ok()))
                 .filter(|n| *n <= MAX_CONSUMERS)
@@ -279,8 +287,8 @@ impl Engine {
         Ok(out)
     }
 
-    pub(super) async fn deregister_stream_consumer(&self, v: &Value) -> ApiResult {
-        let (name, c) = self.find_consumer(v)?;
+    pub(super) async fn deregister_stream_consumer(&self, r: OnConsumer) -> ApiResult {
+        let (name, c) = self.find_consumer(&r)?;
         self.update_meta(&name, |m| {
             m.consumers.retain(|x| x.arn != c.arn);
             Ok(())
@@ -306,30 +314,29 @@ impl Engine {
 
     /// SubscribeToShard: checks the request, then answers with an event
     /// stream fed by a subscription task.
-    pub(super) async fn subscribe_to_shard(self: &Arc<Self>, v: &Value) -> Result<Reply, ApiError> {
-        let consumer_arn = req_str(v, "ConsumerARN")?.to_string();
-        let shard = req_str(v, "ShardId")?;
-        let start = v.get("StartingPosition").filter(|p| p.is_object()).ok_or_else(|| {
-            err(Code::ValidationException,
-                "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null",
-            )
+    pub(super) async fn subscribe_to_shard(
+        self: &Arc<Self>,
+        r: SubscribeToShard,
+    ) -> Result<Reply, ApiError> {
+        let consumer_arn = r.consumer_arn.clone();
+        let (stream, _) = self.find_consumer(&OnConsumer {
+            stream_arn: None,
+            consumer_name: None,
+            consumer_arn: Some(consumer_arn.clone()),
+            tags: None,
         })?;
-        let (stream, _) = self.find_consumer(&json!({ "ConsumerARN": consumer_arn }))?;
         // Where to start, exactly as GetShardIterator would.
-        let mut request = json!({
-            "StreamName": stream,
-            "ShardId": shard,
-            "ShardIteratorType": req_str(start, "Type")?,
-        });
-        if let Some(n) = opt_str(start, "SequenceNumber")? {
-            request["StartingSequenceNumber"] = json!(n);
-        }
-        if let Some(t) = start.get("Timestamp") {
-            request["Timestamp"] = t.clone();
-        }
-        let answer = self
-            .get_shard_iterator(&request, "SubscribeToShard")
-            .await?;
+        let request = GetShardIterator {
+            stream: StreamRef {
+                stream_name: Some(stream),
+                stream_arn: None,
+            },
+            shard_id: r.shard_id,
+            shard_iterator_type: r.starting_position.kind,
+            starting_sequence_number: r.starting_position.sequence_number,
+            timestamp: r.starting_position.timestamp,
+        };
+        let answer = self.get_shard_iterator(request, "SubscribeToShard").await?;
         let it = answer
             .get("ShardIterator")
             .and_then(Value::as_str)
@@ -345,7 +352,7 @@ impl Engine {
             if let Some(old) = slots.get(&key) {
                 if old.started.elapsed() < self.config.subscribe_cooldown {
                     return Err(err(Code::ResourceInUseException,
-                        format!("Another active subscription exists for consumer {consumer_arn} on shard {shard}; subscribe again at least {} ms after the last successful call.", self.config.subscribe_cooldown.as_millis()),
+                        format!("Another active subscription exists for consumer {consumer_arn} on shard {}; subscribe again at least {} ms after the last successful call.", shard_id(it.shard), self.config.subscribe_cooldown.as_millis()),
                     ));
                 }
                 old.cancel.cancel();

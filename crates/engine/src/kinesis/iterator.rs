@@ -10,7 +10,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -99,12 +99,13 @@ impl IteratorKey {
         let mac = self.mac(std::str::from_utf8(&raw).unwrap_or_default());
         raw.push(b'/');
         raw.extend_from_slice(&mac);
-        URL_SAFE_NO_PAD.encode(raw)
+        // The standard alphabet with padding, like the service's iterators.
+        STANDARD.encode(raw)
     }
 
     /// The iterator `s` names, if this engine issued it unaltered.
     pub(crate) fn decode(&self, s: &str) -> Option<Iter> {
-        let raw = URL_SAFE_NO_PAD.decode(s).ok()?;
+        let raw = STANDARD.decode(s).ok()?;
         if raw.len() <= MAC_BYTES + 1 || raw[raw.len() - MAC_BYTES - 1] != b'/' {
             return None;
         }
@@ -179,19 +180,16 @@ mod tests {
     #[test]
     fn any_altered_byte_is_refused() {
         let key = IteratorKey::random();
-        let raw = URL_SAFE_NO_PAD.decode(key.encode(&it())).unwrap();
+        let raw = STANDARD.decode(key.encode(&it())).unwrap();
         for i in 0..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            assert!(
-                key.decode(&URL_SAFE_NO_PAD.encode(&bad)).is_none(),
-                "byte {i}"
-            );
+            assert!(key.decode(&STANDARD.encode(&bad)).is_none(), "byte {i}");
         }
         // A forged body with the old CRC-only layout, far position, never-expiring time.
         let body = format!("v1/3/1/{}/{}/rides", u64::MAX, u64::MAX);
         let forged = format!("{body}/{:08x}", crc32fast::hash(body.as_bytes()));
-        assert!(key.decode(&URL_SAFE_NO_PAD.encode(forged)).is_none());
+        assert!(key.decode(&STANDARD.encode(forged)).is_none());
     }
 
     #[test]

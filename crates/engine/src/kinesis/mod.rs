@@ -23,8 +23,10 @@ pub(crate) mod request;
 pub(crate) mod state;
 
 use crate::front::error::{err, internal, ApiError, Code};
+use crate::front::validate::Invalid;
 use iterator::IteratorKey;
 use names::*;
+use request::parse;
 
 pub(crate) const ACCOUNT: &str = "000000000000";
 pub(crate) const MAX_RECORD: usize = 1 << 20;
@@ -37,6 +39,8 @@ pub(crate) type ApiResult = Result<Value, ApiError>;
 /// whose records are serialised straight from typed structs).
 #[derive(Debug)]
 pub(crate) enum Reply {
+    /// An action without output: an empty body.
+    Empty,
     Json(Value),
     Encoded(Vec<u8>),
     /// An event stream (SubscribeToShard): encoded frames as they come.
@@ -61,6 +65,12 @@ pub(crate) struct Engine {
     subscriptions: Mutex<fanout::Slots>,
     /// Signs and checks shard iterators.
     pub(crate) iterators: IteratorKey,
+    /// UpdateAccountSettings' billing commitment status (kept in memory).
+    pub(crate) account: Mutex<Option<String>>,
+    /// Deleted streams shown as DELETING until the state delay passed.
+    pub(crate) deleting: Mutex<std::collections::BTreeMap<String, (StreamMeta, u64)>>,
+    /// The data dir's frame salt (see `store::log`).
+    salt: u32,
 }
 
 impl Engine {
@@ -88,6 +98,7 @@ impl Engine {
             None => IteratorKey::random(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let salt = dir.as_ref().map_or(0, |d| d.salt);
         let engine = Arc::new(Engine {
             state: Mutex::new(state),
             config,
@@ -97,6 +108,9 @@ impl Engine {
             closing: tokio_util::sync::CancellationToken::new(),
             subscriptions: Mutex::new(fanout::Slots::new()),
             iterators,
+            account: Mutex::new(None),
+            deleting: Mutex::default(),
+            salt,
         });
         let writer = tokio::spawn(writer(engine.clone(), dir, rx));
         Ok((engine, writer))
@@ -141,8 +155,8 @@ impl Engine {
             // A stream change; callers hold the state lock (see `pending_meta`).
             self.pending_meta.fetch_add(1, Ordering::SeqCst);
         }
-        let mut bytes = Vec::with_capacity(payload.len() + 8);
-        frame(payload, &mut bytes);
+        let mut bytes = Vec::with_capacity(payload.len() + 16);
+        frame(payload, self.salt, &mut bytes);
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Job::Append {
             bytes,
@@ -191,48 +205,97 @@ impl Engine {
         {
             return Err(internal("Injected internal failure."));
         }
+        validate(action, &body)?;
         if action == "GetRecords" {
-            let out = self.get_records(&body).await?;
+            let out = self.get_records(parse(body)?).await?;
             return serde_json::to_vec(&out)
                 .map(Reply::Encoded)
                 .map_err(|e| internal(format!("encoding the response: {e}")));
         }
         if action == "SubscribeToShard" {
-            return self.subscribe_to_shard(&body).await;
+            return self.subscribe_to_shard(parse(body)?).await;
         }
         let result = match action {
-            "CreateStream" => self.create_stream(&body, region).await,
-            "DeleteStream" => self.delete_stream(&body).await,
-            "DescribeStream" => self.describe_stream(&body),
-            "DescribeStreamSummary" => self.describe_stream_summary(&body),
-            "ListStreams" => self.list_streams(&body),
-            "ListShards" => self.list_shards(&body),
-            "PutRecord" => self.put_record(&body).await,
-            "PutRecords" => self.put_records(&body).await,
-            "GetShardIterator" => self.get_shard_iterator(&body, "GetShardIterator").await,
-            "SplitShard" => self.split_shard(&body).await,
-            "MergeShards" => self.merge_shards(&body).await,
-            "UpdateShardCount" => self.update_shard_count(&body).await,
-            "IncreaseStreamRetentionPeriod" => self.retention(&body, true).await,
-            "DecreaseStreamRetentionPeriod" => self.retention(&body, false).await,
-            "AddTagsToStream" => self.add_tags(&body).await,
-            "ListTagsForStream" => self.list_tags(&body),
-            "RemoveTagsFromStream" => self.remove_tags(&body).await,
-            "RegisterStreamConsumer" => self.register_stream_consumer(&body).await,
-            "DescribeStreamConsumer" => self.describe_stream_consumer(&body),
-            "ListStreamConsumers" => self.list_stream_consumers(&body),
-            "DeregisterStreamConsumer" => self.deregister_stream_consumer(&body).await,
+            "CreateStream" => self.create_stream(parse(body)?, region).await,
+            "DeleteStream" => self.delete_stream(parse(body)?).await,
+            "DescribeStream" => self.describe_stream(parse(body)?),
+            "DescribeStreamSummary" => self.describe_stream_summary(parse(body)?),
+            "ListStreams" => self.list_streams(parse(body)?),
+            "ListShards" => self.list_shards(parse(body)?),
+            "PutRecord" => self.put_record(parse(body)?).await,
+            "PutRecords" => self.put_records(parse(body)?).await,
+            "GetShardIterator" => {
+                self.get_shard_iterator(parse(body)?, "GetShardIterator")
+                    .await
+            }
+            "SplitShard" => self.split_shard(parse(body)?).await,
+            "MergeShards" => self.merge_shards(parse(body)?).await,
+            "UpdateShardCount" => self.update_shard_count(parse(body)?).await,
+            "IncreaseStreamRetentionPeriod" => self.retention(parse(body)?, true).await,
+            "DecreaseStreamRetentionPeriod" => self.retention(parse(body)?, false).await,
+            "AddTagsToStream" => self.add_tags(parse(body)?).await,
+            "ListTagsForStream" => self.list_tags(parse(body)?),
+            "RemoveTagsFromStream" => self.remove_tags(parse(body)?).await,
+            "RegisterStreamConsumer" => self.register_stream_consumer(parse(body)?).await,
+            "DescribeStreamConsumer" => self.describe_stream_consumer(parse(body)?),
+            "ListStreamConsumers" => self.list_stream_consumers(parse(body)?),
+            "DeregisterStreamConsumer" => self.deregister_stream_consumer(parse(body)?).await,
+            "TagResource"
+            | "UntagResource"
+            | "ListTagsForResource"
+            | "PutResourcePolicy"
+            | "GetResourcePolicy"
+            | "DeleteResourcePolicy" => self.on_resource(action, parse(body)?).await,
+            "EnableEnhancedMonitoring" => self.monitoring(parse(body)?, true).await,
+            "DisableEnhancedMonitoring" => self.monitoring(parse(body)?, false).await,
+            "StartStreamEncryption" => self.encryption(parse(body)?, true).await,
+            "StopStreamEncryption" => self.encryption(parse(body)?, false).await,
+            "UpdateStreamMode" => self.update_stream_mode(parse(body)?).await,
+            "UpdateStreamWarmThroughput" => self.update_warm_throughput(parse(body)?).await,
+            "UpdateMaxRecordSize" => self.update_max_record_size(parse(body)?).await,
+            "DescribeLimits" => self.describe_limits(),
+            "DescribeAccountSettings" => self.account_settings(None),
+            "UpdateAccountSettings" => self.account_settings(Some(parse(body)?)),
             _ => Err(err(
                 Code::UnknownOperationException,
                 format!("Operation {action} is not supported."),
             )),
         };
-        result.map(Reply::Json)
+        // Actions whose model has no output answer an empty body.
+        const NO_OUTPUT: [&str; 16] = [
+            "AddTagsToStream",
+            "CreateStream",
+            "DecreaseStreamRetentionPeriod",
+            "DeleteResourcePolicy",
+            "DeleteStream",
+            "DeregisterStreamConsumer",
+            "IncreaseStreamRetentionPeriod",
+            "MergeShards",
+            "PutResourcePolicy",
+            "RemoveTagsFromStream",
+            "SplitShard",
+            "StartStreamEncryption",
+            "StopStreamEncryption",
+            "TagResource",
+            "UntagResource",
+            "UpdateStreamMode",
+        ];
+        result.map(|v| {
+            if NO_OUTPUT.contains(&action) || action == "UpdateMaxRecordSize" {
+                Reply::Empty
+            } else {
+                Reply::Json(v)
+            }
+        })
     }
 
+    /// CREATING, UPDATING or ACTIVE (DELETING streams are gone from `streams`).
     pub(crate) fn status(&self, s: &Stream) -> &'static str {
-        if self.now() < s.meta.active_at_ms {
+        let now = self.now();
+        if now < s.meta.active_at_ms {
             "CREATING"
+        } else if now < s.meta.settings.updating_until_ms {
+            "UPDATING"
         } else {
             "ACTIVE"
         }
@@ -251,16 +314,51 @@ impl Engine {
         st: &'a mut State,
         name: &str,
     ) -> Result<&'a mut Stream, ApiError> {
-        let now = self.now();
         let s = self.stream_mut(st, name)?;
-        if now < s.meta.active_at_ms {
+        let status = self.status(s);
+        if status != "ACTIVE" {
             return Err(err(
                 Code::ResourceInUseException,
                 format!(
-                    "Stream {name} under account {ACCOUNT} not ACTIVE, instead in state CREATING"
+                    "Stream {name} under account {ACCOUNT} not ACTIVE, instead in state {status}"
                 ),
             ));
         }
         Ok(s)
     }
+}
+
+/// Checks a request against the service model (types, then every
+/// constraint). A request naming its stream by neither StreamName nor
+/// StreamARN (both optional since stream ARNs exist) gets the `streamName`
+/// violation the service reports with the others.
+fn validate(action: &str, body: &Value) -> Result<(), ApiError> {
+    let model = crate::front::validate::kinesis();
+    let missing_stream = action != "ListShards"
+        && model.has_member(action, "StreamName")
+        && model.has_member(action, "StreamARN")
+        && ["StreamName", "StreamARN"]
+            .iter()
+            .all(|m| body.get(m).is_none_or(Value::is_null));
+    let result = crate::front::validate::check(model, action, body);
+    let invalid = match (result, missing_stream) {
+        (Ok(()), false) => return Ok(()),
+        (Ok(()), true) => Invalid::Validation(Vec::new()),
+        (Err(e), _) => e,
+    };
+    Err(match invalid {
+        Invalid::Serialization(message) => err(Code::SerializationException, message),
+        Invalid::Validation(mut violations) => {
+            if missing_stream && violations.len() < 10 {
+                violations.push(
+                    "Value null at 'streamName' failed to satisfy constraint: Member must not be null"
+                        .into(),
+                );
+            }
+            err(
+                Code::ValidationException,
+                Invalid::Validation(violations).message(),
+            )
+        }
+    })
 }

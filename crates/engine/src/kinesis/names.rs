@@ -17,12 +17,22 @@ pub(crate) fn shard_id(idx: usize) -> String {
     format!("shardId-{idx:012}")
 }
 
+/// The index of a shard id as the service reads it: `shardId-000000000001`,
+/// `shard-1` and `1` all name shard 1 (the digits after the first `-`, or the
+/// whole id), up to 2147483647.
 pub(crate) fn parse_shard_id(s: &str) -> Option<usize> {
-    let digits = s.strip_prefix("shardId-").unwrap_or(s);
+    let digits = match s.split('-').nth(1) {
+        Some(d) if !d.is_empty() => d,
+        _ => s,
+    };
     if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|i| *i <= 2_147_483_647)
+        .map(|i| i as usize)
 }
 
 /// `491`, the shard index in 11 digits and a counter in 42 digits: 56 digits
@@ -113,6 +123,16 @@ mod tests {
         assert_eq!(parse_seq(&legacy), Some((3, 42)));
         assert_eq!(parse_seq(&legacy), parse_seq(&record_seq(3, 41)));
         assert_eq!(parse_seq(&format!("492{:053}", 0)), None);
+    }
+
+    #[test]
+    fn shard_ids_are_read_as_the_service_reads_them() {
+        use super::parse_shard_id;
+        assert_eq!(parse_shard_id("shardId-000000000001"), Some(1));
+        assert_eq!(parse_shard_id("shard-1"), Some(1));
+        assert_eq!(parse_shard_id("7"), Some(7));
+        assert_eq!(parse_shard_id("shardId-x"), None);
+        assert_eq!(parse_shard_id("shardId-2147483648"), None);
     }
 
     #[test]

@@ -8,13 +8,13 @@
 //! oldest cached runs first.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::store::codec::RecordBatch;
+use crate::store::log::SegFile;
 
 /// One stored record.
 #[derive(Debug, Clone)]
@@ -102,6 +102,36 @@ pub(crate) struct StreamMeta {
     /// Registered enhanced fan-out consumers (RegisterStreamConsumer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) consumers: Vec<ConsumerMeta>,
+    /// Settings of the stream that change nothing locally but are stored and
+    /// reported (encryption, monitoring, resource policy, warm throughput...).
+    #[serde(default)]
+    pub(crate) settings: Box<StreamSettings>,
+}
+
+/// Stored stream settings (see [`StreamMeta::settings`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct StreamSettings {
+    /// `KMS` key id of StartStreamEncryption (records are not encrypted locally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kms_key_id: Option<String>,
+    /// Shard-level metrics of EnableEnhancedMonitoring.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) shard_level_metrics: Vec<String>,
+    /// PutResourcePolicy's document (stored and returned, not enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) warm_throughput_mibps: Option<u32>,
+    /// Largest record accepted, in KiB (1024 unless UpdateMaxRecordSize).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_record_size_kib: Option<u32>,
+    /// The stream is UPDATING until then (resharding, mode or encryption changes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) updating_until_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Persistent description of an enhanced fan-out consumer.
@@ -110,6 +140,10 @@ pub(crate) struct ConsumerMeta {
     pub(crate) name: String,
     pub(crate) arn: String,
     pub(crate) created_ms: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) policy: Option<String>,
 }
 
 /// A metadata log entry.
@@ -317,7 +351,7 @@ impl Stream {
 /// A log segment readable by GetRecords.
 #[derive(Debug)]
 pub(crate) struct SegInfo {
-    pub(crate) file: Arc<File>,
+    pub(crate) file: Arc<SegFile>,
     /// Durable length (frames beyond are not yet acknowledged).
     pub(crate) len: u64,
     /// Latest arrival time of each stream incarnation's records in it.
@@ -360,6 +394,10 @@ pub(crate) struct State {
 pub(crate) struct Snapshot {
     pub(crate) next_incarnation: u64,
     pub(crate) streams: Vec<SnapStream>,
+    /// The sealed segments live when it was written (absent before the
+    /// format-2 log): recovery checks that none is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) segments: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -433,6 +471,10 @@ impl State {
                     tails: s.shards.iter().map(|sh| sh.tail).collect(),
                 })
                 .collect(),
+            segments: self
+                .store
+                .as_ref()
+                .map(|s| s.segs.keys().copied().collect()),
         }
     }
 
@@ -644,6 +686,7 @@ mod tests {
                 closed_end: None,
             }],
             consumers: Vec::new(),
+            settings: Box::default(),
         }
     }
 

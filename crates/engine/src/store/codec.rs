@@ -1,5 +1,6 @@
-//! The log's entry encoding: record batches (binary), stream changes and
-//! snapshots (JSON), each tagged by its first byte.
+//! The log's entry encoding: record batches (binary), stream changes,
+//! snapshots and dropped segments (JSON), and padding over a repaired region,
+//! each tagged by its first byte.
 
 use bytes::Bytes;
 
@@ -13,13 +14,41 @@ pub(crate) struct RecordBatch {
 }
 
 const TAG_RECORDS: u8 = 1;
-const TAG_META: u8 = 2;
+pub(crate) const TAG_META: u8 = 2;
 pub(crate) const TAG_SNAPSHOT: u8 = 3;
+const TAG_DROPPED: u8 = 4;
+const TAG_PAD: u8 = 5;
+
+/// Bytes of the smallest record in a record entry (shard, position, arrival
+/// time, key length, a 1-byte key, data length, no data): a damaged region
+/// of `n` bytes held at most `n / MIN_RECORD` records.
+pub(crate) const MIN_RECORD: u64 = 4 + 8 + 8 + 2 + 1 + 4;
 
 pub(crate) enum Entry {
     Records(RecordBatch),
     Meta(MetaOp),
     Snapshot(Snapshot),
+    /// Sealed segments deleted on purpose (retention, or a loss accepted by
+    /// a repair): their absence is not a hole.
+    Dropped(Vec<u32>),
+    /// Filler written by a repair over a damaged region.
+    Pad,
+}
+
+pub(crate) fn encode_dropped(ids: &[u32]) -> Vec<u8> {
+    let mut out = vec![TAG_DROPPED];
+    // Serializing a list of numbers to JSON cannot fail.
+    if let Ok(json) = serde_json::to_vec(ids) {
+        out.extend_from_slice(&json);
+    }
+    out
+}
+
+/// A padding payload of `len` bytes (at least 1).
+pub(crate) fn encode_pad(len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len.max(1)];
+    out[0] = TAG_PAD;
+    out
 }
 
 pub(crate) fn encode_records(batch: &RecordBatch) -> Vec<u8> {
@@ -96,6 +125,10 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Entry, String> {
         Some(&TAG_SNAPSHOT) => serde_json::from_slice(&payload[1..])
             .map(Entry::Snapshot)
             .map_err(|e| format!("bad snapshot entry: {e}")),
+        Some(&TAG_DROPPED) => serde_json::from_slice(&payload[1..])
+            .map(Entry::Dropped)
+            .map_err(|e| format!("bad dropped-segments entry: {e}")),
+        Some(&TAG_PAD) => Ok(Entry::Pad),
         Some(&TAG_RECORDS) => {
             let mut r = Reader(&payload[1..]);
             let bad = || "bad record entry".to_string();

@@ -3,7 +3,12 @@
 //! nothing of HTTP.
 
 pub(crate) mod codec;
+pub(crate) mod dir;
 pub(crate) mod log;
 pub(crate) mod read;
 pub(crate) mod recovery;
+pub(crate) mod repair;
 pub(crate) mod writer;
+
+#[cfg(test)]
+mod tests;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::codec::for_each_record;
-use super::log::{FrameReader, Next};
+use super::log::{FrameReader, Next, SegFile};
 use crate::kinesis::state::{IndexEntry, Rec, INDEX_SPAN};
 
 /// A read of one shard's records from the log segments.
 pub(crate) struct DiskPlan {
-    pub(crate) files: BTreeMap<u32, (Arc<std::fs::File>, u64)>,
+    pub(crate) files: BTreeMap<u32, (Arc<SegFile>, u64)>,
     /// Index entries from the one holding `from` on.
     pub(crate) entries: Vec<IndexEntry>,
     pub(crate) incarnation: u64,
@@ -26,9 +26,22 @@ pub(crate) struct DiskPlan {
     pub(crate) min_ts: u64,
 }
 
+/// Why a read from disk failed.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// A frame on disk is damaged: reads of this position cannot succeed.
+    Damaged {
+        path: std::path::PathBuf,
+        offset: u64,
+        reason: &'static str,
+    },
+    /// An I/O error (may pass).
+    Io(String),
+}
+
 /// Reads records `plan.from..plan.upto` (up to the limits); returns them and
 /// the position to continue from. Positions missing on disk are skipped.
-pub(crate) fn read_disk(plan: &DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), String> {
+pub(crate) fn read_disk(plan: &DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), ReadError> {
     let mut out: Vec<(u64, Rec)> = Vec::new();
     let mut bytes = 0usize;
     let mut pos = plan.from;
@@ -45,13 +58,16 @@ pub(crate) fn read_disk(plan: &DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), Strin
             let mut reader = FrameReader::new(file, e.offset, *len);
             let mut full = false;
             loop {
-                let payload = match reader.next().map_err(|e| e.to_string())? {
+                let payload = match reader.next().map_err(|err| {
+                    ReadError::Io(format!("reading {}: {err}", file.path().display()))
+                })? {
                     Next::Frame { offset, payload } if offset <= e.offset + INDEX_SPAN => payload,
                     Next::Bad { offset, reason } => {
-                        return Err(format!(
-                            "{reason} at offset {offset} of log segment {}",
-                            e.seg
-                        ))
+                        return Err(ReadError::Damaged {
+                            path: file.path(),
+                            offset,
+                            reason,
+                        })
                     }
                     _ => break,
                 };
@@ -83,6 +99,11 @@ pub(crate) fn read_disk(plan: &DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), Strin
                     ));
                     pos = r.pos + 1;
                     true
+                })
+                .map_err(|_| ReadError::Damaged {
+                    path: file.path(),
+                    offset: e.offset,
+                    reason: "bad record entry",
                 })?;
                 if full || out.len() >= plan.limit {
                     return Ok((out, pos));

@@ -11,7 +11,7 @@ use crate::kinesis::names::*;
 use crate::kinesis::request::*;
 use crate::kinesis::state::*;
 use crate::kinesis::{ApiResult, Engine, ACCOUNT, MAX_GET_BYTES};
-use crate::store::read::{read_disk, DiskPlan};
+use crate::store::read::{read_disk, DiskPlan, ReadError};
 
 impl Engine {
     // ---- reads -----------------------------------------------------------
@@ -53,45 +53,89 @@ impl Engine {
         })
     }
 
+    /// Reads from disk. A damaged frame is a non-retryable 400 for that
+    /// position (it stays unreadable until a repair) and an ERROR log.
     pub(crate) async fn read_disk(plan: DiskPlan) -> Result<(Vec<(u64, Rec)>, u64), ApiError> {
+        let (shard, from) = (plan.shard as usize, plan.from);
         tokio::task::spawn_blocking(move || read_disk(&plan))
             .await
             .map_err(|e| internal(format!("read task failed: {e}")))?
-            .map_err(|e| internal(format!("storage failure: {e}")))
+            .map_err(|e| match e {
+                ReadError::Damaged {
+                    path,
+                    offset,
+                    reason,
+                } => {
+                    tracing::error!(
+                        path = %path.display(),
+                        offset,
+                        reason,
+                        shard = %shard_id(shard),
+                        position = from,
+                        "a damaged frame on disk makes records unreadable; stop the engine and run `wildrydes repair` on its data dir"
+                    );
+                    err(
+                        Code::InvalidArgumentException,
+                        format!(
+                            "Records of shard {} from sequence number {} cannot be read: the engine's log file {} is damaged at offset {offset} ({reason}). Reading this position fails until the data dir is repaired (`wildrydes repair`); read from a later position to skip it.",
+                            shard_id(shard),
+                            record_seq(shard, from),
+                            path.display()
+                        ),
+                    )
+                }
+                ReadError::Io(e) => internal(format!("storage failure: {e}")),
+            })
     }
 
     /// GetShardIterator, or the starting position of `action` (errors name it).
-    pub(crate) async fn get_shard_iterator(&self, v: &Value, action: &str) -> ApiResult {
-        let name = stream_name(v)?;
-        let sid = req_str(v, "ShardId")?;
-        let kind = req_str(v, "ShardIteratorType")?;
-        let start_seq = opt_str(v, "StartingSequenceNumber")?;
-        let at = opt_time_ms(v, "Timestamp")?;
+    pub(crate) async fn get_shard_iterator(&self, r: GetShardIterator, action: &str) -> ApiResult {
+        let name = r.stream.name()?;
+        let raw_sid = r.shard_id.as_str();
+        let kind = r.shard_iterator_type.as_str();
+        let start_seq = r.starting_sequence_number.as_deref();
+        let at = r.timestamp;
         let now = self.now();
+        let idx = parse_shard_id(raw_sid).ok_or_else(|| {
+            err(
+                Code::ResourceNotFoundException,
+                format!("Could not find shard {raw_sid} in stream {name} under account {ACCOUNT}."),
+            )
+        })?;
+        let sid = shard_id(idx);
+        let sid = sid.as_str();
         let (pos, plan, incarnation, idx) = {
             let mut st = self.lock();
             st.trim(&name, now);
-            self.active_mut(&mut st, &name)?;
-            let st = &*st;
-            let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
             let shard_not_found = || {
                 err(
                     Code::ResourceNotFoundException,
                     format!("Shard {sid} in stream {name} under account {ACCOUNT} does not exist"),
                 )
             };
-            let idx = parse_shard_id(sid)
-                .filter(|i| *i < s.shards.len())
-                .ok_or_else(shard_not_found)?;
+            match st.streams.get(&name) {
+                // A stream being created has no shards yet.
+                Some(s) if self.status(s) != "CREATING" => {}
+                _ => return Err(shard_not_found()),
+            }
+            let st = &*st;
+            let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
+            if idx >= s.shards.len() {
+                return Err(shard_not_found());
+            }
+            let either = |with: &str| {
+                err(
+                    Code::InvalidArgumentException,
+                    format!("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {with} StartingSequenceNumber."),
+                )
+            };
+            if start_seq.is_some() && matches!(kind, "TRIM_HORIZON" | "LATEST") {
+                return Err(either("also a"));
+            }
             let closed_end = s.meta.shards[idx].closed_end;
             let shard = &s.shards[idx];
             let by_seq = |after: bool| -> Result<u64, ApiError> {
-                let sq = start_seq.ok_or_else(|| {
-                    err(
-                        Code::InvalidArgumentException,
-                        format!("StartingSequenceNumber is required for {kind}"),
-                    )
-                })?;
+                let sq = start_seq.ok_or_else(|| either("no"))?;
                 let (i, n) = parse_seq(sq).ok_or_else(|| {
                     err(Code::InvalidArgumentException,
                         format!("StartingSequenceNumber {sq} used in {action} on shard {sid} in stream {name} under account {ACCOUNT} is invalid."),
@@ -115,7 +159,7 @@ impl Engine {
                 "AT_TIMESTAMP" => {
                     let t = at.ok_or_else(|| {
                         err(Code::InvalidArgumentException,
-                            "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP.",
+                            "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
                         )
                     })?;
                     if t > now {
@@ -143,11 +187,7 @@ impl Engine {
                     }
                     first + skip
                 }
-                other => {
-                    return Err(err(Code::ValidationException,
-                        format!("1 validation error detected: Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]"),
-                    ))
-                }
+                _ => return Err(either("no")),
             };
             let pos = pos.max(shard.base).min(latest.max(shard.visible_end()));
             (pos, plan, s.meta.incarnation, idx)
@@ -168,12 +208,9 @@ impl Engine {
         })}))
     }
 
-    pub(crate) async fn get_records(&self, v: &Value) -> Result<GetRecordsOut, ApiError> {
-        let raw = req_str(v, "ShardIterator")?;
-        let limit = match opt_int(v, "Limit")? {
-            Some(n) => range_check("limit", n, 1, 10_000)? as usize,
-            None => 10_000,
-        };
+    pub(crate) async fn get_records(&self, r: GetRecords) -> Result<GetRecordsOut, ApiError> {
+        let raw = r.shard_iterator.as_str();
+        let limit = r.limit.map_or(10_000, |n| n as usize);
         let it = self
             .iterators
             .decode(raw)

@@ -1,7 +1,5 @@
 //! PutRecord and PutRecords.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use bytes::Bytes;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
@@ -16,41 +14,38 @@ use crate::store::codec::{encode_records, RecordBatch};
 impl Engine {
     // ---- writes ----------------------------------------------------------
 
-    pub(crate) async fn put_record(&self, v: &Value) -> ApiResult {
-        let name = stream_name(v)?;
-        let entry = parse_entry(v, "")?;
+    pub(crate) async fn put_record(&self, r: PutRecord) -> ApiResult {
+        let name = r.stream.name()?;
+        if let Some(n) = &r.sequence_number_for_ordering {
+            // Accepted: sequence numbers always increase.
+            if parse_seq(n).is_none() && !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(
+                    Code::InvalidArgumentException,
+                    format!("ExclusiveMinimumSequenceNumber {n} used in PutRecord on stream {name} under account {ACCOUNT} is invalid."),
+                ));
+            }
+        }
+        let max = self.max_record_bytes(&name)?;
+        let entry = PutEntry::new(r.entry, max, None)?;
         let out = self.put(&name, vec![entry], true).await?;
         match out.into_iter().next() {
             Some(Ok((shard, seq))) => Ok(json!({
                 "ShardId": shard,
                 "SequenceNumber": seq,
-                "EncryptionType": "NONE",
+                "EncryptionType": self.encryption_type(&name),
             })),
             Some(Err(e)) => Err(e),
             None => Err(internal("no result")),
         }
     }
 
-    pub(crate) async fn put_records(&self, v: &Value) -> ApiResult {
-        let name = stream_name(v)?;
-        let records = match v.get("Records") {
-            Some(Value::Array(a)) => a,
-            None | Some(Value::Null) => {
-                return Err(err(Code::ValidationException,
-                    "1 validation error detected: Value null at 'records' failed to satisfy constraint: Member must not be null",
-                ))
-            }
-            Some(_) => return Err(ser("Records", "a list")),
-        };
-        if records.is_empty() || records.len() > 500 {
-            return Err(err(Code::ValidationException,
-                format!("1 validation error detected: Value '{}' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500 and greater than or equal to 1", records.len()),
-            ));
-        }
-        let mut entries = Vec::with_capacity(records.len());
+    pub(crate) async fn put_records(&self, r: PutRecords) -> ApiResult {
+        let name = r.stream.name()?;
+        let max = self.max_record_bytes(&name)?;
+        let mut entries = Vec::with_capacity(r.records.len());
         let mut total = 0usize;
-        for (i, r) in records.iter().enumerate() {
-            let e = parse_entry(r, &format!("records.{}.member.", i + 1))?;
+        for (i, e) in r.records.into_iter().enumerate() {
+            let e = PutEntry::new(e, max, Some(i))?;
             total += e.data.len() + e.pk.len();
             entries.push(e);
         }
@@ -72,8 +67,27 @@ impl Engine {
         Ok(json!({
             "FailedRecordCount": failed,
             "Records": results,
-            "EncryptionType": "NONE",
+            "EncryptionType": self.encryption_type(&name),
         }))
+    }
+
+    /// The largest record `name` accepts (1 MiB unless UpdateMaxRecordSize).
+    fn max_record_bytes(&self, name: &str) -> Result<usize, ApiError> {
+        let st = self.lock();
+        let s = st.streams.get(name).ok_or_else(|| not_found(name))?;
+        Ok(s.meta
+            .settings
+            .max_record_size_kib
+            .map_or(MAX_RECORD, |k| k as usize * 1024))
+    }
+
+    /// `KMS` once StartStreamEncryption was called, else `NONE`.
+    fn encryption_type(&self, name: &str) -> &'static str {
+        let st = self.lock();
+        match st.streams.get(name) {
+            Some(s) if s.meta.settings.kms_key_id.is_some() => "KMS",
+            _ => "NONE",
+        }
     }
 
     /// Appends entries; per-entry results in request order.
@@ -89,9 +103,8 @@ impl Engine {
             st.trim(name, now);
             let s = st.streams.get_mut(name).ok_or_else(|| not_found(name))?;
             if now < s.meta.active_at_ms {
-                return Err(err(Code::ResourceNotFoundException,
-                    format!("Stream {name} under account {ACCOUNT} not ACTIVE, instead in state CREATING"),
-                ));
+                // A stream being created takes no records yet.
+                return Err(not_found(name));
             }
             let mut batch = RecordBatch {
                 incarnation: s.meta.incarnation,
@@ -158,46 +171,31 @@ pub(crate) struct PutEntry {
     pub(crate) hash: u128,
 }
 
-pub(crate) fn parse_entry(v: &Value, prefix: &str) -> Result<PutEntry, ApiError> {
-    let pk = req_str(v, "PartitionKey")?;
-    let pk_len = pk.chars().count();
-    if !(1..=256).contains(&pk_len) {
-        return Err(err(Code::ValidationException,
-            format!("1 validation error detected: Value at '{prefix}partitionKey' failed to satisfy constraint: Member must have length less than or equal to 256 and greater than or equal to 1"),
-        ));
-    }
-    let b64 = req_str(v, "Data")?;
-    let data = STANDARD.decode(b64).map_err(|_| {
-        err(
-            Code::SerializationException,
-            format!("field {prefix}Data is not valid base64"),
-        )
-    })?;
-    if data.len() > MAX_RECORD {
-        return Err(err(Code::ValidationException,
-            format!("1 validation error detected: Value at '{prefix}data' failed to satisfy constraint: Member must have length less than or equal to 1048576"),
-        ));
-    }
-    let hash = match opt_str(v, "ExplicitHashKey")? {
-        Some(k) => parse_hash(k).ok_or_else(|| {
-            err(Code::InvalidArgumentException,
-                format!("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {k}"),
-            )
-        })?,
-        None => u128::from_be_bytes(Md5::digest(pk.as_bytes()).into()),
-    };
-    // SequenceNumberForOrdering is accepted: sequence numbers always increase.
-    if let Some(s) = opt_str(v, "SequenceNumberForOrdering")? {
-        if parse_seq(s).is_none() && !s.bytes().all(|b| b.is_ascii_digit()) {
+impl PutEntry {
+    /// Checks one record to put (entry `index` of PutRecords).
+    fn new(e: PutEntryIn, max: usize, index: Option<usize>) -> Result<PutEntry, ApiError> {
+        if e.data.len() > max {
+            let at = index.map_or("data".to_string(), |i| {
+                format!("records.{}.member.data", i + 1)
+            });
             return Err(err(
-                Code::InvalidArgumentException,
-                format!("SequenceNumberForOrdering {s} is invalid."),
+                Code::ValidationException,
+                format!("1 validation error detected: Value at '{at}' failed to satisfy constraint: Member must have length less than or equal to {max}"),
             ));
         }
+        let hash = match &e.explicit_hash_key {
+            Some(k) => parse_hash(k).ok_or_else(|| {
+                err(
+                    Code::InvalidArgumentException,
+                    format!("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {k}"),
+                )
+            })?,
+            None => u128::from_be_bytes(Md5::digest(e.partition_key.as_bytes()).into()),
+        };
+        Ok(PutEntry {
+            pk: e.partition_key,
+            data: Bytes::from(e.data),
+            hash,
+        })
     }
-    Ok(PutEntry {
-        pk: pk.to_string(),
-        data: Bytes::from(data),
-        hash,
-    })
 }

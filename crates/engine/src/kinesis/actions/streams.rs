@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::front::error::{err, ApiError, Code};
-use crate::kinesis::actions::settings::parse_tag_map;
+use crate::kinesis::actions::settings::check_tags;
 use crate::kinesis::iterator::*;
 use crate::kinesis::names::*;
 use crate::kinesis::request::*;
@@ -15,30 +15,23 @@ use crate::store::codec::encode_meta;
 impl Engine {
     // ---- streams ---------------------------------------------------------
 
-    pub(crate) async fn create_stream(&self, v: &Value, region: &str) -> ApiResult {
-        let name = req_str(v, "StreamName")?;
-        check_stream_name(name)?;
-        let on_demand = match v.get("StreamModeDetails").map(|m| opt_str(m, "StreamMode")) {
-            None => false,
-            Some(Ok(Some("ON_DEMAND"))) => true,
-            Some(Ok(Some("PROVISIONED"))) => false,
-            Some(Ok(other)) => {
-                return Err(err(Code::ValidationException,
-                    format!("1 validation error detected: Value '{}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]", other.unwrap_or("null")),
-                ))
-            }
-            Some(Err(e)) => return Err(e),
-        };
-        let count = match opt_int(v, "ShardCount")? {
-            Some(n) => range_check("shardCount", n, 1, 100_000)? as u32,
+    pub(crate) async fn create_stream(&self, r: CreateStream, region: &str) -> ApiResult {
+        let name = r.stream_name.as_str();
+        let on_demand = r
+            .stream_mode_details
+            .as_ref()
+            .is_some_and(|m| m.stream_mode == "ON_DEMAND");
+        let count = match r.shard_count {
+            Some(n) => n as u32,
             None if on_demand => self.config.on_demand_shard_count.max(1),
             None => {
-                return Err(err(Code::ValidationException,
+                return Err(err(
+                    Code::ValidationException,
                     "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not be null",
                 ))
             }
         };
-        let tags = parse_tag_map(v)?;
+        let tags = check_tags(tag_map(r.tags), name)?;
         let rx = {
             let mut st = self.lock();
             if st.streams.contains_key(name) {
@@ -49,11 +42,11 @@ impl Engine {
             }
             let open: usize = st.streams.values().map(Stream::open_count).sum();
             if open + count as usize > self.config.shard_limit as usize {
-                return Err(err(Code::LimitExceededException,
-                    format!(
-                        "This request would exceed the shard limit for the account {ACCOUNT} in {region}. Current shard count for the account: {open}. Limit: {}. Number of additional shards that would have resulted from this request: {count}.",
-                        self.config.shard_limit
-                    ),
+                return Err(crate::kinesis::actions::reshard::shard_limit_error(
+                    open,
+                    self.config.shard_limit,
+                    count as usize,
+                    region,
                 ));
             }
             let now = self.now();
@@ -79,6 +72,11 @@ impl Engine {
                     })
                     .collect(),
                 consumers: Vec::new(),
+                settings: Box::new(StreamSettings {
+                    max_record_size_kib: r.max_record_size_kib.map(|k| k as u32),
+                    warm_throughput_mibps: r.warm_throughput_mibps.map(|w| w as u32),
+                    ..StreamSettings::default()
+                }),
             };
             let rx = self.queue_meta(&meta)?;
             st.apply_meta(MetaOp::Upsert(meta));
@@ -88,11 +86,25 @@ impl Engine {
         Ok(json!({}))
     }
 
-    pub(crate) async fn delete_stream(&self, v: &Value) -> ApiResult {
-        let name = stream_name(v)?;
+    pub(crate) async fn delete_stream(&self, r: OnStream) -> ApiResult {
+        let name = r.stream.name()?;
         let rx = {
             let mut st = self.lock();
-            let incarnation = self.stream_mut(&mut st, &name)?.meta.incarnation;
+            let s = self.stream_mut(&mut st, &name)?;
+            if !s.meta.consumers.is_empty() && r.enforce_consumer_deletion != Some(true) {
+                return Err(err(
+                    Code::ResourceInUseException,
+                    format!("Stream {name} under account {ACCOUNT} has registered consumers. Deregister them first, or set EnforceConsumerDeletion."),
+                ));
+            }
+            let incarnation = s.meta.incarnation;
+            let delay = self.config.stream_activation_delay.as_millis() as u64;
+            if delay > 0 {
+                // Shown as DELETING by the describe actions until the delay passed.
+                let until = self.now() + delay;
+                self.lock_deleting()
+                    .insert(name.clone(), (s.meta.clone(), until));
+            }
             let op = MetaOp::Delete {
                 name: name.clone(),
                 incarnation,
@@ -128,26 +140,31 @@ impl Engine {
         Value::Object(o)
     }
 
-    pub(crate) fn describe_stream(&self, v: &Value) -> ApiResult {
-        let name = stream_name(v)?;
-        let limit = match opt_int(v, "Limit")? {
-            Some(n) => range_check("limit", n, 1, 10_000)? as usize,
-            None => 100,
-        };
-        let start = opt_str(v, "ExclusiveStartShardId")?;
+    pub(crate) fn describe_stream(&self, r: DescribeStream) -> ApiResult {
+        let name = r.stream.name()?;
+        let limit = r.limit.map_or(100, |n| n as usize);
+        let start = r.exclusive_start_shard_id.as_deref();
+        if let Some(out) = self.deleting_description(&name, "StreamDescription") {
+            return Ok(out);
+        }
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
         let first = match start {
             Some(id) => parse_shard_id(id).map_or(0, |i| i + 1),
             None => 0,
         };
-        let total = s.meta.shards.len();
+        // A stream being created has no shards yet.
+        let total = if self.status(s) == "CREATING" {
+            0
+        } else {
+            s.meta.shards.len()
+        };
         let shards: Vec<Value> = (first.min(total)..total)
             .take(limit)
             .map(|i| self.shard_json(s, i))
             .collect();
         let has_more = first + shards.len() < total;
-        Ok(json!({"StreamDescription": {
+        let mut out = json!({"StreamDescription": {
             "StreamName": s.meta.name,
             "StreamARN": s.meta.arn,
             "StreamStatus": self.status(s),
@@ -156,41 +173,41 @@ impl Engine {
             "HasMoreShards": has_more,
             "RetentionPeriodHours": s.meta.retention_hours,
             "StreamCreationTimestamp": ts(s.meta.created_ms),
-            "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-            "EncryptionType": "NONE",
-        }}))
+        }});
+        describe_settings(&mut out["StreamDescription"], &s.meta);
+        Ok(out)
     }
 
-    pub(crate) fn describe_stream_summary(&self, v: &Value) -> ApiResult {
-        let name = stream_name(v)?;
+    pub(crate) fn describe_stream_summary(&self, r: OnStream) -> ApiResult {
+        let name = r.stream.name()?;
+        if let Some(out) = self.deleting_description(&name, "StreamDescriptionSummary") {
+            return Ok(out);
+        }
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
-        Ok(json!({"StreamDescriptionSummary": {
+        let mut out = json!({"StreamDescriptionSummary": {
             "StreamName": s.meta.name,
             "StreamARN": s.meta.arn,
             "StreamStatus": self.status(s),
             "StreamModeDetails": {"StreamMode": if s.meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
             "RetentionPeriodHours": s.meta.retention_hours,
             "StreamCreationTimestamp": ts(s.meta.created_ms),
-            "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-            "EncryptionType": "NONE",
             "OpenShardCount": s.open_count(),
             "ConsumerCount": s.meta.consumers.len(),
-        }}))
+        }});
+        describe_settings(&mut out["StreamDescriptionSummary"], &s.meta);
+        Ok(out)
     }
 
-    pub(crate) fn list_streams(&self, v: &Value) -> ApiResult {
-        let limit = match opt_int(v, "Limit")? {
-            Some(n) => range_check("limit", n, 1, 10_000)? as usize,
-            None => 100,
-        };
-        let after = match opt_str(v, "NextToken")? {
+    pub(crate) fn list_streams(&self, r: ListStreams) -> ApiResult {
+        let limit = r.limit.map_or(100, |n| n as usize);
+        let after = match r.next_token.as_deref() {
             Some(t) => Some(
                 decode_token(t)
                     .and_then(|p| p.into_iter().next())
                     .ok_or_else(bad_token)?,
             ),
-            None => opt_str(v, "ExclusiveStartStreamName")?.map(str::to_string),
+            None => r.exclusive_start_stream_name,
         };
         let st = self.lock();
         let all: Vec<&Stream> = st
@@ -219,17 +236,12 @@ impl Engine {
         Ok(out)
     }
 
-    pub(crate) fn list_shards(&self, v: &Value) -> ApiResult {
-        let max = match opt_int(v, "MaxResults")? {
-            Some(n) => range_check("maxResults", n, 1, 10_000)? as usize,
-            None => 1000,
-        };
-        let token = opt_str(v, "NextToken")?;
+    pub(crate) fn list_shards(&self, r: ListShards) -> ApiResult {
+        let max = r.max_results.map_or(1000, |n| n as usize);
+        let token = r.next_token.as_deref();
         let (name, mut first) = match token {
             Some(t) => {
-                if v.get("StreamName").is_some_and(|x| !x.is_null())
-                    || v.get("StreamARN").is_some_and(|x| !x.is_null())
-                {
+                if r.stream.stream_name.is_some() || r.stream.stream_arn.is_some() {
                     return Err(err(
                         Code::InvalidArgumentException,
                         "NextToken and StreamName cannot be provided together.",
@@ -244,19 +256,20 @@ impl Engine {
                     _ => return Err(bad_token()),
                 }
             }
-            None => (stream_name(v)?, 0),
+            None if r.stream.stream_name.is_none() && r.stream.stream_arn.is_none() => {
+                return Err(err(
+                    Code::InvalidArgumentException,
+                    "Either NextToken or StreamName should be provided.",
+                ))
+            }
+            None => (r.stream.name()?, 0),
         };
-        if let Some(id) = opt_str(v, "ExclusiveStartShardId")? {
+        if let Some(id) = r.exclusive_start_shard_id.as_deref() {
             first = first.max(parse_shard_id(id).map_or(0, |i| i + 1));
         }
-        let filter = v.get("ShardFilter");
-        let (ftype, fshard, ftime) = match filter {
-            Some(f) if !f.is_null() => (
-                Some(req_str(f, "Type")?.to_string()),
-                opt_str(f, "ShardId")?.map(str::to_string),
-                opt_time_ms(f, "Timestamp")?,
-            ),
-            _ => (None, None, None),
+        let (ftype, fshard, ftime) = match r.shard_filter {
+            Some(f) => (Some(f.kind), f.shard_id, f.timestamp),
+            None => (None, None, None),
         };
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
@@ -303,5 +316,57 @@ impl Engine {
             out["NextToken"] = json!(encode_token(&[&name, &next.to_string()]));
         }
         Ok(out)
+    }
+}
+
+/// The stored settings a stream description reports.
+fn describe_settings(out: &mut Value, meta: &StreamMeta) {
+    let set = &meta.settings;
+    out["EnhancedMonitoring"] = json!([{"ShardLevelMetrics": set.shard_level_metrics}]);
+    match &set.kms_key_id {
+        Some(key) => {
+            out["EncryptionType"] = json!("KMS");
+            out["KeyId"] = json!(key);
+        }
+        None => out["EncryptionType"] = json!("NONE"),
+    }
+    if let Some(w) = set.warm_throughput_mibps {
+        out["WarmThroughput"] = json!({"TargetMiBps": w, "CurrentMiBps": w});
+    }
+    out["MaxRecordSizeInKiB"] = json!(set.max_record_size_kib.unwrap_or(1024));
+}
+
+impl Engine {
+    fn lock_deleting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, (StreamMeta, u64)>> {
+        let mut ghosts = self.deleting.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now();
+        ghosts.retain(|_, (_, until)| *until > now);
+        ghosts
+    }
+
+    /// The description of a stream still DELETING (the engine's state delay
+    /// after DeleteStream), under `key`.
+    fn deleting_description(&self, name: &str, key: &str) -> Option<Value> {
+        let ghosts = self.lock_deleting();
+        let (meta, _) = ghosts.get(name)?;
+        let mut d = json!({
+            "StreamName": meta.name,
+            "StreamARN": meta.arn,
+            "StreamStatus": "DELETING",
+            "StreamModeDetails": {"StreamMode": if meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
+            "RetentionPeriodHours": meta.retention_hours,
+            "StreamCreationTimestamp": ts(meta.created_ms),
+        });
+        if key == "StreamDescription" {
+            d["Shards"] = json!([]);
+            d["HasMoreShards"] = json!(false);
+        } else {
+            d["OpenShardCount"] = json!(0);
+            d["ConsumerCount"] = json!(0);
+        }
+        describe_settings(&mut d, meta);
+        Some(json!({ key: d }))
     }
 }
