@@ -81,6 +81,14 @@ pub struct Config {
     /// its last successful SubscribeToShard gets ResourceInUseException
     /// (5 seconds in the real service).
     pub subscribe_cooldown: Duration,
+    /// Request authentication: pairs of access key id and secret access key.
+    /// When not empty, every request must carry a valid AWS Signature
+    /// Version 4 (header or query-string form) made with one of them, and
+    /// is answered MissingAuthenticationTokenException,
+    /// IncompleteSignatureException, InvalidSignatureException or
+    /// UnrecognizedClientException otherwise. Empty (the default) accepts
+    /// any request, signed or not.
+    pub auth: Vec<(String, String)>,
 }
 
 /// Storage figures of a running engine (see [`EngineHandle::storage_stats`]).
@@ -111,6 +119,7 @@ impl Default for Config {
             segment_bytes: 128 << 20,
             subscription_ttl: Duration::from_secs(300),
             subscribe_cooldown: Duration::from_secs(5),
+            auth: Vec::new(),
         }
     }
 }
@@ -129,6 +138,10 @@ impl std::fmt::Debug for Config {
             .field("segment_bytes", &self.segment_bytes)
             .field("subscription_ttl", &self.subscription_ttl)
             .field("subscribe_cooldown", &self.subscribe_cooldown)
+            .field(
+                "auth (access key ids)",
+                &self.auth.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -1254,3 +1254,146 @@ async fn smaller_gaps_behave_as_the_service() {
     );
     e.shutdown().await.unwrap();
 }
+
+/// `Config::auth` (`serve --auth`): the SDK's SigV4 signature made with a
+/// configured key passes; a wrong secret, an unknown key or no signature at
+/// all get the service's errors (HTTP 400, as for every Kinesis error).
+#[tokio::test]
+async fn auth_checks_the_sdks_signature_and_answers_the_services_errors() {
+    use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_kinesis::error::ProvideErrorMetadata;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let e = engine::spawn(Config {
+        auth: vec![
+            ("AKIDOTHER".into(), "other-secret".into()),
+            ("AKIDTEST".into(), "secret".into()),
+        ],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let signed_with = |key: &str, secret: &str| {
+        let conf = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .endpoint_url(e.url())
+            .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_kinesis::Client::from_conf(conf)
+    };
+
+    // The right key: every kind of call works (JSON body, binary data).
+    let c = client(&e.url());
+    create(&c, "auth", 1).await;
+    c.put_record()
+        .stream_name("auth")
+        .partition_key("k")
+        .data(blob("signed"))
+        .send()
+        .await
+        .unwrap();
+    let it = iterator(
+        &c,
+        "auth",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
+    let got = c.get_records().shard_iterator(it).send().await.unwrap();
+    assert_eq!(got.records()[0].data().as_ref(), b"signed");
+    let other = signed_with("AKIDOTHER", "other-secret");
+    assert_eq!(
+        other.list_streams().send().await.unwrap().stream_names(),
+        ["auth"]
+    );
+    // SubscribeToShard (an event stream) is signed and checked the same way.
+    let arn = c
+        .describe_stream_summary()
+        .stream_name("auth")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn;
+    let consumer = c
+        .register_stream_consumer()
+        .stream_arn(arn)
+        .consumer_name("auth")
+        .send()
+        .await
+        .unwrap()
+        .consumer
+        .unwrap()
+        .consumer_arn;
+    let mut sub = c
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id("shardId-000000000000")
+        .starting_position(
+            aws_sdk_kinesis::types::StartingPosition::builder()
+                .r#type(ShardIteratorType::TrimHorizon)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), sub.event_stream.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let aws_sdk_kinesis::types::SubscribeToShardEventStream::SubscribeToShardEvent(event) = event
+    else {
+        panic!("unexpected event {event:?}");
+    };
+    assert_eq!(event.records()[0].data().as_ref(), b"signed");
+    drop(sub);
+
+    let refused = |client: aws_sdk_kinesis::Client| async move {
+        let err = client.list_streams().send().await.unwrap_err();
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let service = err.into_service_error();
+        (
+            status,
+            service.code().map(str::to_owned),
+            service.message().map(str::to_owned),
+        )
+    };
+    let (status, code, message) = refused(signed_with("AKIDTEST", "wrong")).await;
+    assert_eq!(status, Some(400));
+    assert_eq!(code.as_deref(), Some("InvalidSignatureException"));
+    assert!(message.unwrap().starts_with(
+        "The request signature we calculated does not match the signature you provided."
+    ),);
+    let (status, code, message) = refused(signed_with("AKIDNOBODY", "secret")).await;
+    assert_eq!(status, Some(400));
+    assert_eq!(code.as_deref(), Some("UnrecognizedClientException"));
+    assert_eq!(
+        message.as_deref(),
+        Some("The security token included in the request is invalid.")
+    );
+
+    // No Authorization header at all.
+    let mut tcp = tokio::net::TcpStream::connect(e.addr()).await.unwrap();
+    let body = "{}";
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        e.addr(),
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.ends_with(
+            r#"{"__type":"MissingAuthenticationTokenException","message":"Missing Authentication Token"}"#
+        ),
+        "{answer}"
+    );
+    e.shutdown().await.unwrap();
+}

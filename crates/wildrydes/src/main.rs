@@ -85,6 +85,15 @@ struct UpArgs {
     /// Shards of each stream the stack creates.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=500))]
     shards: i32,
+    /// Require AWS Signature Version 4 on every request, made with this
+    /// access key id and secret (repeatable for several keys), as AWS does (the stack's own clients sign
+    /// with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, which must be one of them):
+    /// unsigned, malformed, wrongly signed or unknown-key requests get
+    /// MissingAuthenticationTokenException, IncompleteSignatureException,
+    /// InvalidSignatureException or UnrecognizedClientException. Without it
+    /// any request is accepted, signed or not.
+    #[arg(long, value_name = "ACCESS_KEY:SECRET", value_parser = parse_auth)]
+    auth: Vec<(String, String)>,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +142,14 @@ struct ServeArgs {
     /// Fraction of PutRecords entries failing with InternalFailure (0..1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     fail_entry_ratio: f64,
+    /// Require AWS Signature Version 4 on every request, made with this
+    /// access key id and secret (repeatable for several keys), as AWS does:
+    /// unsigned, malformed, wrongly signed or unknown-key requests get
+    /// MissingAuthenticationTokenException, IncompleteSignatureException,
+    /// InvalidSignatureException or UnrecognizedClientException. Without it
+    /// any request is accepted, signed or not.
+    #[arg(long, value_name = "ACCESS_KEY:SECRET", value_parser = parse_auth)]
+    auth: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -187,6 +204,18 @@ fn parse_window(text: &str) -> Result<Duration, String> {
         return Err(format!("window {text:?} is too short: use at least 100ms"));
     }
     Ok(window)
+}
+
+/// `ACCESS_KEY:SECRET` (split at the first colon; access key ids have none).
+fn parse_auth(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((key, secret)) if !key.is_empty() && !secret.is_empty() => {
+            Ok((key.to_owned(), secret.to_owned()))
+        }
+        _ => Err(format!(
+            "{text:?} is not ACCESS_KEY:SECRET (an access key id, a colon, its secret)"
+        )),
+    }
 }
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
@@ -276,13 +305,14 @@ async fn start_stack(
     data_dir: Option<PathBuf>,
     window: Duration,
     shards: i32,
+    engine: engine::Config,
 ) -> Result<stack::Stack> {
     let listener = bind(listen).await?;
     let options = stack::StackOptions {
         data_dir: data_dir.clone(),
         window,
         shards,
-        ..stack::StackOptions::default()
+        engine,
     };
     let what = match &data_dir {
         Some(dir) => format!("starting the local stack with data dir {}", dir.display()),
@@ -318,7 +348,22 @@ fn banner(stack: &stack::Stack) -> String {
 
 async fn up(args: UpArgs) -> Result<()> {
     let data_dir = (!args.in_memory).then_some(args.data_dir);
-    let stack = start_stack(&args.listen, data_dir, args.window, args.shards).await?;
+    if !args.auth.is_empty() {
+        // The stack's own producer and aggregator sign with the standard
+        // credential chain; without a matching key they would be refused.
+        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default();
+        if !args.auth.iter().any(|(k, s)| *k == key && *s == secret) {
+            anyhow::bail!(
+                "with --auth the stack's own clients sign with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: export one of the --auth pairs in them"
+            );
+        }
+    }
+    let engine = engine::Config {
+        auth: args.auth,
+        ..engine::Config::default()
+    };
+    let stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
     println!("{}", banner(&stack));
     stack.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -326,7 +371,8 @@ async fn up(args: UpArgs) -> Result<()> {
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {
-    let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2).await?;
+    let engine = engine::Config::default();
+    let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
     // stdout carries the summaries; the banner goes to stderr.
     eprintln!("{}", banner(&stack));
     eprintln!(
@@ -359,6 +405,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         enforce_limits: args.enforce_limits,
         fail_call_ratio: args.fail_call_ratio,
         fail_entry_ratio: args.fail_entry_ratio,
+        auth: args.auth,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
         ..engine::Config::default()
     };

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
 use crate::front::error::{err, internal, ApiError, Code};
+use crate::front::{auth, cbor};
 use crate::kinesis::{Engine, Reply};
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
@@ -44,13 +45,19 @@ fn request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn respond(result: Result<Reply, ApiError>) -> Response {
+fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
     let id = request_id();
-    let encode = |body: &Value| serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let encode = |body: &Value| match in_cbor {
+        true => cbor::encode(body),
+        false => serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    };
     let (status, bytes, kind) = match result {
-        Ok(Reply::Events(rx)) => return event_stream(rx, &id),
+        Ok(Reply::Events(rx)) => return event_stream(rx, &id, in_cbor),
         Ok(Reply::Empty) => (StatusCode::OK, Vec::new(), None),
         Ok(Reply::Json(v)) => (StatusCode::OK, encode(&v), None),
+        Ok(Reply::Encoded(bytes)) if in_cbor => {
+            (StatusCode::OK, cbor::encode_json_bytes(&bytes), None)
+        }
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -62,7 +69,10 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.1"),
+        HeaderValue::from_static(match in_cbor {
+            true => cbor::CONTENT_TYPE,
+            false => "application/x-amz-json-1.1",
+        }),
     );
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert("x-amzn-requestid", v);
@@ -74,11 +84,15 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
 }
 
 /// A streaming answer of event-stream frames (SubscribeToShard).
-fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str) -> Response {
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|frame| (Ok::<_, std::convert::Infallible>(frame), rx))
+fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str, in_cbor: bool) -> Response {
+    let frames = futures_util::stream::unfold(rx, move |mut rx| async move {
+        let frame = rx.recv().await?;
+        let frame = if in_cbor {
+            cbor::event_frame(frame)
+        } else {
+            frame
+        };
+        Some((Ok::<_, std::convert::Infallible>(frame), rx))
     });
     let mut resp = Response::new(Body::from_stream(frames));
     let h = resp.headers_mut();
@@ -95,18 +109,29 @@ fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str) -> Response {
 async fn handle(
     State(engine): State<Arc<Engine>>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(dispatch(engine, &method, &headers, &body).await)
+    let in_cbor = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(cbor::is_cbor);
+    let request = auth::Request {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    respond(dispatch(engine, &request, in_cbor).await, in_cbor)
 }
 
 async fn dispatch(
     engine: Arc<Engine>,
-    method: &Method,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: &auth::Request<'_>,
+    in_cbor: bool,
 ) -> Result<Reply, ApiError> {
+    let (method, headers, body) = (request.method, request.headers, request.body);
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -115,16 +140,6 @@ async fn dispatch(
         return Err(err(
             Code::UnknownOperationException,
             format!("method {method} is not supported; use POST"),
-        ));
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.contains("cbor") {
-        return Err(err(
-            Code::SerializationException,
-            "CBOR bodies are not supported; send application/x-amz-json-1.1",
         ));
     }
     let Some(action) = target.strip_prefix(TARGET_PREFIX) else {
@@ -136,7 +151,9 @@ async fn dispatch(
             ),
         ));
     };
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+    let value: Value = if in_cbor {
+        cbor::decode(body)?
+    } else if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
         serde_json::from_slice(body).map_err(|e| {
@@ -152,6 +169,8 @@ async fn dispatch(
             "the request body must be a JSON object",
         ));
     }
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(engine.now());
+    auth::check(&engine.config.auth, request, now)?;
     let region = region(headers);
     let action_owned = action.to_string();
     // A panic is a bug; run the action in its own task so a bug answers 500

@@ -1,5 +1,7 @@
 //! The front: HTTP, protocol negotiation and the answers every service shares.
 
+pub(crate) mod auth;
+pub(crate) mod cbor;
 pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod validate;
