@@ -86,8 +86,9 @@ pub struct Config {
     /// Version 4 (header or query-string form) made with one of them, and
     /// is answered MissingAuthenticationTokenException,
     /// IncompleteSignatureException, InvalidSignatureException or
-    /// UnrecognizedClientException otherwise. Empty (the default) accepts
-    /// any request, signed or not.
+    /// UnrecognizedClientException otherwise. A header signature more than
+    /// 5 minutes away from [`Config::clock`] is expired, as on AWS. Empty
+    /// (the default) accepts any request, signed or not.
     pub auth: Vec<(String, String)>,
 }
 
