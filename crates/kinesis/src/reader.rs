@@ -781,6 +781,9 @@ async fn read_shard(
                     tracing::debug!(shard, "read throughput exceeded, backing off");
                     wait = throttled.next_delay();
                 }
+                // The reader is gone (the program is ending): connections
+                // closing under it are no failure.
+                _ if tx.is_closed() => return Ok(()),
                 ErrorKind::Transient | ErrorKind::Unreachable => {
                     tracing::warn!(shard, error = %describe(&err), "reading shard, retrying");
                     wait = errors.next_delay();
