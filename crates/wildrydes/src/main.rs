@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod repair;
 
@@ -163,10 +163,10 @@ enum TimeArg {
 #[derive(Debug, Args)]
 struct AggregateArgs {
     /// Stream of raw status records.
-    #[arg(long, default_value = "wildrydes")]
+    #[arg(long, default_value = "wildrydes", value_parser = kinesis::goflags::stream_name)]
     source: String,
-    /// Stream the summaries are written to.
-    #[arg(long, default_value = "wildrydes-summary")]
+    /// Stream the summaries are written to (not the source).
+    #[arg(long, default_value = "wildrydes-summary", value_parser = kinesis::goflags::stream_name)]
     destination: String,
     /// Window length, e.g. 60s, 1m, 10s.
     #[arg(long, value_name = "D", default_value = "60s", value_parser = parse_window)]
@@ -178,13 +178,15 @@ struct AggregateArgs {
     #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
     lateness: Duration,
     /// Save open windows and source positions to FILE (atomically) and resume
-    /// from it; without it nothing survives a restart.
+    /// from it; without it nothing survives a restart. Its directory must
+    /// exist; a state file of another source stream (or of one deleted and
+    /// created again since) is refused.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Where a first run (no state yet) starts: latest, trim_horizon (oldest),
     /// a time, a duration ago (15m), at:SEQ, after:SEQ.
-    #[arg(long, value_name = "POS", default_value = "latest")]
-    from: String,
+    #[arg(long, value_name = "POS", default_value = "latest", value_parser = consumer::parse_from)]
+    from: kinesis::StartPosition,
     /// AWS region [default: AWS_REGION, the profile, else us-east-1]
     #[arg(long)]
     region: Option<String>,
@@ -239,9 +241,32 @@ fn raise_open_files_limit() {
 #[cfg(not(unix))]
 fn raise_open_files_limit() {}
 
+/// Checks between `aggregate` flags that clap cannot express.
+fn check_aggregate_args(args: &AggregateArgs) -> Result<(), clap::Error> {
+    if args.source == args.destination {
+        let mut command = Cli::command();
+        command.build();
+        let aggregate = command
+            .find_subcommand_mut("aggregate")
+            .expect("aggregate is a subcommand");
+        return Err(aggregate.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--source and --destination are both {:?}: the summaries would be aggregated again",
+                args.source
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = kinesis::goflags::rewrite(std::env::args_os(), &[] as &[&str]);
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = Cli::try_parse_from(args).and_then(|cli| match &cli.command {
+        Command::Aggregate(args) => check_aggregate_args(args).map(|()| cli),
+        _ => Ok(cli),
+    });
+    let cli = match parsed {
         Ok(_) if kinesis::goflags::parse_only() => return ExitCode::SUCCESS,
         Ok(cli) => cli,
         Err(err) => {
@@ -424,7 +449,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn run_aggregate(args: AggregateArgs) -> Result<()> {
-    let start = consumer::parse_from(&args.from)?;
+    // A state file that cannot be saved fails now, not after reading.
+    if let Some(path) = &args.state {
+        aggregate::runner::check_state_file(path)?;
+    }
+    let start = args.from;
     let time = match args.time {
         TimeArg::Processing => aggregate::TimeMode::Processing,
         TimeArg::Event => aggregate::TimeMode::Event {
