@@ -101,6 +101,11 @@ pub enum AggregateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot use state file {path}: {problem}")]
+    StateDir { path: PathBuf, problem: String },
+    /// The source positions saved in the state file are of another stream.
+    #[error(transparent)]
+    OtherStream(#[from] kinesis::checkpoint::CheckpointError),
     #[error(
         "state file {path} was written with {saved}, not {requested}; \
          use the same --window/--time or another --state file"
@@ -120,6 +125,45 @@ pub struct SavedState {
     pub config: AggregatorConfig,
     pub aggregator: AggregatorState,
     pub positions: Positions,
+}
+
+/// Checks that a state file can be written where it is named (its
+/// directory exists and takes new files), so that a bad `--state` fails at
+/// the start instead of at the first save, after reading.
+pub fn check_state_file(path: &Path) -> Result<(), AggregateError> {
+    let problem = |problem: String| AggregateError::StateDir {
+        path: path.to_owned(),
+        problem,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(problem(format!("{} is not a directory", dir.display()))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(problem(format!(
+                "directory {} does not exist; create it first",
+                dir.display()
+            )))
+        }
+        Err(err) => return Err(problem(format!("{}: {err}", dir.display()))),
+    }
+    if path.is_dir() {
+        return Err(problem("it is a directory; name a file".into()));
+    }
+    // The temporary file a save writes: proves the directory takes new files.
+    let tmp = tmp_path(path);
+    std::fs::File::create(&tmp)
+        .and_then(|_| std::fs::remove_file(&tmp))
+        .map_err(|err| problem(format!("cannot create files in {}: {err}", dir.display())))
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
 }
 
 /// Reads a state file; `Ok(None)` when it does not exist.
@@ -150,9 +194,7 @@ pub fn save_state(path: &Path, state: &SavedState) -> Result<(), AggregateError>
         source,
     };
     let bytes = serde_json::to_vec(state).map_err(|e| err(std::io::Error::other(e)))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let tmp = tmp_path(path);
     let mut file = std::fs::File::create(&tmp).map_err(err)?;
     file.write_all(&bytes).map_err(err)?;
     file.sync_all().map_err(err)?;
@@ -180,7 +222,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunStats, AggregateError> {
     let config = options.aggregation;
-    let (aggregator, positions) = match &options.state_file {
+    if let Some(path) = &options.state_file {
+        check_state_file(path)?;
+    }
+    let (aggregator, mut positions) = match &options.state_file {
         Some(path) => match load_state(path)? {
             Some(saved) => {
                 if saved.config != config || saved.source != options.source {
@@ -201,6 +246,15 @@ pub async fn run(
     };
     let mut agg = aggregator;
     let conn = kinesis::connect(&options.connect).await?;
+    // Source positions belong to one stream, as a consumer's checkpoint.
+    let mut upgraded = false;
+    if let Some(path) = &options.state_file {
+        let source = conn
+            .describe_stream(&options.source)
+            .await
+            .map_err(ReadError::from)?;
+        upgraded = kinesis::checkpoint::bind(path, &mut positions, &source)?;
+    }
     let mut reader_options = options
         .reader
         .clone()
@@ -210,6 +264,10 @@ pub async fn run(
     reader_options.positions = positions;
     let mut reader = Reader::start(conn.clone(), reader_options);
     let writer = BatchWriter::new(conn, &options.destination);
+    let mut stats = RunStats::default();
+    if upgraded {
+        save(&options, &agg, &reader, &mut stats)?;
+    }
 
     let grace = i64::try_from(options.grace.as_millis()).unwrap_or(i64::MAX);
     let lateness = match config.time {
@@ -220,7 +278,6 @@ pub async fn run(
     };
     // Processing time: how far each shard is known to have progressed.
     let mut progress: HashMap<String, i64> = HashMap::new();
-    let mut stats = RunStats::default();
     let mut dirty = false;
     let mut last_save = Instant::now();
     let mut tick = tokio::time::interval(options.tick.max(Duration::from_millis(10)));
@@ -322,4 +379,109 @@ fn save(
     save_state(path, &state)?;
     stats.saves += 1;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn options(engine: &engine::EngineHandle, state: &Path) -> RunOptions {
+        let options = RunOptions {
+            connect: ConnectOptions {
+                endpoint: Some(engine.url()),
+                region: Some("us-east-1".into()),
+                ..ConnectOptions::default()
+            },
+            state_file: Some(state.to_owned()),
+            start: StartPosition::TrimHorizon,
+            ..RunOptions::default()
+        };
+        let conn = kinesis::connect(&options.connect).await.unwrap();
+        for stream in [&options.source, &options.destination] {
+            conn.ensure_stream(stream, 1).await.unwrap();
+        }
+        options
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_state_belongs_to_its_source_stream() {
+        let engine = engine::spawn_in_memory().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("agg.json");
+        let options = options(&engine, &state).await;
+        let conn = kinesis::connect(&options.connect).await.unwrap();
+        let source = conn.describe_stream("wildrydes").await.unwrap();
+        // Stopped at once: the state is saved with the source stream.
+        run(options.clone(), async {}).await.unwrap();
+        let saved = load_state(&state).unwrap().unwrap();
+        assert_eq!(saved.positions.stream.as_ref(), Some(&source));
+
+        // A state file of an older version: accepted, and upgraded at once.
+        let mut old = saved.clone();
+        old.positions.stream = None;
+        save_state(&state, &old).unwrap();
+        let watched = state.clone();
+        let upgraded_on_disk = async move {
+            while load_state(&watched)
+                .ok()
+                .flatten()
+                .is_none_or(|s| s.positions.stream.is_none())
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            run(options.clone(), upgraded_on_disk),
+        )
+        .await
+        .expect("the upgraded state is saved at the start")
+        .unwrap();
+        let upgraded = load_state(&state).unwrap().unwrap();
+        assert_eq!(upgraded.positions.stream.as_ref(), Some(&source));
+
+        // The source deleted and created again: refused, naming both.
+        conn.client
+            .delete_stream()
+            .stream_name("wildrydes")
+            .send()
+            .await
+            .unwrap();
+        conn.ensure_stream("wildrydes", 1).await.unwrap();
+        let err = run(options.clone(), async {}).await.unwrap_err();
+        assert!(matches!(err, AggregateError::OtherStream(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&source.to_string())
+                && text.contains("was deleted and created again")
+                && text.contains(&format!("delete {}", state.display())),
+            "{text}"
+        );
+        assert_eq!(load_state(&state).unwrap().unwrap(), upgraded, "unchanged");
+    }
+
+    #[tokio::test]
+    async fn a_state_file_in_a_missing_directory_fails_before_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("missing").join("agg.json");
+        let options = RunOptions {
+            connect: ConnectOptions {
+                // Nothing listens there: the check comes first.
+                endpoint: Some("http://127.0.0.1:9".into()),
+                ..ConnectOptions::default()
+            },
+            state_file: Some(state.clone()),
+            ..RunOptions::default()
+        };
+        let err = run(options, async {}).await.unwrap_err();
+        assert!(matches!(err, AggregateError::StateDir { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot use state file {}: directory {} does not exist; create it first",
+                state.display(),
+                dir.path().join("missing").display()
+            )
+        );
+    }
 }

@@ -10,6 +10,40 @@ use serde::{Deserialize, Serialize};
 /// Longest partition key Kinesis accepts (a summary is keyed by Name).
 const MAX_NAME_LEN: usize = 256;
 
+/// A window's total Distance must stay below this to be a summary's
+/// Distance (an i64): 2^63.
+const DISTANCE_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+
+/// Bytes of a bad record shown in a log line.
+const PREVIEW_BYTES: usize = 120;
+
+/// Text from a record made safe for a log line: control characters (a
+/// terminal's escape sequences, bells, line breaks) are written escaped,
+/// e.g. `\u{1b}`, so a record cannot forge or garble log lines.
+pub fn escape_for_log(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The start of a record for a log line: at most [`PREVIEW_BYTES`] bytes,
+/// invalid UTF-8 replaced and control characters escaped.
+pub fn preview(data: &[u8]) -> String {
+    let mut out = escape_for_log(&String::from_utf8_lossy(
+        &data[..data.len().min(PREVIEW_BYTES)],
+    ));
+    if data.len() > PREVIEW_BYTES {
+        out.push('…');
+    }
+    out
+}
+
 /// Which clock assigns a record to a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -207,15 +241,20 @@ impl Aggregator {
             }
             Err(err) => {
                 self.state.counters.invalid += 1;
-                let preview = String::from_utf8_lossy(&data[..data.len().min(120)]);
-                tracing::warn!(record = %preview, "skipping record: {err}");
+                tracing::warn!(
+                    record = %preview(data),
+                    "skipping record: {}",
+                    escape_for_log(&err.to_string())
+                );
                 return Pushed::Invalid;
             }
         };
         self.push_status(&status, arrival)
     }
 
-    /// Adds one already parsed status (see [`Aggregator::push`]).
+    /// Adds one already parsed status (see [`Aggregator::push`]). A status
+    /// whose Distance would take its window's total past what a summary
+    /// holds (2^63) is invalid: counted, logged and skipped.
     pub fn push_status(&mut self, status: &Status, arrival: Option<StatusTime>) -> Pushed {
         let at = match self.config.time {
             TimeMode::Processing => arrival.unwrap_or(status.status_time),
@@ -235,11 +274,26 @@ impl Aggregator {
         {
             self.state.counters.late += 1;
             tracing::warn!(
-                name = %status.name,
+                name = %escape_for_log(&status.name),
                 time = %StatusTime::from_millis(at),
                 "skipping late record: its window closed already"
             );
             return Pushed::Late(StatusTime::from_millis(start));
+        }
+        let so_far = self
+            .state
+            .windows
+            .get(&start)
+            .and_then(|names| names.get(&status.name))
+            .map_or(0.0, |acc| acc.distance);
+        if (so_far + status.distance).round() >= DISTANCE_LIMIT {
+            self.state.counters.invalid += 1;
+            tracing::warn!(
+                name = %escape_for_log(&status.name),
+                distance = status.distance,
+                "skipping record: its Distance takes the window's total past what a summary holds (2^63)"
+            );
+            return Pushed::Invalid;
         }
         self.state.counters.accepted += 1;
         let names = self.state.windows.entry(start).or_default();

@@ -217,6 +217,136 @@ fn invalid_records_are_counted_and_skipped() {
     assert_eq!(agg.advance_watermark(t("2017-06-05 09:18:00.000")).len(), 1);
 }
 
+#[test]
+fn distances_that_overflow_a_summary_are_invalid_records() {
+    let mut agg = Aggregator::new(processing());
+    let at = Some(t("2017-06-05 09:17:01.000"));
+    // Alone, or added to what the window holds: past 2^63 it cannot be a
+    // summary's Distance (it used to become 9223372036854775807).
+    assert_eq!(
+        agg.push(&status("A", "2017-06-05 09:17:01.000", 1e308, 5, 6), at),
+        Pushed::Invalid
+    );
+    let big = 9.0e18;
+    assert!(matches!(
+        agg.push(&status("B", "2017-06-05 09:17:01.000", big, 5, 6), at),
+        Pushed::Accepted(_)
+    ));
+    assert_eq!(
+        agg.push(&status("B", "2017-06-05 09:17:02.000", big, 5, 6), at),
+        Pushed::Invalid
+    );
+    agg.push(&status("A", "2017-06-05 09:17:03.000", 3.0, 5, 6), at);
+    assert_eq!(agg.counters().invalid, 2);
+    assert_eq!(agg.counters().accepted, 2);
+    let summaries = agg.advance_watermark(t("2017-06-05 09:18:00.000"));
+    let distances: Vec<(String, i64)> = summaries
+        .iter()
+        .map(|s| (s.name.clone(), s.distance))
+        .collect();
+    assert_eq!(
+        distances,
+        [
+            ("A".to_owned(), 3),
+            ("B".to_owned(), 9_000_000_000_000_000_000)
+        ]
+    );
+}
+
+/// Everything logged on this thread while `f` runs, as the binaries print it.
+///
+/// One global subscriber routes each thread's lines to that thread's capture:
+/// with scoped subscribers, tests logging at the same time on other threads
+/// (with no subscriber) can leave a callsite's cached interest at "never".
+fn logged(f: impl FnOnce()) -> String {
+    use std::cell::RefCell;
+    thread_local! {
+        static CAPTURE: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+    }
+    struct Route;
+    impl std::io::Write for Route {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            CAPTURE.with(|c| {
+                if let Some(buf) = c.borrow_mut().as_mut() {
+                    buf.extend_from_slice(bytes);
+                }
+            });
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| Route)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+    });
+    CAPTURE.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    f();
+    let bytes = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn bad_records_are_logged_on_one_line_with_control_bytes_escaped() {
+    let mut agg = Aggregator::new(processing());
+    let at = Some(t("2017-06-05 09:17:01.000"));
+    let later = Some(t("2017-06-05 09:20:01.000"));
+    let log = logged(|| {
+        // Not a status: its bytes are shown.
+        agg.push(b"junk\r\n2017 WARN forged line\x1b[31m\x07\x00", at);
+        // Not a status either; the parser's message quotes the unknown key
+        // (a JSON escape that decodes to raw control characters).
+        agg.push(br#"{"\u001b[2J\r\nWARN forged key": 1}"#, at);
+        // A late record logs its Name.
+        agg.advance_watermark(t("2017-06-05 09:19:00.000"));
+        agg.push(
+            &status(
+                "\u{1b}[2J\r\nWARN forged name",
+                "2017-06-05 09:17:01.000",
+                1.0,
+                5,
+                6,
+            ),
+            at,
+        );
+        // An overflowing Distance logs the Name too.
+        agg.push(
+            &status(
+                "\u{1b}]0;title\u{7}",
+                "2017-06-05 09:20:01.000",
+                1e308,
+                5,
+                6,
+            ),
+            later,
+        );
+    });
+    assert_eq!(agg.counters().invalid, 3, "{log}");
+    assert_eq!(agg.counters().late, 1, "{log}");
+    assert_eq!(
+        log.lines().count(),
+        4,
+        "one line per skipped record:\n{log}"
+    );
+    assert!(
+        !log.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters in {log:?}"
+    );
+    for shown in [
+        r"junk\r\n2017 WARN forged line\u{1b}[31m\u{7}\u{0}",
+        r"\u{1b}[2J\r\nWARN forged key",
+        r"\u{1b}[2J\r\nWARN forged name",
+        r"\u{1b}]0;title\u{7}",
+    ] {
+        assert!(log.contains(shown), "{shown:?} not in {log}");
+    }
+}
+
 /// A deterministic stream of (data, arrival) over a few minutes.
 fn stream() -> Vec<(Vec<u8>, StatusTime)> {
     let base = t("2017-06-05 09:17:00.000").as_millis();
@@ -317,15 +447,18 @@ fn tiny_and_odd_windows_do_not_panic() {
             },
         });
         agg.push(
-            &status("A", "1970-01-01 00:00:00.000", 1e300, i64::MAX, i64::MIN),
+            &status("A", "1970-01-01 00:00:00.000", 4e18, i64::MAX, i64::MIN),
             None,
         );
         agg.push(
-            &status("A", "1970-01-01 00:00:00.000", 1e300, i64::MIN, i64::MAX),
+            &status("A", "1970-01-01 00:00:00.000", 4e18, i64::MIN, i64::MAX),
             None,
         );
+        // Past what a summary holds: invalid (see the overflow test).
+        agg.push(&status("A", "1970-01-01 00:00:00.000", 1e300, 0, 0), None);
         let out = agg.advance_watermark(StatusTime::from_millis(i64::MAX));
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].distance, i64::MAX);
+        assert_eq!(out[0].distance, 8_000_000_000_000_000_000);
+        assert_eq!(agg.counters().invalid, 1);
     }
 }

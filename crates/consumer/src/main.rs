@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum};
 use consumer::{decode, parse_from, Format, Printer};
-use kinesis::reader::{Reader, ReaderOptions};
+use kinesis::reader::{Reader, ReaderOptions, StartPosition, MIN_POLL_INTERVAL};
 use kinesis::ConnectOptions;
 
 /// Reads every shard of an Amazon Kinesis data stream (or a Kinesis-compatible
@@ -19,7 +19,7 @@ use kinesis::ConnectOptions;
 #[command(name = "consumer", version, after_help = AFTER_HELP)]
 struct Cli {
     /// Stream name
-    #[arg(long, default_value = "wildrydes")]
+    #[arg(long, default_value = "wildrydes", value_parser = kinesis::goflags::stream_name)]
     stream: String,
     /// AWS region [default: AWS_REGION, the profile, else us-east-1]
     #[arg(long)]
@@ -28,9 +28,9 @@ struct Cli {
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
     /// Where to start: latest, trim_horizon (oldest), a time (RFC 3339 or "2017-06-05 09:17:09"), a duration ago (15m), at:SEQ, after:SEQ
-    #[arg(long, value_name = "POS", default_value = "latest")]
-    from: String,
-    /// Save the last printed sequence number per shard to FILE and resume after it (wins over -from)
+    #[arg(long, value_name = "POS", default_value = "latest", value_parser = parse_from)]
+    from: StartPosition,
+    /// Save the last printed sequence number per shard to FILE and resume after it (wins over -from); a checkpoint of another stream, or of a stream since deleted and created again, is refused
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
     /// Output format
@@ -43,14 +43,26 @@ struct Cli {
     #[arg(long, visible_alias = "caught-up")]
     until_caught_up: bool,
     /// Exit after no record arrived for this long, e.g. 30s, 5m
-    #[arg(long, value_name = "D", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = kinesis::goflags::positive_duration)]
     idle_timeout: Option<Duration>,
     /// Wait between two polls of an idle shard (at least 200ms)
-    #[arg(long, value_name = "D", default_value = "200ms", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "D", default_value = "200ms", value_parser = poll_interval)]
     poll: Duration,
     /// Enhanced fan-out: have records pushed (SubscribeToShard) to the stream consumer NAME, registered if missing, instead of polling; lower latency, billed extra on AWS
     #[arg(long, value_name = "NAME", value_parser = consumer_name)]
     efo: Option<String>,
+}
+
+/// `-poll`: Kinesis allows 5 GetRecords calls per second per shard.
+fn poll_interval(text: &str) -> Result<Duration, String> {
+    let poll = kinesis::goflags::positive_duration(text)?;
+    if poll < MIN_POLL_INTERVAL {
+        return Err(format!(
+            "use at least {}: Kinesis allows 5 GetRecords calls per second per shard",
+            humantime::format_duration(MIN_POLL_INTERVAL)
+        ));
+    }
+    Ok(poll)
 }
 
 /// A stream consumer name as Kinesis accepts it.
@@ -90,7 +102,7 @@ records are split. Logs go to stderr (RUST_LOG=debug for more).
 
 Exit codes: 0 done (-count, -until-caught-up, -idle-timeout, Ctrl-C, closed
 stdout), 1 error (unknown stream, no credentials, access denied, bad
-checkpoint), 2 invalid flags.";
+checkpoint or one of another stream), 2 invalid flags.";
 
 fn long_flags() -> Vec<String> {
     let mut names: Vec<String> = Cli::command()
@@ -148,7 +160,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let start = parse_from(&cli.from)?;
     let saved = match &cli.checkpoint {
         Some(path) => kinesis::checkpoint::load(path)?,
         None => None,
@@ -159,10 +170,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ..ConnectOptions::default()
     })
     .await?;
-    conn.check_stream(&cli.stream).await?;
-    let mut options = ReaderOptions::new(cli.stream.clone(), start);
+    let stream = conn.describe_stream(&cli.stream).await?;
+    let mut options = ReaderOptions::new(cli.stream.clone(), cli.from.clone());
     let first_run = saved.is_none();
     options.positions = saved.unwrap_or_default();
+    // Positions of another stream (or of a stream deleted and created again)
+    // are refused; an old file is upgraded and saved below.
+    let upgraded = match &cli.checkpoint {
+        Some(path) => kinesis::checkpoint::bind(path, &mut options.positions, &stream)?,
+        None => false,
+    };
     options.poll_interval = cli.poll;
     options.fan_out = cli.efo.clone();
     let mut reader = Reader::start(conn, options);
@@ -183,7 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Ok(())
     };
-    if first_run {
+    if first_run || upgraded {
         // Where this run starts ("latest" is now): a restart before anything
         // is printed must not skip what arrived meanwhile. A path that cannot
         // be written fails here, before anything is read.

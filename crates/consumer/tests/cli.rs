@@ -11,6 +11,10 @@ use kinesis::{connect, ConnectOptions, Connection};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
+/// Checkpoints of another stream and invalid flags.
+#[path = "cli/refusals.rs"]
+mod refusals;
+
 const BIN: &str = env!("CARGO_BIN_EXE_consumer");
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -15,6 +15,7 @@
 //! ```
 
 mod clock;
+mod dynamodb;
 mod error;
 mod front;
 mod kinesis;
@@ -29,6 +30,17 @@ use std::time::Duration;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::EngineError;
+pub use store::repair::RepairReport;
+
+/// Repairs a damaged data dir (the engine must not be running on it): keeps
+/// every intact log frame on both sides of each damaged region, accepts
+/// missing segments as lost, makes every shard continue past any sequence
+/// number a lost record may have had, and reports exactly what was lost (also
+/// saved in the data dir with the damaged bytes). Changes nothing when no
+/// damage is found.
+pub fn repair(dir: &std::path::Path) -> Result<RepairReport, EngineError> {
+    store::repair::repair(dir)
+}
 
 /// Engine configuration. `Config::default()` is an in-memory engine with the
 /// real service's defaults and no limits enforced.
@@ -95,6 +107,15 @@ pub struct Config {
     /// like the service (7 MiB for PutRecords, 1.5 MiB for PutRecord, 1 MiB
     /// for the others), answered 413 beyond.
     pub body_budget: u64,
+    /// Request authentication: pairs of access key id and secret access key.
+    /// When not empty, every request must carry a valid AWS Signature
+    /// Version 4 (header or query-string form) made with one of them, and
+    /// is answered MissingAuthenticationTokenException,
+    /// IncompleteSignatureException, InvalidSignatureException or
+    /// UnrecognizedClientException otherwise. A header signature more than
+    /// 5 minutes away from [`Config::clock`] is expired, as on AWS. Empty
+    /// (the default) accepts any request, signed or not.
+    pub auth: Vec<(String, String)>,
 }
 
 /// Storage figures of a running engine (see [`EngineHandle::storage_stats`]).
@@ -130,6 +151,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(30),
             max_connections: 512,
             body_budget: 8 << 20,
+            auth: Vec::new(),
         }
     }
 }
@@ -153,6 +175,10 @@ impl std::fmt::Debug for Config {
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
             .field("body_budget", &self.body_budget)
+            .field(
+                "auth (access key ids)",
+                &self.auth.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }

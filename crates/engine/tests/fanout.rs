@@ -377,12 +377,12 @@ async fn sequence_positions_match_get_shard_iterator() {
     assert_eq!(first.millis_behind_latest, 0);
     put(&c, "s", "d").await;
     assert_eq!(receive(&mut sub, 1).await.0, ["d"]);
-    // A malformed sequence number is refused in SubscribeToShard's words.
+    // A sequence number the engine never handed out is refused in SubscribeToShard's words.
     let err = c
         .subscribe_to_shard()
         .consumer_arn(&consumer)
         .shard_id(SHARD0)
-        .starting_position(position(ShardIteratorType::AtSequenceNumber, Some("12x")))
+        .starting_position(position(ShardIteratorType::AtSequenceNumber, Some("12")))
         .send()
         .await
         .unwrap_err()
@@ -421,7 +421,7 @@ async fn a_second_subscription_within_five_seconds_is_refused() {
     // Unknown consumers and shards are errors before any event.
     let err = c
         .subscribe_to_shard()
-        .consumer_arn(format!("{consumer}x"))
+        .consumer_arn(consumer.replace("/hq:", "/nobody:"))
         .shard_id(SHARD0)
         .starting_position(position(ShardIteratorType::Latest, None))
         .send()
@@ -535,7 +535,18 @@ async fn deleting_the_stream_ends_subscriptions_with_an_error_and_shutdown_ends_
     .await;
     next_event(&mut sub).await.unwrap();
     next_event(&mut kept).await.unwrap();
-    c.delete_stream().stream_name("s").send().await.unwrap();
+    // A stream with registered consumers is deleted only when told to, as on AWS.
+    let refused = c.delete_stream().stream_name("s").send().await.unwrap_err();
+    assert_eq!(
+        refused.into_service_error().meta().code(),
+        Some("ResourceInUseException")
+    );
+    c.delete_stream()
+        .stream_name("s")
+        .enforce_consumer_deletion(true)
+        .send()
+        .await
+        .unwrap();
     let err = loop {
         match tokio::time::timeout(Duration::from_secs(20), sub.event_stream.recv())
             .await

@@ -1,7 +1,10 @@
 //! boto3 and the AWS CLI talk to the engine unmodified (botocore speaks the
-//! JSON 1.1 protocol to Kinesis). Skipped with a note on stderr when
-//! `python3 -c 'import boto3'` or `aws` is not available; CI installs them with
-//! `python3 -m pip install --quiet boto3 awscli`.
+//! JSON 1.1 protocol to Kinesis), an independent CBOR client (Python `cbor2`,
+//! requests signed by botocore's SigV4 signer) speaks the CBOR protocol the
+//! AWS SDK for Java uses, and boto3's signatures are checked with
+//! `Config::auth`. Skipped with a note on stderr when `python3 -c 'import
+//! boto3'`, `python3 -c 'import cbor2'` or `aws` is not available; CI
+//! installs them with `python3 -m pip install --quiet boto3 awscli cbor2`.
 
 use std::path::Path;
 use std::process::Output;
@@ -244,5 +247,195 @@ async fn boto3_and_the_aws_cli_work_unmodified() {
             .unwrap();
         assert_eq!(data, b"hello from the cli");
     }
+    e.shutdown().await.unwrap();
+}
+
+/// A Java-style CBOR client: `application/x-amz-cbor-1.1` bodies written by
+/// cbor2, blobs as byte strings, timestamps as tag 1 epoch milliseconds (as
+/// the Java SDK writes and reads them), signed by botocore's SigV4 signer.
+const CBOR_SCRIPT: &str = r#"
+import json, os, sys, time, urllib.error, urllib.request
+import cbor2
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.eventstream import EventStreamBuffer
+
+url = sys.argv[1]
+CBOR = "application/x-amz-cbor-1.1"
+KEYS = (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+
+class Tag1:
+    """A tag 1 value kept as sent (cbor2 would read it as seconds)."""
+    def __init__(self, value):
+        self.value = value
+
+def tag1(*args):
+    v = args[0]
+    return Tag1(v if isinstance(v, (int, float)) else v.decode())
+
+def loads(raw):
+    return cbor2.loads(raw, semantic_decoders={1: tag1})
+
+def send(action, data, keys=KEYS):
+    signed = AWSRequest(method="POST", url=url + "/", data=data, headers={
+        "Content-Type": CBOR, "X-Amz-Target": "Kinesis_20131202." + action,
+    })
+    SigV4Auth(Credentials(*keys), "kinesis", "eu-west-1").add_auth(signed)
+    req = urllib.request.Request(url + "/", data=data, method="POST",
+                                 headers=dict(signed.headers.items()))
+    try:
+        return urllib.request.urlopen(req, timeout=30)
+    except urllib.error.HTTPError as e:
+        return e
+
+def call(action, body, keys=KEYS, raw=None):
+    resp = send(action, cbor2.dumps(body) if raw is None else raw, keys)
+    status, ctype, data = resp.status, resp.headers["Content-Type"], resp.read()
+    assert ctype == CBOR, (action, ctype, data)
+    return status, (loads(data) if data else None)
+
+def ok(action, body):
+    status, out = call(action, body)
+    assert status == 200, (action, status, out)
+    return out
+
+def near_now(t, slack_ms=60_000):
+    assert isinstance(t, Tag1) and isinstance(t.value, int), vars(t) if isinstance(t, Tag1) else t
+    assert abs(t.value - time.time() * 1000) < slack_ms, t.value
+    return t.value
+
+ok("CreateStream", {"StreamName": "cbor", "ShardCount": 1})
+summary = ok("DescribeStreamSummary", {"StreamName": "cbor"})["StreamDescriptionSummary"]
+assert summary["StreamStatus"] == "ACTIVE", summary
+near_now(summary["StreamCreationTimestamp"])
+
+before = int(time.time() * 1000) - 1
+binary = bytes(range(256))
+put = ok("PutRecord", {"StreamName": "cbor", "Data": binary, "PartitionKey": "k"})
+assert put["ShardId"] == "shardId-000000000000", put
+many = ok("PutRecords", {"StreamName": "cbor", "Records": [
+    {"Data": b"\x00\x01", "PartitionKey": "a"}, {"Data": b"", "PartitionKey": "b"}]})
+assert many["FailedRecordCount"] == 0, many
+
+# AT_TIMESTAMP with a Java-style tag 1 (milliseconds) finds the records.
+it = ok("GetShardIterator", {
+    "StreamName": "cbor", "ShardId": "shardId-000000000000",
+    "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": cbor2.CBORTag(1, before),
+})["ShardIterator"]
+page = ok("GetRecords", {"ShardIterator": it, "Limit": 10})
+assert [r["Data"] for r in page["Records"]] == [binary, b"\x00\x01", b""], page
+first = page["Records"][0]
+assert first["SequenceNumber"] == put["SequenceNumber"], first
+assert before <= near_now(first["ApproximateArrivalTimestamp"]) <= time.time() * 1000 + 1
+assert isinstance(page["MillisBehindLatest"], int) and "NextShardIterator" in page, page
+
+# Errors come back in CBOR too.
+status, e = call("DescribeStreamSummary", {"StreamName": "missing"})
+assert status == 400 and e["__type"] == "ResourceNotFoundException", (status, e)
+assert "missing" in e["message"], e
+status, e = call("ListStreams", None, raw=b"\xbf\x61")
+assert status == 400 and e["__type"] == "SerializationException", (status, e)
+status, e = call("ListStreams", {}, keys=("AKIDNOBODY", "x"))
+assert status == 400 and e["__type"] == "UnrecognizedClientException", (status, e)
+
+# SubscribeToShard: event payloads are CBOR as well.
+arn = summary["StreamARN"]
+consumer = ok("RegisterStreamConsumer", {"StreamARN": arn, "ConsumerName": "j"})["Consumer"]
+near_now(consumer["ConsumerCreationTimestamp"])
+resp = send("SubscribeToShard", cbor2.dumps({
+    "ConsumerARN": consumer["ConsumerARN"], "ShardId": "shardId-000000000000",
+    "StartingPosition": {"Type": "TRIM_HORIZON"},
+}))
+assert resp.status == 200, resp.read()
+events = EventStreamBuffer()
+got = None
+while got is None:
+    chunk = resp.read1(65536)
+    assert chunk, "the subscription ended before an event"
+    events.add_data(chunk)
+    for message in events:
+        h = message.headers
+        if h.get(":event-type") == "SubscribeToShardEvent":
+            assert h[":content-type"] == CBOR, h
+            got = loads(message.payload)
+            break
+resp.close()
+assert [r["Data"] for r in got["Records"]] == [binary, b"\x00\x01", b""], got
+near_now(got["Records"][0]["ApproximateArrivalTimestamp"])
+print(json.dumps({"ok": True}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_java_style_cbor_client_works_signed() {
+    let home = tempfile::tempdir().unwrap();
+    let ready = available("python3", &["-c", "import cbor2, botocore"], home.path()).await;
+    if !ready {
+        eprintln!(
+            "note: skipping the CBOR client check: `python3 -c 'import cbor2, botocore'` failed \
+             (install with `python3 -m pip install boto3 cbor2`)"
+        );
+        return;
+    }
+    let e = engine::spawn(Config {
+        auth: vec![("AKIDTEST".into(), "secret".into())],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let out = run("python3", &["-c", CBOR_SCRIPT, &e.url()], home.path())
+        .await
+        .unwrap();
+    let stdout = check("the cbor2 script", &out);
+    assert_eq!(stdout.trim(), r#"{"ok": true}"#);
+    e.shutdown().await.unwrap();
+}
+
+const AUTH_SCRIPT: &str = r#"
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+
+url = sys.argv[1]
+def client(key, secret):
+    return boto3.client("kinesis", endpoint_url=url, aws_access_key_id=key,
+                        aws_secret_access_key=secret)
+
+client("AKIDTEST", "secret").create_stream(StreamName="signed", ShardCount=1)
+assert client("AKIDTEST", "secret").list_streams()["StreamNames"] == ["signed"]
+for key, secret, code in [
+    ("AKIDTEST", "wrong", "InvalidSignatureException"),
+    ("AKIDNOBODY", "secret", "UnrecognizedClientException"),
+]:
+    try:
+        client(key, secret).list_streams()
+        raise SystemExit(f"{key}:{secret} was accepted")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == code, e.response
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+print(json.dumps({"ok": True}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_signatures_are_checked_with_auth() {
+    let home = tempfile::tempdir().unwrap();
+    if !available("python3", &["-c", "import boto3"], home.path()).await {
+        eprintln!(
+            "note: skipping the boto3 signature check: `python3 -c 'import boto3'` failed \
+             (install with `python3 -m pip install boto3`)"
+        );
+        return;
+    }
+    let e = engine::spawn(Config {
+        auth: vec![("AKIDTEST".into(), "secret".into())],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let out = run("python3", &["-c", AUTH_SCRIPT, &e.url()], home.path())
+        .await
+        .unwrap();
+    let stdout = check("the boto3 signature script", &out);
+    assert_eq!(stdout.trim(), r#"{"ok": true}"#);
     e.shutdown().await.unwrap();
 }

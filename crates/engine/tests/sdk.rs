@@ -427,7 +427,7 @@ async fn errors_are_typed() {
         .put_record()
         .stream_name("s")
         .partition_key("k")
-        .explicit_hash_key("999999999999999999999999999999999999999999")
+        .explicit_hash_key("340282366920938463463374607431768211456") // 2^128: fits the pattern, out of range
         .data(blob("x"))
         .send()
         .await
@@ -525,15 +525,223 @@ async fn errors_are_typed() {
 }
 
 #[tokio::test]
-async fn unknown_operation() {
+async fn every_action_of_the_model_is_served() {
+    use aws_sdk_kinesis::types::{
+        EncryptionType, MetricsName, MinimumThroughputBillingCommitmentInput,
+        MinimumThroughputBillingCommitmentInputStatus, StreamMode, StreamModeDetails,
+    };
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
-    // DescribeLimits is not served; the SDK sees a modeled-or-unhandled error, never a hang.
-    let err = c.describe_limits().send().await.unwrap_err();
+    create(&c, "s", 2).await;
+    let limits = c.describe_limits().send().await.unwrap();
+    assert_eq!(
+        (limits.open_shard_count, limits.on_demand_stream_count),
+        (2, 0)
+    );
+    let arn = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn;
+
+    // Encryption: the key is stored and reported (records are not encrypted locally).
+    c.start_stream_encryption()
+        .stream_name("s")
+        .encryption_type(EncryptionType::Kms)
+        .key_id("alias/aws/kinesis")
+        .send()
+        .await
+        .unwrap();
+    let summary = c
+        .describe_stream_summary()
+        .stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let d = summary.stream_description_summary.unwrap();
+    assert_eq!(d.encryption_type, Some(EncryptionType::Kms));
+    assert_eq!(d.key_id.as_deref(), Some("alias/aws/kinesis"));
+    let put = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(blob("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.encryption_type, Some(EncryptionType::Kms));
+    c.stop_stream_encryption()
+        .stream_name("s")
+        .encryption_type(EncryptionType::Kms)
+        .key_id("alias/aws/kinesis")
+        .send()
+        .await
+        .unwrap();
+
+    // Monitoring: current and desired metrics.
+    let on = c
+        .enable_enhanced_monitoring()
+        .stream_name("s")
+        .shard_level_metrics(MetricsName::IncomingBytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.current_shard_level_metrics.unwrap_or_default(), vec![]);
+    assert_eq!(
+        on.desired_shard_level_metrics.unwrap(),
+        vec![MetricsName::IncomingBytes]
+    );
+    let off = c
+        .disable_enhanced_monitoring()
+        .stream_name("s")
+        .shard_level_metrics(MetricsName::All)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.desired_shard_level_metrics.unwrap_or_default(), vec![]);
+
+    // Tags and policies by resource ARN.
+    c.tag_resource()
+        .resource_arn(&arn)
+        .tags("team", "hq")
+        .send()
+        .await
+        .unwrap();
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags.unwrap()[0].key, "team");
+    c.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    c.put_resource_policy()
+        .resource_arn(&arn)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.policy, policy);
+    c.delete_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+
+    // Mode, warm throughput, record size, account settings.
+    c.update_stream_mode()
+        .stream_arn(&arn)
+        .stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(StreamMode::OnDemand)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let warm = c
+        .update_stream_warm_throughput()
+        .stream_name("s")
+        .warm_throughput_mibps(10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(warm.warm_throughput.unwrap().target_mibps, Some(10));
+    c.update_max_record_size()
+        .stream_arn(&arn)
+        .max_record_size_in_kib(2048)
+        .send()
+        .await
+        .unwrap();
+    let big = vec![7u8; 1_500_000];
+    c.put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(aws_sdk_kinesis::primitives::Blob::new(big))
+        .send()
+        .await
+        .expect("a 1.5 MB record fits a 2 MiB maximum");
+    c.update_account_settings()
+        .minimum_throughput_billing_commitment(
+            MinimumThroughputBillingCommitmentInput::builder()
+                .status(MinimumThroughputBillingCommitmentInputStatus::Enabled)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let acct = c.describe_account_settings().send().await.unwrap();
+    assert!(acct.minimum_throughput_billing_commitment.is_some());
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn streams_are_updating_while_resharding_with_a_state_delay() {
+    let clock = ManualClock::new();
+    let e = engine::spawn(Config {
+        clock: std::sync::Arc::new(clock.clone()),
+        stream_activation_delay: Duration::from_secs(2),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let status = |c: aws_sdk_kinesis::Client| async move {
+        c.describe_stream_summary()
+            .stream_name("s")
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary
+            .unwrap()
+            .stream_status
+            .as_str()
+            .to_string()
+    };
+    assert_eq!(status(c.clone()).await, "CREATING");
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(status(c.clone()).await, "ACTIVE");
+    c.update_shard_count()
+        .stream_name("s")
+        .target_shard_count(2)
+        .scaling_type(ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(c.clone()).await, "UPDATING");
+    let err = c
+        .update_shard_count()
+        .stream_name("s")
+        .target_shard_count(1)
+        .scaling_type(ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(
         err.into_service_error().meta().code(),
-        Some("UnknownOperationException")
+        Some("ResourceInUseException")
     );
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(status(c.clone()).await, "ACTIVE");
     e.shutdown().await.unwrap();
 }
 
@@ -830,8 +1038,10 @@ async fn retention_and_tags() {
 
 #[tokio::test]
 async fn throughput_limits_and_fault_injection() {
+    // A frozen clock: the per-second windows never turn over mid-test.
     let e = engine::spawn(Config {
         enforce_limits: true,
+        clock: std::sync::Arc::new(ManualClock::frozen()),
         ..Config::default()
     })
     .await
@@ -855,8 +1065,8 @@ async fn throughput_limits_and_fault_injection() {
             }
         }
     }
-    // 1,500 records against 1,000/s: unless the second turned over mid-test, 500 fail.
-    assert!(failed >= 1, "expected throttled entries");
+    // 1,500 records against 1,000/s within one second: 500 fail.
+    assert_eq!(failed, 500, "expected throttled entries");
     let it = iterator(&c, "s", "shardId-000000000000", ShardIteratorType::Latest).await;
     let mut throttled = false;
     for _ in 0..12 {
@@ -908,5 +1118,282 @@ async fn throughput_limits_and_fault_injection() {
         SdkError::ServiceError(s) => assert_eq!(s.raw().status().as_u16(), 500),
         other => panic!("unexpected {other:?}"),
     }
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn forged_or_foreign_iterators_are_refused() {
+    use base64::Engine as _;
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "a", 1).await;
+    create(&c, "b", 1).await;
+    let it = iterator(&c, "a", "shardId-000000000000", ShardIteratorType::Latest).await;
+    c.get_records().shard_iterator(&it).send().await.unwrap();
+    // What a client could make without the engine's key: the old CRC-checked
+    // layout naming another stream, the last position and a time that never expires.
+    let body = format!("v1/1/0/{}/{}/b", u64::MAX, u64::MAX);
+    let forged = format!("{body}/{:08x}", crc32fast::hash(body.as_bytes()));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut tampered = b64.decode(&it).unwrap();
+    tampered[3] ^= 1;
+    let other = engine::spawn_in_memory().await.unwrap();
+    for bad in [b64.encode(forged), b64.encode(tampered)] {
+        let err = c
+            .get_records()
+            .shard_iterator(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err.into_service_error(),
+            GetRecordsError::InvalidArgumentException(_)
+        ));
+    }
+    // Another engine's iterator (another key) is not this engine's.
+    let err = client(&other.url())
+        .get_records()
+        .shard_iterator(&it)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetRecordsError::InvalidArgumentException(_)
+    ));
+    other.shutdown().await.unwrap();
+    e.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn smaller_gaps_behave_as_the_service() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let code = |e: &dyn aws_sdk_kinesis::error::ProvideErrorMetadata| e.code().map(str::to_string);
+    // SplitShard: the new key must be above StartingHashKey + 1 and below EndingHashKey.
+    for key in ["1".to_string(), u128::MAX.to_string()] {
+        let err = c
+            .split_shard()
+            .stream_name("s")
+            .shard_to_split("shardId-000000000000")
+            .new_starting_hash_key(&key)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(
+            code(&err).as_deref(),
+            Some("InvalidArgumentException"),
+            "{key}"
+        );
+    }
+    // Shard ids are read as the service reads them: `shard-0` is shardId-000000000000.
+    let it = c
+        .get_shard_iterator()
+        .stream_name("s")
+        .shard_id("shard-0")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    assert!(it.shard_iterator.is_some());
+    // LATEST with a StartingSequenceNumber is refused.
+    let err = c
+        .get_shard_iterator()
+        .stream_name("s")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::Latest)
+        .starting_sequence_number("5")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("InvalidArgumentException"));
+    // Tags: characters outside the service's set, and over-long keys.
+    let err = c
+        .add_tags_to_stream()
+        .stream_name("s")
+        .tags("abc;def", "1")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("InvalidArgumentException"));
+    let err = c
+        .add_tags_to_stream()
+        .stream_name("s")
+        .tags("k".repeat(129), "1")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("ValidationException"));
+    let err = c
+        .remove_tags_from_stream()
+        .stream_name("s")
+        .tag_keys("k".repeat(129))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err).as_deref(), Some("ValidationException"));
+    // Every violation is listed, in the service's format.
+    let err = c
+        .describe_stream()
+        .stream_name("")
+        .limit(0)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let message = aws_sdk_kinesis::error::ProvideErrorMetadata::message(&err).unwrap_or("");
+    assert!(
+        message.starts_with("3 validation errors detected: "),
+        "{message}"
+    );
+    e.shutdown().await.unwrap();
+}
+
+/// `Config::auth` (`serve --auth`): the SDK's SigV4 signature made with a
+/// configured key passes; a wrong secret, an unknown key or no signature at
+/// all get the service's errors (HTTP 400, as for every Kinesis error).
+#[tokio::test]
+async fn auth_checks_the_sdks_signature_and_answers_the_services_errors() {
+    use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_kinesis::error::ProvideErrorMetadata;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let e = engine::spawn(Config {
+        auth: vec![
+            ("AKIDOTHER".into(), "other-secret".into()),
+            ("AKIDTEST".into(), "secret".into()),
+        ],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let signed_with = |key: &str, secret: &str| {
+        let conf = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .endpoint_url(e.url())
+            .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_kinesis::Client::from_conf(conf)
+    };
+
+    // The right key: every kind of call works (JSON body, binary data).
+    let c = client(&e.url());
+    create(&c, "auth", 1).await;
+    c.put_record()
+        .stream_name("auth")
+        .partition_key("k")
+        .data(blob("signed"))
+        .send()
+        .await
+        .unwrap();
+    let it = iterator(
+        &c,
+        "auth",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
+    let got = c.get_records().shard_iterator(it).send().await.unwrap();
+    assert_eq!(got.records()[0].data().as_ref(), b"signed");
+    let other = signed_with("AKIDOTHER", "other-secret");
+    assert_eq!(
+        other.list_streams().send().await.unwrap().stream_names(),
+        ["auth"]
+    );
+    // SubscribeToShard (an event stream) is signed and checked the same way.
+    let arn = c
+        .describe_stream_summary()
+        .stream_name("auth")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn;
+    let consumer = c
+        .register_stream_consumer()
+        .stream_arn(arn)
+        .consumer_name("auth")
+        .send()
+        .await
+        .unwrap()
+        .consumer
+        .unwrap()
+        .consumer_arn;
+    let mut sub = c
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id("shardId-000000000000")
+        .starting_position(
+            aws_sdk_kinesis::types::StartingPosition::builder()
+                .r#type(ShardIteratorType::TrimHorizon)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), sub.event_stream.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let aws_sdk_kinesis::types::SubscribeToShardEventStream::SubscribeToShardEvent(event) = event
+    else {
+        panic!("unexpected event {event:?}");
+    };
+    assert_eq!(event.records()[0].data().as_ref(), b"signed");
+    drop(sub);
+
+    let refused = |client: aws_sdk_kinesis::Client| async move {
+        let err = client.list_streams().send().await.unwrap_err();
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let service = err.into_service_error();
+        (
+            status,
+            service.code().map(str::to_owned),
+            service.message().map(str::to_owned),
+        )
+    };
+    let (status, code, message) = refused(signed_with("AKIDTEST", "wrong")).await;
+    assert_eq!(status, Some(400));
+    assert_eq!(code.as_deref(), Some("InvalidSignatureException"));
+    assert!(message.unwrap().starts_with(
+        "The request signature we calculated does not match the signature you provided."
+    ),);
+    let (status, code, message) = refused(signed_with("AKIDNOBODY", "secret")).await;
+    assert_eq!(status, Some(400));
+    assert_eq!(code.as_deref(), Some("UnrecognizedClientException"));
+    assert_eq!(
+        message.as_deref(),
+        Some("The security token included in the request is invalid.")
+    );
+
+    // No Authorization header at all.
+    let mut tcp = tokio::net::TcpStream::connect(e.addr()).await.unwrap();
+    let body = "{}";
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        e.addr(),
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.ends_with(
+            r#"{"__type":"MissingAuthenticationTokenException","message":"Missing Authentication Token"}"#
+        ),
+        "{answer}"
+    );
     e.shutdown().await.unwrap();
 }

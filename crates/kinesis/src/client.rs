@@ -18,6 +18,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_kinesis::Client;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::retry::{classify, ErrorKind};
 
@@ -49,6 +51,37 @@ impl Default for ConnectOptions {
             attempt_timeout: Duration::from_secs(10),
             sdk_max_attempts: 1,
         }
+    }
+}
+
+/// Which stream a name stands for: a stream deleted and created again keeps
+/// its name and ARN, not its creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamIdentity {
+    /// `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`.
+    pub arn: String,
+    /// `StreamCreationTimestamp` (millisecond precision).
+    pub created: DateTime<Utc>,
+}
+
+impl StreamIdentity {
+    /// The stream's name, from its ARN.
+    pub fn name(&self) -> &str {
+        self.arn
+            .rsplit_once(":stream/")
+            .map_or(self.arn.as_str(), |(_, name)| name)
+    }
+}
+
+impl std::fmt::Display for StreamIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} created {}",
+            self.arn,
+            self.created
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
     }
 }
 
@@ -100,6 +133,13 @@ impl Connection {
     /// failures (unknown stream, no credentials, nothing listening) into an
     /// error that says what to do. Returns the stream's ARN.
     pub async fn check_stream(&self, stream: &str) -> Result<String, StreamError> {
+        self.describe_stream(stream).await.map(|id| id.arn)
+    }
+
+    /// Like [`Connection::check_stream`], and returns which stream the name
+    /// stands for now (ARN and creation time), e.g. to tie saved positions
+    /// to it.
+    pub async fn describe_stream(&self, stream: &str) -> Result<StreamIdentity, StreamError> {
         let mut backoff = crate::retry::Backoff::default();
         loop {
             match self
@@ -110,10 +150,16 @@ impl Connection {
                 .await
             {
                 Ok(out) => {
-                    return Ok(out
-                        .stream_description_summary()
-                        .map(|d| d.stream_arn().to_owned())
-                        .unwrap_or_default())
+                    let summary = out.stream_description_summary();
+                    return Ok(StreamIdentity {
+                        arn: summary
+                            .map(|d| d.stream_arn().to_owned())
+                            .unwrap_or_default(),
+                        created: summary
+                            .and_then(|d| d.stream_creation_timestamp().to_millis().ok())
+                            .and_then(DateTime::from_timestamp_millis)
+                            .unwrap_or_default(),
+                    });
                 }
                 // Throttling and 5xx pass; nothing listening is reported at once.
                 Err(err)

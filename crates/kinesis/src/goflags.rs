@@ -1,4 +1,5 @@
-//! Go `flag` syntax on top of clap.
+//! Go `flag` syntax on top of clap, and the value parsers every binary
+//! shares (so `-stream ''` or `-interval 0s` are refused alike, exit 2).
 //!
 //! The original clients were Go programs, so users type `-name Rocinante`,
 //! `-stream=wildrydes` or `--name X`. clap reads a single dash as a cluster of
@@ -6,6 +7,7 @@
 //! parsing. Values are never touched, nor is anything after `--`.
 
 use std::ffi::OsString;
+use std::time::Duration;
 
 /// Rewrites `-flag` and `-flag=value` to `--flag` / `--flag=value` for every
 /// name in `long_flags` and every other word of two or more letters; single
@@ -43,6 +45,41 @@ where
     out
 }
 
+/// Value parser of a stream name flag: 1 to 128 letters, digits, `_`, `.`
+/// or `-`, as Kinesis accepts them (an empty `-stream ''` is refused at once
+/// instead of failing later at the service).
+pub fn stream_name(name: &str) -> Result<String, String> {
+    let valid = (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if valid {
+        Ok(name.to_owned())
+    } else if name.is_empty() {
+        Err("a stream name cannot be empty".into())
+    } else {
+        Err("a stream name has 1 to 128 letters, digits, '_', '.' or '-'".into())
+    }
+}
+
+/// Value parser of a duration flag where zero means nothing (`-interval`,
+/// `-duration`, `-idle-timeout`): `500ms`, `30s`, `5m`, `1h`, more than zero.
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be longer than zero (e.g. 500ms, 30s, 5m)".into());
+    }
+    Ok(duration)
+}
+
+/// Value parser of a rate: a finite number greater than zero.
+pub fn positive_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err("must be a number greater than zero, e.g. 100 or 0.5".into()),
+    }
+}
+
 /// Set by the README test: the binaries parse their arguments and exit 0
 /// (or exit 2 with clap's message) without doing anything, so every command
 /// line the README shows is checked against the real flags.
@@ -62,6 +99,27 @@ mod tests {
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn value_parsers_refuse_empty_zero_and_not_a_number() {
+        assert_eq!(stream_name("wild-rydes_2.x").unwrap(), "wild-rydes_2.x");
+        assert!(stream_name("").unwrap_err().contains("empty"));
+        assert!(stream_name("a b").is_err());
+        assert!(stream_name(&"a".repeat(129)).is_err());
+        assert_eq!(
+            positive_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert!(positive_duration("0s")
+            .unwrap_err()
+            .contains("longer than zero"));
+        assert!(positive_duration("0").is_err());
+        assert!(positive_duration("soon").is_err());
+        assert_eq!(positive_number("0.5").unwrap(), 0.5);
+        for bad in ["0", "-5", "NaN", "inf", "", "x"] {
+            assert!(positive_number(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -14,5 +14,5 @@ pub mod retry;
 pub mod writer;
 
 pub use aws_sdk_kinesis as sdk;
-pub use client::{connect, ConnectError, ConnectOptions, Connection};
+pub use client::{connect, ConnectError, ConnectOptions, Connection, StreamIdentity};
 pub use reader::{Batch, Positions, ReadError, Reader, ReaderOptions, Record, StartPosition};

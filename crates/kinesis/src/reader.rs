@@ -41,7 +41,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::client::{Connection, StreamError};
+use crate::client::{Connection, StreamError, StreamIdentity};
 use crate::retry::{classify, describe, Backoff, ErrorKind};
 
 /// Fastest the reader polls one shard: 5 GetRecords calls per second.
@@ -82,6 +82,11 @@ pub struct Positions {
     /// follows `since` even when nothing was read yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub started: bool,
+    /// The stream these positions are about (see
+    /// [`crate::checkpoint::bind`]); files saved before it was recorded
+    /// have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamIdentity>,
 }
 
 impl Positions {
@@ -97,7 +102,8 @@ impl Positions {
         self.finished.insert(shard.to_owned());
     }
 
-    /// Whether nothing was ever recorded (a first run).
+    /// Whether nothing was ever recorded (a first run); the stream alone
+    /// does not count.
     pub fn is_empty(&self) -> bool {
         !self.started && self.shards.is_empty() && self.finished.is_empty() && self.since.is_none()
     }
@@ -775,6 +781,9 @@ async fn read_shard(
                     tracing::debug!(shard, "read throughput exceeded, backing off");
                     wait = throttled.next_delay();
                 }
+                // The reader is gone (the program is ending): connections
+                // closing under it are no failure.
+                _ if tx.is_closed() => return Ok(()),
                 ErrorKind::Transient | ErrorKind::Unreachable => {
                     tracing::warn!(shard, error = %describe(&err), "reading shard, retrying");
                     wait = errors.next_delay();

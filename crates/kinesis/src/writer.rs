@@ -4,7 +4,8 @@
 //! * after a partial failure only the failed entries are sent again, in
 //!   their original order;
 //! * throttling, 5xx, timeouts and dropped connections are retried with
-//!   jittered exponential backoff, for as long as it takes;
+//!   jittered exponential backoff, for as long as it takes; a call that
+//!   stored some entries resets the backoff (it made progress);
 //! * only errors no retry can fix (unknown stream, access denied, a record
 //!   the service rejects) end a call.
 
@@ -319,9 +320,15 @@ impl BatchWriter {
             }
             // A response with fewer entries than requested leaves the rest unsent.
             failed.extend(pending.iter().skip(out.records().len()).copied());
-            self.stats
-                .sent
-                .fetch_add((pending.len() - failed.len()) as u64, Ordering::Relaxed);
+            let stored = pending.len() - failed.len();
+            self.stats.sent.fetch_add(stored as u64, Ordering::Relaxed);
+            if stored > 0 {
+                // The call made progress: the service is not overloaded, so
+                // the next wait starts short again. Without this a run with
+                // some failing entries in every call slowed to the longest
+                // wait after a few calls.
+                backoff.reset();
+            }
             if !failed.is_empty() {
                 tracing::debug!(
                     failed = failed.len(),

@@ -417,3 +417,81 @@ async fn a_start_time_ahead_of_the_service_reads_from_latest() {
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["a"]);
     assert_in_order(&seen, 3);
 }
+
+/// What the reader logs, as the binaries print it (debug and up).
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A fan-out subscription that ends (every 5 minutes on AWS, every second
+/// here) is renewed with a debug line, never a warning, and so is a reader
+/// dropped while its subscription is open (a program exiting). Runs on one
+/// thread, so the log captured here is every task's.
+#[tokio::test]
+async fn renewed_fan_out_subscriptions_log_at_debug_and_never_warn() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("warn,kinesis=debug")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (engine, conn) = engine_with(engine::Config {
+        subscription_ttl: Duration::from_secs(1),
+        subscribe_cooldown: Duration::from_millis(200),
+        ..engine::Config::default()
+    })
+    .await;
+    wait_active(&conn, "s").await;
+    let mut options = ReaderOptions::new("s", StartPosition::TrimHorizon);
+    options.fan_out = Some("hq".into());
+    let mut reader = Reader::start(conn.clone(), options);
+    let renewals = || log.text().matches("subscription ended").count();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut rounds = 0;
+    while renewals() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no 3 renewals in 30 s:\n{}",
+            log.text()
+        );
+        // Pacing only: a record every 50 ms across the renewals.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        put(&conn, "s", "a", rounds).await;
+        let seen = read_n(&mut reader, 1).await;
+        assert_eq!(seen["a"], [rounds], "one record per round, in order");
+        rounds += 1;
+    }
+    drop(reader);
+    drop(engine);
+    // Let whatever still runs see its connection close.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    let text = log.text();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert!(
+        text.contains("DEBUG kinesis::reader::fanout: subscription ended"),
+        "{text}"
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
 use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_sdk_kinesis::Client;
-use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
 use kinesis::writer::{BatchWriter, Record, WriteError};
 use kinesis::Connection;
 
@@ -106,10 +106,70 @@ async fn only_failed_entries_are_resent_in_request_order() {
         stats.throttled.load(std::sync::atomic::Ordering::Relaxed),
         2
     );
-    // Two backoffs: the first within [50, 100] ms, the second within [100, 200] ms.
+    // Two backoffs, each within [50, 100] ms: both calls stored entries, so
+    // neither wait grew.
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(150) && waited <= Duration::from_millis(300),
+        waited >= Duration::from_millis(100) && waited <= Duration::from_millis(200),
+        "{waited:?}"
+    );
+}
+
+/// Accepts the first entry of each call and fails the others, like a
+/// service that fails most entries of every call.
+fn first_entry_only(
+    request: &aws_sdk_kinesis::operation::put_records::PutRecordsInput,
+) -> PutRecordsOutput {
+    let n = request.records().len();
+    let mut entries = vec![ok(&format!("{}", 100 - n))];
+    entries.extend((1..n).map(|_| failed("InternalFailure")));
+    output(entries)
+}
+
+fn internal_failure() -> aws_sdk_kinesis::operation::put_records::PutRecordsError {
+    aws_sdk_kinesis::operation::put_records::PutRecordsError::generic(meta("InternalFailure"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_stored_entries_resets_the_backoff() {
+    // Eight records, one stored per call: seven waits. Reset after each
+    // partial success, every wait is within [50, 100] ms; growing, they
+    // would have taken at least 50+100+200+400+800+1000+1000 ms.
+    let partial = mock!(Client::put_records).then_compute_output(first_entry_only);
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&partial]);
+    let partial_writer = writer(client);
+    let started = tokio::time::Instant::now();
+    let records: Vec<Record> = (0..8).map(|i| Record::new(format!("k{i}"), "x")).collect();
+    let acked = partial_writer.put_records(records).await.unwrap();
+    assert_eq!(acked.len(), 8);
+    assert_eq!(partial.num_calls(), 8);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(350) && waited <= Duration::from_millis(700),
+        "{waited:?}"
+    );
+
+    // Failed calls still back off more and more; progress starts over:
+    // waits of [50, 100], [100, 200], then (reset) [50, 100], [100, 200] ms.
+    // Calls 1, 2 and 4 fail as a whole; 3 and 5 store one entry each.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let mixed = mock!(Client::put_records).then_compute_response(move |request| {
+        match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 | 1 | 3 => MockResponse::Error(internal_failure()),
+            _ => MockResponse::Output(first_entry_only(request)),
+        }
+    });
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&mixed], |c| {
+        c.retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+    });
+    let mixed_writer = writer(client);
+    let started = tokio::time::Instant::now();
+    let records = vec![Record::new("a", "x"), Record::new("b", "y")];
+    mixed_writer.put_records(records).await.unwrap();
+    assert_eq!(mixed.num_calls(), 5);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited <= Duration::from_millis(600),
         "{waited:?}"
     );
 }

@@ -38,6 +38,12 @@ const STABLE: &[&str] = &[
     "Marengo",
 ];
 
+/// Largest fleet `-unicorns` accepts: 100,000 records a second at the
+/// default interval, all a 100-shard stream takes. A typo such as
+/// `-unicorns 99999999999` is refused instead of spending minutes naming
+/// unicorns before sending anything.
+pub const MAX_UNICORNS: usize = 100_000;
+
 /// What to send.
 pub enum Source {
     /// Simulated unicorns, each reporting once per interval.

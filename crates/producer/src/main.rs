@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum};
 use kinesis::writer::{BatchWriter, WriterStats};
 use kinesis::ConnectOptions;
-use producer::{fleet, fleet_names, replay_pace, OnBadLine, Options, Replay, Source};
+use producer::{fleet, fleet_names, replay_pace, OnBadLine, Options, Replay, Source, MAX_UNICORNS};
 use sensor::RideConfig;
 
 /// Simulates unicorns on a Wild Ryde and sends their position and vitals to
@@ -25,10 +25,10 @@ use sensor::RideConfig;
 #[command(name = "producer", version, after_help = AFTER_HELP)]
 struct Cli {
     /// Unicorn name (repeat the flag or separate with commas for a fleet)
-    #[arg(long, value_delimiter = ',', default_value = "Shadowfax")]
+    #[arg(long, value_delimiter = ',', default_value = "Shadowfax", value_parser = unicorn_name)]
     name: Vec<String>,
     /// Stream name
-    #[arg(long, default_value = "wildrydes")]
+    #[arg(long, default_value = "wildrydes", value_parser = kinesis::goflags::stream_name)]
     stream: String,
     /// AWS region [default: AWS_REGION, the profile, else us-east-1]
     #[arg(long)]
@@ -40,19 +40,19 @@ struct Cli {
     #[arg(long, value_name = "N")]
     count: Option<u64>,
     /// Stop after this long, e.g. 30s, 5m, 1h
-    #[arg(long, value_name = "D", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = kinesis::goflags::positive_duration)]
     duration: Option<Duration>,
     /// Seed for reproducible rides [default: random]
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
-    /// Simulate a fleet of N unicorns (named ones first, then well-known horses)
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    unicorns: usize,
+    /// Simulate a fleet of N unicorns (named ones first, then well-known horses), 1 to 100000
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_UNICORNS as u64))]
+    unicorns: u64,
     /// Time between two records of one unicorn
-    #[arg(long, value_name = "D", default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "D", default_value = "1s", value_parser = kinesis::goflags::positive_duration)]
     interval: Duration,
     /// Records per second in all (sets the interval of a fleet; pace of a replay)
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", value_parser = kinesis::goflags::positive_number, allow_negative_numbers = true)]
     rate: Option<f64>,
     /// Rides that turn and slowly lose magic instead of straight lines
     #[arg(long)]
@@ -85,6 +85,15 @@ Output: a `.` per record on stdout like the original; on a terminal, a status
 line on stderr instead. Ctrl-C stops after the calls in flight and prints totals.
 
 Exit codes: 0 done, 1 error, 2 invalid flags.";
+
+/// A unicorn name is its records' partition key: 1 to 256 characters.
+fn unicorn_name(name: &str) -> Result<String, String> {
+    if (1..=256).contains(&name.chars().count()) {
+        Ok(name.to_owned())
+    } else {
+        Err("a name (the partition key) has 1 to 256 characters".into())
+    }
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum BadLine {
@@ -212,12 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn source_and_options(cli: &Cli) -> anyhow::Result<(Source, Options)> {
-    if cli.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-        anyhow::bail!("-rate must be a positive number of records per second");
-    }
-    if cli.interval.is_zero() {
-        anyhow::bail!("-interval must be longer than zero");
-    }
+    // -rate, -interval and -unicorns were checked by their value parsers.
     let mut options = Options {
         interval: cli.interval,
         count: cli.count,
@@ -241,7 +245,7 @@ fn source_and_options(cli: &Cli) -> anyhow::Result<(Source, Options)> {
             options,
         ));
     }
-    let names = fleet_names(&cli.name, cli.unicorns.max(1));
+    let names = fleet_names(&cli.name, cli.unicorns as usize);
     if let Some(rate) = cli.rate {
         options.interval = Duration::from_secs_f64(names.len() as f64 / rate);
     }

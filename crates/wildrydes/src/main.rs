@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+mod repair;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +49,9 @@ enum Command {
     /// Aggregate a raw stream into per-unicorn, per-window summaries (the
     /// workshop's Kinesis Data Analytics application), against AWS or any endpoint.
     Aggregate(AggregateArgs),
+    /// Repair a damaged data dir that `serve` refuses: keeps every intact
+    /// record, prints (and saves in the dir) exactly what was lost.
+    Repair(repair::RepairArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +85,15 @@ struct UpArgs {
     /// Shards of each stream the stack creates.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=500))]
     shards: i32,
+    /// Require AWS Signature Version 4 on every request, made with this
+    /// access key id and secret (repeatable for several keys), as AWS does (the stack's own clients sign
+    /// with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, which must be one of them):
+    /// unsigned, malformed, wrongly signed or unknown-key requests get
+    /// MissingAuthenticationTokenException, IncompleteSignatureException,
+    /// InvalidSignatureException or UnrecognizedClientException. Without it
+    /// any request is accepted, signed or not.
+    #[arg(long, value_name = "ACCESS_KEY:SECRET", value_parser = parse_auth)]
+    auth: Vec<(String, String)>,
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +166,14 @@ struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(8..=4096))]
     body_budget_mb: u64,
+    /// Require AWS Signature Version 4 on every request, made with this
+    /// access key id and secret (repeatable for several keys), as AWS does:
+    /// unsigned, malformed, wrongly signed or unknown-key requests get
+    /// MissingAuthenticationTokenException, IncompleteSignatureException,
+    /// InvalidSignatureException or UnrecognizedClientException. Without it
+    /// any request is accepted, signed or not.
+    #[arg(long, value_name = "ACCESS_KEY:SECRET", value_parser = parse_auth)]
+    auth: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -165,10 +187,10 @@ enum TimeArg {
 #[derive(Debug, Args)]
 struct AggregateArgs {
     /// Stream of raw status records.
-    #[arg(long, default_value = "wildrydes")]
+    #[arg(long, default_value = "wildrydes", value_parser = kinesis::goflags::stream_name)]
     source: String,
-    /// Stream the summaries are written to.
-    #[arg(long, default_value = "wildrydes-summary")]
+    /// Stream the summaries are written to (not the source).
+    #[arg(long, default_value = "wildrydes-summary", value_parser = kinesis::goflags::stream_name)]
     destination: String,
     /// Window length, e.g. 60s, 1m, 10s.
     #[arg(long, value_name = "D", default_value = "60s", value_parser = parse_window)]
@@ -180,13 +202,15 @@ struct AggregateArgs {
     #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
     lateness: Duration,
     /// Save open windows and source positions to FILE (atomically) and resume
-    /// from it; without it nothing survives a restart.
+    /// from it; without it nothing survives a restart. Its directory must
+    /// exist; a state file of another source stream (or of one deleted and
+    /// created again since) is refused.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Where a first run (no state yet) starts: latest, trim_horizon (oldest),
     /// a time, a duration ago (15m), at:SEQ, after:SEQ.
-    #[arg(long, value_name = "POS", default_value = "latest")]
-    from: String,
+    #[arg(long, value_name = "POS", default_value = "latest", value_parser = consumer::parse_from)]
+    from: kinesis::StartPosition,
     /// AWS region [default: AWS_REGION, the profile, else us-east-1]
     #[arg(long)]
     region: Option<String>,
@@ -216,6 +240,18 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(timeout)
 }
 
+/// `ACCESS_KEY:SECRET` (split at the first colon; access key ids have none).
+fn parse_auth(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((key, secret)) if !key.is_empty() && !secret.is_empty() => {
+            Ok((key.to_owned(), secret.to_owned()))
+        }
+        _ => Err(format!(
+            "{text:?} is not ACCESS_KEY:SECRET (an access key id, a colon, its secret)"
+        )),
+    }
+}
+
 fn parse_ratio(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
@@ -237,9 +273,32 @@ fn raise_open_files_limit() {
 #[cfg(not(unix))]
 fn raise_open_files_limit() {}
 
+/// Checks between `aggregate` flags that clap cannot express.
+fn check_aggregate_args(args: &AggregateArgs) -> Result<(), clap::Error> {
+    if args.source == args.destination {
+        let mut command = Cli::command();
+        command.build();
+        let aggregate = command
+            .find_subcommand_mut("aggregate")
+            .expect("aggregate is a subcommand");
+        return Err(aggregate.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--source and --destination are both {:?}: the summaries would be aggregated again",
+                args.source
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = kinesis::goflags::rewrite(std::env::args_os(), &[] as &[&str]);
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = Cli::try_parse_from(args).and_then(|cli| match &cli.command {
+        Command::Aggregate(args) => check_aggregate_args(args).map(|()| cli),
+        _ => Ok(cli),
+    });
+    let cli = match parsed {
         Ok(_) if kinesis::goflags::parse_only() => return ExitCode::SUCCESS,
         Ok(cli) => cli,
         Err(err) => {
@@ -275,6 +334,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo(args).await,
             Command::Serve(args) => serve(args).await,
             Command::Aggregate(args) => run_aggregate(args).await,
+            Command::Repair(args) => repair::repair(args),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -297,16 +357,23 @@ async fn bind(listen: &ListenArgs) -> Result<tokio::net::TcpListener> {
     })
 }
 
-/// An engine reachable from other machines serves anyone who connects:
-/// there is no authentication. Say so on stderr, whatever the log level.
-fn warn_if_exposed(addr: Option<SocketAddr>) {
-    if let Some(addr) = addr.filter(|a| !a.ip().is_loopback()) {
-        eprintln!(
-            "wildrydes: WARNING: listening on {addr}, which is not a loopback address: \
-             anyone who can reach this machine can read, write and delete every stream \
-             (the engine checks no credentials). Use --bind 127.0.0.1 unless that is intended."
-        );
-    }
+/// An engine reachable from other machines serves anyone who connects
+/// (without --auth, it checks no credentials; with it, over plain HTTP).
+/// Say so on stderr, whatever the log level.
+fn warn_if_exposed(addr: Option<SocketAddr>, authenticated: bool) {
+    let Some(addr) = addr.filter(|a| !a.ip().is_loopback()) else {
+        return;
+    };
+    let exposure = if authenticated {
+        "requests are checked against the --auth keys, but travel in plain HTTP (no TLS)"
+    } else {
+        "anyone who can reach this machine can read, write and delete every stream \
+         (the engine checks no credentials; see --auth)"
+    };
+    eprintln!(
+        "wildrydes: WARNING: listening on {addr}, which is not a loopback address: \
+         {exposure}. Use --bind 127.0.0.1 unless that is intended."
+    );
 }
 
 async fn start_stack(
@@ -314,14 +381,15 @@ async fn start_stack(
     data_dir: Option<PathBuf>,
     window: Duration,
     shards: i32,
+    engine: engine::Config,
 ) -> Result<stack::Stack> {
     let listener = bind(listen).await?;
-    warn_if_exposed(listener.local_addr().ok());
+    warn_if_exposed(listener.local_addr().ok(), !engine.auth.is_empty());
     let options = stack::StackOptions {
         data_dir: data_dir.clone(),
         window,
         shards,
-        ..stack::StackOptions::default()
+        engine,
     };
     let what = match &data_dir {
         Some(dir) => format!("starting the local stack with data dir {}", dir.display()),
@@ -357,7 +425,22 @@ fn banner(stack: &stack::Stack) -> String {
 
 async fn up(args: UpArgs) -> Result<()> {
     let data_dir = (!args.in_memory).then_some(args.data_dir);
-    let stack = start_stack(&args.listen, data_dir, args.window, args.shards).await?;
+    if !args.auth.is_empty() {
+        // The stack's own producer and aggregator sign with the standard
+        // credential chain; without a matching key they would be refused.
+        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default();
+        if !args.auth.iter().any(|(k, s)| *k == key && *s == secret) {
+            anyhow::bail!(
+                "with --auth the stack's own clients sign with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: export one of the --auth pairs in them"
+            );
+        }
+    }
+    let engine = engine::Config {
+        auth: args.auth,
+        ..engine::Config::default()
+    };
+    let stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
     println!("{}", banner(&stack));
     stack.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -365,7 +448,8 @@ async fn up(args: UpArgs) -> Result<()> {
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {
-    let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2).await?;
+    let engine = engine::Config::default();
+    let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
     // stdout carries the summaries; the banner goes to stderr.
     eprintln!("{}", banner(&stack));
     eprintln!(
@@ -398,6 +482,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         enforce_limits: args.enforce_limits,
         fail_call_ratio: args.fail_call_ratio,
         fail_entry_ratio: args.fail_entry_ratio,
+        auth: args.auth,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
@@ -406,7 +491,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         body_budget: args.body_budget_mb << 20,
         ..engine::Config::default()
     };
-    warn_if_exposed(listener.local_addr().ok());
+    warn_if_exposed(listener.local_addr().ok(), !config.auth.is_empty());
     let handle = engine::spawn_on(listener, config)
         .await
         .context("starting the kinesis engine")?;
@@ -423,7 +508,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn run_aggregate(args: AggregateArgs) -> Result<()> {
-    let start = consumer::parse_from(&args.from)?;
+    // A state file that cannot be saved fails now, not after reading.
+    if let Some(path) = &args.state {
+        aggregate::runner::check_state_file(path)?;
+    }
+    let start = args.from;
     let time = match args.time {
         TimeArg::Processing => aggregate::TimeMode::Processing,
         TimeArg::Event => aggregate::TimeMode::Event {

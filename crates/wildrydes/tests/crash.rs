@@ -153,3 +153,93 @@ async fn every_acknowledged_record_survives_sigkill() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_damaged_log_with_one_line_and_repair_lets_it_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = start(dir.path()).await;
+    let c = client(&url);
+    c.create_stream()
+        .stream_name("s")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    for i in 0..20 {
+        c.put_record()
+            .stream_name("s")
+            .partition_key("k")
+            .data(Blob::new(format!("record-{i:02}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    child.kill().await.unwrap();
+
+    // A flipped byte in the first record frame, with 19 intact frames after it.
+    let log = dir.path().join("kinesis.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let meta_len = u32::from_le_bytes(bytes[24..28].try_into().unwrap()) as usize;
+    let first = 20 + 16 + meta_len;
+    bytes[first + 16 + 10] ^= 0xff;
+    std::fs::write(&log, &bytes).unwrap();
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("wildrydes: ")
+            && stderr.contains(&format!("kinesis.log is damaged at offset {first}"))
+            && stderr.contains("wildrydes repair"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        bytes,
+        "nothing changed on disk"
+    );
+
+    let repaired = std::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+        .arg("repair")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(repaired.status.code(), Some(0));
+    let report = String::from_utf8(repaired.stdout).unwrap();
+    assert!(
+        report.contains("stream s shardId-000000000000 lost sequence numbers")
+            && report.contains("repair: 1 damaged region(s)"),
+        "{report}"
+    );
+
+    let (_child, url) = start(dir.path()).await;
+    let c = client(&url);
+    let it = c
+        .get_shard_iterator()
+        .stream_name("s")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let page = c.get_records().shard_iterator(it).send().await.unwrap();
+    let data: Vec<Vec<u8>> = page
+        .records
+        .into_iter()
+        .map(|r| r.data.into_inner())
+        .collect();
+    let expected: Vec<Vec<u8>> = (1..20)
+        .map(|i| format!("record-{i:02}").into_bytes())
+        .collect();
+    assert_eq!(
+        data, expected,
+        "every intact record after the damage is kept"
+    );
+}

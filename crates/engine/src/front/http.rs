@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::limits::{read_body, BodyError, BodyLimits};
-use crate::kinesis::{err, ApiError, Engine, Reply};
+use crate::front::error::{err, internal, ApiError, Code};
+use crate::front::limits::{read_body, BodyError, BodyLimits};
+use crate::front::{auth, cbor};
+use crate::kinesis::{Engine, Reply};
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 
@@ -50,24 +52,34 @@ fn request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn respond(result: Result<Reply, ApiError>) -> Response {
+fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
     let id = request_id();
-    let encode = |body: &Value| serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let encode = |body: &Value| match in_cbor {
+        true => cbor::encode(body),
+        false => serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    };
     let (status, bytes, kind) = match result {
-        Ok(Reply::Events(rx)) => return event_stream(rx, &id),
+        Ok(Reply::Events(rx)) => return event_stream(rx, &id, in_cbor),
+        Ok(Reply::Empty) => (StatusCode::OK, Vec::new(), None),
         Ok(Reply::Json(v)) => (StatusCode::OK, encode(&v), None),
+        Ok(Reply::Encoded(bytes)) if in_cbor => {
+            (StatusCode::OK, cbor::encode_json_bytes(&bytes), None)
+        }
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            encode(&json!({"__type": e.kind, "message": e.message})),
-            Some(e.kind),
+            encode(&error_body(&e)),
+            Some(e.code.as_str()),
         ),
     };
     let mut resp = (status, bytes).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.1"),
+        HeaderValue::from_static(match in_cbor {
+            true => cbor::CONTENT_TYPE,
+            false => "application/x-amz-json-1.1",
+        }),
     );
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert("x-amzn-requestid", v);
@@ -79,11 +91,15 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
 }
 
 /// A streaming answer of event-stream frames (SubscribeToShard).
-fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str) -> Response {
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|frame| (Ok::<_, std::convert::Infallible>(frame), rx))
+fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str, in_cbor: bool) -> Response {
+    let frames = futures_util::stream::unfold(rx, move |mut rx| async move {
+        let frame = rx.recv().await?;
+        let frame = if in_cbor {
+            cbor::event_frame(frame)
+        } else {
+            frame
+        };
+        Some((Ok::<_, std::convert::Infallible>(frame), rx))
     });
     let mut resp = Response::new(Body::from_stream(frames));
     let h = resp.headers_mut();
@@ -100,10 +116,15 @@ fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str) -> Response {
 async fn handle(
     State(front): State<Front>,
     method: Method,
+    uri: Uri,
     version: Version,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let in_cbor = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(cbor::is_cbor);
     let action = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -114,20 +135,26 @@ async fn handle(
     let declared = http_body::Body::size_hint(&body).exact();
     let body = match read_body(body, action, declared, &front.bodies).await {
         Ok(body) => body,
-        Err(e) => return body_refused(&e, version),
+        Err(e) => return body_refused(&e, version, in_cbor),
     };
-    let reply = dispatch(front.engine, &method, &headers, &body.bytes).await;
+    let request = auth::Request {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body.bytes,
+    };
+    let reply = dispatch(front.engine, &request, in_cbor).await;
     // The body's budget is given back once the action has run.
     drop(body);
-    respond(reply)
+    respond(reply, in_cbor)
 }
 
 /// The answer to a body that was not read completely: the rest of it is not
 /// wanted, so an HTTP/1.1 connection is closed after the answer.
-fn body_refused(e: &BodyError, version: Version) -> Response {
+fn body_refused(e: &BodyError, version: Version, in_cbor: bool) -> Response {
     let api = e.to_api();
-    tracing::debug!(kind = api.kind, message = %api.message, "request body refused");
-    let mut resp = respond(Err(api));
+    tracing::debug!(code = api.code.as_str(), message = %api.message, "request body refused");
+    let mut resp = respond(Err(api), in_cbor);
     if version <= Version::HTTP_11 {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -137,55 +164,49 @@ fn body_refused(e: &BodyError, version: Version) -> Response {
 
 async fn dispatch(
     engine: Arc<Engine>,
-    method: &Method,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: &auth::Request<'_>,
+    in_cbor: bool,
 ) -> Result<Reply, ApiError> {
+    let (method, headers, body) = (request.method, request.headers, request.body);
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if method != Method::POST {
         return Err(err(
-            "UnknownOperationException",
+            Code::UnknownOperationException,
             format!("method {method} is not supported; use POST"),
-        ));
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.contains("cbor") {
-        return Err(err(
-            "SerializationException",
-            "CBOR bodies are not supported; send application/x-amz-json-1.1",
         ));
     }
     let Some(action) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(err(
-            "UnknownOperationException",
+            Code::UnknownOperationException,
             format!(
                 "unknown operation target '{}'",
                 target.chars().take(100).collect::<String>()
             ),
         ));
     };
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+    let value: Value = if in_cbor {
+        cbor::decode(body)?
+    } else if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
         serde_json::from_slice(body).map_err(|e| {
             err(
-                "SerializationException",
+                Code::SerializationException,
                 format!("malformed JSON body: {e}"),
             )
         })?
     };
     if !value.is_object() {
         return Err(err(
-            "SerializationException",
+            Code::SerializationException,
             "the request body must be a JSON object",
         ));
     }
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(engine.now());
+    auth::check(&engine.config.auth, request, now)?;
     let region = region(headers);
     let action_owned = action.to_string();
     // A panic is a bug; run the action in its own task so a bug answers 500
@@ -194,14 +215,21 @@ async fn dispatch(
         .await
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, action, "action panicked");
-            Err(ApiError {
-                status: 500,
-                kind: "InternalFailure",
-                message: "internal error".into(),
-            })
+            Err(internal("internal error"))
         });
     if let Err(e) = &result {
-        tracing::debug!(action, kind = e.kind, message = %e.message, "request failed");
+        tracing::debug!(action, code = e.code.as_str(), message = %e.message, "request failed");
     }
     result
+}
+
+/// An error's JSON body. The service words a SerializationException's text
+/// as `Message`, every other error's as `message`.
+fn error_body(e: &ApiError) -> Value {
+    let key = if e.code == Code::SerializationException {
+        "Message"
+    } else {
+        "message"
+    };
+    json!({"__type": e.code.as_str(), key: e.message})
 }

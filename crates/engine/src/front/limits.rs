@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use http_body::Body as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::kinesis::ApiError;
+use crate::front::error::{ApiError, Code};
 
 /// PutRecords carries at most 5 MiB of data and partition keys, base64 in
 /// JSON: 5 MiB of data is 6.67 MiB of base64, plus up to 500 keys, hash keys
@@ -105,7 +105,7 @@ impl BodyError {
                 };
                 ApiError {
                     status: 413,
-                    kind: "InvalidArgumentException",
+                    code: Code::RequestEntityTooLargeException,
                     message: format!(
                         "request body {size} is too large: {} accepts at most {limit} bytes",
                         if action.is_empty() {
@@ -118,12 +118,12 @@ impl BodyError {
             }
             BodyError::Timeout(t) => ApiError {
                 status: 408,
-                kind: "RequestTimeoutException",
+                code: Code::RequestTimeoutException,
                 message: format!("the request body was not received within {t:?}"),
             },
             BodyError::Read(e) => ApiError {
                 status: 400,
-                kind: "SerializationException",
+                code: Code::SerializationException,
                 message: format!("could not read the request body: {e}"),
             },
         }

@@ -1,5 +1,9 @@
 //! The front: HTTP, protocol negotiation and the answers every service shares.
 
+pub(crate) mod auth;
+pub(crate) mod cbor;
 pub(crate) mod conn;
+pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod limits;
+pub(crate) mod validate;

@@ -26,11 +26,15 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::state::ConsumerMeta;
-use super::{
-    decode_iter, err, opt_int, opt_str, req_str, seq, stream_name, ts, ApiError, ApiResult, Engine,
-    GetRecordsOut, Iter, Reply, ACCOUNT,
+use super::actions::get::{GetRecordsOut, ReadLimits, RecordOut};
+use super::iterator::{bad_token, decode_token, encode_token, Iter};
+use super::names::{not_found, seq, shard_id, ts};
+use super::request::{
+    stream_of_arn, GetShardIterator, ListStreamConsumers, OnConsumer, StreamRef, SubscribeToShard,
 };
+use super::state::ConsumerMeta;
+use super::{ApiResult, Engine, Reply, ACCOUNT};
+use crate::front::error::{err, internal, ApiError, Code};
 
 /// Longest quiet spell on a subscription: an event without records (with the
 /// current `MillisBehindLatest`) is sent after this long without one.
@@ -38,7 +42,7 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// What one event carries at most: like a GetRecords answer, but about 1 MiB
 /// of data, so events stay small for every SDK's decoder.
-const EVENT_LIMITS: super::ReadLimits = super::ReadLimits {
+const EVENT_LIMITS: ReadLimits = ReadLimits {
     records: 10_000,
     bytes: 1 << 20,
     rate_limited: false,
@@ -58,37 +62,23 @@ pub(crate) type Slots = HashMap<(String, usize), Slot>;
 
 fn consumer_not_found(arn: &str) -> ApiError {
     err(
-        "ResourceNotFoundException",
+        Code::ResourceNotFoundException,
         format!("Consumer {arn} under account {ACCOUNT} not found."),
     )
-}
-
-fn check_consumer_name(name: &str) -> Result<(), ApiError> {
-    let ok = (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(err(
-            "ValidationException",
-            format!("1 validation error detected: Value '{name}' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"),
-        ))
-    }
 }
 
 /// The stream name inside a consumer ARN
 /// (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/CONSUMER:SECONDS`).
 fn stream_of_consumer(arn: &str) -> Result<String, ApiError> {
     let invalid = || {
-        err(
-            "InvalidArgumentException",
+        err(Code::InvalidArgumentException,
             format!("Invalid ConsumerARN {arn}: expected arn:aws:kinesis:REGION:ACCOUNT:stream/STREAM/consumer/NAME:TIMESTAMP"),
         )
     };
     let (stream_arn, _) = arn.split_once("/consumer/").ok_or_else(invalid)?;
-    stream_name(&json!({ "StreamARN": stream_arn })).map_err(|_| invalid())
+    stream_of_arn(stream_arn)
+        .map(str::to_string)
+        .ok_or_else(invalid)
 }
 
 fn consumer_json(c: &ConsumerMeta, status: &str) -> Value {
@@ -129,9 +119,9 @@ fn event_frame(event_type: &'static str, payload: Vec<u8>) -> Bytes {
 fn exception_frame(e: &ApiError) -> Bytes {
     let payload = serde_json::to_vec(&json!({ "message": e.message })).unwrap_or_default();
     // The event stream's model names this one differently from HTTP errors.
-    let kind = match e.kind {
-        "InternalFailure" => "InternalFailureException",
-        other => other,
+    let kind = match e.code {
+        Code::InternalFailure => "InternalFailureException",
+        other => other.as_str(),
     };
     frame(
         vec![
@@ -148,7 +138,7 @@ fn records_event(shard: usize, out: GetRecordsOut) -> Bytes {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Event {
-        records: Vec<super::RecordOut>,
+        records: Vec<RecordOut>,
         #[serde(skip_serializing_if = "Option::is_none")]
         continuation_sequence_number: Option<String>,
         millis_behind_latest: u64,
@@ -180,20 +170,27 @@ impl Engine {
         self.closing.cancelled().await;
     }
 
-    fn find_consumer(&self, v: &Value) -> Result<(String, ConsumerMeta), ApiError> {
-        let (name, by_arn) = match opt_str(v, "ConsumerARN")? {
-            Some(arn) => (stream_of_consumer(arn)?, Some(arn.to_string())),
-            None => (stream_name(v)?, None),
+    fn find_consumer(&self, r: &OnConsumer) -> Result<(String, ConsumerMeta), ApiError> {
+        let by_arn = r.consumer_arn.clone();
+        let name = match &by_arn {
+            Some(arn) => stream_of_consumer(arn)?,
+            None => StreamRef {
+                stream_name: None,
+                stream_arn: r.stream_arn.clone(),
+            }
+            .name()?,
         };
         let by_name = match &by_arn {
             Some(_) => None,
-            None => Some(req_str(v, "ConsumerName")?.to_string()),
+            None => Some(r.consumer_name.clone().ok_or_else(|| {
+                err(
+                    Code::InvalidArgumentException,
+                    "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
+                )
+            })?),
         };
         let st = self.lock();
-        let s = st
-            .streams
-            .get(&name)
-            .ok_or_else(|| super::not_found(&name))?;
+        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
         let found = s.meta.consumers.iter().find(|c| match (&by_arn, &by_name) {
             (Some(arn), _) => &c.arn == arn,
             (None, Some(n)) => &c.name == n,
@@ -207,23 +204,27 @@ impl Engine {
         }
     }
 
-    pub(super) async fn register_stream_consumer(&self, v: &Value) -> ApiResult {
-        req_str(v, "StreamARN")?;
-        let name = stream_name(v)?;
-        let consumer = req_str(v, "ConsumerName")?.to_string();
-        check_consumer_name(&consumer)?;
+    pub(super) async fn register_stream_consumer(&self, r: OnConsumer) -> ApiResult {
+        let name = StreamRef {
+            stream_name: None,
+            stream_arn: r.stream_arn.clone(),
+        }
+        .name()?;
+        let consumer = r.consumer_name.clone().unwrap_or_default();
+        let tags = crate::kinesis::actions::settings::check_tags(
+            crate::kinesis::request::tag_map(r.tags),
+            &name,
+        )?;
         let now = self.now();
         let mut created = None;
         self.update_meta(&name, |m| {
             if m.consumers.iter().any(|c| c.name == consumer) {
-                return Err(err(
-                    "ResourceInUseException",
+                return Err(err(Code::ResourceInUseException,
                     format!("Consumer {consumer} under stream {name} under account {ACCOUNT} already exists."),
                 ));
             }
             if m.consumers.len() >= MAX_CONSUMERS {
-                return Err(err(
-                    "LimitExceededException",
+                return Err(err(Code::LimitExceededException,
                     format!("Stream {name} under account {ACCOUNT} already has {MAX_CONSUMERS} consumers, the maximum."),
                 ));
             }
@@ -231,49 +232,45 @@ impl Engine {
                 arn: format!("{}/consumer/{consumer}:{}", m.arn, now / 1000),
                 name: consumer.clone(),
                 created_ms: now,
+                tags,
+                policy: None,
             };
             created = Some(c.clone());
             m.consumers.push(c);
             Ok(())
         })
         .await?;
-        let c = created.ok_or_else(|| super::internal("consumer not registered"))?;
+        let c = created.ok_or_else(|| internal("consumer not registered"))?;
         // Like the real service, the answer says CREATING; Describe and List
         // report ACTIVE from then on.
         Ok(json!({ "Consumer": consumer_json(&c, "CREATING") }))
     }
 
-    pub(super) fn describe_stream_consumer(&self, v: &Value) -> ApiResult {
-        let (name, c) = self.find_consumer(v)?;
+    pub(super) fn describe_stream_consumer(&self, r: OnConsumer) -> ApiResult {
+        let (name, c) = self.find_consumer(&r)?;
         let st = self.lock();
-        let s = st
-            .streams
-            .get(&name)
-            .ok_or_else(|| super::not_found(&name))?;
+        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
         let mut description = consumer_json(&c, "ACTIVE");
         description["StreamARN"] = json!(s.meta.arn);
         Ok(json!({ "ConsumerDescription": description }))
     }
 
-    pub(super) fn list_stream_consumers(&self, v: &Value) -> ApiResult {
-        req_str(v, "StreamARN")?;
-        let name = stream_name(v)?;
-        let max = match opt_int(v, "MaxResults")? {
-            Some(n) => super::range_check("maxResults", n, 1, 10_000)? as usize,
-            None => 100,
-        };
-        let start = match opt_str(v, "NextToken")? {
-            Some(t) => super::decode_token(t)
+    pub(super) fn list_stream_consumers(&self, r: ListStreamConsumers) -> ApiResult {
+        let name = StreamRef {
+            stream_name: None,
+            stream_arn: Some(r.stream_arn.clone()),
+        }
+        .name()?;
+        let max = r.max_results.map_or(100, |n| n as usize);
+        let start = match r.next_token.as_deref() {
+            Some(t) => decode_token(t)
                 .and_then(|p| p.first().and_then(|n| n.parse::<usize>().ok()))
                 .filter(|n| *n <= MAX_CONSUMERS)
-                .ok_or_else(super::bad_token)?,
+                .ok_or_else(bad_token)?,
             None => 0,
         };
         let st = self.lock();
-        let s = st
-            .streams
-            .get(&name)
-            .ok_or_else(|| super::not_found(&name))?;
+        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
         let consumers: Vec<Value> = s
             .meta
             .consumers
@@ -285,13 +282,13 @@ impl Engine {
         let mut out = json!({ "Consumers": consumers });
         let next = start.saturating_add(max);
         if next < s.meta.consumers.len() {
-            out["NextToken"] = json!(super::encode_token(&[&next.to_string()]));
+            out["NextToken"] = json!(encode_token(&[&next.to_string()]));
         }
         Ok(out)
     }
 
-    pub(super) async fn deregister_stream_consumer(&self, v: &Value) -> ApiResult {
-        let (name, c) = self.find_consumer(v)?;
+    pub(super) async fn deregister_stream_consumer(&self, r: OnConsumer) -> ApiResult {
+        let (name, c) = self.find_consumer(&r)?;
         self.update_meta(&name, |m| {
             m.consumers.retain(|x| x.arn != c.arn);
             Ok(())
@@ -317,36 +314,34 @@ impl Engine {
 
     /// SubscribeToShard: checks the request, then answers with an event
     /// stream fed by a subscription task.
-    pub(super) async fn subscribe_to_shard(self: &Arc<Self>, v: &Value) -> Result<Reply, ApiError> {
-        let consumer_arn = req_str(v, "ConsumerARN")?.to_string();
-        let shard = req_str(v, "ShardId")?;
-        let start = v.get("StartingPosition").filter(|p| p.is_object()).ok_or_else(|| {
-            err(
-                "ValidationException",
-                "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null",
-            )
+    pub(super) async fn subscribe_to_shard(
+        self: &Arc<Self>,
+        r: SubscribeToShard,
+    ) -> Result<Reply, ApiError> {
+        let consumer_arn = r.consumer_arn.clone();
+        let (stream, _) = self.find_consumer(&OnConsumer {
+            stream_arn: None,
+            consumer_name: None,
+            consumer_arn: Some(consumer_arn.clone()),
+            tags: None,
         })?;
-        let (stream, _) = self.find_consumer(&json!({ "ConsumerARN": consumer_arn }))?;
         // Where to start, exactly as GetShardIterator would.
-        let mut request = json!({
-            "StreamName": stream,
-            "ShardId": shard,
-            "ShardIteratorType": req_str(start, "Type")?,
-        });
-        if let Some(n) = opt_str(start, "SequenceNumber")? {
-            request["StartingSequenceNumber"] = json!(n);
-        }
-        if let Some(t) = start.get("Timestamp") {
-            request["Timestamp"] = t.clone();
-        }
-        let answer = self
-            .get_shard_iterator(&request, "SubscribeToShard")
-            .await?;
+        let request = GetShardIterator {
+            stream: StreamRef {
+                stream_name: Some(stream),
+                stream_arn: None,
+            },
+            shard_id: r.shard_id,
+            shard_iterator_type: r.starting_position.kind,
+            starting_sequence_number: r.starting_position.sequence_number,
+            timestamp: r.starting_position.timestamp,
+        };
+        let answer = self.get_shard_iterator(request, "SubscribeToShard").await?;
         let it = answer
             .get("ShardIterator")
             .and_then(Value::as_str)
-            .and_then(decode_iter)
-            .ok_or_else(|| super::internal("could not start the subscription"))?;
+            .and_then(|it| self.iterators.decode(it))
+            .ok_or_else(|| internal("could not start the subscription"))?;
         let cancel = self.closing.child_token();
         {
             let mut slots = self.lock_slots();
@@ -356,9 +351,8 @@ impl Engine {
             let key = (consumer_arn.clone(), it.shard);
             if let Some(old) = slots.get(&key) {
                 if old.started.elapsed() < self.config.subscribe_cooldown {
-                    return Err(err(
-                        "ResourceInUseException",
-                        format!("Another active subscription exists for consumer {consumer_arn} on shard {shard}; subscribe again at least {} ms after the last successful call.", self.config.subscribe_cooldown.as_millis()),
+                    return Err(err(Code::ResourceInUseException,
+                        format!("Another active subscription exists for consumer {consumer_arn} on shard {}; subscribe again at least {} ms after the last successful call.", shard_id(it.shard), self.config.subscribe_cooldown.as_millis()),
                     ));
                 }
                 old.cancel.cancel();

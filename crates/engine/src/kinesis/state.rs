@@ -8,11 +8,13 @@
 //! oldest cached runs first.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+
+use crate::store::codec::RecordBatch;
+use crate::store::log::SegFile;
 
 /// One stored record.
 #[derive(Debug, Clone)]
@@ -100,6 +102,36 @@ pub(crate) struct StreamMeta {
     /// Registered enhanced fan-out consumers (RegisterStreamConsumer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) consumers: Vec<ConsumerMeta>,
+    /// Settings of the stream that change nothing locally but are stored and
+    /// reported (encryption, monitoring, resource policy, warm throughput...).
+    #[serde(default)]
+    pub(crate) settings: Box<StreamSettings>,
+}
+
+/// Stored stream settings (see [`StreamMeta::settings`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct StreamSettings {
+    /// `KMS` key id of StartStreamEncryption (records are not encrypted locally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kms_key_id: Option<String>,
+    /// Shard-level metrics of EnableEnhancedMonitoring.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) shard_level_metrics: Vec<String>,
+    /// PutResourcePolicy's document (stored and returned, not enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) warm_throughput_mibps: Option<u32>,
+    /// Largest record accepted, in KiB (1024 unless UpdateMaxRecordSize).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_record_size_kib: Option<u32>,
+    /// The stream is UPDATING until then (resharding, mode or encryption changes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) updating_until_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Persistent description of an enhanced fan-out consumer.
@@ -108,6 +140,10 @@ pub(crate) struct ConsumerMeta {
     pub(crate) name: String,
     pub(crate) arn: String,
     pub(crate) created_ms: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) policy: Option<String>,
 }
 
 /// A metadata log entry.
@@ -315,7 +351,7 @@ impl Stream {
 /// A log segment readable by GetRecords.
 #[derive(Debug)]
 pub(crate) struct SegInfo {
-    pub(crate) file: Arc<File>,
+    pub(crate) file: Arc<SegFile>,
     /// Durable length (frames beyond are not yet acknowledged).
     pub(crate) len: u64,
     /// Latest arrival time of each stream incarnation's records in it.
@@ -358,6 +394,10 @@ pub(crate) struct State {
 pub(crate) struct Snapshot {
     pub(crate) next_incarnation: u64,
     pub(crate) streams: Vec<SnapStream>,
+    /// The sealed segments live when it was written (absent before the
+    /// format-2 log): recovery checks that none is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) segments: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -431,6 +471,10 @@ impl State {
                     tails: s.shards.iter().map(|sh| sh.tail).collect(),
                 })
                 .collect(),
+            segments: self
+                .store
+                .as_ref()
+                .map(|s| s.segs.keys().copied().collect()),
         }
     }
 
@@ -618,173 +662,10 @@ impl State {
     }
 }
 
-/// Records of one stream appended together.
-#[derive(Debug, Clone)]
-pub(crate) struct RecordBatch {
-    pub(crate) incarnation: u64,
-    pub(crate) recs: Vec<(u32, u64, Rec)>,
-}
-
-const TAG_RECORDS: u8 = 1;
-const TAG_META: u8 = 2;
-pub(crate) const TAG_SNAPSHOT: u8 = 3;
-
-pub(crate) enum Entry {
-    Records(RecordBatch),
-    Meta(MetaOp),
-    Snapshot(Snapshot),
-}
-
-pub(crate) fn encode_records(batch: &RecordBatch) -> Vec<u8> {
-    let size: usize = batch
-        .recs
-        .iter()
-        .map(|(_, _, r)| 30 + r.pk.len() + r.data.len())
-        .sum();
-    let mut out = Vec::with_capacity(13 + size);
-    out.push(TAG_RECORDS);
-    out.extend_from_slice(&batch.incarnation.to_le_bytes());
-    out.extend_from_slice(&(batch.recs.len() as u32).to_le_bytes());
-    for (shard, pos, r) in &batch.recs {
-        out.extend_from_slice(&shard.to_le_bytes());
-        out.extend_from_slice(&pos.to_le_bytes());
-        out.extend_from_slice(&r.ts_ms.to_le_bytes());
-        out.extend_from_slice(&(r.pk.len() as u16).to_le_bytes());
-        out.extend_from_slice(r.pk.as_bytes());
-        out.extend_from_slice(&(r.data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&r.data);
-    }
-    out
-}
-
-pub(crate) fn encode_meta(op: &MetaOp) -> Vec<u8> {
-    let mut out = vec![TAG_META];
-    // Serializing plain data structures to JSON cannot fail.
-    if let Ok(json) = serde_json::to_vec(op) {
-        out.extend_from_slice(&json);
-    }
-    out
-}
-
-pub(crate) fn encode_snapshot(snap: &Snapshot) -> Vec<u8> {
-    let mut out = vec![TAG_SNAPSHOT];
-    // Serializing plain data structures to JSON cannot fail.
-    if let Ok(json) = serde_json::to_vec(snap) {
-        out.extend_from_slice(&json);
-    }
-    out
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Some(u64::from_le_bytes(a))
-    }
-}
-
-pub(crate) fn decode(payload: &[u8]) -> Result<Entry, String> {
-    match payload.first() {
-        Some(&TAG_META) => serde_json::from_slice(&payload[1..])
-            .map(Entry::Meta)
-            .map_err(|e| format!("bad metadata entry: {e}")),
-        Some(&TAG_SNAPSHOT) => serde_json::from_slice(&payload[1..])
-            .map(Entry::Snapshot)
-            .map_err(|e| format!("bad snapshot entry: {e}")),
-        Some(&TAG_RECORDS) => {
-            let mut r = Reader(&payload[1..]);
-            let bad = || "bad record entry".to_string();
-            let incarnation = r.u64().ok_or_else(bad)?;
-            let n = r.u32().ok_or_else(bad)?;
-            let mut recs = Vec::with_capacity(n.min(10_000) as usize);
-            for _ in 0..n {
-                let shard = r.u32().ok_or_else(bad)?;
-                let pos = r.u64().ok_or_else(bad)?;
-                let ts_ms = r.u64().ok_or_else(bad)?;
-                let pk_len = r.u16().ok_or_else(bad)?;
-                let pk = std::str::from_utf8(r.take(pk_len as usize).ok_or_else(bad)?)
-                    .map_err(|_| bad())?
-                    .to_string();
-                let data_len = r.u32().ok_or_else(bad)?;
-                let data = Bytes::copy_from_slice(r.take(data_len as usize).ok_or_else(bad)?);
-                recs.push((shard, pos, Rec { ts_ms, pk, data }));
-            }
-            Ok(Entry::Records(RecordBatch { incarnation, recs }))
-        }
-        _ => Err("unknown entry type".into()),
-    }
-}
-
-/// One record of a stored batch, borrowed from the frame.
-pub(crate) struct RecView<'a> {
-    pub(crate) pos: u64,
-    pub(crate) ts_ms: u64,
-    pub(crate) pk: &'a str,
-    pub(crate) data: &'a [u8],
-}
-
-/// Calls `f` with each record of `shard` in a record frame of stream
-/// `incarnation` (other frames are skipped) until `f` returns false.
-pub(crate) fn for_each_record(
-    payload: &[u8],
-    incarnation: u64,
-    shard: u32,
-    mut f: impl FnMut(RecView<'_>) -> bool,
-) -> Result<(), String> {
-    if payload.first() != Some(&TAG_RECORDS) {
-        return Ok(());
-    }
-    let mut r = Reader(&payload[1..]);
-    let bad = || "bad record entry".to_string();
-    if r.u64().ok_or_else(bad)? != incarnation {
-        return Ok(());
-    }
-    let n = r.u32().ok_or_else(bad)?;
-    for _ in 0..n {
-        let sh = r.u32().ok_or_else(bad)?;
-        let pos = r.u64().ok_or_else(bad)?;
-        let ts_ms = r.u64().ok_or_else(bad)?;
-        let pk_len = r.u16().ok_or_else(bad)?;
-        let pk = r.take(pk_len as usize).ok_or_else(bad)?;
-        let data_len = r.u32().ok_or_else(bad)?;
-        let data = r.take(data_len as usize).ok_or_else(bad)?;
-        if sh != shard {
-            continue;
-        }
-        let pk = std::str::from_utf8(pk).map_err(|_| bad())?;
-        if !f(RecView {
-            pos,
-            ts_ms,
-            pk,
-            data,
-        }) {
-            break;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::codec::*;
 
     fn meta(name: &str, incarnation: u64, retention_hours: u32) -> StreamMeta {
         StreamMeta {
@@ -805,6 +686,7 @@ mod tests {
                 closed_end: None,
             }],
             consumers: Vec::new(),
+            settings: Box::default(),
         }
     }
 

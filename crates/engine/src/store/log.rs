@@ -1,17 +1,21 @@
-//! The durable log: append-only segment files of checksummed frames
-//! `[len u32 LE][crc32 u32 LE][payload]`, written by a single writer task that
-//! group-commits every pending append with one `fdatasync`.
+//! Log frames and segment files.
 //!
-//! The active segment is `kinesis.log`; when it grows past the segment size it
-//! is renamed to `kinesis-<id>.log` (sealed, never written again) and a new
-//! `kinesis.log` starts with a metadata snapshot, so sealed segments whose
-//! records are all past retention can be deleted. Readers `pread` frames of any
-//! segment through shared file handles.
+//! A segment (format 2) starts with a 20-byte header
+//! `["WRYDLOG" 0x02][segment id u32][salt u32][crc32 of the 16 bytes before u32]`
+//! followed by frames
+//! `["WRf2"][len u32][crc32 of payload u32][crc32 of the 12 bytes before, seeded with the salt u32][payload]`
+//! (little endian). The marker and the header checksum make frames findable
+//! after a damaged region: a scan tries every offset holding the marker and
+//! keeps the first whose header and payload checksums hold. The salt is drawn
+//! when the data dir is created and never leaves it, so a frame embedded by a
+//! client in its record data cannot pass for a frame of the log.
+//!
+//! Segments written before format 2 (no header, frames `[len u32][crc32
+//! u32][payload]`) are still read; they cannot be scanned past a damaged frame.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::Mutex;
 
 use crate::error::EngineError;
 
@@ -29,25 +33,157 @@ pub(crate) fn fits(len: usize) -> bool {
 /// Bytes read ahead when scanning frames (one index entry's span).
 const CHUNK: usize = 256 << 10;
 
-const ACTIVE: &str = "kinesis.log";
+pub(crate) const ACTIVE: &str = "kinesis.log";
 
-pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
+const SEG_MAGIC: [u8; 8] = *b"WRYDLOG\x02";
+/// Length of a format-2 segment header.
+pub(crate) const SEG_HEADER: u64 = 20;
+const FRAME_MAGIC: [u8; 4] = *b"WRf2";
+/// Length of a format-2 frame header.
+pub(crate) const FRAME_HEADER: usize = 16;
+
+/// Appends one frame holding `payload` to `out` (format 2, `salt` of the
+/// data dir).
+pub(crate) fn frame(payload: &[u8], salt: u32, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&FRAME_MAGIC);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    let hcrc = header_crc(salt, &out[start..start + 12]);
+    out.extend_from_slice(&hcrc.to_le_bytes());
     out.extend_from_slice(payload);
+}
+
+fn header_crc(salt: u32, head: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(salt);
+    h.update(head);
+    h.finalize()
+}
+
+/// The header of a new format-2 segment.
+pub(crate) fn segment_header(id: u32, salt: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SEG_HEADER as usize);
+    out.extend_from_slice(&SEG_MAGIC);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&salt.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&out).to_le_bytes());
+    out
+}
+
+/// A salt for a new data dir (random keys of the standard library's hasher).
+pub(crate) fn new_salt() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish() as u32
+}
+
+/// How a segment's frames are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Before format 2: no segment header, no marker, no header checksum.
+    V1,
+    /// Format 2, with the segment's id and salt.
+    V2 { id: u32, salt: u32 },
+}
+
+impl Format {
+    /// Offset of the first frame.
+    pub(crate) fn data_start(self) -> u64 {
+        match self {
+            Format::V1 => 0,
+            Format::V2 { .. } => SEG_HEADER,
+        }
+    }
+}
+
+/// Reads the format of a segment file of `len` bytes: `Ok(None)` when the
+/// header is damaged (a format-2 marker with a bad checksum, or a file too
+/// short to say).
+pub(crate) fn read_format(file: &File, len: u64) -> std::io::Result<Option<Format>> {
+    if len == 0 {
+        return Ok(Some(Format::V1));
+    }
+    let mut head = [0u8; SEG_HEADER as usize];
+    let n = (len as usize).min(head.len());
+    read_exact_at(file, &mut head[..n], 0)?;
+    if n < SEG_HEADER as usize {
+        // A format-1 file starts with a frame length (little endian, far
+        // below 2^30): never with the marker.
+        return Ok(if head[..n.min(4)] == SEG_MAGIC[..n.min(4)] {
+            None
+        } else {
+            Some(Format::V1)
+        });
+    }
+    let crc = u32::from_le_bytes([head[16], head[17], head[18], head[19]]);
+    if head[..8] == SEG_MAGIC && crc32fast::hash(&head[..16]) == crc {
+        let id = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        let salt = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
+        return Ok(Some(Format::V2 { id, salt }));
+    }
+    // A damaged header (some of the marker survived) or a format-1 file.
+    let marker = head[..8]
+        .iter()
+        .zip(&SEG_MAGIC)
+        .filter(|(a, b)| a == b)
+        .count();
+    Ok(if marker >= 4 { None } else { Some(Format::V1) })
+}
+
+/// An open segment file: readers `pread` it through shared handles. Its path
+/// follows the file when the active segment is sealed (renamed).
+#[derive(Debug)]
+pub(crate) struct SegFile {
+    pub(crate) file: File,
+    pub(crate) format: Format,
+    path: Mutex<PathBuf>,
+}
+
+impl SegFile {
+    pub(crate) fn new(file: File, format: Format, path: PathBuf) -> Self {
+        SegFile {
+            file,
+            format,
+            path: Mutex::new(path),
+        }
+    }
+
+    pub(crate) fn path(&self) -> PathBuf {
+        self.path.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_path(&self, path: PathBuf) {
+        *self.path.lock().unwrap_or_else(|p| p.into_inner()) = path;
+    }
+}
+
+impl std::ops::Deref for SegFile {
+    type Target = File;
+    fn deref(&self) -> &File {
+        &self.file
+    }
 }
 
 /// Fills `buf` from `offset` without moving a shared cursor (`pread`), so
 /// readers share file handles.
 #[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 /// Fills `buf` from `offset` with positioned reads (`ReadFile` with an
 /// offset; the handle's cursor is not relied upon).
 #[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(
+    file: &File,
+    mut buf: &mut [u8],
+    mut offset: u64,
+) -> std::io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         match file.seek_read(buf, offset) {
@@ -63,21 +199,30 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::R
     Ok(())
 }
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
+pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
     let context = context.into();
     move |source| EngineError::Io { context, source }
 }
 
-fn sealed_name(id: u32) -> String {
+pub(crate) fn sealed_name(id: u32) -> String {
     format!("kinesis-{id:010}.log")
 }
 
-fn parse_sealed(name: &str) -> Option<u32> {
+pub(crate) fn parse_sealed(name: &str) -> Option<u32> {
     let digits = name.strip_prefix("kinesis-")?.strip_suffix(".log")?;
     if digits.len() != 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok()
+}
+
+/// The path of segment `id` in `dir` (sealed or active).
+pub(crate) fn segment_path(dir: &Path, id: u32, active: bool) -> PathBuf {
+    if active {
+        dir.join(ACTIVE)
+    } else {
+        dir.join(sealed_name(id))
+    }
 }
 
 /// What [`FrameReader::next`] found.
@@ -93,6 +238,7 @@ pub(crate) enum Next<'a> {
 /// Sequential frame reader over a file with positioned reads (no shared cursor).
 pub(crate) struct FrameReader<'f> {
     file: &'f File,
+    format: Format,
     len: u64,
     at: u64,
     buf: Vec<u8>,
@@ -100,15 +246,25 @@ pub(crate) struct FrameReader<'f> {
 }
 
 impl<'f> FrameReader<'f> {
-    /// Reads frames of `file` from `at` up to `len` bytes.
-    pub(crate) fn new(file: &'f File, at: u64, len: u64) -> Self {
+    /// Reads frames of `seg` from `at` up to `len` bytes.
+    pub(crate) fn new(seg: &'f SegFile, at: u64, len: u64) -> Self {
+        Self::with_format(&seg.file, seg.format, at, len)
+    }
+
+    pub(crate) fn with_format(file: &'f File, format: Format, at: u64, len: u64) -> Self {
         FrameReader {
             file,
+            format,
             len,
             at,
             buf: Vec::new(),
             buf_at: 0,
         }
+    }
+
+    /// Goes on reading at `at` (after a damaged region).
+    pub(crate) fn seek(&mut self, at: u64) {
+        self.at = at;
     }
 
     /// Makes `n` bytes at `at` available in the buffer.
@@ -130,262 +286,97 @@ impl<'f> FrameReader<'f> {
         &self.buf[start..start + n]
     }
 
+    /// Checks the frame at `at` without moving on: its total length, or why
+    /// it is bad.
+    fn check(&mut self, at: u64) -> std::io::Result<Result<u64, &'static str>> {
+        let salt = match self.format {
+            Format::V1 => None,
+            Format::V2 { salt, .. } => Some(salt),
+        };
+        let head = if salt.is_some() { FRAME_HEADER } else { 8 };
+        if self.len - at < head as u64 {
+            return Ok(Err("torn frame header"));
+        }
+        self.fill(at, head)?;
+        let h = self.slice(at, head);
+        let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let (len, crc) = match salt {
+            None => (word(0), word(4)),
+            Some(salt) => {
+                if h[..4] != FRAME_MAGIC {
+                    return Ok(Err("no frame marker"));
+                }
+                if header_crc(salt, &h[..12]) != word(12) {
+                    return Ok(Err("frame header checksum mismatch"));
+                }
+                (word(4), word(8))
+            }
+        };
+        if len > MAX_FRAME {
+            return Ok(Err("frame length out of range"));
+        }
+        if self.len - at - (head as u64) < u64::from(len) {
+            return Ok(Err("torn frame"));
+        }
+        self.fill(at, head + len as usize)?;
+        if crc32fast::hash(self.slice(at + head as u64, len as usize)) != crc {
+            return Ok(Err("checksum mismatch"));
+        }
+        Ok(Ok(head as u64 + u64::from(len)))
+    }
+
     pub(crate) fn next(&mut self) -> std::io::Result<Next<'_>> {
         let at = self.at;
         if at >= self.len {
             return Ok(Next::End);
         }
-        if self.len - at < 8 {
-            return Ok(Next::Bad {
-                offset: at,
-                reason: "torn frame header",
-            });
+        match self.check(at)? {
+            Err(reason) => Ok(Next::Bad { offset: at, reason }),
+            Ok(total) => {
+                self.at = at + total;
+                let head = self.head_len();
+                Ok(Next::Frame {
+                    offset: at,
+                    payload: self.slice(at + head, (total - head) as usize),
+                })
+            }
         }
-        self.fill(at, 8)?;
-        let h = self.slice(at, 8);
-        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-        let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
-        if len > MAX_FRAME {
-            return Ok(Next::Bad {
-                offset: at,
-                reason: "frame length out of range",
-            });
-        }
-        if self.len - at - 8 < u64::from(len) {
-            return Ok(Next::Bad {
-                offset: at,
-                reason: "torn frame",
-            });
-        }
-        self.fill(at, 8 + len as usize)?;
-        if crc32fast::hash(self.slice(at + 8, len as usize)) != crc {
-            return Ok(Next::Bad {
-                offset: at,
-                reason: "checksum mismatch",
-            });
-        }
-        self.at = at + 8 + u64::from(len);
-        Ok(Next::Frame {
-            offset: at,
-            payload: self.slice(at + 8, len as usize),
-        })
     }
-}
 
-/// An open data dir: the lock file and the log segments.
-pub(crate) struct DataDir {
-    dir: PathBuf,
-    _lock: File,
-    /// The active segment (`kinesis.log`).
-    pub(crate) active: Arc<File>,
-    pub(crate) active_id: u32,
-    /// Durable length of the active segment.
-    pub(crate) active_len: u64,
-    pub(crate) log_path: PathBuf,
-}
-
-/// A segment found by [`DataDir::open`].
-pub(crate) struct OpenedSegment {
-    pub(crate) id: u32,
-    pub(crate) file: Arc<File>,
-    pub(crate) len: u64,
-}
-
-/// What [`DataDir::open`] reports while replaying, in log order.
-pub(crate) enum Replay<'a> {
-    /// A segment (reported again with its final length after a tail cut).
-    Segment(&'a OpenedSegment),
-    /// An intact frame.
-    Frame {
-        seg: u32,
-        offset: u64,
-        payload: &'a [u8],
-    },
-}
-
-impl DataDir {
-    /// Locks `dir` and reads every intact frame of its segments in order
-    /// (`on_frame(segment id, offset, payload)`); cuts a torn or corrupt tail of
-    /// the active segment. A bad frame in a sealed segment is an error.
-    pub(crate) fn open(
-        dir: &Path,
-        mut on: impl FnMut(Replay<'_>) -> Result<(), EngineError>,
-    ) -> Result<Self, EngineError> {
-        std::fs::create_dir_all(dir).map_err(io(format!("creating data dir {}", dir.display())))?;
-        let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(format!("opening {}", lock_path.display())))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(EngineError::Locked(dir.to_path_buf()))
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(io(format!("locking {}", lock_path.display()))(e))
-            }
+    fn head_len(&self) -> u64 {
+        match self.format {
+            Format::V1 => 8,
+            Format::V2 { .. } => FRAME_HEADER as u64,
         }
-        let mut sealed: Vec<u32> = std::fs::read_dir(dir)
-            .map_err(io(format!("listing data dir {}", dir.display())))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| parse_sealed(e.file_name().to_str()?))
-            .collect();
-        sealed.sort_unstable();
-        for &id in &sealed {
-            let path = dir.join(sealed_name(id));
-            let file = File::open(&path).map_err(io(format!("opening {}", path.display())))?;
-            let len = file
-                .metadata()
-                .map_err(io(format!("reading the size of {}", path.display())))?
-                .len();
-            let seg = OpenedSegment {
-                id,
-                file: Arc::new(file),
-                len,
-            };
-            on(Replay::Segment(&seg))?;
-            let mut reader = FrameReader::new(&seg.file, 0, len);
-            loop {
-                match reader
-                    .next()
-                    .map_err(io(format!("reading {}", path.display())))?
-                {
-                    Next::Frame { offset, payload } => on(Replay::Frame {
-                        seg: id,
-                        offset,
-                        payload,
-                    })?,
-                    Next::End => break,
-                    Next::Bad { offset, reason } => {
-                        return Err(EngineError::Corrupt {
-                            path,
-                            offset,
-                            reason: format!(
-                            "{reason} in a sealed segment; move the file away to start without it"
-                        ),
-                        })
+    }
+
+    /// The offset of the first intact frame after `from` (format 2 only;
+    /// format-1 frames cannot be told from data), or `None`.
+    pub(crate) fn resync(&mut self, from: u64) -> std::io::Result<Option<u64>> {
+        if self.format == Format::V1 {
+            return Ok(None);
+        }
+        let mut at = from + 1;
+        while at + FRAME_HEADER as u64 <= self.len {
+            let n = (CHUNK as u64).min(self.len - at) as usize;
+            let mut chunk = vec![0u8; n];
+            read_exact_at(self.file, &mut chunk, at)?;
+            let mut found = None;
+            for i in 0..n.saturating_sub(3) {
+                if chunk[i..i + 4] == FRAME_MAGIC {
+                    let cand = at + i as u64;
+                    if self.check(cand)?.is_ok() {
+                        found = Some(cand);
+                        break;
                     }
                 }
             }
-        }
-        let active_id = sealed.last().map_or(0, |id| id + 1);
-        let log_path = dir.join(ACTIVE);
-        let log = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io(format!("opening {}", log_path.display())))?;
-        let len = log
-            .metadata()
-            .map_err(io(format!("reading the size of {}", log_path.display())))?
-            .len();
-        let seg = OpenedSegment {
-            id: active_id,
-            file: Arc::new(log),
-            len,
-        };
-        on(Replay::Segment(&seg))?;
-        let mut reader = FrameReader::new(&seg.file, 0, len);
-        let good_end = loop {
-            match reader
-                .next()
-                .map_err(io(format!("reading {}", log_path.display())))?
-            {
-                Next::Frame { offset, payload } => on(Replay::Frame {
-                    seg: active_id,
-                    offset,
-                    payload,
-                })?,
-                Next::End => break len,
-                Next::Bad { offset, .. } => break offset,
+            if found.is_some() {
+                return Ok(found);
             }
-        };
-        if good_end < len {
-            tracing::warn!(
-                path = %log_path.display(),
-                kept = good_end,
-                cut = len - good_end,
-                "cutting a torn or corrupt log tail"
-            );
-            seg.file
-                .set_len(good_end)
-                .and_then(|()| seg.file.sync_all())
-                .map_err(io(format!("truncating {}", log_path.display())))?;
+            // Overlap by the marker's length so one split across chunks is seen.
+            at += n.saturating_sub(3).max(1) as u64;
         }
-        on(Replay::Segment(&OpenedSegment {
-            id: active_id,
-            file: seg.file.clone(),
-            len: good_end,
-        }))?;
-        sync_dir(dir).map_err(io(format!("syncing {}", dir.display())))?;
-        Ok(DataDir {
-            dir: dir.to_path_buf(),
-            _lock: lock,
-            active: seg.file,
-            active_id,
-            active_len: good_end,
-            log_path,
-        })
+        Ok(None)
     }
-
-    /// Appends `bytes` (whole frames) and makes them durable; returns the
-    /// offset they start at.
-    pub(crate) fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
-        let at = self.active_len;
-        let mut f: &File = &self.active;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-        self.active_len += bytes.len() as u64;
-        Ok(at)
-    }
-
-    /// Seals the active segment and starts a new one holding `first` (whole
-    /// frames, made durable). Returns the sealed id.
-    pub(crate) fn rotate(&mut self, first: &[u8]) -> std::io::Result<u32> {
-        let sealed = self.active_id;
-        self.active.sync_all()?;
-        std::fs::rename(&self.log_path, self.dir.join(sealed_name(sealed)))?;
-        let log = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&self.log_path)?;
-        log.set_len(0)?;
-        self.active = Arc::new(log);
-        self.active_id = sealed + 1;
-        self.active_len = 0;
-        let mut f: &File = &self.active;
-        f.write_all(first)?;
-        f.sync_all()?;
-        self.active_len = first.len() as u64;
-        // The rename and the new file must be durable before records written
-        // to it are acknowledged.
-        sync_dir(&self.dir)?;
-        Ok(sealed)
-    }
-
-    /// Deletes a sealed segment.
-    pub(crate) fn remove(&self, id: u32) -> std::io::Result<()> {
-        std::fs::remove_file(self.dir.join(sealed_name(id)))?;
-        sync_dir(&self.dir)
-    }
-
-    pub(crate) fn sync(&self) -> std::io::Result<()> {
-        self.active.sync_all()
-    }
-}
-
-/// Makes renames, creations and deletions in `dir` durable. Windows cannot
-/// open a directory as a file (and NTFS journals its metadata): a no-op there.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }

@@ -275,7 +275,21 @@ async fn subscribe_shard(
                 Ok(Some(other)) => tracing::debug!(shard, event = ?other, "unknown event ignored"),
                 // The subscription's time is up: subscribe again from the
                 // continuation.
-                Ok(None) => break,
+                Ok(None) => {
+                    tracing::debug!(
+                        shard,
+                        "subscription ended (Kinesis ends each after 5 minutes); subscribing again from its continuation"
+                    );
+                    break;
+                }
+                Err(_) if tx.is_closed() => {
+                    // The reader is gone: the program is ending, and its
+                    // runtime drops the HTTP connection tasks in any order,
+                    // so a subscription still being read may see its
+                    // connection closed ("connection closed before message
+                    // completed"). Nothing failed: stop quietly.
+                    return Ok(());
+                }
                 Err(err) => {
                     let kind = err
                         .as_service_error()

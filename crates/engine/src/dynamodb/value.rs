@@ -1,0 +1,324 @@
+//! Attribute values and items, read from and written as DynamoDB JSON
+//! (`{"S": "x"}`, `{"N": "1"}`, B and BS in standard base64).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value as Json};
+
+use super::number::{Number, NumberError};
+
+/// The largest item DynamoDB stores (400 KB).
+pub const MAX_ITEM_SIZE: usize = 400 * 1024;
+
+/// An item: attribute name → value.
+pub type Item = BTreeMap<String, AttributeValue>;
+
+/// One attribute value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    S(String),
+    N(Number),
+    B(Vec<u8>),
+    Bool(bool),
+    Null,
+    M(BTreeMap<String, AttributeValue>),
+    L(Vec<AttributeValue>),
+    Ss(Vec<String>),
+    Ns(Vec<Number>),
+    Bs(Vec<Vec<u8>>),
+}
+
+/// Why a JSON value is not an attribute value; `Display` is the service's wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error(
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+    )]
+    Empty,
+    #[error("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")]
+    MoreThanOne,
+    #[error("{0}")]
+    Number(#[from] NumberError),
+    #[error("One or more parameter values were invalid: Null attribute value types must have the value of true")]
+    NullFalse,
+    #[error("One or more parameter values were invalid: An string set  may not be empty")]
+    EmptySs,
+    #[error("One or more parameter values were invalid: An number set  may not be empty")]
+    EmptyNs,
+    #[error("One or more parameter values were invalid: Binary sets should not be empty")]
+    EmptyBs,
+    #[error(
+        "One or more parameter values were invalid: Input collection {0} contains duplicates."
+    )]
+    Duplicates(String),
+    #[error("Input collection contains duplicates")]
+    DuplicateNumbers,
+    /// The JSON shape is wrong (the front reports it as a SerializationException).
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// The type descriptor as the service names it (`S`, `NS`, `BOOL`, …).
+impl AttributeValue {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            AttributeValue::S(_) => "S",
+            AttributeValue::N(_) => "N",
+            AttributeValue::B(_) => "B",
+            AttributeValue::Bool(_) => "BOOL",
+            AttributeValue::Null => "NULL",
+            AttributeValue::M(_) => "M",
+            AttributeValue::L(_) => "L",
+            AttributeValue::Ss(_) => "SS",
+            AttributeValue::Ns(_) => "NS",
+            AttributeValue::Bs(_) => "BS",
+        }
+    }
+
+    /// Reads DynamoDB JSON (`{"S": "x"}`), with the service's checks.
+    pub fn from_json(json: &Json) -> Result<Self, ValueError> {
+        let obj = json
+            .as_object()
+            .ok_or_else(|| shape("an attribute value must be an object"))?;
+        let mut set = obj.iter().filter(|(_, v)| !v.is_null());
+        let Some((ty, v)) = set.next() else {
+            return Err(ValueError::Empty);
+        };
+        if set.next().is_some() {
+            return Err(ValueError::MoreThanOne);
+        }
+        let string = |v: &Json| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| shape("expected a string"))
+        };
+        let bytes = |v: &Json| -> Result<Vec<u8>, ValueError> {
+            let s = v
+                .as_str()
+                .ok_or_else(|| shape("expected a base64 string"))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|_| shape("invalid base64"))
+        };
+        Ok(match ty.as_str() {
+            "S" => AttributeValue::S(string(v)?),
+            "N" => AttributeValue::N(Number::parse(&string(v)?)?),
+            "B" => AttributeValue::B(bytes(v)?),
+            "BOOL" => AttributeValue::Bool(v.as_bool().ok_or_else(|| shape("expected a boolean"))?),
+            "NULL" => match v.as_bool() {
+                Some(true) => AttributeValue::Null,
+                Some(false) => return Err(ValueError::NullFalse),
+                None => return Err(shape("expected a boolean")),
+            },
+            "M" => {
+                let m = v.as_object().ok_or_else(|| shape("expected a map"))?;
+                AttributeValue::M(item_from_map(m)?)
+            }
+            "L" => AttributeValue::L(
+                list(v)?
+                    .iter()
+                    .map(AttributeValue::from_json)
+                    .collect::<Result<_, _>>()?,
+            ),
+            "SS" => {
+                let ss: Vec<String> = list(v)?.iter().map(string).collect::<Result<_, _>>()?;
+                if ss.is_empty() {
+                    return Err(ValueError::EmptySs);
+                }
+                if has_duplicates(&ss) {
+                    return Err(ValueError::Duplicates(format!("[{}]", ss.join(", "))));
+                }
+                AttributeValue::Ss(ss)
+            }
+            "NS" => {
+                let raw: Vec<String> = list(v)?.iter().map(string).collect::<Result<_, _>>()?;
+                if raw.is_empty() {
+                    return Err(ValueError::EmptyNs);
+                }
+                let ns: Vec<Number> = raw
+                    .iter()
+                    .map(|s| Number::parse(s))
+                    .collect::<Result<_, _>>()?;
+                if has_duplicates(&ns) {
+                    return Err(ValueError::DuplicateNumbers);
+                }
+                AttributeValue::Ns(ns)
+            }
+            "BS" => {
+                let bs: Vec<Vec<u8>> = list(v)?.iter().map(bytes).collect::<Result<_, _>>()?;
+                if bs.is_empty() {
+                    return Err(ValueError::EmptyBs);
+                }
+                if has_duplicates(&bs) {
+                    let shown: Vec<String> = list(v)?
+                        .iter()
+                        .filter_map(|b| b.as_str().map(str::to_string))
+                        .collect();
+                    return Err(ValueError::Duplicates(format!(
+                        "[{}]of type BS",
+                        shown.join(", ")
+                    )));
+                }
+                AttributeValue::Bs(bs)
+            }
+            other => return Err(shape(&format!("unknown attribute value type {other}"))),
+        })
+    }
+
+    /// Writes DynamoDB JSON.
+    pub fn to_json(&self) -> Json {
+        let b64 = |b: &[u8]| Json::String(base64::engine::general_purpose::STANDARD.encode(b));
+        match self {
+            AttributeValue::S(s) => json!({ "S": s }),
+            AttributeValue::N(n) => json!({ "N": n.to_string() }),
+            AttributeValue::B(b) => json!({ "B": b64(b) }),
+            AttributeValue::Bool(b) => json!({ "BOOL": b }),
+            AttributeValue::Null => json!({ "NULL": true }),
+            AttributeValue::M(m) => json!({ "M": item_to_json(m) }),
+            AttributeValue::L(l) => {
+                json!({ "L": l.iter().map(AttributeValue::to_json).collect::<Vec<_>>() })
+            }
+            AttributeValue::Ss(ss) => json!({ "SS": ss }),
+            AttributeValue::Ns(ns) => {
+                json!({ "NS": ns.iter().map(Number::to_string).collect::<Vec<_>>() })
+            }
+            AttributeValue::Bs(bs) => {
+                json!({ "BS": bs.iter().map(|b| b64(b)).collect::<Vec<_>>() })
+            }
+        }
+    }
+
+    /// Size as DynamoDB counts it (UTF-8 bytes of strings, raw bytes of
+    /// binaries, ~digits/2 for numbers, 3 + members for documents).
+    pub fn size(&self) -> usize {
+        match self {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.size(),
+            AttributeValue::B(b) => b.len(),
+            AttributeValue::Bool(_) | AttributeValue::Null => 1,
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| 1 + k.len() + v.size()).sum::<usize>()
+            }
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + v.size()).sum::<usize>(),
+            AttributeValue::Ss(ss) => ss.iter().map(String::len).sum(),
+            AttributeValue::Ns(ns) => ns.iter().map(Number::size).sum(),
+            AttributeValue::Bs(bs) => bs.iter().map(Vec::len).sum(),
+        }
+    }
+}
+
+impl AttributeValue {
+    /// For key attributes (S, N, B): a self-delimiting byte string whose
+    /// bytewise order is the service's key order (strings by UTF-8 bytes,
+    /// numbers numerically, binaries bytewise), so keys can be concatenated
+    /// in an ordered key-value store. None for other types.
+    pub fn key_bytes(&self) -> Option<Vec<u8>> {
+        fn escaped(bytes: &[u8]) -> Vec<u8> {
+            // 0x00 becomes 0x00 0xFF; 0x00 0x00 ends the value.
+            let mut out = Vec::with_capacity(bytes.len() + 2);
+            for &b in bytes {
+                out.push(b);
+                if b == 0 {
+                    out.push(0xff);
+                }
+            }
+            out.extend([0, 0]);
+            out
+        }
+        match self {
+            AttributeValue::S(s) => Some(escaped(s.as_bytes())),
+            AttributeValue::B(b) => Some(escaped(b)),
+            AttributeValue::N(n) => Some(n.key_bytes()),
+            _ => None,
+        }
+    }
+
+    /// Decodes [`AttributeValue::key_bytes`] of a key of type `ty` (`S`, `N`
+    /// or `B`); returns the value and the bytes used.
+    pub fn from_key_bytes(ty: &str, bytes: &[u8]) -> Option<(AttributeValue, usize)> {
+        let unescape = || -> Option<(Vec<u8>, usize)> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            loop {
+                let b = *bytes.get(i)?;
+                if b != 0 {
+                    out.push(b);
+                    i += 1;
+                    continue;
+                }
+                match *bytes.get(i + 1)? {
+                    0 => return Some((out, i + 2)),
+                    0xff => {
+                        out.push(0);
+                        i += 2;
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        match ty {
+            "S" => unescape()
+                .and_then(|(b, used)| Some((AttributeValue::S(String::from_utf8(b).ok()?), used))),
+            "B" => unescape().map(|(b, used)| (AttributeValue::B(b), used)),
+            "N" => Number::from_key_bytes(bytes).map(|(n, used)| (AttributeValue::N(n), used)),
+            _ => None,
+        }
+    }
+}
+
+fn list(v: &Json) -> Result<&Vec<Json>, ValueError> {
+    v.as_array().ok_or_else(|| shape("expected a list"))
+}
+
+fn shape(msg: &str) -> ValueError {
+    ValueError::Shape(msg.to_string())
+}
+
+fn has_duplicates<T: Ord>(values: &[T]) -> bool {
+    let mut sorted: Vec<&T> = values.iter().collect();
+    sorted.sort();
+    sorted.windows(2).any(|w| w[0] == w[1])
+}
+
+fn item_from_map(map: &Map<String, Json>) -> Result<Item, ValueError> {
+    map.iter()
+        .map(|(k, v)| Ok((k.clone(), AttributeValue::from_json(v)?)))
+        .collect()
+}
+
+/// Reads an item (`{"name": {"S": "x"}, …}`).
+pub fn item_from_json(json: &Json) -> Result<Item, ValueError> {
+    item_from_map(
+        json.as_object()
+            .ok_or_else(|| shape("an item must be an object"))?,
+    )
+}
+
+/// Writes an item as DynamoDB JSON.
+pub fn item_to_json(item: &Item) -> Json {
+    Json::Object(item.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+}
+
+/// Item size as DynamoDB counts it: the UTF-8 length of every attribute name
+/// plus the size of its value (compare with [`MAX_ITEM_SIZE`]).
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + v.size()).sum()
+}
+
+impl serde::Serialize for AttributeValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AttributeValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = Json::deserialize(deserializer)?;
+        AttributeValue::from_json(&json).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+#[path = "value_tests.rs"]
+mod tests;

@@ -1,0 +1,201 @@
+//! PutRecord and PutRecords.
+
+use bytes::Bytes;
+use md5::{Digest, Md5};
+use serde_json::{json, Value};
+
+use crate::front::error::{err, internal, ApiError, Code};
+use crate::kinesis::names::*;
+use crate::kinesis::request::*;
+use crate::kinesis::state::*;
+use crate::kinesis::{ApiResult, Engine, ACCOUNT, MAX_PUT_RECORDS_BYTES, MAX_RECORD};
+use crate::store::codec::{encode_records, RecordBatch};
+
+impl Engine {
+    // ---- writes ----------------------------------------------------------
+
+    pub(crate) async fn put_record(&self, r: PutRecord) -> ApiResult {
+        let name = r.stream.name()?;
+        if let Some(n) = &r.sequence_number_for_ordering {
+            // Accepted: sequence numbers always increase.
+            if parse_seq(n).is_none() && !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(
+                    Code::InvalidArgumentException,
+                    format!("ExclusiveMinimumSequenceNumber {n} used in PutRecord on stream {name} under account {ACCOUNT} is invalid."),
+                ));
+            }
+        }
+        let max = self.max_record_bytes(&name)?;
+        let entry = PutEntry::new(r.entry, max, None)?;
+        let out = self.put(&name, vec![entry], true).await?;
+        match out.into_iter().next() {
+            Some(Ok((shard, seq))) => Ok(json!({
+                "ShardId": shard,
+                "SequenceNumber": seq,
+                "EncryptionType": self.encryption_type(&name),
+            })),
+            Some(Err(e)) => Err(e),
+            None => Err(internal("no result")),
+        }
+    }
+
+    pub(crate) async fn put_records(&self, r: PutRecords) -> ApiResult {
+        let name = r.stream.name()?;
+        let max = self.max_record_bytes(&name)?;
+        let mut entries = Vec::with_capacity(r.records.len());
+        let mut total = 0usize;
+        for (i, e) in r.records.into_iter().enumerate() {
+            let e = PutEntry::new(e, max, Some(i))?;
+            total += e.data.len() + e.pk.len();
+            entries.push(e);
+        }
+        if total > MAX_PUT_RECORDS_BYTES {
+            return Err(err(
+                Code::InvalidArgumentException,
+                format!("Records size exceeds 5 MB limit: {total} bytes"),
+            ));
+        }
+        let out = self.put(&name, entries, false).await?;
+        let failed = out.iter().filter(|r| r.is_err()).count();
+        let results: Vec<Value> = out
+            .into_iter()
+            .map(|r| match r {
+                Ok((shard, seq)) => json!({"SequenceNumber": seq, "ShardId": shard}),
+                Err(e) => json!({"ErrorCode": e.code.as_str(), "ErrorMessage": e.message}),
+            })
+            .collect();
+        Ok(json!({
+            "FailedRecordCount": failed,
+            "Records": results,
+            "EncryptionType": self.encryption_type(&name),
+        }))
+    }
+
+    /// The largest record `name` accepts (1 MiB unless UpdateMaxRecordSize).
+    fn max_record_bytes(&self, name: &str) -> Result<usize, ApiError> {
+        let st = self.lock();
+        let s = st.streams.get(name).ok_or_else(|| not_found(name))?;
+        Ok(s.meta
+            .settings
+            .max_record_size_kib
+            .map_or(MAX_RECORD, |k| k as usize * 1024))
+    }
+
+    /// `KMS` once StartStreamEncryption was called, else `NONE`.
+    fn encryption_type(&self, name: &str) -> &'static str {
+        let st = self.lock();
+        match st.streams.get(name) {
+            Some(s) if s.meta.settings.kms_key_id.is_some() => "KMS",
+            _ => "NONE",
+        }
+    }
+
+    /// Appends entries; per-entry results in request order.
+    pub(crate) async fn put(
+        &self,
+        name: &str,
+        entries: Vec<PutEntry>,
+        single: bool,
+    ) -> Result<Vec<Result<(String, String), ApiError>>, ApiError> {
+        let (rx, results) = {
+            let mut st = self.lock();
+            let now = self.now();
+            st.trim(name, now);
+            let s = st.streams.get_mut(name).ok_or_else(|| not_found(name))?;
+            if now < s.meta.active_at_ms {
+                // A stream being created takes no records yet.
+                return Err(not_found(name));
+            }
+            let mut batch = RecordBatch {
+                incarnation: s.meta.incarnation,
+                recs: Vec::with_capacity(entries.len()),
+            };
+            let mut results = Vec::with_capacity(entries.len());
+            for e in entries {
+                if !single
+                    && self.config.fail_entry_ratio > 0.0
+                    && rand::random::<f64>() < self.config.fail_entry_ratio
+                {
+                    results.push(Err(internal("Internal service failure.")));
+                    continue;
+                }
+                let Some(idx) = s.route(e.hash) else {
+                    results.push(Err(internal("no open shard owns the hash key")));
+                    continue;
+                };
+                let shard = &mut s.shards[idx];
+                if self.config.enforce_limits {
+                    let size = (e.data.len() + e.pk.len()) as u64;
+                    let w = shard.window.at(now);
+                    if w.put_records + 1 > 1000 || w.put_bytes + size > 1 << 20 {
+                        let pe = err(Code::ProvisionedThroughputExceededException,
+                            format!("Rate exceeded for shard {} in stream {name} under account {ACCOUNT}.", shard_id(idx)),
+                        );
+                        if single {
+                            return Err(pe);
+                        }
+                        results.push(Err(pe));
+                        continue;
+                    }
+                    w.put_records += 1;
+                    w.put_bytes += size;
+                }
+                let pos = shard.reserved;
+                shard.reserved += 1;
+                results.push(Ok((shard_id(idx), record_seq(idx, pos))));
+                batch.recs.push((
+                    idx as u32,
+                    pos,
+                    Rec {
+                        ts_ms: now,
+                        pk: e.pk,
+                        data: e.data,
+                    },
+                ));
+            }
+            if batch.recs.is_empty() {
+                return Ok(results);
+            }
+            let payload = encode_records(&batch);
+            (self.queue(&payload, Some(batch)), results)
+        };
+        Self::durable(rx).await?;
+        Ok(results)
+    }
+}
+
+/// One parsed record to put.
+pub(crate) struct PutEntry {
+    pub(crate) pk: String,
+    pub(crate) data: Bytes,
+    pub(crate) hash: u128,
+}
+
+impl PutEntry {
+    /// Checks one record to put (entry `index` of PutRecords).
+    fn new(e: PutEntryIn, max: usize, index: Option<usize>) -> Result<PutEntry, ApiError> {
+        if e.data.len() > max {
+            let at = index.map_or("data".to_string(), |i| {
+                format!("records.{}.member.data", i + 1)
+            });
+            return Err(err(
+                Code::ValidationException,
+                format!("1 validation error detected: Value at '{at}' failed to satisfy constraint: Member must have length less than or equal to {max}"),
+            ));
+        }
+        let hash = match &e.explicit_hash_key {
+            Some(k) => parse_hash(k).ok_or_else(|| {
+                err(
+                    Code::InvalidArgumentException,
+                    format!("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {k}"),
+                )
+            })?,
+            None => u128::from_be_bytes(Md5::digest(e.partition_key.as_bytes()).into()),
+        };
+        Ok(PutEntry {
+            pk: e.partition_key,
+            data: Bytes::from(e.data),
+            hash,
+        })
+    }
+}

@@ -1,0 +1,372 @@
+//! CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary,
+//! ListStreams and ListShards.
+
+use serde_json::{json, Map, Value};
+
+use crate::front::error::{err, ApiError, Code};
+use crate::kinesis::actions::settings::check_tags;
+use crate::kinesis::iterator::*;
+use crate::kinesis::names::*;
+use crate::kinesis::request::*;
+use crate::kinesis::state::*;
+use crate::kinesis::{ApiResult, Engine, ACCOUNT};
+use crate::store::codec::encode_meta;
+
+impl Engine {
+    // ---- streams ---------------------------------------------------------
+
+    pub(crate) async fn create_stream(&self, r: CreateStream, region: &str) -> ApiResult {
+        let name = r.stream_name.as_str();
+        let on_demand = r
+            .stream_mode_details
+            .as_ref()
+            .is_some_and(|m| m.stream_mode == "ON_DEMAND");
+        let count = match r.shard_count {
+            Some(n) => n as u32,
+            None if on_demand => self.config.on_demand_shard_count.max(1),
+            None => {
+                return Err(err(
+                    Code::ValidationException,
+                    "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not be null",
+                ))
+            }
+        };
+        let tags = check_tags(tag_map(r.tags), name)?;
+        let rx = {
+            let mut st = self.lock();
+            if st.streams.contains_key(name) {
+                return Err(err(
+                    Code::ResourceInUseException,
+                    format!("Stream {name} under account {ACCOUNT} already exists."),
+                ));
+            }
+            let open: usize = st.streams.values().map(Stream::open_count).sum();
+            if open + count as usize > self.config.shard_limit as usize {
+                return Err(crate::kinesis::actions::reshard::shard_limit_error(
+                    open,
+                    self.config.shard_limit,
+                    count as usize,
+                    region,
+                ));
+            }
+            let now = self.now();
+            let incarnation = st.next_incarnation;
+            let meta = StreamMeta {
+                name: name.to_string(),
+                incarnation,
+                arn: format!("arn:aws:kinesis:{region}:{ACCOUNT}:stream/{name}"),
+                created_ms: now,
+                active_at_ms: now + self.config.stream_activation_delay.as_millis() as u64,
+                on_demand,
+                retention_hours: 24,
+                tags,
+                shards: uniform_ranges(count)
+                    .into_iter()
+                    .map(|(start, end)| ShardMeta {
+                        start: start.to_string(),
+                        end: end.to_string(),
+                        parent: None,
+                        adjacent: None,
+                        created_ms: now,
+                        closed_end: None,
+                    })
+                    .collect(),
+                consumers: Vec::new(),
+                settings: Box::new(StreamSettings {
+                    max_record_size_kib: r.max_record_size_kib.map(|k| k as u32),
+                    warm_throughput_mibps: r.warm_throughput_mibps.map(|w| w as u32),
+                    ..StreamSettings::default()
+                }),
+            };
+            let rx = self.queue_meta(&meta)?;
+            st.apply_meta(MetaOp::Upsert(meta));
+            rx
+        };
+        Self::durable(rx).await?;
+        Ok(json!({}))
+    }
+
+    pub(crate) async fn delete_stream(&self, r: OnStream) -> ApiResult {
+        let name = r.stream.name()?;
+        let rx = {
+            let mut st = self.lock();
+            let s = self.stream_mut(&mut st, &name)?;
+            if !s.meta.consumers.is_empty() && r.enforce_consumer_deletion != Some(true) {
+                return Err(err(
+                    Code::ResourceInUseException,
+                    format!("Stream {name} under account {ACCOUNT} has registered consumers. Deregister them first, or set EnforceConsumerDeletion."),
+                ));
+            }
+            let incarnation = s.meta.incarnation;
+            let delay = self.config.stream_activation_delay.as_millis() as u64;
+            if delay > 0 {
+                // Shown as DELETING by the describe actions until the delay passed.
+                let until = self.now() + delay;
+                self.lock_deleting()
+                    .insert(name.clone(), (s.meta.clone(), until));
+            }
+            let op = MetaOp::Delete {
+                name: name.clone(),
+                incarnation,
+            };
+            let rx = self.queue(&encode_meta(&op), None);
+            st.apply_meta(op);
+            rx
+        };
+        Self::durable(rx).await?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn shard_json(&self, s: &Stream, idx: usize) -> Value {
+        let m = &s.meta.shards[idx];
+        let mut o = Map::new();
+        o.insert("ShardId".into(), json!(shard_id(idx)));
+        if let Some(p) = m.parent {
+            o.insert("ParentShardId".into(), json!(shard_id(p as usize)));
+        }
+        if let Some(p) = m.adjacent {
+            o.insert("AdjacentParentShardId".into(), json!(shard_id(p as usize)));
+        }
+        o.insert(
+            "HashKeyRange".into(),
+            json!({"StartingHashKey": m.start, "EndingHashKey": m.end}),
+        );
+        let mut range = Map::new();
+        range.insert("StartingSequenceNumber".into(), json!(seq(idx, 0)));
+        if let Some(end) = m.closed_end {
+            range.insert("EndingSequenceNumber".into(), json!(seq(idx, end)));
+        }
+        o.insert("SequenceNumberRange".into(), Value::Object(range));
+        Value::Object(o)
+    }
+
+    pub(crate) fn describe_stream(&self, r: DescribeStream) -> ApiResult {
+        let name = r.stream.name()?;
+        let limit = r.limit.map_or(100, |n| n as usize);
+        let start = r.exclusive_start_shard_id.as_deref();
+        if let Some(out) = self.deleting_description(&name, "StreamDescription") {
+            return Ok(out);
+        }
+        let mut st = self.lock();
+        let s = self.stream_mut(&mut st, &name)?;
+        let first = match start {
+            Some(id) => parse_shard_id(id).map_or(0, |i| i + 1),
+            None => 0,
+        };
+        // A stream being created has no shards yet.
+        let total = if self.status(s) == "CREATING" {
+            0
+        } else {
+            s.meta.shards.len()
+        };
+        let shards: Vec<Value> = (first.min(total)..total)
+            .take(limit)
+            .map(|i| self.shard_json(s, i))
+            .collect();
+        let has_more = first + shards.len() < total;
+        let mut out = json!({"StreamDescription": {
+            "StreamName": s.meta.name,
+            "StreamARN": s.meta.arn,
+            "StreamStatus": self.status(s),
+            "StreamModeDetails": {"StreamMode": if s.meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
+            "Shards": shards,
+            "HasMoreShards": has_more,
+            "RetentionPeriodHours": s.meta.retention_hours,
+            "StreamCreationTimestamp": ts(s.meta.created_ms),
+        }});
+        describe_settings(&mut out["StreamDescription"], &s.meta);
+        Ok(out)
+    }
+
+    pub(crate) fn describe_stream_summary(&self, r: OnStream) -> ApiResult {
+        let name = r.stream.name()?;
+        if let Some(out) = self.deleting_description(&name, "StreamDescriptionSummary") {
+            return Ok(out);
+        }
+        let mut st = self.lock();
+        let s = self.stream_mut(&mut st, &name)?;
+        let mut out = json!({"StreamDescriptionSummary": {
+            "StreamName": s.meta.name,
+            "StreamARN": s.meta.arn,
+            "StreamStatus": self.status(s),
+            "StreamModeDetails": {"StreamMode": if s.meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
+            "RetentionPeriodHours": s.meta.retention_hours,
+            "StreamCreationTimestamp": ts(s.meta.created_ms),
+            "OpenShardCount": s.open_count(),
+            "ConsumerCount": s.meta.consumers.len(),
+        }});
+        describe_settings(&mut out["StreamDescriptionSummary"], &s.meta);
+        Ok(out)
+    }
+
+    pub(crate) fn list_streams(&self, r: ListStreams) -> ApiResult {
+        let limit = r.limit.map_or(100, |n| n as usize);
+        let after = match r.next_token.as_deref() {
+            Some(t) => Some(
+                decode_token(t)
+                    .and_then(|p| p.into_iter().next())
+                    .ok_or_else(bad_token)?,
+            ),
+            None => r.exclusive_start_stream_name,
+        };
+        let st = self.lock();
+        let all: Vec<&Stream> = st
+            .streams
+            .values()
+            .filter(|s| after.as_deref().is_none_or(|a| s.meta.name.as_str() > a))
+            .collect();
+        let page = &all[..all.len().min(limit)];
+        let more = all.len() > page.len();
+        let mut out = json!({
+            "StreamNames": page.iter().map(|s| s.meta.name.clone()).collect::<Vec<_>>(),
+            "HasMoreStreams": more,
+            "StreamSummaries": page.iter().map(|s| json!({
+                "StreamName": s.meta.name,
+                "StreamARN": s.meta.arn,
+                "StreamStatus": self.status(s),
+                "StreamModeDetails": {"StreamMode": if s.meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
+                "StreamCreationTimestamp": ts(s.meta.created_ms),
+            })).collect::<Vec<_>>(),
+        });
+        if more {
+            if let Some(last) = page.last() {
+                out["NextToken"] = json!(encode_token(&[&last.meta.name]));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn list_shards(&self, r: ListShards) -> ApiResult {
+        let max = r.max_results.map_or(1000, |n| n as usize);
+        let token = r.next_token.as_deref();
+        let (name, mut first) = match token {
+            Some(t) => {
+                if r.stream.stream_name.is_some() || r.stream.stream_arn.is_some() {
+                    return Err(err(
+                        Code::InvalidArgumentException,
+                        "NextToken and StreamName cannot be provided together.",
+                    ));
+                }
+                let p = decode_token(t).ok_or_else(bad_token)?;
+                match p.as_slice() {
+                    [name, next] => (
+                        name.clone(),
+                        next.parse::<usize>().map_err(|_| bad_token())?,
+                    ),
+                    _ => return Err(bad_token()),
+                }
+            }
+            None if r.stream.stream_name.is_none() && r.stream.stream_arn.is_none() => {
+                return Err(err(
+                    Code::InvalidArgumentException,
+                    "Either NextToken or StreamName should be provided.",
+                ))
+            }
+            None => (r.stream.name()?, 0),
+        };
+        if let Some(id) = r.exclusive_start_shard_id.as_deref() {
+            first = first.max(parse_shard_id(id).map_or(0, |i| i + 1));
+        }
+        let (ftype, fshard, ftime) = match r.shard_filter {
+            Some(f) => (Some(f.kind), f.shard_id, f.timestamp),
+            None => (None, None, None),
+        };
+        let mut st = self.lock();
+        let s = self.stream_mut(&mut st, &name)?;
+        let total = s.meta.shards.len();
+        let keep = |i: usize| -> Result<bool, ApiError> {
+            let m = &s.meta.shards[i];
+            Ok(match ftype.as_deref() {
+                None | Some("FROM_TRIM_HORIZON") | Some("AT_TRIM_HORIZON") => true,
+                Some("AFTER_SHARD_ID") => {
+                    let after = fshard
+                        .as_deref()
+                        .and_then(parse_shard_id)
+                        .ok_or_else(|| err(Code::InvalidArgumentException, "ShardFilter type AFTER_SHARD_ID needs a valid ShardId."))?;
+                    i > after
+                }
+                Some("AT_LATEST") => m.closed_end.is_none(),
+                Some("AT_TIMESTAMP") | Some("FROM_TIMESTAMP") => {
+                    let t = ftime.ok_or_else(|| {
+                        err(Code::InvalidArgumentException, "ShardFilter type needs a Timestamp.")
+                    })?;
+                    ftype.as_deref() == Some("FROM_TIMESTAMP") || m.created_ms <= t
+                }
+                Some(other) => {
+                    return Err(err(Code::ValidationException,
+                        format!("1 validation error detected: Value '{other}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set"),
+                    ))
+                }
+            })
+        };
+        let mut shards = Vec::new();
+        let mut next = total;
+        for i in first.min(total)..total {
+            if !keep(i)? {
+                continue;
+            }
+            if shards.len() == max {
+                next = i;
+                break;
+            }
+            shards.push(self.shard_json(s, i));
+        }
+        let mut out = json!({ "Shards": shards });
+        if next < total {
+            out["NextToken"] = json!(encode_token(&[&name, &next.to_string()]));
+        }
+        Ok(out)
+    }
+}
+
+/// The stored settings a stream description reports.
+fn describe_settings(out: &mut Value, meta: &StreamMeta) {
+    let set = &meta.settings;
+    out["EnhancedMonitoring"] = json!([{"ShardLevelMetrics": set.shard_level_metrics}]);
+    match &set.kms_key_id {
+        Some(key) => {
+            out["EncryptionType"] = json!("KMS");
+            out["KeyId"] = json!(key);
+        }
+        None => out["EncryptionType"] = json!("NONE"),
+    }
+    if let Some(w) = set.warm_throughput_mibps {
+        out["WarmThroughput"] = json!({"TargetMiBps": w, "CurrentMiBps": w});
+    }
+    out["MaxRecordSizeInKiB"] = json!(set.max_record_size_kib.unwrap_or(1024));
+}
+
+impl Engine {
+    fn lock_deleting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, (StreamMeta, u64)>> {
+        let mut ghosts = self.deleting.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now();
+        ghosts.retain(|_, (_, until)| *until > now);
+        ghosts
+    }
+
+    /// The description of a stream still DELETING (the engine's state delay
+    /// after DeleteStream), under `key`.
+    fn deleting_description(&self, name: &str, key: &str) -> Option<Value> {
+        let ghosts = self.lock_deleting();
+        let (meta, _) = ghosts.get(name)?;
+        let mut d = json!({
+            "StreamName": meta.name,
+            "StreamARN": meta.arn,
+            "StreamStatus": "DELETING",
+            "StreamModeDetails": {"StreamMode": if meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
+            "RetentionPeriodHours": meta.retention_hours,
+            "StreamCreationTimestamp": ts(meta.created_ms),
+        });
+        if key == "StreamDescription" {
+            d["Shards"] = json!([]);
+            d["HasMoreShards"] = json!(false);
+        } else {
+            d["OpenShardCount"] = json!(0);
+            d["ConsumerCount"] = json!(0);
+        }
+        describe_settings(&mut d, meta);
+        Some(json!({ key: d }))
+    }
+}
