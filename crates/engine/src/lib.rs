@@ -171,7 +171,8 @@ async fn serve(
     writer: tokio::task::JoinHandle<Result<(), EngineError>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
-    let router = front::http::router(engine.clone());
+    let router =
+        front::http::router(engine.clone()).layer(axum::Extension(dynamodb::open(&engine.config)?));
     let closing = engine.clone();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;

@@ -23,10 +23,12 @@ macro_rules! codes {
 
 codes! {
     AccessDeniedException,
+    ConditionalCheckFailedException,
     ExpiredIteratorException,
     ExpiredNextTokenException,
     IncompleteSignatureException,
     InternalFailure,
+    InternalServerError,
     InvalidArgumentException,
     InvalidSignatureException,
     KMSAccessDeniedException,

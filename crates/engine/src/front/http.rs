@@ -108,6 +108,7 @@ fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str, in_cbor: bool)
 
 async fn handle(
     State(engine): State<Arc<Engine>>,
+    dynamodb: Option<axum::Extension<Arc<crate::dynamodb::Service>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -123,6 +124,13 @@ async fn handle(
         headers: &headers,
         body: &body,
     };
+    let ddb_action = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(crate::dynamodb::http::TARGET_PREFIX));
+    if let (Some(axum::Extension(ddb)), Some(action), false) = (dynamodb, ddb_action, in_cbor) {
+        return crate::dynamodb::http::handle(ddb, action.to_string(), &request).await;
+    }
     respond(dispatch(engine, &request, in_cbor).await, in_cbor)
 }
 
