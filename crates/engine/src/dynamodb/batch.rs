@@ -73,11 +73,13 @@ impl Service {
         }
         let mut unprocessed = Map::new();
         for write in skipped {
-            unprocessed
+            if let Some(list) = unprocessed
                 .entry(write.table)
                 .or_insert_with(|| json!([]))
                 .as_array_mut()
-                .map(|a| a.push(write.request));
+            {
+                list.push(write.request);
+            }
         }
         Ok(json!({ "UnprocessedItems": unprocessed }))
     }

@@ -129,11 +129,7 @@ impl Store {
         let tx = self.db.begin_read().map_err(db_err)?;
         let t = tx.open_table(ITEMS).map_err(db_err)?;
         let range = t.range::<&[u8]>((from, to)).map_err(db_err)?;
-        let mut step = |row: Result<
-            (redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>),
-            redb::StorageError,
-        >|
-         -> Result<bool, StoreError> {
+        let mut step = |row: Row<'_>| -> Result<bool, StoreError> {
             let (k, v) = row.map_err(db_err)?;
             let item = decode(k.value(), v.value())?;
             Ok(visit(k.value(), item))
@@ -154,6 +150,14 @@ impl Store {
         Ok(())
     }
 }
+
+type Row<'a> = Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
 
 fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {
     serde_json::from_slice::<Json>(bytes)

@@ -71,9 +71,9 @@ impl Service {
                 )));
             }
             let ty = def_type(attr).ok_or_else(|| {
-                validation(format!(
-                    "One or more parameter values were invalid: Some index key attribute have no definition"
-                ))
+                validation(
+                    "One or more parameter values were invalid: Some index key attribute have no definition",
+                )
             })?;
             Ok(Some((attr.to_string(), ty)))
         };
@@ -81,9 +81,9 @@ impl Service {
         let range = key_el(1, "RANGE")?;
         let used = 1 + usize::from(range.is_some());
         if defs.len() != used {
-            return Err(validation(format!(
-                "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions"
-            )));
+            return Err(validation(
+                "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+            ));
         }
         let billing_mode = str_of(req, "BillingMode")
             .unwrap_or("PROVISIONED")
