@@ -509,3 +509,116 @@ async fn a_durable_engine_keeps_items_without_a_shutdown() {
     assert_eq!(desc.table().unwrap().item_count(), Some(60));
     drop(e);
 }
+
+#[tokio::test]
+async fn transactions_are_all_or_nothing() {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_sdk_dynamodb::types::{
+        ConditionCheck, Get, Put, TransactGetItem, TransactWriteItem, Update,
+    };
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create_workshop_table(&c).await;
+    let key = |t: &str| {
+        HashMap::from([
+            ("Name".to_string(), Av::S("Rocinante".into())),
+            ("StatusTime".to_string(), Av::S(t.into())),
+        ])
+    };
+    let put_a = TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(TABLE)
+                .set_item(Some(key("a")))
+                .condition_expression("attribute_not_exists(StatusTime)")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let update_b = TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(TABLE)
+                .set_key(Some(key("b")))
+                .update_expression("ADD Rides :one")
+                .expression_attribute_values(":one", Av::N("1".into()))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let check_c = TransactWriteItem::builder()
+        .condition_check(
+            ConditionCheck::builder()
+                .table_name(TABLE)
+                .set_key(Some(key("c")))
+                .condition_expression("attribute_exists(StatusTime)")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let err = c
+        .transact_write_items()
+        .transact_items(put_a.clone())
+        .transact_items(update_b.clone())
+        .transact_items(check_c)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let TransactWriteItemsError::TransactionCanceledException(cancel) = err else {
+        panic!("{err:?}");
+    };
+    let codes: Vec<_> = cancel
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(codes, ["None", "None", "ConditionalCheckFailed"]);
+    assert_eq!(
+        cancel.message(),
+        Some("Transaction cancelled, please refer cancellation reasons for specific reasons [None, None, ConditionalCheckFailed]")
+    );
+    assert_eq!(
+        query_names(&c, "Rocinante").await.len(),
+        0,
+        "nothing written"
+    );
+
+    c.transact_write_items()
+        .transact_items(put_a)
+        .transact_items(update_b)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .transact_get_items()
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder()
+                        .table_name(TABLE)
+                        .set_key(Some(key("b")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder()
+                        .table_name(TABLE)
+                        .set_key(Some(key("z")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let responses = got.responses();
+    assert_eq!(responses.len(), 2);
+    assert_eq!(responses[0].item().unwrap()["Rides"], Av::N("1".into()));
+    assert!(responses[1].item().is_none());
+}

@@ -79,6 +79,9 @@ fn respond(result: Result<Json, ApiError>) -> Response {
             if !e.message.is_empty() {
                 body[key] = json!(e.message);
             }
+            for (k, v) in e.details.into_iter().flat_map(|d| *d) {
+                body[k] = v;
+            }
             (
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
                 body,

@@ -31,13 +31,13 @@ pub(super) fn check_size(item: &Item) -> Result<(), ApiError> {
 }
 
 /// The request's condition (and, for UpdateItem, update) expressions.
-struct Exprs {
-    condition: Option<super::expr::Condition>,
-    update: Option<super::expr::Update>,
-    projection: Option<super::expr::Projection>,
+pub(super) struct Exprs {
+    pub(super) condition: Option<super::expr::Condition>,
+    pub(super) update: Option<super::expr::Update>,
+    pub(super) projection: Option<super::expr::Projection>,
 }
 
-fn exprs(req: &Map<String, Json>) -> Result<Exprs, ApiError> {
+pub(super) fn exprs(req: &Map<String, Json>) -> Result<Exprs, ApiError> {
     let names = names_of(req);
     let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
     let update = str_of(req, "UpdateExpression")
@@ -190,7 +190,7 @@ impl Service {
     }
 }
 
-fn check(ex: &Exprs, old: Option<&Item>) -> Result<(), ApiError> {
+pub(super) fn check(ex: &Exprs, old: Option<&Item>) -> Result<(), ApiError> {
     if let Some(cond) = &ex.condition {
         let empty = Item::new();
         if !cond.eval(old.unwrap_or(&empty)) {

@@ -15,6 +15,7 @@ mod query;
 pub(crate) mod service;
 mod store;
 mod tables;
+mod transact;
 pub mod value;
 
 use std::sync::Arc;

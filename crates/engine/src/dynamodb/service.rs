@@ -52,6 +52,7 @@ impl From<StoreError> for ApiError {
             status: 500,
             code: Code::InternalServerError,
             message: "Internal server error".into(),
+            details: None,
         }
     }
 }
@@ -123,6 +124,8 @@ impl Service {
             "BatchGetItem" => self.batch_get_item(req),
             "Query" => self.query(req, true),
             "Scan" => self.query(req, false),
+            "TransactWriteItems" => self.transact_write_items(req),
+            "TransactGetItems" => self.transact_get_items(req),
             _ => Err(err(Code::UnknownOperationException, "")),
         }
     }

@@ -42,6 +42,7 @@ codes! {
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
+    TransactionCanceledException,
     UnknownOperationException,
     UnrecognizedClientException,
     ValidationException,
@@ -53,6 +54,8 @@ pub(crate) struct ApiError {
     pub(crate) status: u16,
     pub(crate) code: Code,
     pub(crate) message: String,
+    /// More members of the error's body (DynamoDB's CancellationReasons).
+    pub(crate) details: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// A client error (HTTP 400).
@@ -61,6 +64,7 @@ pub(crate) fn err(code: Code, message: impl Into<String>) -> ApiError {
         status: 400,
         code,
         message: message.into(),
+        details: None,
     }
 }
 
@@ -70,5 +74,6 @@ pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         status: 500,
         code: Code::InternalFailure,
         message: message.into(),
+        details: None,
     }
 }
