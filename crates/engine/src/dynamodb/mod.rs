@@ -10,6 +10,7 @@ mod batch;
 pub mod expr;
 pub(crate) mod http;
 mod items;
+mod meta;
 pub mod number;
 mod query;
 pub(crate) mod service;

@@ -28,6 +28,11 @@ pub(crate) struct TableMeta {
     pub write_capacity: u64,
     /// Creation time, seconds since the epoch.
     pub created: f64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The TimeToLive attribute, when TTL is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
 }
 
 /// What the service needs of the engine's configuration.
@@ -126,6 +131,12 @@ impl Service {
             "Scan" => self.query(req, false),
             "TransactWriteItems" => self.transact_write_items(req),
             "TransactGetItems" => self.transact_get_items(req),
+            "UpdateTable" => self.update_table(req),
+            "UpdateTimeToLive" => self.update_time_to_live(req),
+            "DescribeTimeToLive" => self.describe_time_to_live(req),
+            "TagResource" => self.tag_resource(req),
+            "UntagResource" => self.untag_resource(req),
+            "ListTagsOfResource" => self.list_tags_of_resource(req),
             _ => Err(err(Code::UnknownOperationException, "")),
         }
     }

@@ -33,6 +33,10 @@ use serde_json::Value as Json;
 
 use super::value::{item_from_json, item_to_json, Item};
 
+/// redb's page cache in durable mode (its default, 1 GiB, would let memory
+/// grow far past the 200 MB goal on a large table).
+const CACHE_BYTES: usize = 64 << 20;
+
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 
@@ -69,7 +73,10 @@ impl Store {
                 let dir = dir.join("dynamodb");
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| StoreError::Redb(format!("creating {}: {e}", dir.display())))?;
-                Database::create(dir.join("tables.redb")).map_err(db_err)?
+                Database::builder()
+                    .set_cache_size(CACHE_BYTES)
+                    .create(dir.join("tables.redb"))
+                    .map_err(db_err)?
             }
             None => Database::builder()
                 .create_with_backend(redb::backends::InMemoryBackend::new())

@@ -38,7 +38,7 @@ impl TableMeta {
     }
 }
 
-const ACCOUNT: &str = "000000000000";
+pub(super) const ACCOUNT: &str = "000000000000";
 
 impl Service {
     pub(super) fn create_table(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
@@ -124,6 +124,8 @@ impl Service {
             read_capacity,
             write_capacity,
             created: self.now_secs(),
+            tags: super::meta::tags_of(req),
+            ttl_attribute: None,
         };
         let stored = serde_json::to_value(&meta).unwrap_or_default();
         self.store
