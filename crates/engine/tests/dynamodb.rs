@@ -373,6 +373,49 @@ async fn fault_injection_leaves_unprocessed_items_that_retries_write() {
         "a 0.3 ratio leaves some of 50 items unprocessed"
     );
     assert_eq!(query_names(&c, "Rocinante").await.len(), 50);
+
+    // BatchGetItem leaves a share of its keys in UnprocessedKeys; retrying
+    // them gets every item.
+    let keys: Vec<_> = (0..50)
+        .map(|m| {
+            let s = summary("Rocinante", m);
+            HashMap::from([
+                ("Name".to_string(), s["Name"].clone()),
+                ("StatusTime".to_string(), s["StatusTime"].clone()),
+            ])
+        })
+        .collect();
+    let mut pending = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+        .set_keys(Some(keys))
+        .build()
+        .unwrap();
+    let (mut got, mut left_over) = (0, 0);
+    for _ in 0..100 {
+        let out = c
+            .batch_get_item()
+            .request_items(TABLE, pending.clone())
+            .send()
+            .await
+            .unwrap();
+        got += out
+            .responses
+            .unwrap_or_default()
+            .remove(TABLE)
+            .unwrap_or_default()
+            .len();
+        match out.unprocessed_keys.unwrap_or_default().remove(TABLE) {
+            Some(rest) => {
+                left_over += rest.keys().len();
+                pending = rest;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(got, 50);
+    assert!(
+        left_over > 0,
+        "a 0.3 ratio leaves some of 50 keys unprocessed"
+    );
 }
 
 #[tokio::test]
@@ -415,6 +458,20 @@ async fn validation_errors_are_worded_as_the_service_words_them() {
     assert!(
         message.ends_with("at 'requestItems.UnicornSensorData.member' failed to satisfy constraint: Member must have length less than or equal to 25"),
         "{message}"
+    );
+    // A partition key over 2048 bytes.
+    let err = c
+        .put_item()
+        .table_name(TABLE)
+        .item("Name", Av::S("x".repeat(2049)))
+        .item("StatusTime", Av::S("t".into()))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        err.message(),
+        Some("One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes")
     );
     // A missing table.
     let err = c

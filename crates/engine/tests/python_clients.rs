@@ -545,5 +545,31 @@ async fn boto3_dynamodb_client_works_unmodified() {
         .unwrap();
     let stdout = check("the boto3 DynamoDB script", &out);
     assert_eq!(stdout.trim(), r#"{"ok": true}"#);
+    // The workshop's validation step, with the AWS CLI.
+    if available("aws", &["--version"], home.path()).await {
+        let url = e.url();
+        let args = [
+            "--endpoint-url",
+            url.as_str(),
+            "--output",
+            "json",
+            "dynamodb",
+            "query",
+            "--table-name",
+            "UnicornSensorData",
+            "--key-condition-expression",
+            "#n = :n",
+            "--expression-attribute-names",
+            r##"{"#n": "Name"}"##,
+            "--expression-attribute-values",
+            r#"{":n": {"S": "Rocinante"}}"#,
+        ];
+        let out = run("aws", &args, home.path()).await.unwrap();
+        let v: Value = serde_json::from_str(&check("aws dynamodb query", &out)).unwrap();
+        assert_eq!(v["Count"], 25);
+        assert_eq!(v["Items"][0]["Name"]["S"], "Rocinante");
+    } else {
+        eprintln!("note: skipping the AWS CLI DynamoDB check: `aws --version` failed");
+    }
     e.shutdown().await.unwrap();
 }

@@ -100,6 +100,7 @@ impl Service {
             ));
         }
         let mut responses = Map::new();
+        let mut unprocessed = Map::new();
         for (table, spec) in tables {
             let spec_map = spec.as_object().cloned().unwrap_or_default();
             let projection = match spec_map.get("ProjectionExpression").and_then(Json::as_str) {
@@ -115,11 +116,18 @@ impl Service {
             };
             let mut found = Vec::new();
             let mut seen = BTreeSet::new();
+            let mut skipped = Vec::new();
+            let ratio = self.settings.fail_entry_ratio;
             for k in spec["Keys"].as_array().into_iter().flatten() {
                 let key_item = item_from_json(k).map_err(value_err)?;
                 let (_, key) = self.locate(table, &key_item, true)?;
                 if !seen.insert(key.clone()) {
                     return Err(validation("Provided list of item keys contains duplicates"));
+                }
+                // The engine's fault injection: a share of the keys left unprocessed.
+                if ratio > 0.0 && rand::random::<f64>() < ratio {
+                    skipped.push(k.clone());
+                    continue;
                 }
                 if let Some(item) = self.store.get(&key)? {
                     let item = match &projection {
@@ -130,7 +138,12 @@ impl Service {
                 }
             }
             responses.insert(table.clone(), Json::Array(found));
+            if !skipped.is_empty() {
+                let mut rest = spec_map.clone();
+                rest.insert("Keys".into(), Json::Array(skipped));
+                unprocessed.insert(table.clone(), Json::Object(rest));
+            }
         }
-        Ok(json!({ "Responses": responses, "UnprocessedKeys": {} }))
+        Ok(json!({ "Responses": responses, "UnprocessedKeys": unprocessed }))
     }
 }

@@ -235,6 +235,14 @@ impl TableMeta {
                     "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {ty} value. Key: {name}"
                 )));
             }
+            let limit = if name == &self.hash.0 { 2048 } else { 1024 };
+            if v.size() > limit {
+                return Err(validation(if limit == 2048 {
+                    "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"
+                } else {
+                    "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+                }));
+            }
             key.extend(v.key_bytes().ok_or_else(mismatch)?);
         }
         Ok(key)
