@@ -25,8 +25,10 @@
 //! read-check-write atomicity for free. Durable write throughput can later
 //! be raised by group-committing concurrent requests into one transaction.
 
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde_json::Value as Json;
@@ -55,6 +57,14 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
 
 pub(crate) struct Store {
     db: Database,
+    /// The write transaction requests are joining, and its number.
+    open: Mutex<(Option<WriteTransaction>, u64)>,
+    /// The number of the last committed group, and the groups whose commit failed.
+    committed: Mutex<(u64, BTreeSet<u64>)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The first byte string of a table's keys and the first of the next table.
@@ -86,7 +96,11 @@ impl Store {
         tx.open_table(META).map_err(db_err)?;
         tx.open_table(ITEMS).map_err(db_err)?;
         tx.commit().map_err(db_err)?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            open: Mutex::new((None, 1)),
+            committed: Mutex::new((0, BTreeSet::new())),
+        })
     }
 
     /// Every table description, by name.
@@ -104,15 +118,43 @@ impl Store {
         Ok(out)
     }
 
-    /// Runs `f` in one write transaction, committed durably if it succeeds.
+    /// Runs `f` in a write transaction and returns once that transaction is
+    /// durably committed (group commit: requests arriving while a commit is
+    /// syncing join the next transaction, which one of them commits for all).
+    /// `f` must write nothing when it returns an error: its writes would be
+    /// committed with the others'.
     pub(crate) fn write<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self.db.begin_write().map_err(db_err)?;
-        let mut w = Writer { tx: &tx };
-        let out = f(&mut w)?;
-        tx.commit().map_err(db_err)?;
+        let (out, group) = {
+            let mut open = lock(&self.open);
+            if open.0.is_none() {
+                open.0 = Some(self.db.begin_write().map_err(db_err)?);
+            }
+            let group = open.1;
+            let tx = open.0.as_ref().expect("opened above");
+            (f(&mut Writer { tx })?, group)
+        };
+        let mut committed = lock(&self.committed);
+        if committed.0 < group {
+            // Nobody committed this group yet: commit it for everyone in it.
+            let tx = {
+                let mut open = lock(&self.open);
+                open.1 += 1;
+                open.0.take()
+            };
+            if let Some(tx) = tx {
+                if let Err(e) = tx.commit() {
+                    tracing::error!(error = %e, "dynamodb commit failed");
+                    committed.1.insert(group);
+                }
+            }
+            committed.0 = group;
+        }
+        if committed.1.contains(&group) {
+            return Err(StoreError::Redb(format!("commit of write group {group} failed")).into());
+        }
         Ok(out)
     }
 

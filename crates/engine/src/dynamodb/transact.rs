@@ -116,11 +116,13 @@ impl Service {
             if failed {
                 return Err(cancelled(reasons));
             }
+            // Every new item first, so that an error writes nothing.
+            let mut writes = Vec::new();
             for (p, old) in planned.iter().zip(olds) {
-                match &p.op {
-                    Op::Check => {}
-                    Op::Put(item) => w.put(&p.key, item)?,
-                    Op::Delete => w.delete(&p.key)?,
+                let new = match &p.op {
+                    Op::Check => continue,
+                    Op::Put(item) => Some(item.clone()),
+                    Op::Delete => None,
                     Op::Update(key_item) => {
                         let base = old.unwrap_or_else(|| key_item.clone());
                         let new = match &p.ex.update {
@@ -128,8 +130,15 @@ impl Service {
                             None => base,
                         };
                         check_size(&new)?;
-                        w.put(&p.key, &new)?;
+                        Some(new)
                     }
+                };
+                writes.push((&p.key, new));
+            }
+            for (key, new) in writes {
+                match new {
+                    Some(item) => w.put(key, &item)?,
+                    None => w.delete(key)?,
                 }
             }
             Ok(())

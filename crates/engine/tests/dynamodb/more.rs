@@ -233,3 +233,78 @@ async fn table_settings_ttl_and_tags_persist_across_a_restart() {
     assert_eq!(err.code(), Some("ResourceNotFoundException"));
     e.shutdown().await.unwrap();
 }
+
+/// Concurrent writes share durable commits (group commit); a conditional put
+/// still sees every write before it: of 8 racing creators of one item,
+/// exactly one wins, and every acknowledged batch is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_are_serialized_and_all_acknowledged_writes_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine::spawn(Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&e.url());
+    create_workshop_table(&c).await;
+    let mut racers = Vec::new();
+    for i in 0..8 {
+        let c = c.clone();
+        racers.push(tokio::spawn(async move {
+            c.put_item()
+                .table_name(TABLE)
+                .item("Name", Av::S("Rocinante".into()))
+                .item("StatusTime", Av::S("first".into()))
+                .item("Winner", Av::N(i.to_string()))
+                .condition_expression("attribute_not_exists(#n)")
+                .expression_attribute_names("#n", "Name")
+                .send()
+                .await
+                .is_ok()
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let c = c.clone();
+        writers.push(tokio::spawn(async move {
+            for b in 0..5 {
+                let reqs: Vec<_> = (0..25)
+                    .map(|i| {
+                        let item = HashMap::from([
+                            ("Name".to_string(), Av::S(format!("writer{w}"))),
+                            (
+                                "StatusTime".to_string(),
+                                Av::S(format!("{:04}", b * 25 + i)),
+                            ),
+                        ]);
+                        aws_sdk_dynamodb::types::WriteRequest::builder()
+                            .put_request(
+                                aws_sdk_dynamodb::types::PutRequest::builder()
+                                    .set_item(Some(item))
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build()
+                    })
+                    .collect();
+                c.batch_write_item()
+                    .request_items(TABLE, reqs)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    let mut wins = 0;
+    for r in racers {
+        wins += usize::from(r.await.unwrap());
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(wins, 1);
+    for w in 0..4 {
+        assert_eq!(query_names(&c, &format!("writer{w}")).await.len(), 125);
+    }
+}
