@@ -17,12 +17,12 @@
 //! | range read of a 1,000-item partition       | p50 91 µs, p99 199 µs | p50 184 µs, p99 4.3 ms |
 //! | clean `cargo build --release` of a tiny crate using it | 25 s | 91 s |
 //!
-//! fjall writes a little faster (one journal fsync per batch against redb's
-//! two), but redb reads a partition twice as fast with a far better tail (the
+//! fjall writes a little faster (both sync once per commit; redb also
+//! rewrites the B-tree pages on the path to each key), but redb reads a partition twice as fast with a far better tail (the
 //! issue's goal is a Query p99 ≤ 2 ms), builds in a quarter of the time, has
 //! an in-memory backend for the engine's in-memory mode, and its write
 //! transactions are serialized, which gives conditional writes their
-//! read-check-write atomicity for free. Its two syncs per commit are shared:
+//! read-check-write atomicity for free. Its sync per commit is shared:
 //! requests arriving while a commit syncs join the next transaction (group
 //! commit, [`Store::write`]).
 //!
