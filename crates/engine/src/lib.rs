@@ -233,7 +233,8 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
     let bodies = front::limits::BodyLimits::new(settings.body_budget, settings.body_timeout);
-    let router = front::http::router(engine.clone(), bodies);
+    let router = front::http::router(engine.clone(), bodies)
+        .layer(axum::Extension(dynamodb::open(&engine.config)?));
     let closing = engine.clone();
     let server = front::conn::serve(listener, router, settings.conns, async move {
         shutdown.await;

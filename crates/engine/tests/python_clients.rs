@@ -439,3 +439,137 @@ async fn boto3_signatures_are_checked_with_auth() {
     assert_eq!(stdout.trim(), r#"{"ok": true}"#);
     e.shutdown().await.unwrap();
 }
+
+const DYNAMODB_SCRIPT: &str = r##"
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+
+d = boto3.client("dynamodb", endpoint_url=sys.argv[1])
+d.create_table(
+    TableName="UnicornSensorData",
+    AttributeDefinitions=[
+        {"AttributeName": "Name", "AttributeType": "S"},
+        {"AttributeName": "StatusTime", "AttributeType": "S"},
+    ],
+    KeySchema=[
+        {"AttributeName": "Name", "KeyType": "HASH"},
+        {"AttributeName": "StatusTime", "KeyType": "RANGE"},
+    ],
+    BillingMode="PAY_PER_REQUEST",
+)
+d.get_waiter("table_exists").wait(
+    TableName="UnicornSensorData", WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+)
+
+def summary(name, minute):
+    return {
+        "Name": {"S": name},
+        "StatusTime": {"S": f"2026-12-02 01:{minute:02}:00.000"},
+        "Distance": {"N": str(100 + minute)},
+        "HealthPoints": {"N": "150"},
+    }
+
+for chunk in range(0, 50, 25):
+    out = d.batch_write_item(RequestItems={"UnicornSensorData": [
+        {"PutRequest": {"Item": summary("Rocinante" if i % 2 else "Shadowfax", i)}}
+        for i in range(chunk, chunk + 25)
+    ]})
+    assert out["UnprocessedItems"] == {}, out
+
+q = d.query(
+    TableName="UnicornSensorData",
+    KeyConditionExpression="#n = :n",
+    ExpressionAttributeNames={"#n": "Name"},
+    ExpressionAttributeValues={":n": {"S": "Rocinante"}},
+)
+assert q["Count"] == 25, q["Count"]
+assert all(i["Name"]["S"] == "Rocinante" for i in q["Items"])
+
+try:
+    d.put_item(
+        TableName="UnicornSensorData",
+        Item=summary("Rocinante", 1),
+        ConditionExpression="attribute_not_exists(StatusTime)",
+    )
+    raise SystemExit("the conditional put succeeded")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "ConditionalCheckFailedException", e.response
+
+u = d.update_item(
+    TableName="UnicornSensorData",
+    Key={"Name": {"S": "Rocinante"}, "StatusTime": {"S": "2026-12-02 01:01:00.000"}},
+    UpdateExpression="SET HealthPoints = HealthPoints - :one ADD Visits :one",
+    ExpressionAttributeValues={":one": {"N": "1"}},
+    ReturnValues="UPDATED_NEW",
+)
+assert u["Attributes"] == {"HealthPoints": {"N": "149"}, "Visits": {"N": "1"}}, u
+
+pages = list(d.get_paginator("scan").paginate(
+    TableName="UnicornSensorData", PaginationConfig={"PageSize": 20}
+))
+assert [len(p["Items"]) for p in pages] == [20, 20, 10], [len(p["Items"]) for p in pages]
+
+try:
+    d.query(
+        TableName="UnicornSensorData",
+        KeyConditionExpression="Name = :n",
+        ExpressionAttributeValues={":n": {"S": "Rocinante"}},
+    )
+    raise SystemExit("a reserved word was accepted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "ValidationException", e.response
+    assert "reserved keyword: Name" in e.response["Error"]["Message"], e.response
+print(json.dumps({"ok": True}))
+"##;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_dynamodb_client_works_unmodified() {
+    let home = tempfile::tempdir().unwrap();
+    if !available("python3", &["-c", "import boto3"], home.path()).await {
+        eprintln!(
+            "note: skipping the boto3 DynamoDB check: `python3 -c 'import boto3'` failed \
+             (install with `python3 -m pip install boto3`)"
+        );
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let e = engine::spawn(Config {
+        data_dir: Some(data.path().to_path_buf()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let out = run("python3", &["-c", DYNAMODB_SCRIPT, &e.url()], home.path())
+        .await
+        .unwrap();
+    let stdout = check("the boto3 DynamoDB script", &out);
+    assert_eq!(stdout.trim(), r#"{"ok": true}"#);
+    // The workshop's validation step, with the AWS CLI.
+    if available("aws", &["--version"], home.path()).await {
+        let url = e.url();
+        let args = [
+            "--endpoint-url",
+            url.as_str(),
+            "--output",
+            "json",
+            "dynamodb",
+            "query",
+            "--table-name",
+            "UnicornSensorData",
+            "--key-condition-expression",
+            "#n = :n",
+            "--expression-attribute-names",
+            r##"{"#n": "Name"}"##,
+            "--expression-attribute-values",
+            r#"{":n": {"S": "Rocinante"}}"#,
+        ];
+        let out = run("aws", &args, home.path()).await.unwrap();
+        let v: Value = serde_json::from_str(&check("aws dynamodb query", &out)).unwrap();
+        assert_eq!(v["Count"], 25);
+        assert_eq!(v["Items"][0]["Name"]["S"], "Rocinante");
+    } else {
+        eprintln!("note: skipping the AWS CLI DynamoDB check: `aws --version` failed");
+    }
+    e.shutdown().await.unwrap();
+}

@@ -1,11 +1,40 @@
-//! DynamoDB, the engine's second service: its data model ([`value`], [`number`])
-//! and its expression language ([`expr`]), as pure code with no HTTP and no
-//! storage, for the actions to call.
+//! DynamoDB, the engine's second service (`X-Amz-Target:
+//! DynamoDB_20120810.<Action>` on the same port as Kinesis): its data model
+//! ([`value`], [`number`]), its expression language ([`expr`]), its storage
+//! ([`store`], redb) and its actions ([`service`] and the files beside it).
 
-// The service's actions are not wired yet (issue 15): until they call these
-// modules, most of their items are unused outside the tests.
+// Parts of the pure core (printing, some accessors) are only used by tests so far.
 #![allow(dead_code)]
 
+mod batch;
 pub mod expr;
+pub(crate) mod http;
+mod items;
+mod meta;
 pub mod number;
+mod query;
+pub(crate) mod service;
+mod store;
+mod tables;
+mod transact;
 pub mod value;
+
+use std::sync::Arc;
+
+pub(crate) use service::Service;
+
+/// Opens the DynamoDB service of an engine configured with `config`.
+pub(crate) fn open(config: &crate::Config) -> Result<Arc<Service>, crate::EngineError> {
+    let settings = service::Settings {
+        fail_entry_ratio: config.fail_entry_ratio,
+        clock: config.clock.clone(),
+        region: "us-east-1".into(),
+        auth: config.auth.clone(),
+    };
+    Service::open(config.data_dir.as_deref(), settings)
+        .map(Arc::new)
+        .map_err(|e| crate::EngineError::Io {
+            context: e.to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })
+}

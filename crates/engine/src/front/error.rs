@@ -23,10 +23,12 @@ macro_rules! codes {
 
 codes! {
     AccessDeniedException,
+    ConditionalCheckFailedException,
     ExpiredIteratorException,
     ExpiredNextTokenException,
     IncompleteSignatureException,
     InternalFailure,
+    InternalServerError,
     InvalidArgumentException,
     InvalidSignatureException,
     KMSAccessDeniedException,
@@ -41,6 +43,7 @@ codes! {
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
+    TransactionCanceledException,
     UnknownOperationException,
     UnrecognizedClientException,
     ValidationException,
@@ -52,6 +55,8 @@ pub(crate) struct ApiError {
     pub(crate) status: u16,
     pub(crate) code: Code,
     pub(crate) message: String,
+    /// More members of the error's body (DynamoDB's CancellationReasons).
+    pub(crate) details: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// A client error (HTTP 400).
@@ -60,6 +65,7 @@ pub(crate) fn err(code: Code, message: impl Into<String>) -> ApiError {
         status: 400,
         code,
         message: message.into(),
+        details: None,
     }
 }
 
@@ -69,5 +75,6 @@ pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         status: 500,
         code: Code::InternalFailure,
         message: message.into(),
+        details: None,
     }
 }

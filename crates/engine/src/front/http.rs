@@ -285,6 +285,7 @@ fn refuse_early(method: &Method, headers: &HeaderMap, body: &[u8]) -> Option<Res
 
 async fn handle(
     State(front): State<Front>,
+    dynamodb: Option<axum::Extension<Arc<crate::dynamodb::Service>>>,
     method: Method,
     uri: Uri,
     version: Version,
@@ -309,10 +310,31 @@ async fn handle(
         stamp(&mut resp, &request_id(), false);
         return resp;
     }
-    let body = match read_body(body, action, declared, &front.bodies).await {
+    let ddb_action = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(crate::dynamodb::http::TARGET_PREFIX));
+    let limit_for = match ddb_action {
+        Some(_) => crate::front::limits::DYNAMODB,
+        None => action,
+    };
+    let body = match read_body(body, limit_for, declared, &front.bodies).await {
         Ok(body) => body,
         Err(e) => return body_refused(&e, version, in_cbor),
     };
+    if let (Some(axum::Extension(ddb)), Some(action), true, false) =
+        (dynamodb, ddb_action, method == Method::POST, in_cbor)
+    {
+        let request = auth::Request {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            body: &body.bytes,
+        };
+        let mut resp = crate::dynamodb::http::handle(ddb, action.to_string(), &request).await;
+        stamp(&mut resp, &request_id(), cors);
+        return resp;
+    }
     if let Some(mut resp) = refuse_early(&method, &headers, &body.bytes) {
         stamp(&mut resp, &request_id(), cors);
         return resp;

@@ -26,9 +26,14 @@ pub(crate) const OTHER_MAX_BODY: usize = 1 << 20;
 /// calls (ListStreams, GetRecords, ...) never queue behind large PutRecords.
 pub(crate) const SMALL_BODY: usize = 64 << 10;
 
+/// The body limit of every DynamoDB action (BatchWriteItem and
+/// TransactWriteItems carry up to 16 MB).
+pub(crate) const DYNAMODB: &str = "DynamoDB";
+
 /// The largest request body `action` may send.
 pub(crate) fn max_body(action: &str) -> usize {
     match action {
+        DYNAMODB => 16 << 20,
         "PutRecords" => PUT_RECORDS_MAX_BODY,
         "PutRecord" => PUT_RECORD_MAX_BODY,
         _ => OTHER_MAX_BODY,
@@ -116,17 +121,20 @@ impl BodyError {
                             action
                         }
                     ),
+                    details: None,
                 }
             }
             BodyError::Timeout(t) => ApiError {
                 status: 408,
                 code: Code::RequestTimeoutException,
                 message: format!("the request body was not received within {t:?}"),
+                details: None,
             },
             BodyError::Read(e) => ApiError {
                 status: 400,
                 code: Code::SerializationException,
                 message: format!("could not read the request body: {e}"),
+                details: None,
             },
         }
     }

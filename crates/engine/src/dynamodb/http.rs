@@ -1,0 +1,108 @@
+//! DynamoDB's side of the front: the JSON 1.0 protocol
+//! (`X-Amz-Target: DynamoDB_20120810.<Action>`), answered with the service's
+//! full `__type` names and an `x-amz-crc32` checksum of the body.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value as Json};
+
+use super::service::{wire_type, Service};
+use crate::front::auth;
+use crate::front::error::{err, internal, ApiError, Code};
+
+/// The target prefix of DynamoDB requests.
+pub(crate) const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+
+/// Answers one DynamoDB request.
+pub(crate) async fn handle(
+    service: Arc<Service>,
+    action: String,
+    request: &auth::Request<'_>,
+) -> Response {
+    respond(dispatch(service, action, request).await)
+}
+
+async fn dispatch(
+    service: Arc<Service>,
+    action: String,
+    request: &auth::Request<'_>,
+) -> Result<Json, ApiError> {
+    let body = request.body;
+    let value: Json = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|_| {
+            err(
+                Code::SerializationException,
+                "Start of structure or map found where not expected",
+            )
+        })?
+    };
+    if !value.is_object() {
+        return Err(err(
+            Code::SerializationException,
+            "Start of structure or map found where not expected",
+        ));
+    }
+    let now = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(service.settings.clock.now_millis());
+    auth::check(&service.settings.auth, request, now)?;
+    let result = tokio::task::spawn_blocking(move || service.call(&action, &value))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "dynamodb action panicked");
+            Err(internal("internal error"))
+        });
+    if let Err(e) = &result {
+        tracing::debug!(code = e.code.as_str(), message = %e.message, "dynamodb request failed");
+    }
+    result
+}
+
+fn respond(result: Result<Json, ApiError>) -> Response {
+    let (status, body, kind) = match result {
+        Ok(v) => (StatusCode::OK, v, None),
+        Err(e) => {
+            let code = match e.code {
+                Code::InternalFailure => Code::InternalServerError,
+                c => c,
+            };
+            let key = if code == Code::SerializationException {
+                "Message"
+            } else {
+                "message"
+            };
+            let mut body = json!({ "__type": wire_type(code) });
+            if !e.message.is_empty() {
+                body[key] = json!(e.message);
+            }
+            for (k, v) in e.details.into_iter().flat_map(|d| *d) {
+                body[k] = v;
+            }
+            (
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+                body,
+                Some(code.as_str()),
+            )
+        }
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let crc = crc32fast::hash(&bytes);
+    let mut resp = (status, Bytes::from(bytes)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
+    if let Ok(v) = HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>())) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Some(kind) = kind {
+        h.insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    }
+    resp
+}

@@ -1,0 +1,201 @@
+//! PutItem, GetItem, DeleteItem, UpdateItem.
+
+use serde_json::{json, Map, Value as Json};
+
+use super::expr::{Context, ExprKind};
+use super::service::{
+    expr_err, names_of, str_of, validation, value_err, values_of, Service, TableMeta,
+};
+use super::value::{item_from_json, item_size, item_to_json, Item, MAX_ITEM_SIZE};
+use crate::front::error::{err, ApiError, Code};
+
+pub(super) fn conditional_failed() -> ApiError {
+    err(
+        Code::ConditionalCheckFailedException,
+        "The conditional request failed",
+    )
+}
+
+/// A request's item (or key) read from `field`.
+pub(super) fn item_field(req: &Map<String, Json>, field: &str) -> Result<Item, ApiError> {
+    item_from_json(req.get(field).unwrap_or(&json!({}))).map_err(value_err)
+}
+
+pub(super) fn check_size(item: &Item) -> Result<(), ApiError> {
+    if item_size(item) > MAX_ITEM_SIZE {
+        return Err(validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
+    }
+    Ok(())
+}
+
+/// The request's condition (and, for UpdateItem, update) expressions.
+pub(super) struct Exprs {
+    pub(super) condition: Option<super::expr::Condition>,
+    pub(super) update: Option<super::expr::Update>,
+    pub(super) projection: Option<super::expr::Projection>,
+}
+
+pub(super) fn exprs(req: &Map<String, Json>) -> Result<Exprs, ApiError> {
+    let names = names_of(req);
+    let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
+    let update = str_of(req, "UpdateExpression")
+        .map(|t| ctx.update(t))
+        .transpose()
+        .map_err(expr_err)?;
+    let condition = str_of(req, "ConditionExpression")
+        .map(|t| ctx.condition(ExprKind::Condition, t))
+        .transpose()
+        .map_err(expr_err)?;
+    let projection = str_of(req, "ProjectionExpression")
+        .map(|t| ctx.projection(t))
+        .transpose()
+        .map_err(expr_err)?;
+    ctx.finish().map_err(expr_err)?;
+    Ok(Exprs {
+        condition,
+        update,
+        projection,
+    })
+}
+
+fn return_values(req: &Map<String, Json>, allowed: &[&str]) -> Result<String, ApiError> {
+    let rv = str_of(req, "ReturnValues").unwrap_or("NONE");
+    if !allowed.contains(&rv) {
+        return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
+    }
+    Ok(rv.to_string())
+}
+
+fn attributes(out: &mut Json, item: Option<&Item>) {
+    if let Some(item) = item.filter(|i| !i.is_empty()) {
+        out["Attributes"] = item_to_json(item);
+    }
+}
+
+impl Service {
+    pub(super) fn put_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        let item = item_field(req, "Item")?;
+        let ex = exprs(req)?;
+        let rv = return_values(req, &["NONE", "ALL_OLD"])?;
+        let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
+        let key = meta.key_of(&item, false)?;
+        check_size(&item)?;
+        let old = self.store.write::<_, ApiError>(|w| {
+            let old = w.get(&key)?;
+            check(&ex, old.as_ref())?;
+            w.put(&key, &item)?;
+            Ok(old)
+        })?;
+        let mut out = json!({});
+        if rv == "ALL_OLD" {
+            attributes(&mut out, old.as_ref());
+        }
+        Ok(out)
+    }
+
+    pub(super) fn get_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        let key_item = item_field(req, "Key")?;
+        let ex = exprs(req)?;
+        let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
+        let key = meta.key_of(&key_item, true)?;
+        let mut out = json!({});
+        if let Some(item) = self.store.get(&key)? {
+            let item = match &ex.projection {
+                Some(p) => p.apply(&item),
+                None => item,
+            };
+            out["Item"] = item_to_json(&item);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn delete_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        let key_item = item_field(req, "Key")?;
+        let ex = exprs(req)?;
+        let rv = return_values(req, &["NONE", "ALL_OLD"])?;
+        let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
+        let key = meta.key_of(&key_item, true)?;
+        let old = self.store.write::<_, ApiError>(|w| {
+            let old = w.get(&key)?;
+            check(&ex, old.as_ref())?;
+            if old.is_some() {
+                w.delete(&key)?;
+            }
+            Ok(old)
+        })?;
+        let mut out = json!({});
+        if rv == "ALL_OLD" {
+            attributes(&mut out, old.as_ref());
+        }
+        Ok(out)
+    }
+
+    pub(super) fn update_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        let key_item = item_field(req, "Key")?;
+        let ex = exprs(req)?;
+        let rv = str_of(req, "ReturnValues").unwrap_or("NONE").to_string();
+        let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
+        let key = meta.key_of(&key_item, true)?;
+        let targets: Vec<String> = ex
+            .update
+            .iter()
+            .flat_map(|u| u.targets().map(|p| p.head().to_string()))
+            .collect();
+        if let Some(k) = targets.iter().find(|t| key_item.contains_key(*t)) {
+            return Err(validation(format!(
+                "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
+            )));
+        }
+        let (old, new) = self.store.write::<_, ApiError>(|w| {
+            let old = w.get(&key)?;
+            check(&ex, old.as_ref())?;
+            let base = old.clone().unwrap_or_else(|| key_item.clone());
+            let new = match &ex.update {
+                Some(u) => u.apply(&base).map_err(|e| validation(e.to_string()))?,
+                None => base,
+            };
+            check_size(&new)?;
+            w.put(&key, &new)?;
+            Ok((old, new))
+        })?;
+        let updated = |item: &Item| -> Item {
+            item.iter()
+                .filter(|(k, _)| targets.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        let mut out = json!({});
+        match rv.as_str() {
+            "ALL_OLD" => attributes(&mut out, old.as_ref()),
+            "ALL_NEW" => attributes(&mut out, Some(&new)),
+            "UPDATED_OLD" => attributes(&mut out, old.as_ref().map(updated).as_ref()),
+            "UPDATED_NEW" => attributes(&mut out, Some(&updated(&new))),
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    /// The table of `name` and the storage key of `item` in it.
+    pub(super) fn locate(
+        &self,
+        name: &str,
+        item: &Item,
+        exact: bool,
+    ) -> Result<(TableMeta, Vec<u8>), ApiError> {
+        let meta = self.table(name)?;
+        let key = meta.key_of(item, exact)?;
+        Ok((meta, key))
+    }
+}
+
+pub(super) fn check(ex: &Exprs, old: Option<&Item>) -> Result<(), ApiError> {
+    if let Some(cond) = &ex.condition {
+        let empty = Item::new();
+        if !cond.eval(old.unwrap_or(&empty)) {
+            return Err(conditional_failed());
+        }
+    }
+    Ok(())
+}

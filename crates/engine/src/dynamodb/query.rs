@@ -1,0 +1,188 @@
+//! Query and Scan: one ordered range read of the store, with the key
+//! condition as its bounds, then Limit, the 1 MB page, the filter and the
+//! projection.
+
+use std::ops::Bound;
+
+use serde_json::{json, Map, Value as Json};
+
+use super::expr::key::KeyOp;
+use super::expr::{Context, ExprKind};
+use super::items::item_field;
+use super::service::{expr_err, names_of, str_of, validation, values_of, Service};
+use super::store::table_bounds;
+use super::value::{item_size, item_to_json, AttributeValue};
+use crate::front::error::ApiError;
+
+/// The most bytes of items one Query or Scan reads before it stops (1 MB).
+const PAGE_BYTES: usize = 1 << 20;
+
+/// The smallest byte string greater than every string starting with `prefix`.
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last < 0xff {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
+}
+
+fn key_bytes(v: &AttributeValue) -> Vec<u8> {
+    v.key_bytes().unwrap_or_default()
+}
+
+fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
+    [a, b].concat()
+}
+
+impl Service {
+    pub(super) fn query(&self, req: &Map<String, Json>, is_query: bool) -> Result<Json, ApiError> {
+        let names = names_of(req);
+        let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
+        let key_cond = match str_of(req, "KeyConditionExpression") {
+            Some(t) if is_query => Some(ctx.key_condition(t).map_err(expr_err)?),
+            _ => None,
+        };
+        let filter = str_of(req, "FilterExpression")
+            .map(|t| ctx.condition(ExprKind::Filter, t))
+            .transpose()
+            .map_err(expr_err)?;
+        let projection = str_of(req, "ProjectionExpression")
+            .map(|t| ctx.projection(t))
+            .transpose()
+            .map_err(expr_err)?;
+        ctx.finish().map_err(expr_err)?;
+        if is_query && key_cond.is_none() {
+            return Err(validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        }
+        let select = str_of(req, "Select").unwrap_or("ALL_ATTRIBUTES");
+        let segment = req.get("Segment").and_then(Json::as_u64);
+        let total = req.get("TotalSegments").and_then(Json::as_u64);
+        match (segment, total) {
+            (Some(_), None) => return Err(validation("The TotalSegments parameter is required but was not present in the request when Segment parameter is present")),
+            (None, Some(_)) => return Err(validation("The Segment parameter is required but was not present in the request when parameter TotalSegments is present")),
+            (Some(s), Some(t)) if s >= t => return Err(validation(format!("The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"))),
+            _ => {}
+        }
+        let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
+        if let Some(index) = str_of(req, "IndexName") {
+            return Err(validation(format!(
+                "The table does not have the specified index: {index}"
+            )));
+        }
+        let (table_from, table_to) = table_bounds(meta.id);
+        let (mut from, mut to, prefix) = match &key_cond {
+            None => (
+                Bound::Included(table_from.clone()),
+                Bound::Excluded(table_to),
+                table_from,
+            ),
+            Some(kc) => {
+                let hash = (meta.hash.0.as_str(), meta.hash.1.as_str());
+                let range = meta.range.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
+                let (hv, op) = kc.for_schema(hash, range).map_err(expr_err)?;
+                let p = join(&table_from, &key_bytes(&hv));
+                let end = successor(&p).map_or(Bound::Unbounded, Bound::Excluded);
+                let at = |v: &AttributeValue| join(&p, &key_bytes(v));
+                let (from, to, prefix) = match op {
+                    None => (Bound::Included(p.clone()), end, p.clone()),
+                    Some(KeyOp::Eq(v)) => {
+                        (Bound::Included(at(&v)), Bound::Included(at(&v)), p.clone())
+                    }
+                    Some(KeyOp::Lt(v)) => (
+                        Bound::Included(p.clone()),
+                        Bound::Excluded(at(&v)),
+                        p.clone(),
+                    ),
+                    Some(KeyOp::Le(v)) => (
+                        Bound::Included(p.clone()),
+                        Bound::Included(at(&v)),
+                        p.clone(),
+                    ),
+                    Some(KeyOp::Gt(v)) => (Bound::Excluded(at(&v)), end, p.clone()),
+                    Some(KeyOp::Ge(v)) => (Bound::Included(at(&v)), end, p.clone()),
+                    Some(KeyOp::Between(a, b)) => {
+                        if super::expr::eval::compare_values(&a, &b)
+                            == Some(std::cmp::Ordering::Greater)
+                        {
+                            return Err(validation("Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {S:b}, upper bound operand: AttributeValue: {S:a}".replace("{S:b}", &format!("{{{}:{}}}", a.type_name(), super::expr::print::scalar_text(&a))).replace("{S:a}", &format!("{{{}:{}}}", b.type_name(), super::expr::print::scalar_text(&b)))));
+                        }
+                        (Bound::Included(at(&a)), Bound::Included(at(&b)), p.clone())
+                    }
+                    Some(KeyOp::BeginsWith(v)) => {
+                        let mut kb = at(&v);
+                        kb.truncate(kb.len() - 2); // the escaped bytes without the terminator
+                        let end = successor(&kb).map_or(Bound::Unbounded, Bound::Excluded);
+                        (Bound::Included(kb.clone()), end, kb)
+                    }
+                };
+                (from, to, prefix)
+            }
+        };
+        let forward = req
+            .get("ScanIndexForward")
+            .and_then(Json::as_bool)
+            .unwrap_or(true);
+        if let Some(esk) = req.get("ExclusiveStartKey") {
+            let esk = item_field(&Map::from_iter([("k".to_string(), esk.clone())]), "k")?;
+            let key = meta.key_of(&esk, true).map_err(|_| {
+                validation("The provided starting key is invalid: The provided key element does not match the schema")
+            })?;
+            if forward || !is_query {
+                from = Bound::Excluded(key);
+            } else {
+                to = Bound::Excluded(key);
+            }
+        }
+        let forward = forward || !is_query;
+        let limit = req.get("Limit").and_then(Json::as_u64).map(|l| l as usize);
+        let (mut scanned, mut bytes) = (0usize, 0usize);
+        let mut items = Vec::new();
+        let mut last = None;
+        self.store
+            .range(bound_ref(&from), bound_ref(&to), forward, |key, item| {
+                if !key.starts_with(&prefix) {
+                    return false;
+                }
+                if let (Some(s), Some(t)) = (segment, total) {
+                    let hk = item.get(&meta.hash.0).map(key_bytes).unwrap_or_default();
+                    if u64::from(crc32fast::hash(&hk)) % t != s {
+                        return true;
+                    }
+                }
+                scanned += 1;
+                bytes += item_size(&item);
+                if filter.as_ref().is_none_or(|f| f.eval(&item)) {
+                    items.push(match &projection {
+                        Some(p) => p.apply(&item),
+                        None => item.clone(),
+                    });
+                }
+                if limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES {
+                    last = Some(meta.key_attrs(&item));
+                    return false;
+                }
+                true
+            })?;
+        let mut out = json!({"Count": items.len(), "ScannedCount": scanned});
+        if select != "COUNT" {
+            out["Items"] = Json::Array(items.iter().map(item_to_json).collect());
+        }
+        if let Some(last) = last {
+            out["LastEvaluatedKey"] = item_to_json(&last);
+        }
+        Ok(out)
+    }
+}
+
+fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}

@@ -1,0 +1,261 @@
+//! The DynamoDB service: validates each request against botocore's model,
+//! then runs its action on the [`Store`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use super::store::{Store, StoreError};
+use super::value::AttributeValue;
+use crate::front::error::{err, ApiError, Code};
+use crate::front::validate::{self, Invalid};
+use crate::Clock;
+
+/// A table's description as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TableMeta {
+    pub name: String,
+    pub id: u64,
+    /// Partition key: (attribute name, type S/N/B).
+    pub hash: (String, String),
+    /// Sort key, if any.
+    pub range: Option<(String, String)>,
+    pub attribute_definitions: Json,
+    pub billing_mode: String,
+    pub read_capacity: u64,
+    pub write_capacity: u64,
+    /// Creation time, seconds since the epoch.
+    pub created: f64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The TimeToLive attribute, when TTL is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
+}
+
+/// What the service needs of the engine's configuration.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub fail_entry_ratio: f64,
+    pub clock: Arc<dyn Clock>,
+    pub region: String,
+    pub auth: Vec<(String, String)>,
+}
+
+pub(crate) struct Service {
+    pub(super) store: Store,
+    pub(super) tables: Mutex<BTreeMap<String, TableMeta>>,
+    pub(super) settings: Settings,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "dynamodb storage");
+        ApiError {
+            status: 500,
+            code: Code::InternalServerError,
+            message: "Internal server error".into(),
+            details: None,
+        }
+    }
+}
+
+pub(super) fn validation(message: impl Into<String>) -> ApiError {
+    err(Code::ValidationException, message)
+}
+
+pub(super) fn not_found() -> ApiError {
+    err(
+        Code::ResourceNotFoundException,
+        "Requested resource not found",
+    )
+}
+
+impl Service {
+    /// Opens the store in `dir` (`dir/dynamodb/`), or in memory.
+    pub(crate) fn open(
+        dir: Option<&std::path::Path>,
+        settings: Settings,
+    ) -> Result<Service, StoreError> {
+        let store = Store::open(dir)?;
+        let mut tables = BTreeMap::new();
+        for desc in store.tables()? {
+            let meta: TableMeta = serde_json::from_value(desc)
+                .map_err(|e| StoreError::Corrupt(format!("a table description ({e})")))?;
+            tables.insert(meta.name.clone(), meta);
+        }
+        Ok(Service {
+            store,
+            tables: Mutex::new(tables),
+            settings,
+        })
+    }
+
+    pub(super) fn tables(&self) -> MutexGuard<'_, BTreeMap<String, TableMeta>> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn table(&self, name: &str) -> Result<TableMeta, ApiError> {
+        self.tables().get(name).cloned().ok_or_else(not_found)
+    }
+
+    pub(super) fn now_secs(&self) -> f64 {
+        self.settings.clock.now_millis() as f64 / 1000.0
+    }
+
+    /// Runs one action: the model's checks first, then the action.
+    pub(crate) fn call(&self, action: &str, body: &Json) -> Result<Json, ApiError> {
+        if let Err(invalid) = validate::check(validate::dynamodb(), action, body) {
+            let code = match invalid {
+                Invalid::Serialization(_) => Code::SerializationException,
+                Invalid::Validation(_) => Code::ValidationException,
+            };
+            return Err(err(code, invalid.message()));
+        }
+        let empty = Map::new();
+        let req = body.as_object().unwrap_or(&empty);
+        match action {
+            "CreateTable" => self.create_table(req),
+            "DescribeTable" => self.describe_table(req),
+            "ListTables" => self.list_tables(req),
+            "DeleteTable" => self.delete_table(req),
+            "PutItem" => self.put_item(req),
+            "GetItem" => self.get_item(req),
+            "DeleteItem" => self.delete_item(req),
+            "UpdateItem" => self.update_item(req),
+            "BatchWriteItem" => self.batch_write_item(req),
+            "BatchGetItem" => self.batch_get_item(req),
+            "Query" => self.query(req, true),
+            "Scan" => self.query(req, false),
+            "TransactWriteItems" => self.transact_write_items(req),
+            "TransactGetItems" => self.transact_get_items(req),
+            "UpdateTable" => self.update_table(req),
+            "UpdateTimeToLive" => self.update_time_to_live(req),
+            "DescribeTimeToLive" => self.describe_time_to_live(req),
+            "TagResource" => self.tag_resource(req),
+            "UntagResource" => self.untag_resource(req),
+            "ListTagsOfResource" => self.list_tags_of_resource(req),
+            _ => Err(err(Code::UnknownOperationException, "")),
+        }
+    }
+}
+
+/// The `__type` the service sends for `code`.
+pub(crate) fn wire_type(code: Code) -> String {
+    let ns = match code {
+        Code::ValidationException => "com.amazon.coral.validate#",
+        Code::SerializationException
+        | Code::UnknownOperationException
+        | Code::AccessDeniedException
+        | Code::IncompleteSignatureException
+        | Code::InvalidSignatureException
+        | Code::MissingAuthenticationTokenException
+        | Code::UnrecognizedClientException => "com.amazon.coral.service#",
+        _ => "com.amazonaws.dynamodb.v20120810#",
+    };
+    format!("{ns}{}", code.as_str())
+}
+
+// Request helpers.
+
+pub(super) fn str_of<'a>(req: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
+    req.get(key).and_then(Json::as_str)
+}
+
+pub(super) fn names_of(req: &Map<String, Json>) -> Option<BTreeMap<String, String>> {
+    req.get("ExpressionAttributeNames")
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+}
+
+pub(super) fn values_of(req: &Map<String, Json>) -> Option<&Map<String, Json>> {
+    req.get("ExpressionAttributeValues")
+        .and_then(Json::as_object)
+}
+
+/// A value error as the service reports it (shape errors are serialization errors).
+pub(super) fn value_err(e: super::value::ValueError) -> ApiError {
+    match e {
+        super::value::ValueError::Shape(m) => err(Code::SerializationException, m),
+        other => validation(other.to_string()),
+    }
+}
+
+pub(super) fn expr_err(e: super::expr::ExprError) -> ApiError {
+    validation(e.to_string())
+}
+
+impl TableMeta {
+    /// The storage key of `item` (which holds the key attributes), or the
+    /// service's error when the key does not match the schema.
+    pub(crate) fn key_of(
+        &self,
+        item: &BTreeMap<String, AttributeValue>,
+        exact: bool,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mismatch = || validation("The provided key element does not match the schema");
+        let mut key = self.id.to_be_bytes().to_vec();
+        let want = 1 + usize::from(self.range.is_some());
+        if exact && item.len() != want {
+            return Err(mismatch());
+        }
+        for (name, ty) in std::iter::once(&self.hash).chain(self.range.as_ref()) {
+            let Some(v) = item.get(name) else {
+                return Err(if exact {
+                    mismatch()
+                } else {
+                    validation(format!(
+                        "One or more parameter values were invalid: Missing the key {name} in the item"
+                    ))
+                });
+            };
+            if v.type_name() != ty {
+                return Err(if exact {
+                    mismatch()
+                } else {
+                    validation(format!(
+                        "One or more parameter values were invalid: Type mismatch for key {name} expected: {ty} actual: {}",
+                        v.type_name()
+                    ))
+                });
+            }
+            let empty = match v {
+                AttributeValue::S(s) => s.is_empty(),
+                AttributeValue::B(b) => b.is_empty(),
+                _ => false,
+            };
+            if empty {
+                return Err(validation(format!(
+                    "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {ty} value. Key: {name}"
+                )));
+            }
+            let limit = if name == &self.hash.0 { 2048 } else { 1024 };
+            if v.size() > limit {
+                return Err(validation(if limit == 2048 {
+                    "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"
+                } else {
+                    "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+                }));
+            }
+            key.extend(v.key_bytes().ok_or_else(mismatch)?);
+        }
+        Ok(key)
+    }
+
+    /// The key attributes of `item`.
+    pub(crate) fn key_attrs(
+        &self,
+        item: &BTreeMap<String, AttributeValue>,
+    ) -> BTreeMap<String, AttributeValue> {
+        std::iter::once(&self.hash.0)
+            .chain(self.range.as_ref().map(|r| &r.0))
+            .filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone())))
+            .collect()
+    }
+}

@@ -1,0 +1,270 @@
+//! DynamoDB storage: one `redb` database (a copy-on-write B-tree, pure Rust),
+//! `dynamodb/tables.redb` in the engine's data dir, or redb's in-memory
+//! backend when the engine has no data dir.
+//!
+//! Two redb tables: `meta` (table name → table description as JSON) and
+//! `items` (table id, 8 bytes big-endian + partition key bytes + sort key
+//! bytes, from [`AttributeValue::key_bytes`] → the item as DynamoDB JSON).
+//! Key bytes sort as the service sorts keys, so a Query is one range scan.
+//! Every write is one redb transaction committed with immediate durability
+//! (fsync) before the request is answered.
+//!
+//! ## Why redb (measured 2026-12-02 on this 2-core machine, release builds)
+//!
+//! | workload                                   | redb 4.6        | fjall 3.1 (LSM)   |
+//! |--------------------------------------------|-----------------|-------------------|
+//! | 400 durable batches of 25 items of 200 B   | 5.65 ms/batch, 4,425 items/s | 4.01 ms/batch, 6,234 items/s |
+//! | range read of a 1,000-item partition       | p50 91 µs, p99 199 µs | p50 184 µs, p99 4.3 ms |
+//! | clean `cargo build --release` of a tiny crate using it | 25 s | 91 s |
+//!
+//! fjall writes a little faster (both sync once per commit; redb also
+//! rewrites the B-tree pages on the path to each key), but redb reads a partition twice as fast with a far better tail (the
+//! issue's goal is a Query p99 ≤ 2 ms), builds in a quarter of the time, has
+//! an in-memory backend for the engine's in-memory mode, and its write
+//! transactions are serialized, which gives conditional writes their
+//! read-check-write atomicity for free. Its sync per commit is shared:
+//! requests arriving while a commit syncs join the next transaction (group
+//! commit, [`Store::write`]).
+//!
+//! Through the engine (debug build, AWS SDK for Rust, 4 callers, durable,
+//! with other builds loading the 2 cores): about 2,000-2,400 items/s of
+//! BatchWriteItem (25 items of ~200 B); a Query of a 1,000-item partition
+//! took ~75-110 ms p50, mostly the debug SDK's deserialization: release
+//! figures are for the benchmark (point 7).
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde_json::Value as Json;
+
+use super::value::{item_from_json, item_to_json, Item};
+
+/// redb's page cache in durable mode (its default, 1 GiB, would let memory
+/// grow far past the 200 MB goal on a large table).
+const CACHE_BYTES: usize = 64 << 20;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
+
+/// A storage failure; the service answers it as an InternalServerError.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    #[error("dynamodb storage failed: {0}")]
+    Redb(String),
+    #[error("dynamodb storage holds a damaged record under {0}: refusing to guess")]
+    Corrupt(String),
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Redb(e.to_string())
+}
+
+pub(crate) struct Store {
+    db: Database,
+    /// The write transaction requests are joining, and its number.
+    open: Mutex<(Option<WriteTransaction>, u64)>,
+    /// The number of the last committed group, and the groups whose commit failed.
+    committed: Mutex<(u64, BTreeSet<u64>)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The first byte string of a table's keys and the first of the next table.
+pub(crate) fn table_bounds(table_id: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        table_id.to_be_bytes().to_vec(),
+        (table_id + 1).to_be_bytes().to_vec(),
+    )
+}
+
+impl Store {
+    /// Opens (or creates) `dir/dynamodb/tables.redb`, or an in-memory store.
+    pub(crate) fn open(dir: Option<&Path>) -> Result<Store, StoreError> {
+        let db = match dir {
+            Some(dir) => {
+                let dir = dir.join("dynamodb");
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| StoreError::Redb(format!("creating {}: {e}", dir.display())))?;
+                Database::builder()
+                    .set_cache_size(CACHE_BYTES)
+                    .create(dir.join("tables.redb"))
+                    .map_err(db_err)?
+            }
+            None => Database::builder()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .map_err(db_err)?,
+        };
+        let tx = db.begin_write().map_err(db_err)?;
+        tx.open_table(META).map_err(db_err)?;
+        tx.open_table(ITEMS).map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(Store {
+            db,
+            open: Mutex::new((None, 1)),
+            committed: Mutex::new((0, BTreeSet::new())),
+        })
+    }
+
+    /// Every table description, by name.
+    pub(crate) fn tables(&self) -> Result<Vec<Json>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(META).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|_| StoreError::Corrupt(format!("table {}", k.value())))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` in a write transaction and returns once that transaction is
+    /// durably committed (group commit: requests arriving while a commit is
+    /// syncing join the next transaction, which one of them commits for all).
+    /// `f` must write nothing when it returns an error: its writes would be
+    /// committed with the others'.
+    pub(crate) fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let (out, group) = {
+            let mut open = lock(&self.open);
+            if open.0.is_none() {
+                open.0 = Some(self.db.begin_write().map_err(db_err)?);
+            }
+            let group = open.1;
+            let tx = open.0.as_ref().expect("opened above");
+            (f(&mut Writer { tx })?, group)
+        };
+        let mut committed = lock(&self.committed);
+        if committed.0 < group {
+            // Nobody committed this group yet: commit it for everyone in it.
+            let tx = {
+                let mut open = lock(&self.open);
+                open.1 += 1;
+                open.0.take()
+            };
+            if let Some(tx) = tx {
+                if let Err(e) = tx.commit() {
+                    tracing::error!(error = %e, "dynamodb commit failed");
+                    committed.1.insert(group);
+                }
+            }
+            committed.0 = group;
+        }
+        if committed.1.contains(&group) {
+            return Err(StoreError::Redb(format!("commit of write group {group} failed")).into());
+        }
+        Ok(out)
+    }
+
+    /// The item stored under `key`.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Item>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(ITEMS).map_err(db_err)?;
+        let v = t.get(key).map_err(db_err)?;
+        v.map(|v| decode(key, v.value())).transpose()
+    }
+
+    /// Items with keys in `(from, to)`, ascending or descending, until `visit`
+    /// returns false.
+    pub(crate) fn range(
+        &self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        forward: bool,
+        mut visit: impl FnMut(&[u8], Item) -> bool,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(ITEMS).map_err(db_err)?;
+        let range = t.range::<&[u8]>((from, to)).map_err(db_err)?;
+        let mut step = |row: Row<'_>| -> Result<bool, StoreError> {
+            let (k, v) = row.map_err(db_err)?;
+            let item = decode(k.value(), v.value())?;
+            Ok(visit(k.value(), item))
+        };
+        if forward {
+            for row in range {
+                if !step(row)? {
+                    break;
+                }
+            }
+        } else {
+            for row in range.rev() {
+                if !step(row)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+type Row<'a> = Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
+fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {
+    serde_json::from_slice::<Json>(bytes)
+        .ok()
+        .and_then(|j| item_from_json(&j).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("item key {key:02x?}")))
+}
+
+/// The writes of one transaction.
+pub(crate) struct Writer<'a> {
+    tx: &'a WriteTransaction,
+}
+
+impl Writer<'_> {
+    pub(crate) fn put_table(&mut self, name: &str, desc: &Json) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(META).map_err(db_err)?;
+        let bytes = serde_json::to_vec(desc).map_err(db_err)?;
+        t.insert(name, bytes.as_slice()).map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Removes a table's description and every item of it.
+    pub(crate) fn delete_table(&mut self, name: &str, table_id: u64) -> Result<(), StoreError> {
+        self.tx
+            .open_table(META)
+            .map_err(db_err)?
+            .remove(name)
+            .map_err(db_err)?;
+        let (from, to) = table_bounds(table_id);
+        let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
+        t.retain_in::<&[u8], _>(from.as_slice()..to.as_slice(), |_, _| false)
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) fn get(&mut self, key: &[u8]) -> Result<Option<Item>, StoreError> {
+        let t = self.tx.open_table(ITEMS).map_err(db_err)?;
+        let v = t.get(key).map_err(db_err)?;
+        v.map(|v| decode(key, v.value())).transpose()
+    }
+
+    pub(crate) fn put(&mut self, key: &[u8], item: &Item) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
+        let bytes = serde_json::to_vec(&item_to_json(item)).map_err(db_err)?;
+        t.insert(key, bytes.as_slice()).map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
+        t.remove(key).map_err(db_err)?;
+        Ok(())
+    }
+}

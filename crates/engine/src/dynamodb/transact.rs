@@ -1,0 +1,178 @@
+//! TransactWriteItems and TransactGetItems: all or nothing, in one store
+//! transaction; a failed condition cancels every write with
+//! TransactionCanceledException and its CancellationReasons.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value as Json};
+
+use super::items::{check, check_size, exprs, item_field, Exprs};
+use super::service::{str_of, validation, Service};
+use super::value::{item_to_json, Item};
+use crate::front::error::{err, ApiError, Code};
+
+enum Op {
+    Check,
+    Put(Item),
+    Delete,
+    Update(Item),
+}
+
+struct Planned {
+    key: Vec<u8>,
+    op: Op,
+    ex: Exprs,
+    return_old: bool,
+}
+
+fn cancelled(reasons: Vec<Json>) -> ApiError {
+    let codes: Vec<&str> = reasons
+        .iter()
+        .map(|r| r["Code"].as_str().unwrap_or("None"))
+        .collect();
+    let mut e = err(
+        Code::TransactionCanceledException,
+        format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+            codes.join(", ")
+        ),
+    );
+    let mut details = Map::new();
+    details.insert("CancellationReasons".into(), Json::Array(reasons));
+    e.details = Some(Box::new(details));
+    e
+}
+
+impl Service {
+    pub(super) fn transact_write_items(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        let mut planned = Vec::new();
+        let mut seen = BTreeSet::new();
+        for entry in req
+            .get("TransactItems")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let entry = entry.as_object().cloned().unwrap_or_default();
+            if entry.len() != 1 {
+                return Err(validation(
+                    "TransactItems can only contain one of Check, Put, Update or Delete",
+                ));
+            }
+            let (kind, spec) = entry.iter().next().expect("one member");
+            let spec = spec.as_object().cloned().unwrap_or_default();
+            let ex = exprs(&spec)?;
+            let table = str_of(&spec, "TableName").unwrap_or_default();
+            let (op, key_item, exact) = match kind.as_str() {
+                "Put" => {
+                    let item = item_field(&spec, "Item")?;
+                    check_size(&item)?;
+                    (Op::Put(item.clone()), item, false)
+                }
+                "ConditionCheck" => (Op::Check, item_field(&spec, "Key")?, true),
+                "Delete" => (Op::Delete, item_field(&spec, "Key")?, true),
+                _ => {
+                    let key = item_field(&spec, "Key")?;
+                    (Op::Update(key.clone()), key, true)
+                }
+            };
+            let (_, key) = self.locate(table, &key_item, exact)?;
+            if !seen.insert(key.clone()) {
+                return Err(validation(
+                    "Transaction request cannot include multiple operations on one item",
+                ));
+            }
+            let return_old =
+                str_of(&spec, "ReturnValuesOnConditionCheckFailure") == Some("ALL_OLD");
+            planned.push(Planned {
+                key,
+                op,
+                ex,
+                return_old,
+            });
+        }
+        self.store.write::<_, ApiError>(|w| {
+            let mut olds = Vec::new();
+            let mut reasons = Vec::new();
+            let mut failed = false;
+            for p in &planned {
+                let old = w.get(&p.key)?;
+                match check(&p.ex, old.as_ref()) {
+                    Ok(()) => reasons.push(json!({"Code": "None"})),
+                    Err(_) => {
+                        failed = true;
+                        let mut r = json!({
+                            "Code": "ConditionalCheckFailed",
+                            "Message": "The conditional request failed",
+                        });
+                        if let (true, Some(old)) = (p.return_old, old.as_ref()) {
+                            r["Item"] = item_to_json(old);
+                        }
+                        reasons.push(r);
+                    }
+                }
+                olds.push(old);
+            }
+            if failed {
+                return Err(cancelled(reasons));
+            }
+            // Every new item first, so that an error writes nothing.
+            let mut writes = Vec::new();
+            for (p, old) in planned.iter().zip(olds) {
+                let new = match &p.op {
+                    Op::Check => continue,
+                    Op::Put(item) => Some(item.clone()),
+                    Op::Delete => None,
+                    Op::Update(key_item) => {
+                        let base = old.unwrap_or_else(|| key_item.clone());
+                        let new = match &p.ex.update {
+                            Some(u) => u.apply(&base).map_err(|e| validation(e.to_string()))?,
+                            None => base,
+                        };
+                        check_size(&new)?;
+                        Some(new)
+                    }
+                };
+                writes.push((&p.key, new));
+            }
+            for (key, new) in writes {
+                match new {
+                    Some(item) => w.put(key, &item)?,
+                    None => w.delete(key)?,
+                }
+            }
+            Ok(())
+        })?;
+        Ok(json!({}))
+    }
+
+    pub(super) fn transact_get_items(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        let mut responses = Vec::new();
+        for entry in req
+            .get("TransactItems")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let spec = entry["Get"].as_object().cloned().unwrap_or_default();
+            let ex = exprs(&spec)?;
+            let key_item = item_field(&spec, "Key")?;
+            let (_, key) = self.locate(
+                str_of(&spec, "TableName").unwrap_or_default(),
+                &key_item,
+                true,
+            )?;
+            responses.push(match self.store.get(&key)? {
+                Some(item) => {
+                    let item = match &ex.projection {
+                        Some(p) => p.apply(&item),
+                        None => item,
+                    };
+                    json!({ "Item": item_to_json(&item) })
+                }
+                None => json!({}),
+            });
+        }
+        Ok(json!({ "Responses": responses }))
+    }
+}
