@@ -104,7 +104,7 @@ pub struct Config {
     /// concurrent ones keep the server under 200 MB with ListStreams
     /// answered within 50 ms (`wildrydes-bench stress`); more does not
     /// write faster. Each action also has its own body limit,
-    /// like the service (7 MiB for PutRecords, 1.5 MiB for PutRecord, 1 MiB
+    /// like the service (7 MiB for PutRecords, 14 MiB for PutRecord, 1 MiB
     /// for the others), answered 413 beyond.
     pub body_budget: u64,
     /// Request authentication: pairs of access key id and secret access key.

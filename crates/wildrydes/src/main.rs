@@ -161,7 +161,7 @@ struct ServeArgs {
     max_connections: u32,
     /// MiB of request bodies held at once; further requests wait for memory
     /// instead of growing it. Bodies are also limited per action like the
-    /// service (7 MiB for PutRecords, 1.5 MiB for PutRecord, 1 MiB for the
+    /// service (7 MiB for PutRecords, 14 MiB for PutRecord, 1 MiB for the
     /// others, 413 beyond).
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(8..=4096))]
