@@ -142,6 +142,14 @@ struct ServeArgs {
     /// Fraction of PutRecords entries failing with InternalFailure (0..1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     fail_entry_ratio: f64,
+    /// How long a stream stays CREATING, UPDATING or DELETING, as on AWS
+    /// (0ms: changes are ACTIVE at once; e.g. 500ms makes SDK waiters wait).
+    #[arg(long, value_name = "D", default_value = "0ms", value_parser = parse_duration)]
+    state_delay: Duration,
+    /// Open shards allowed over all streams (the account's shard limit).
+    #[arg(long, value_name = "N", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    shard_limit: u32,
     /// Close a connection that has not sent a request's complete headers
     /// within D of its first byte (slowloris).
     #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_timeout)]
@@ -161,8 +169,8 @@ struct ServeArgs {
     max_connections: u32,
     /// MiB of request bodies held at once; further requests wait for memory
     /// instead of growing it. Bodies are also limited per action like the
-    /// service (7 MiB for PutRecords, 14 MiB for PutRecord, 1 MiB for the
-    /// others, 413 beyond).
+    /// service (14 MiB for PutRecords and PutRecord, whose records may reach
+    /// 10 MiB with UpdateMaxRecordSize; 1 MiB for the others; 413 beyond).
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(8..=4096))]
     body_budget_mb: u64,
@@ -482,6 +490,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         enforce_limits: args.enforce_limits,
         fail_call_ratio: args.fail_call_ratio,
         fail_entry_ratio: args.fail_entry_ratio,
+        stream_activation_delay: args.state_delay,
+        shard_limit: args.shard_limit,
         auth: args.auth,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
         header_timeout: args.header_timeout,

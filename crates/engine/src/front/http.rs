@@ -48,8 +48,85 @@ fn region(headers: &HeaderMap) -> String {
         .to_string()
 }
 
+/// A request id in the service's form (a UUID).
 fn request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    let n = rand::random::<u128>();
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The headers every answer carries: `x-amzn-RequestId`, `x-amz-id-2` (72
+/// random bytes in base64, as the service sends), and CORS headers when the
+/// request came from a web page (`Origin`).
+fn stamp(resp: &mut Response, id: &str, cors: bool) {
+    use base64::Engine as _;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    let id2: Vec<u8> = (0..72).map(|_| rand::random::<u8>()).collect();
+    if let Ok(v) = HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(id2)) {
+        h.insert("x-amz-id-2", v);
+    }
+    if cors {
+        h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        h.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static(
+                "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date",
+            ),
+        );
+    }
+}
+
+/// An answer the service gives before any action: an XML or bare body.
+fn raw(status: StatusCode, content_type: Option<&'static str>, body: impl Into<Body>) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    if let Some(ct) = content_type {
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    resp
+}
+
+/// `403 AccessDeniedException` in XML: a request that names no operation.
+fn access_denied() -> Response {
+    raw(
+        StatusCode::FORBIDDEN,
+        None,
+        "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n",
+    )
+}
+
+/// A CORS preflight (`OPTIONS` with `Origin`): allowed for any origin.
+fn preflight(headers: &HeaderMap) -> Response {
+    let mut resp = raw(StatusCode::OK, None, Body::empty());
+    let h = resp.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert("access-control-max-age", HeaderValue::from_static("172800"));
+    for (asked, allow) in [
+        (
+            "access-control-request-headers",
+            "access-control-allow-headers",
+        ),
+        (
+            "access-control-request-method",
+            "access-control-allow-methods",
+        ),
+    ] {
+        if let Some(v) = headers.get(asked) {
+            h.insert(allow, v.clone());
+        }
+    }
+    resp
 }
 
 fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
@@ -73,6 +150,7 @@ fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
         ),
     };
     let mut resp = (status, bytes).into_response();
+    stamp(&mut resp, &id, false);
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -81,9 +159,6 @@ fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
             false => "application/x-amz-json-1.1",
         }),
     );
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        h.insert("x-amzn-requestid", v);
-    }
     if let Some(kind) = kind {
         h.insert("x-amzn-errortype", HeaderValue::from_static(kind));
     }
@@ -107,10 +182,105 @@ fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>, id: &str, in_cbor: bool)
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.amazon.eventstream"),
     );
-    if let Ok(v) = HeaderValue::from_str(id) {
-        h.insert("x-amzn-requestid", v);
-    }
+    stamp(&mut resp, id, false);
     resp
+}
+
+/// What the content type says the body is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Json,
+    Cbor,
+    /// `application/json`: the service's old envelope.
+    Legacy,
+    Other,
+}
+
+fn protocol(headers: &HeaderMap) -> Protocol {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let ct = ct.split(';').next().unwrap_or("").trim();
+    match ct {
+        "application/x-amz-json-1.1" => Protocol::Json,
+        "application/json" => Protocol::Legacy,
+        _ if cbor::is_cbor(ct) => Protocol::Cbor,
+        _ => Protocol::Other,
+    }
+}
+
+/// Answers the service gives before the action runs, in its order: a method
+/// other than POST, an empty body (in CBOR unless the content type is JSON
+/// 1.1), an unknown content type, the old `application/json` envelope, an
+/// unknown target.
+/// `None`: the request goes on to authentication, validation and the action.
+fn refuse_early(method: &Method, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    if method != Method::POST {
+        return Some(access_denied());
+    }
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let known = target
+        .strip_prefix(TARGET_PREFIX)
+        .is_some_and(|a| crate::front::validate::kinesis().has_operation(a));
+    let named = target
+        .split_once('.')
+        .is_some_and(|(s, o)| !s.is_empty() && !o.is_empty());
+    let proto = protocol(headers);
+    let bare = |code: &str, cbor_body: bool| {
+        let body = json!({ "__type": code });
+        let (bytes, ct) = if cbor_body {
+            (cbor::encode(&body), cbor::CONTENT_TYPE)
+        } else {
+            (
+                serde_json::to_vec(&body).unwrap_or_default(),
+                "application/x-amz-json-1.1",
+            )
+        };
+        raw(StatusCode::BAD_REQUEST, Some(ct), bytes)
+    };
+    if body.is_empty() {
+        let code = if known {
+            "SerializationException"
+        } else {
+            "UnknownOperationException"
+        };
+        return Some(bare(code, proto != Protocol::Json));
+    }
+    if proto == Protocol::Other {
+        return Some(match named {
+            false => access_denied(),
+            true => raw(
+                StatusCode::NOT_FOUND,
+                None,
+                "<UnknownOperationException/>\n",
+            ),
+        });
+    }
+    if proto == Protocol::Legacy {
+        let object = serde_json::from_slice::<Value>(body).is_ok_and(|v| v.is_object());
+        let output = match object {
+            true => {
+                json!({"__type": "com.amazon.coral.service#UnknownOperationException", "message": null})
+            }
+            false => {
+                json!({"__type": "com.amazon.coral.service#SerializationException", "Message": null})
+            }
+        };
+        let envelope = json!({"Output": output, "Version": "1.0"});
+        return Some(raw(
+            StatusCode::OK,
+            Some("application/json"),
+            serde_json::to_vec(&envelope).unwrap_or_default(),
+        ));
+    }
+    if !known {
+        return Some(bare("UnknownOperationException", proto == Protocol::Cbor));
+    }
+    None
 }
 
 async fn handle(
@@ -133,10 +303,20 @@ async fn handle(
     // The length hyper validated from Content-Length (0 without a body),
     // unknown for a chunked body.
     let declared = http_body::Body::size_hint(&body).exact();
+    let cors = headers.contains_key(header::ORIGIN);
+    if cors && method == Method::OPTIONS {
+        let mut resp = preflight(&headers);
+        stamp(&mut resp, &request_id(), false);
+        return resp;
+    }
     let body = match read_body(body, action, declared, &front.bodies).await {
         Ok(body) => body,
         Err(e) => return body_refused(&e, version, in_cbor),
     };
+    if let Some(mut resp) = refuse_early(&method, &headers, &body.bytes) {
+        stamp(&mut resp, &request_id(), cors);
+        return resp;
+    }
     let request = auth::Request {
         method: &method,
         uri: &uri,
@@ -146,7 +326,17 @@ async fn handle(
     let reply = dispatch(front.engine, &request, in_cbor).await;
     // The body's budget is given back once the action has run.
     drop(body);
-    respond(reply, in_cbor)
+    let mut resp = respond(reply, in_cbor);
+    if cors {
+        let id = resp
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        stamp(&mut resp, &id, true);
+    }
+    resp
 }
 
 /// The answer to a body that was not read completely: the rest of it is not
@@ -192,18 +382,11 @@ async fn dispatch(
     } else if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            err(
-                Code::SerializationException,
-                format!("malformed JSON body: {e}"),
-            )
-        })?
+        // The service answers a body that is not an object with a bare type.
+        serde_json::from_slice(body).map_err(|_| err(Code::SerializationException, ""))?
     };
     if !value.is_object() {
-        return Err(err(
-            Code::SerializationException,
-            "the request body must be a JSON object",
-        ));
+        return Err(err(Code::SerializationException, ""));
     }
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(engine.now());
     auth::check(&engine.config.auth, request, now)?;
@@ -231,5 +414,8 @@ fn error_body(e: &ApiError) -> Value {
     } else {
         "message"
     };
+    if e.message.is_empty() {
+        return json!({"__type": e.code.as_str()});
+    }
     json!({"__type": e.code.as_str(), key: e.message})
 }

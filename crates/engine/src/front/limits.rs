@@ -11,13 +11,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::front::error::{ApiError, Code};
 
-/// PutRecords carries at most 5 MiB of data and partition keys, base64 in
-/// JSON: 5 MiB of data is 6.67 MiB of base64, plus up to 500 keys, hash keys
-/// and the JSON around them.
-pub(crate) const PUT_RECORDS_MAX_BODY: usize = 7 << 20;
-/// PutRecord carries one record: 1 MiB of data by default, up to 10 MiB on a
-/// stream whose UpdateMaxRecordSize allows it (13.3 MiB of base64), and a key.
-/// The stream's own maximum is checked by the action.
+/// PutRecords carries at most 5 MiB of data and partition keys (or one record
+/// of a stream whose UpdateMaxRecordSize allows up to 10 MiB), base64 in JSON:
+/// 10 MiB of data is 13.33 MiB of base64, plus up to 500 keys, hash keys and
+/// the JSON around them.
+pub(crate) const PUT_RECORDS_MAX_BODY: usize = 14 << 20;
+/// PutRecord carries one record: 1 MiB of data by default, at most 10 MiB
+/// (UpdateMaxRecordSize), 13.33 MiB of base64, and a key.
 pub(crate) const PUT_RECORD_MAX_BODY: usize = 14 << 20;
 /// Every other action takes a few small fields.
 pub(crate) const OTHER_MAX_BODY: usize = 1 << 20;
@@ -210,11 +210,10 @@ mod tests {
 
     #[test]
     fn limits_match_the_service() {
-        // 5 MiB of data in base64 plus 500 maximal keys fit.
-        let base64 = (5usize << 20).div_ceil(3) * 4;
+        // 10 MiB of data in base64 plus 500 maximal keys fit.
+        let base64 = (10usize << 20).div_ceil(3) * 4;
         assert!(base64 + 500 * (256 + 39 + 64) < PUT_RECORDS_MAX_BODY);
-        let one = (10usize << 20).div_ceil(3) * 4;
-        assert!(one + 256 + 39 + 4096 < PUT_RECORD_MAX_BODY);
+        assert!(base64 + 256 + 39 + 200 < PUT_RECORD_MAX_BODY);
         assert_eq!(max_body("ListStreams"), OTHER_MAX_BODY);
     }
 

@@ -163,6 +163,11 @@ impl Model {
         self.operations.get(operation).copied()
     }
 
+    /// Whether the model has `operation`.
+    pub(crate) fn has_operation(&self, operation: &str) -> bool {
+        self.operations.contains_key(operation)
+    }
+
     /// Whether `operation`'s input has a member called `member`.
     pub(crate) fn has_member(&self, operation: &str, member: &str) -> bool {
         let Some(Some(id)) = self.input(operation) else {

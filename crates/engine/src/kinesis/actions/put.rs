@@ -49,7 +49,8 @@ impl Engine {
             total += e.data.len() + e.pk.len();
             entries.push(e);
         }
-        if total > MAX_PUT_RECORDS_BYTES {
+        // 5 MiB per call, or one record of a stream taking larger records.
+        if total > MAX_PUT_RECORDS_BYTES.max(max) {
             return Err(err(
                 Code::InvalidArgumentException,
                 format!("Records size exceeds 5 MB limit: {total} bytes"),
