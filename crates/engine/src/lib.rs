@@ -103,9 +103,9 @@ pub struct Config {
     /// default (8 MiB) runs one maximum-size PutRecords at a time: 40
     /// concurrent ones keep the server under 200 MB with ListStreams
     /// answered within 50 ms (`wildrydes-bench stress`); more does not
-    /// write faster. Each action also has its own body limit,
-    /// like the service (7 MiB for PutRecords, 1.5 MiB for PutRecord, 1 MiB
-    /// for the others), answered 413 beyond.
+    /// write faster. Each action also has its own body limit (14 MiB for
+    /// PutRecords and PutRecord, whose records may reach 10 MiB, 1 MiB for
+    /// the others), answered 413 beyond.
     pub body_budget: u64,
     /// Request authentication: pairs of access key id and secret access key.
     /// When not empty, every request must carry a valid AWS Signature
