@@ -18,6 +18,7 @@ use crate::{Config, StorageStats};
 pub(crate) mod actions;
 mod fanout;
 pub(crate) mod iterator;
+pub(crate) mod meta;
 pub(crate) mod names;
 pub(crate) mod request;
 pub(crate) mod state;
