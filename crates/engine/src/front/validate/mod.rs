@@ -112,7 +112,7 @@ pub(crate) fn check(model: &Model, operation: &str, input: &Value) -> Result<(),
     let empty = serde_json::Map::new();
     let object = input.as_object().unwrap_or(&empty);
     let mut violations = Vec::new();
-    rules::structure(model, shape, object, "", &mut violations);
+    rules::structure(model, shape, object, &rules::Path::Root, &mut violations);
     if violations.is_empty() {
         Ok(())
     } else {

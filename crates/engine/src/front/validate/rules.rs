@@ -13,23 +13,45 @@ pub(super) const MAX_LISTED: usize = 10;
 /// reproduced, this is the one the service printed in kinesalite's recording.
 const IDENTITY_HASH: &str = "c965e310";
 
-/// Checks the members of a structure value; `prefix` is its path ("" at the top).
+/// Where a value sits in the request, as the service names it
+/// (`records.1.member.partitionKey`). Written out only for a violation, so a
+/// valid request of many records allocates no paths.
+#[derive(Clone, Copy)]
+pub(super) enum Path<'a> {
+    Root,
+    /// A structure member: `parent.name`, or `name` at the top.
+    Member(&'a Path<'a>, &'a str),
+    /// A list element, 0-based here: `parent.N.member` with N from 1.
+    Item(&'a Path<'a>, usize),
+    /// A map value: `parent.KEY.member`.
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Member(Path::Root, name) => f.write_str(name),
+            Path::Member(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Item(parent, i) => write!(f, "{parent}.{}.member", i + 1),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}.member"),
+        }
+    }
+}
+
+/// Checks the members of a structure value at `prefix`.
 pub(super) fn structure(
     model: &Model,
     shape: ShapeId,
     object: &Map<String, Value>,
-    prefix: &str,
+    prefix: &Path<'_>,
     out: &mut Vec<String>,
 ) {
     let Kind::Structure(members) = &model.shapes[shape].kind else {
         return;
     };
     for m in members {
-        let path = if prefix.is_empty() {
-            m.path_name.clone()
-        } else {
-            format!("{prefix}.{}", m.path_name)
-        };
+        let path = Path::Member(prefix, &m.path_name);
         let value = object.get(&m.name).filter(|v| !v.is_null());
         member(model, m.shape, value, m.required, &path, out);
     }
@@ -41,7 +63,7 @@ fn member(
     id: ShapeId,
     value: Option<&Value>,
     required: bool,
-    path: &str,
+    path: &Path<'_>,
     out: &mut Vec<String>,
 ) {
     if out.len() >= MAX_LISTED {
@@ -77,7 +99,7 @@ fn member(
                 }
             } else {
                 for (i, item) in items.iter().enumerate() {
-                    let at = format!("{path}.{}.member", i + 1);
+                    let at = Path::Item(path, i);
                     member(
                         model,
                         *element,
@@ -119,7 +141,7 @@ fn member(
                 }
             } else {
                 for (name, item) in object {
-                    let at = format!("{path}.{name}.member");
+                    let at = Path::Key(path, name);
                     member(
                         model,
                         *v,
@@ -135,7 +157,7 @@ fn member(
     }
 }
 
-fn push(out: &mut Vec<String>, shown: Option<String>, path: &str, rule: &str) {
+fn push(out: &mut Vec<String>, shown: Option<String>, path: &Path<'_>, rule: &str) {
     if out.len() >= MAX_LISTED {
         return;
     }
