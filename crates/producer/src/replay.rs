@@ -95,21 +95,32 @@ impl Replay {
                     None => return Ok(None),
                     Some(Err(e)) => Err(format!("cannot read: {e}")),
                     Some(Ok(text)) if text.trim().is_empty() => continue,
+                    // The line is sent as written: its fields keep their order.
                     Some(Ok(text)) => serde_json::from_str::<Value>(&text)
                         .map_err(|e| format!("not JSON: {e}"))
                         .and_then(|value| match value {
-                            Value::Object(object) => Ok(object),
+                            Value::Object(object) => {
+                                let mut data = text.trim().as_bytes().to_vec();
+                                data.push(b'\n');
+                                Ok((object, data))
+                            }
                             _ => Err("not a JSON object".to_owned()),
                         }),
                 },
                 Rows::Csv(rows, headers) => match rows.next() {
                     None => return Ok(None),
                     Some(Err(e)) => Err(format!("invalid CSV row: {e}")),
-                    Some(Ok(row)) => Ok(csv_object(headers, &row)),
+                    Some(Ok(row)) => {
+                        let fields = csv_fields(headers, &row);
+                        let mut data = serde_json::to_vec(&InOrder(&fields))
+                            .expect("a JSON object serialises");
+                        data.push(b'\n');
+                        Ok((fields.into_iter().collect(), data))
+                    }
                 },
             };
             match parsed {
-                Ok(object) => return Ok(Some(self.record(object))),
+                Ok((object, data)) => return Ok(Some(self.record(&object, data))),
                 Err(problem) => {
                     let err = ReplayError::Line {
                         path: self.path.clone(),
@@ -128,21 +139,32 @@ impl Replay {
         }
     }
 
-    fn record(&self, object: Map<String, Value>) -> Record {
+    /// The record of a row: `data` (a JSON object and a newline) keyed by
+    /// the row's key field, or by its line number.
+    fn record(&self, object: &Map<String, Value>, data: Vec<u8>) -> Record {
         let key = match object.get(&self.key_field) {
             Some(Value::String(s)) if !s.is_empty() => s.chars().take(256).collect(),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
             _ => self.line.to_string(),
         };
-        let mut data = serde_json::to_vec(&object).expect("a JSON object serialises");
-        data.push(b'\n');
         Record::new(key, data)
     }
 }
 
-/// One CSV row as a JSON object: integers and decimals become numbers,
-/// everything else stays a string.
-fn csv_object(headers: &csv::StringRecord, row: &csv::StringRecord) -> Map<String, Value> {
+/// Fields serialised as one JSON object in their order (serde_json's `Map`
+/// sorts its keys unless its `preserve_order` feature is on, which would slow
+/// down every JSON map of the engine linked into the same binary).
+struct InOrder<'a>(&'a [(String, Value)]);
+
+impl serde::Serialize for InOrder<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// The fields of one CSV row, in the header's order: integers and decimals
+/// become numbers, everything else stays a string.
+fn csv_fields(headers: &csv::StringRecord, row: &csv::StringRecord) -> Vec<(String, Value)> {
     headers
         .iter()
         .zip(row.iter())

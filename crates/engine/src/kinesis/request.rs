@@ -166,20 +166,53 @@ pub(crate) struct PutEntryIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+// The two put requests name their members instead of flattening StreamRef and
+// PutEntryIn into them: serde's `flatten` buffers the whole request (every
+// record's data) once more before reading it, on the engine's busiest path.
 pub(crate) struct PutRecord {
-    #[serde(flatten)]
-    pub(crate) stream: StreamRef,
-    #[serde(flatten)]
-    pub(crate) entry: PutEntryIn,
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    #[serde(deserialize_with = "blob")]
+    data: Vec<u8>,
+    partition_key: String,
+    explicit_hash_key: Option<String>,
     pub(crate) sequence_number_for_ordering: Option<String>,
+}
+
+impl PutRecord {
+    /// The stream it names and the record it puts.
+    pub(crate) fn into_parts(self) -> (StreamRef, PutEntryIn, Option<String>) {
+        let stream = StreamRef {
+            stream_name: self.stream_name,
+            stream_arn: self.stream_arn,
+        };
+        let entry = PutEntryIn {
+            data: self.data,
+            partition_key: self.partition_key,
+            explicit_hash_key: self.explicit_hash_key,
+        };
+        (stream, entry, self.sequence_number_for_ordering)
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct PutRecords {
-    #[serde(flatten)]
-    pub(crate) stream: StreamRef,
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
     pub(crate) records: Vec<PutEntryIn>,
+}
+
+impl PutRecords {
+    /// The stream it names.
+    pub(crate) fn stream(&self) -> StreamRef {
+        StreamRef {
+            stream_name: self.stream_name.clone(),
+            stream_arn: self.stream_arn.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -404,8 +437,9 @@ mod tests {
             "StreamName": "s", "PartitionKey": "k", "Data": "aGk=", "Unknown": 1
         }))
         .unwrap();
-        assert_eq!(p.entry.data, b"hi");
-        assert_eq!(p.stream.name().unwrap(), "s");
+        let (stream, entry, _) = p.into_parts();
+        assert_eq!(entry.data, b"hi");
+        assert_eq!(stream.name().unwrap(), "s");
         let g: GetShardIterator = parse(serde_json::json!({
             "StreamName": "s", "ShardId": "shardId-000000000000",
             "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": 1.5

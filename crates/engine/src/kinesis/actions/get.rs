@@ -1,7 +1,6 @@
 //! GetShardIterator and GetRecords: positions, disk and cache reads.
 
 use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -416,9 +415,31 @@ impl serde::Serialize for RecordOut {
         let mut out = serializer.serialize_struct("Record", 4)?;
         out.serialize_field("SequenceNumber", &self.seq)?;
         out.serialize_field("ApproximateArrivalTimestamp", &(self.ts_ms as f64 / 1000.0))?;
-        out.serialize_field("Data", &STANDARD.encode(&self.data))?;
+        // Encoded straight into the answer, not into a string of its own.
+        out.serialize_field("Data", &Base64(&self.data))?;
         out.serialize_field("PartitionKey", &self.pk)?;
         out.end()
+    }
+}
+
+/// A blob written as base64 text without an intermediate string.
+struct Base64<'a>(&'a [u8]);
+
+impl serde::Serialize for Base64<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&base64::display::Base64Display::new(self.0, &STANDARD))
+    }
+}
+
+impl GetRecordsOut {
+    /// About the size of the JSON answer, to encode it without regrowing.
+    pub(crate) fn json_len_hint(&self) -> usize {
+        let records: usize = self
+            .records
+            .iter()
+            .map(|r| r.data.len().div_ceil(3) * 4 + r.pk.len() + 128)
+            .sum();
+        records + self.next_shard_iterator.as_ref().map_or(0, String::len) + 256
     }
 }
 

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use md5::{Digest, Md5};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::front::error::{err, internal, ApiError, Code};
 use crate::kinesis::names::*;
@@ -15,8 +15,9 @@ impl Engine {
     // ---- writes ----------------------------------------------------------
 
     pub(crate) async fn put_record(&self, r: PutRecord) -> ApiResult {
-        let name = r.stream.name()?;
-        if let Some(n) = &r.sequence_number_for_ordering {
+        let (stream, entry, ordering) = r.into_parts();
+        let name = stream.name()?;
+        if let Some(n) = &ordering {
             // Accepted: sequence numbers always increase.
             if parse_seq(n).is_none() && !n.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err(
@@ -26,7 +27,7 @@ impl Engine {
             }
         }
         let max = self.max_record_bytes(&name)?;
-        let entry = PutEntry::new(r.entry, max, None)?;
+        let entry = PutEntry::new(entry, max, None)?;
         let out = self.put(&name, vec![entry], true).await?;
         match out.into_iter().next() {
             Some(Ok((shard, seq))) => Ok(json!({
@@ -39,8 +40,8 @@ impl Engine {
         }
     }
 
-    pub(crate) async fn put_records(&self, r: PutRecords) -> ApiResult {
-        let name = r.stream.name()?;
+    pub(crate) async fn put_records(&self, r: PutRecords) -> Result<PutRecordsOut, ApiError> {
+        let name = r.stream().name()?;
         let max = self.max_record_bytes(&name)?;
         let mut entries = Vec::with_capacity(r.records.len());
         let mut total = 0usize;
@@ -58,18 +59,11 @@ impl Engine {
         }
         let out = self.put(&name, entries, false).await?;
         let failed = out.iter().filter(|r| r.is_err()).count();
-        let results: Vec<Value> = out
-            .into_iter()
-            .map(|r| match r {
-                Ok((shard, seq)) => json!({"SequenceNumber": seq, "ShardId": shard}),
-                Err(e) => json!({"ErrorCode": e.code.as_str(), "ErrorMessage": e.message}),
-            })
-            .collect();
-        Ok(json!({
-            "FailedRecordCount": failed,
-            "Records": results,
-            "EncryptionType": self.encryption_type(&name),
-        }))
+        Ok(PutRecordsOut {
+            failed_record_count: failed,
+            records: out,
+            encryption_type: self.encryption_type(&name),
+        })
     }
 
     /// The largest record `name` accepts (1 MiB unless UpdateMaxRecordSize).
@@ -198,5 +192,53 @@ impl PutEntry {
             data: Bytes::from(e.data),
             hash,
         })
+    }
+}
+
+/// The PutRecords answer: each entry's shard and sequence number, or its error.
+pub(crate) struct PutRecordsOut {
+    pub(crate) failed_record_count: usize,
+    pub(crate) records: Vec<Result<(String, String), ApiError>>,
+    pub(crate) encryption_type: &'static str,
+}
+
+impl serde::Serialize for PutRecordsOut {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("PutRecordsOutput", 3)?;
+        out.serialize_field("EncryptionType", self.encryption_type)?;
+        out.serialize_field("FailedRecordCount", &self.failed_record_count)?;
+        out.serialize_field("Records", &Entries(&self.records))?;
+        out.end()
+    }
+}
+
+/// The entries of a PutRecords answer.
+struct Entries<'a>(&'a [Result<(String, String), ApiError>]);
+
+impl serde::Serialize for Entries<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Entry))
+    }
+}
+
+/// One entry: its sequence number and shard, or its error.
+struct Entry<'a>(&'a Result<(String, String), ApiError>);
+
+impl serde::Serialize for Entry<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        match self.0 {
+            Ok((shard, seq)) => {
+                map.serialize_entry("SequenceNumber", seq)?;
+                map.serialize_entry("ShardId", shard)?;
+            }
+            Err(e) => {
+                map.serialize_entry("ErrorCode", e.code.as_str())?;
+                map.serialize_entry("ErrorMessage", &e.message)?;
+            }
+        }
+        map.end()
     }
 }
