@@ -267,7 +267,9 @@ impl Serialize for Member<'_> {
                 seq.end()
             }
             Value::Object(map) => {
-                let mut out = s.serialize_map(Some(map.len()))?;
+                // Indefinite length (0xbf ... 0xff), as the service writes
+                // its maps (recorded by kinesalite's suite).
+                let mut out = s.serialize_map(None)?;
                 for (k, v) in map {
                     out.serialize_entry(k, &Member(v, k))?;
                 }
@@ -373,6 +375,21 @@ mod tests {
                 "Keys": ["a", null],
             })
         );
+    }
+
+    #[test]
+    fn maps_have_indefinite_length_as_the_service_writes_them() {
+        // Recorded: an error is bf 66 "__type" 78 19 "UnknownOperationException" ff.
+        let got = encode(&json!({"__type": "UnknownOperationException"}));
+        let want = [
+            &[0xbf, 0x66][..],
+            b"__type",
+            &[0x78, 0x19],
+            b"UnknownOperationException",
+            &[0xff],
+        ]
+        .concat();
+        assert_eq!(got, want);
     }
 
     #[test]

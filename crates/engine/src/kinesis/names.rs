@@ -25,10 +25,18 @@ pub(crate) fn parse_shard_id(s: &str) -> Option<usize> {
         Some(d) if !d.is_empty() => d,
         _ => s,
     };
-    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits
+    // Leading zeros are allowed in any number (`a-00002147483647`).
+    let significant = digits.trim_start_matches('0');
+    if significant.len() > 10 {
+        return None;
+    }
+    if significant.is_empty() {
+        return Some(0);
+    }
+    significant
         .parse::<u64>()
         .ok()
         .filter(|i| *i <= 2_147_483_647)
@@ -49,13 +57,17 @@ pub(crate) fn seq(idx: usize, n: u64) -> String {
     digits[1] = b'9';
     for (range, mut n) in [(3..14, idx as u64), (14..56, n)] {
         for d in digits[range].iter_mut().rev() {
+            if n == 0 {
+                break; // the rest stays '0'
+            }
             *d = b'0' + (n % 10) as u8;
             n /= 10;
         }
     }
     digits[0] = b'4';
     digits[2] = b'1';
-    String::from_utf8_lossy(&digits).into_owned()
+    // Only ASCII digits were written.
+    String::from_utf8(digits.to_vec()).unwrap_or_default()
 }
 
 /// The sequence number of the record at `pos` of shard `idx`.
@@ -133,6 +145,11 @@ mod tests {
         assert_eq!(parse_shard_id("7"), Some(7));
         assert_eq!(parse_shard_id("shardId-x"), None);
         assert_eq!(parse_shard_id("shardId-2147483648"), None);
+        // Any prefix before the first hyphen, and any number of leading zeros.
+        assert_eq!(parse_shard_id("a-00002147483647"), Some(2_147_483_647));
+        assert_eq!(parse_shard_id("-00002147483647"), Some(2_147_483_647));
+        assert_eq!(parse_shard_id("shardId-0000000000000"), Some(0));
+        assert_eq!(parse_shard_id("x-99999999999999999999"), None);
     }
 
     #[test]

@@ -93,15 +93,19 @@ fn right_types_pass_the_type_pass() {
             json!({"StreamName": "s", "EnforceConsumerDeletion": b}),
         );
     }
-    for t in [
-        json!(1.7e9),
-        json!(0),
-        json!("1700000000.5"),
-        json!("2024-01-31T12:00:00Z"),
-        json!("2024-01-31T12:00:00.123+01:00"),
-    ] {
+    for t in [json!(1.7e9), json!(0), json!(1_700_000_000.5)] {
         let input = json!({"StreamName": "s", "ShardId": "s", "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": t});
         passes(kinesis(), "GetShardIterator", input);
+    }
+    // Kinesis refuses a timestamp in a string, even one of digits (recorded).
+    for t in ["23", "2024-01-31T12:00:00Z"] {
+        let input = json!({"StreamName": "s", "ShardId": "s", "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": t});
+        assert_eq!(
+            check(kinesis(), "GetShardIterator", &input),
+            Err(Invalid::Serialization(
+                "class java.lang.String can not be converted to milliseconds since epoch".into()
+            ))
+        );
     }
     for data in ["", "QQ==", "QUI=", "QUJD"] {
         passes(

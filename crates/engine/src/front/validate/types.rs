@@ -68,7 +68,13 @@ pub(super) fn check(
         (Kind::Boolean, Value::Bool(_)) => Ok(()),
         (Kind::Boolean, Value::String(t)) if boolean_text(t) => Ok(()),
         (Kind::Timestamp, Value::Number(_)) => Ok(()),
-        (Kind::Timestamp, Value::String(t)) if timestamp_text(t) => Ok(()),
+        // Kinesis takes only numbers (a string, even of digits, is refused,
+        // as recorded); DynamoDB also reads ISO 8601 text.
+        (Kind::Timestamp, Value::String(t))
+            if model.dialect == Dialect::DynamoDb && timestamp_text(t) =>
+        {
+            Ok(())
+        }
         (Kind::Blob, Value::String(t)) => blob(model.dialect, t),
         _ => Err(message(model, shape, found, place)),
     }

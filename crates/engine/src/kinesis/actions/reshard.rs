@@ -127,8 +127,9 @@ impl Engine {
             let a = Self::open_shard(s, a)?;
             let b = Self::open_shard(s, b)?;
             let (sa, sb) = (&s.shards[a], &s.shards[b]);
-            let adjacent =
-                sa.end.checked_add(1) == Some(sb.start) || sb.end.checked_add(1) == Some(sa.start);
+            // The adjacent shard must follow the one to merge: a pair named
+            // the other way round is refused (recorded from the service).
+            let adjacent = sa.end.checked_add(1) == Some(sb.start);
             if a == b || !adjacent {
                 return Err(err(Code::InvalidArgumentException,
                     format!("Shards {} and {} in stream {name} under account {ACCOUNT} are not an adjacent pair of shards eligible for merging", shard_id(a), shard_id(b)),

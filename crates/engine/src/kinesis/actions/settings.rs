@@ -207,7 +207,8 @@ impl Engine {
 
     pub(crate) fn list_tags(&self, r: ListTagsForStream) -> ApiResult {
         let name = r.stream.name()?;
-        let limit = r.limit.map_or(10, |n| n as usize);
+        // Without a Limit every tag comes back (a stream has at most 50).
+        let limit = r.limit.map_or(MAX_TAGS, |n| n as usize);
         let start = r.exclusive_start_tag_key;
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
