@@ -429,6 +429,30 @@ async fn streams_are_updating_while_resharding_with_a_state_delay() {
         .await
         .unwrap();
     assert_eq!(status(c.clone()).await, "UPDATING");
+    // While UPDATING the description shows the shards from before, open, as
+    // the service does; the new ones appear once the stream is ACTIVE.
+    let shards = |c: aws_sdk_kinesis::Client| async move {
+        let d = c
+            .describe_stream()
+            .stream_name("s")
+            .send()
+            .await
+            .unwrap()
+            .stream_description
+            .unwrap();
+        let listed = c.list_shards().stream_name("s").send().await.unwrap();
+        assert_eq!(listed.shards().len(), d.shards.len());
+        let open = d
+            .shards
+            .iter()
+            .filter(|s| {
+                s.sequence_number_range()
+                    .is_some_and(|r| r.ending_sequence_number().is_none())
+            })
+            .count();
+        (d.shards.len(), open)
+    };
+    assert_eq!(shards(c.clone()).await, (1, 1));
     let err = c
         .update_shard_count()
         .stream_name("s")
@@ -443,5 +467,6 @@ async fn streams_are_updating_while_resharding_with_a_state_delay() {
     );
     clock.advance(Duration::from_secs(3));
     assert_eq!(status(c.clone()).await, "ACTIVE");
+    assert_eq!(shards(c.clone()).await, (3, 2));
     e.shutdown().await.unwrap();
 }

@@ -117,7 +117,39 @@ impl Engine {
         Ok(json!({}))
     }
 
-    pub(crate) fn shard_json(&self, s: &Stream, idx: usize) -> Value {
+    /// What a description shows of the shards while a reshard is still
+    /// UPDATING the stream: as the service, the shards from before it (the
+    /// ones it closed still open), not the new ones. Writes already go to the
+    /// new shards (which GetRecords' ChildShards name); only the description
+    /// waits for the state delay.
+    pub(crate) fn settled(&self, s: &Stream) -> Settled {
+        let total = s.meta.shards.len();
+        let until = s.meta.settings.updating_until_ms;
+        if self.now() >= until {
+            return Settled {
+                shown: total,
+                reopened: Vec::new(),
+            };
+        }
+        let delay = self.config.stream_activation_delay.as_millis() as u64;
+        let started = until.saturating_sub(delay);
+        // Shards a reshard added are appended, so the new ones are the last.
+        let shown = s
+            .meta
+            .shards
+            .iter()
+            .position(|m| m.parent.is_some() && m.created_ms >= started)
+            .unwrap_or(total);
+        let reopened = s.meta.shards[shown..]
+            .iter()
+            .flat_map(|m| [m.parent, m.adjacent])
+            .flatten()
+            .map(|p| p as usize)
+            .collect();
+        Settled { shown, reopened }
+    }
+
+    pub(crate) fn shard_json(&self, s: &Stream, idx: usize, settled: &Settled) -> Value {
         let m = &s.meta.shards[idx];
         let mut o = Map::new();
         o.insert("ShardId".into(), json!(shard_id(idx)));
@@ -133,7 +165,7 @@ impl Engine {
         );
         let mut range = Map::new();
         range.insert("StartingSequenceNumber".into(), json!(seq(idx, 0)));
-        if let Some(end) = m.closed_end {
+        if let Some(end) = m.closed_end.filter(|_| !settled.reopened.contains(&idx)) {
             range.insert("EndingSequenceNumber".into(), json!(seq(idx, end)));
         }
         o.insert("SequenceNumberRange".into(), Value::Object(range));
@@ -154,14 +186,15 @@ impl Engine {
             None => 0,
         };
         // A stream being created has no shards yet.
+        let settled = self.settled(s);
         let total = if self.status(s) == "CREATING" {
             0
         } else {
-            s.meta.shards.len()
+            settled.shown
         };
         let shards: Vec<Value> = (first.min(total)..total)
             .take(limit)
-            .map(|i| self.shard_json(s, i))
+            .map(|i| self.shard_json(s, i, &settled))
             .collect();
         let has_more = first + shards.len() < total;
         let mut out = json!({"StreamDescription": {
@@ -192,7 +225,7 @@ impl Engine {
             "StreamModeDetails": {"StreamMode": if s.meta.on_demand {"ON_DEMAND"} else {"PROVISIONED"}},
             "RetentionPeriodHours": s.meta.retention_hours,
             "StreamCreationTimestamp": ts(s.meta.created_ms),
-            "OpenShardCount": s.open_count(),
+            "OpenShardCount": self.settled(s).open_count(s),
             "ConsumerCount": s.meta.consumers.len(),
         }});
         describe_settings(&mut out["StreamDescriptionSummary"], &s.meta);
@@ -273,7 +306,8 @@ impl Engine {
         };
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
-        let total = s.meta.shards.len();
+        let settled = self.settled(s);
+        let total = settled.shown;
         let keep = |i: usize| -> Result<bool, ApiError> {
             let m = &s.meta.shards[i];
             Ok(match ftype.as_deref() {
@@ -285,7 +319,7 @@ impl Engine {
                         .ok_or_else(|| err(Code::InvalidArgumentException, "ShardFilter type AFTER_SHARD_ID needs a valid ShardId."))?;
                     i > after
                 }
-                Some("AT_LATEST") => m.closed_end.is_none(),
+                Some("AT_LATEST") => m.closed_end.is_none() || settled.reopened.contains(&i),
                 Some("AT_TIMESTAMP") | Some("FROM_TIMESTAMP") => {
                     let t = ftime.ok_or_else(|| {
                         err(Code::InvalidArgumentException, "ShardFilter type needs a Timestamp.")
@@ -309,7 +343,7 @@ impl Engine {
                 next = i;
                 break;
             }
-            shards.push(self.shard_json(s, i));
+            shards.push(self.shard_json(s, i, &settled));
         }
         let mut out = json!({ "Shards": shards });
         if next < total {
@@ -368,5 +402,23 @@ impl Engine {
         }
         describe_settings(&mut d, meta);
         Some(json!({ key: d }))
+    }
+}
+
+/// The shards a description shows (see [`Engine::settled`]): the first
+/// `shown`, with the ones in `reopened` shown open.
+pub(crate) struct Settled {
+    pub(crate) shown: usize,
+    pub(crate) reopened: Vec<usize>,
+}
+
+impl Settled {
+    /// Open shards among those shown.
+    fn open_count(&self, s: &Stream) -> usize {
+        s.meta.shards[..self.shown]
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.closed_end.is_none() || self.reopened.contains(i))
+            .count()
     }
 }
