@@ -167,8 +167,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctrl_c_tx = stop_tx.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = ctrl_c_tx.send(true);
+            // Said before the run is told to stop, so it comes before the totals.
             eprintln!("\nproducer: stopping after the calls in flight (Ctrl-C again to quit now)");
+            let _ = ctrl_c_tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
             }

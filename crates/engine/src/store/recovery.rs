@@ -253,13 +253,18 @@ pub(crate) fn recover_locked(
         .fold((0u64, 0u64), |(r, c), sh| {
             (r + sh.tail - sh.base, c + sh.cache.len() as u64)
         });
-    tracing::info!(
-        streams = state.streams.len(),
-        records = stats.0,
-        cached = stats.1,
-        path = %dir.display(),
-        "recovered data dir"
-    );
+    if state.streams.is_empty() {
+        // A new (or emptied) data dir: nothing worth a line at start.
+        tracing::debug!(path = %dir.display(), "data dir has no streams");
+    } else {
+        tracing::info!(
+            streams = state.streams.len(),
+            records = stats.0,
+            cached = stats.1,
+            path = %dir.display(),
+            "recovered data dir"
+        );
+    }
     Ok((state, data))
 }
 
