@@ -211,7 +211,10 @@ impl Engine {
         // a JSON tree in between.
         if action == "GetRecords" {
             let out = self.get_records(parse(body)?).await?;
-            return encode(&out, out.json_len_hint());
+            return out
+                .to_json()
+                .map(Reply::Encoded)
+                .map_err(|e| internal(format!("encoding the response: {e}")));
         }
         if action == "PutRecords" {
             let out = self.put_records(parse(body)?).await?;

@@ -1,6 +1,7 @@
 //! GetShardIterator and GetRecords: positions, disk and cache reads.
 
 use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -431,7 +432,57 @@ impl serde::Serialize for Base64<'_> {
     }
 }
 
+impl RecordOut {
+    /// Appends the record as JSON: the same bytes as its `Serialize`, but the
+    /// sequence number (digits) and the base64 data (its alphabet) are
+    /// written as they are, without serde_json scanning them for characters
+    /// to escape: the largest cost of a GetRecords answer otherwise.
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        debug_assert!(self.seq.bytes().all(|b| b.is_ascii_digit()));
+        out.extend_from_slice(b"{\"SequenceNumber\":\"");
+        out.extend_from_slice(self.seq.as_bytes());
+        out.extend_from_slice(b"\",\"ApproximateArrivalTimestamp\":");
+        serde_json::to_writer(&mut *out, &(self.ts_ms as f64 / 1000.0))?;
+        out.extend_from_slice(b",\"Data\":\"");
+        let start = out.len();
+        out.resize(start + self.data.len().div_ceil(3) * 4, 0);
+        let written = STANDARD
+            .encode_slice(&self.data, &mut out[start..])
+            .map_err(|e| serde::ser::Error::custom(format!("base64: {e}")))?;
+        out.truncate(start + written);
+        out.extend_from_slice(b"\",\"PartitionKey\":");
+        serde_json::to_writer(&mut *out, &self.pk)?;
+        out.push(b'}');
+        Ok(())
+    }
+}
+
 impl GetRecordsOut {
+    /// The answer as JSON: the bytes `serde_json::to_vec` gives, written
+    /// faster (see [`RecordOut::write_json`]).
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(self.json_len_hint());
+        out.extend_from_slice(b"{\"Records\":[");
+        for (i, record) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            record.write_json(&mut out)?;
+        }
+        out.extend_from_slice(b"],\"MillisBehindLatest\":");
+        serde_json::to_writer(&mut out, &self.millis_behind_latest)?;
+        if let Some(iterator) = &self.next_shard_iterator {
+            out.extend_from_slice(b",\"NextShardIterator\":");
+            serde_json::to_writer(&mut out, iterator)?;
+        }
+        if let Some(children) = &self.child_shards {
+            out.extend_from_slice(b",\"ChildShards\":");
+            serde_json::to_writer(&mut out, children)?;
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+
     /// About the size of the JSON answer, to encode it without regrowing.
     pub(crate) fn json_len_hint(&self) -> usize {
         let records: usize = self
@@ -475,5 +526,43 @@ pub(crate) fn record_out(shard: usize, pos: u64, r: &Rec) -> RecordOut {
         ts_ms: r.ts_ms,
         data: r.data.clone(),
         pk: r.pk.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_json_is_byte_for_byte_serde_jsons() {
+        let record = |seq: &str, ts_ms, data: &[u8], pk: &str| RecordOut {
+            seq: seq.to_string(),
+            ts_ms,
+            data: Bytes::copy_from_slice(data),
+            pk: pk.to_string(),
+        };
+        let all: Vec<u8> = (0..=255).collect();
+        let mut out = GetRecordsOut {
+            records: vec![
+                record(&record_seq(0, 0), 1_700_000_000_123, b"", "a"),
+                record(
+                    &record_seq(3, 41),
+                    1_700_000_000_000,
+                    &all[..1],
+                    "q\"uote\\ \n ü \u{1}",
+                ),
+                record(&record_seq(7, 9), 1, &all[..2], ""),
+                record(&record_seq(9, 1 << 40), 1_787_036_486_712, &all, "k"),
+            ],
+            millis_behind_latest: 42,
+            next_shard_iterator: Some("it+/=".into()),
+            child_shards: Some(vec![serde_json::json!({"ShardId": "shardId-000000000001"})]),
+            next_pos: 0,
+        };
+        assert_eq!(out.to_json().unwrap(), serde_json::to_vec(&out).unwrap());
+        out.records.clear();
+        out.next_shard_iterator = None;
+        out.child_shards = None;
+        assert_eq!(out.to_json().unwrap(), serde_json::to_vec(&out).unwrap());
     }
 }
