@@ -14,6 +14,10 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use engine::Config;
 
+#[path = "dynamodb/capacity.rs"]
+mod capacity;
+#[path = "dynamodb/indexes.rs"]
+mod indexes;
 #[path = "dynamodb/more.rs"]
 mod more;
 

@@ -1,12 +1,13 @@
 //! BatchWriteItem and BatchGetItem.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value as Json};
 
+use super::capacity::{self, read_units, Consumed};
 use super::items::check_size;
 use super::service::{validation, value_err, Service};
-use super::value::{item_from_json, item_to_json, Item};
+use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
 
 /// One write of a BatchWriteItem.
@@ -42,8 +43,8 @@ impl Service {
                 let (meta, key) = self.locate(table, &item, !put)?;
                 if put {
                     check_size(&item)?;
+                    meta.check_indexes(&item)?;
                 }
-                let _ = meta;
                 if !seen.insert((table.clone(), key.clone())) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
@@ -55,21 +56,46 @@ impl Service {
                 });
             }
         }
-        // The engine's fault injection: a share of the writes left unprocessed.
+        // The engine's fault injection: a share of the writes left
+        // unprocessed; with limits enforced, the writes to a table whose
+        // throughput is used up too (all of them: the service's error).
         let ratio = self.settings.fail_entry_ratio;
-        let (skipped, done): (Vec<Write>, Vec<Write>) = writes
-            .into_iter()
-            .partition(|_| ratio > 0.0 && rand::random::<f64>() < ratio);
-        if !done.is_empty() {
-            self.store.write::<_, ApiError>(|w| {
-                for write in &done {
-                    match &write.put {
-                        Some(item) => w.put(&write.key, item)?,
-                        None => w.delete(&write.key)?,
-                    }
+        let metas: BTreeMap<String, _> = tables
+            .keys()
+            .filter_map(|t| Some((t.clone(), self.table(t).ok()?)))
+            .collect();
+        let mut throttled = None;
+        let (skipped, done): (Vec<Write>, Vec<Write>) = writes.into_iter().partition(|w| {
+            if ratio > 0.0 && rand::random::<f64>() < ratio {
+                return true;
+            }
+            match self.admit(&metas[&w.table], None, true) {
+                Ok(()) => false,
+                Err(e) => {
+                    throttled = Some(e);
+                    true
                 }
-                Ok(())
+            }
+        });
+        if let (true, Some(e)) = (done.is_empty(), throttled) {
+            return Err(e);
+        }
+        let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+        if !done.is_empty() {
+            used = self.store.write::<_, ApiError>(|w| {
+                let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+                for write in &done {
+                    let meta = &metas[&write.table];
+                    let old = w.get(&write.key)?;
+                    let c = Consumed::write(meta, &write.key, old.as_ref(), write.put.as_ref());
+                    used.entry(write.table.clone()).or_default().add(&c);
+                    meta.apply(w, &write.key, old.as_ref(), write.put.as_ref())?;
+                }
+                Ok(used)
             })?;
+            for (t, c) in &used {
+                self.consume(&metas[t], c, true);
+            }
         }
         let mut unprocessed = Map::new();
         for write in skipped {
@@ -81,7 +107,9 @@ impl Service {
                 list.push(write.request);
             }
         }
-        Ok(json!({ "UnprocessedItems": unprocessed }))
+        let mut out = json!({ "UnprocessedItems": unprocessed });
+        capacity::attach_list(&mut out, capacity::report_of(req), &used);
+        Ok(out)
     }
 
     pub(super) fn batch_get_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
@@ -101,6 +129,9 @@ impl Service {
         }
         let mut responses = Map::new();
         let mut unprocessed = Map::new();
+        let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+        let mut throttled = None;
+        let mut any_read = false;
         for (table, spec) in tables {
             let spec_map = spec.as_object().cloned().unwrap_or_default();
             let projection = match spec_map.get("ProjectionExpression").and_then(Json::as_str) {
@@ -120,16 +151,33 @@ impl Service {
             let ratio = self.settings.fail_entry_ratio;
             for k in spec["Keys"].as_array().into_iter().flatten() {
                 let key_item = item_from_json(k).map_err(value_err)?;
-                let (_, key) = self.locate(table, &key_item, true)?;
+                let (meta, key) = self.locate(table, &key_item, true)?;
                 if !seen.insert(key.clone()) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
-                // The engine's fault injection: a share of the keys left unprocessed.
+                // The engine's fault injection: a share of the keys left
+                // unprocessed; with limits enforced, those of a table
+                // whose throughput is used up too.
                 if ratio > 0.0 && rand::random::<f64>() < ratio {
                     skipped.push(k.clone());
                     continue;
                 }
-                if let Some(item) = self.store.get(&key)? {
+                if let Err(e) = self.admit(&meta, None, false) {
+                    throttled = Some(e);
+                    skipped.push(k.clone());
+                    continue;
+                }
+                any_read = true;
+                let got = self.store.get(&key)?;
+                let consistent = spec["ConsistentRead"].as_bool() == Some(true);
+                let c = Consumed::read(
+                    &meta,
+                    None,
+                    read_units(got.as_ref().map_or(0, item_size), consistent),
+                );
+                self.consume(&meta, &c, false);
+                used.entry(table.clone()).or_default().add(&c);
+                if let Some(item) = got {
                     let item = match &projection {
                         Some(p) => p.apply(&item),
                         None => item,
@@ -144,6 +192,11 @@ impl Service {
                 unprocessed.insert(table.clone(), Json::Object(rest));
             }
         }
-        Ok(json!({ "Responses": responses, "UnprocessedKeys": unprocessed }))
+        if let (false, Some(e)) = (any_read, throttled) {
+            return Err(e);
+        }
+        let mut out = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });
+        capacity::attach_list(&mut out, capacity::report_of(req), &used);
+        Ok(out)
     }
 }
