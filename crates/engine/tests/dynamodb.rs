@@ -18,8 +18,12 @@ use engine::Config;
 mod capacity;
 #[path = "dynamodb/indexes.rs"]
 mod indexes;
+#[path = "dynamodb/limits.rs"]
+mod limits;
 #[path = "dynamodb/more.rs"]
 mod more;
+#[path = "dynamodb/states.rs"]
+mod states;
 
 const TABLE: &str = "UnicornSensorData";
 

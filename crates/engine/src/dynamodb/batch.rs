@@ -69,7 +69,11 @@ impl Service {
             if ratio > 0.0 && rand::random::<f64>() < ratio {
                 return true;
             }
-            match self.admit(&metas[&w.table], None, true) {
+            // Taken at once (from the new item's size) so that the writes
+            // of one batch share what is left.
+            let meta = &metas[&w.table];
+            let estimate = Consumed::write(meta, &w.key, None, w.put.as_ref());
+            match self.take(meta, &estimate) {
                 Ok(()) => false,
                 Err(e) => {
                     throttled = Some(e);
@@ -93,9 +97,6 @@ impl Service {
                 }
                 Ok(used)
             })?;
-            for (t, c) in &used {
-                self.consume(&metas[t], c, true);
-            }
         }
         let mut unprocessed = Map::new();
         for write in skipped {

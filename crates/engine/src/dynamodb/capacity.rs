@@ -310,6 +310,13 @@ impl super::service::Service {
         self.buckets.admit(meta, index, write, self.now_ms())
     }
 
+    /// Admits a write and takes `c` from its buckets at once.
+    pub(crate) fn take(&self, meta: &TableMeta, c: &Consumed) -> Result<(), ApiError> {
+        self.admit(meta, None, true)?;
+        self.consume(meta, c, true);
+        Ok(())
+    }
+
     /// Takes what a request consumed from the buckets, when limits are enforced.
     pub(crate) fn consume(&self, meta: &TableMeta, c: &Consumed, write: bool) {
         if self.settings.enforce_limits {
