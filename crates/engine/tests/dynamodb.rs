@@ -24,6 +24,8 @@ mod limits;
 mod more;
 #[path = "dynamodb/states.rs"]
 mod states;
+#[path = "dynamodb/storage.rs"]
+mod storage;
 
 const TABLE: &str = "UnicornSensorData";
 
