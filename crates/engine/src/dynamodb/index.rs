@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::service::{validation, TableMeta};
 use super::store::{Space, StoreError, Writer};
-use super::value::{item_size, item_to_json, AttributeValue, Item};
+use super::value::{item_size, AttributeValue, Item};
 use crate::front::error::ApiError;
 
 /// One secondary index as stored.
@@ -356,9 +356,7 @@ impl TableMeta {
                 }
             }
             if let (Some(k), Some(p)) = (&new_key, &new_p) {
-                let bytes = serde_json::to_vec(&item_to_json(p))
-                    .map_err(|e| StoreError::Redb(e.to_string()))?;
-                w.put_raw(Space::Index, k, &bytes)?;
+                w.put_raw(Space::Index, k, &super::store::encode(p)?)?;
             }
             let count = i64::from(new_key.is_some()) - i64::from(old_key.is_some());
             w.add_stats(
@@ -409,9 +407,7 @@ impl TableMeta {
                             let p = index.project(self, item);
                             n += 1;
                             bytes += item_size(&p) as u64;
-                            let v = serde_json::to_vec(&item_to_json(&p))
-                                .map_err(|e| StoreError::Redb(e.to_string()))?;
-                            w.put_raw(Space::Index, &k, &v)?;
+                            w.put_raw(Space::Index, &k, &super::store::encode(&p)?)?;
                         }
                     }
                     None => {

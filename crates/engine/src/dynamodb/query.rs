@@ -14,7 +14,7 @@ use super::items::item_field;
 use super::service::{expr_err, names_of, str_of, validation, values_of, Service};
 use super::store::table_bounds;
 use super::store::Space;
-use super::value::{item_size, item_to_json, AttributeValue};
+use super::value::{item_size, item_to_json, AttributeValue, Item};
 use crate::front::error::ApiError;
 
 /// The most bytes of items one Query or Scan reads before it stops (1 MB).
@@ -41,7 +41,13 @@ fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
 }
 
 impl Service {
-    pub(super) fn query(&self, req: &Map<String, Json>, is_query: bool) -> Result<Json, ApiError> {
+    /// Query or Scan: the answer without its Items, and the Items as JSON
+    /// text (none for Select COUNT).
+    pub(super) fn query(
+        &self,
+        req: &Map<String, Json>,
+        is_query: bool,
+    ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
         let names = names_of(req);
         let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
         let key_cond = match str_of(req, "KeyConditionExpression") {
@@ -205,18 +211,54 @@ impl Service {
         let forward = forward || !is_query;
         let limit = req.get("Limit").and_then(Json::as_u64).map(|l| l as usize);
         let (mut scanned, mut bytes) = (0usize, 0usize);
-        let mut items = Vec::new();
         let mut last = None;
         let mut failed = None;
-        self.store.range(
+        // Items go out as stored when nothing needs them decoded.
+        let plain = filter.is_none() && projection.is_none() && !fetch && segment.is_none();
+        let counting = select == "COUNT";
+        let mut raw: Vec<u8> = Vec::new();
+        let mut count = 0usize;
+        self.store.range_raw(
             space,
             bound_ref(&from),
             bound_ref(&to),
             forward,
-            |key, mut item| {
+            |key, stored| {
                 if !key.starts_with(&prefix) {
                     return false;
                 }
+                let at_of = |item: &Item| match &index {
+                    Some(i) => {
+                        let mut k = meta.key_attrs(item);
+                        k.extend(i.key_attrs(item));
+                        k
+                    }
+                    None => meta.key_attrs(item),
+                };
+                if let (true, Some(size)) = (plain, stored.size()) {
+                    scanned += 1;
+                    bytes += size;
+                    count += 1;
+                    if !counting {
+                        raw.push(b',');
+                        raw.extend_from_slice(stored.json());
+                    }
+                    let stop = limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES;
+                    if stop {
+                        match stored.item(key) {
+                            Ok(item) => last = Some(at_of(&item)),
+                            Err(e) => failed = Some(ApiError::from(e)),
+                        }
+                    }
+                    return !stop;
+                }
+                let mut item = match stored.item(key) {
+                    Ok(item) => item,
+                    Err(e) => {
+                        failed = Some(ApiError::from(e));
+                        return false;
+                    }
+                };
                 if let (Some(s), Some(t)) = (segment, total) {
                     let hk = item.get(&key_hash.0).map(key_bytes).unwrap_or_default();
                     if u64::from(crc32fast::hash(&hk)) % t != s {
@@ -225,14 +267,9 @@ impl Service {
                 }
                 scanned += 1;
                 bytes += item_size(&item);
-                let at = match &index {
-                    Some(i) => {
-                        let mut k = meta.key_attrs(&item);
-                        k.extend(i.key_attrs(&item));
-                        k
-                    }
-                    None => meta.key_attrs(&item),
-                };
+                let stop = limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES;
+                // The LastEvaluatedKey, from the stored item (before a fetch).
+                let at = stop.then(|| at_of(&item));
                 if fetch {
                     match meta
                         .key_of(&meta.key_attrs(&item), true)
@@ -247,13 +284,18 @@ impl Service {
                     }
                 }
                 if filter.as_ref().is_none_or(|f| f.eval(&item)) {
-                    items.push(match &projection {
-                        Some(p) => p.apply(&item),
-                        None => item,
-                    });
+                    count += 1;
+                    if !counting {
+                        let out = match &projection {
+                            Some(p) => p.apply(&item),
+                            None => item,
+                        };
+                        raw.push(b',');
+                        let _ = serde_json::to_writer(&mut raw, &item_to_json(&out));
+                    }
                 }
-                if limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES {
-                    last = Some(at);
+                if stop {
+                    last = at;
                     return false;
                 }
                 true
@@ -268,15 +310,22 @@ impl Service {
             read_units(bytes, consistent),
         );
         self.consume(&meta, &used, false);
-        let mut out = json!({"Count": items.len(), "ScannedCount": scanned});
+        let mut out = json!({"Count": count, "ScannedCount": scanned});
         capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);
-        if select != "COUNT" {
-            out["Items"] = Json::Array(items.iter().map(item_to_json).collect());
-        }
         if let Some(last) = last {
             out["LastEvaluatedKey"] = item_to_json(&last);
         }
-        Ok(out)
+        // The items, a JSON array's text, spliced into the answer.
+        let items = (!counting).then(|| {
+            if raw.is_empty() {
+                b"[]".to_vec()
+            } else {
+                raw[0] = b'[';
+                raw.push(b']');
+                raw
+            }
+        });
+        Ok((out, items))
     }
 }
 

@@ -166,8 +166,13 @@ impl Service {
         self.settings.clock.now_millis() as f64 / 1000.0
     }
 
-    /// Runs one action: the model's checks first, then the action.
-    pub(crate) fn call(&self, action: &str, body: &Json) -> Result<Json, ApiError> {
+    /// Runs one action: the model's checks first, then the action. Query and
+    /// Scan also answer their Items as JSON text, to splice into the answer.
+    pub(crate) fn call(
+        &self,
+        action: &str,
+        body: &Json,
+    ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
         if let Err(invalid) = validate::check(validate::dynamodb(), action, body) {
             let code = match invalid {
                 Invalid::Serialization(_) => Code::SerializationException,
@@ -187,12 +192,16 @@ impl Service {
         self.housekeeping();
         let empty = Map::new();
         let req = body.as_object().unwrap_or(&empty);
-        let mut out = self.act(action, req)?;
+        let (mut out, items) = match action {
+            "Query" => self.query(req, true)?,
+            "Scan" => self.query(req, false)?,
+            _ => (self.act(action, req)?, None),
+        };
         if let Some(obj) = out.as_object_mut() {
             // Never a null member (ConsumedCapacity when not asked for, say).
             obj.retain(|_, v| !v.is_null());
         }
-        Ok(out)
+        Ok((out, items))
     }
 
     fn act(&self, action: &str, req: &Map<String, Json>) -> Result<Json, ApiError> {
@@ -207,8 +216,6 @@ impl Service {
             "UpdateItem" => self.update_item(req),
             "BatchWriteItem" => self.batch_write_item(req),
             "BatchGetItem" => self.batch_get_item(req),
-            "Query" => self.query(req, true),
-            "Scan" => self.query(req, false),
             "TransactWriteItems" => self.transact_write_items(req),
             "TransactGetItems" => self.transact_get_items(req),
             "UpdateTable" => self.update_table(req),

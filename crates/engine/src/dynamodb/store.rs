@@ -294,17 +294,39 @@ impl Store {
         forward: bool,
         mut visit: impl FnMut(&[u8], Item) -> bool,
     ) -> Result<(), StoreError> {
+        let mut failed = None;
+        self.range_raw(space, from, to, forward, |k, stored| {
+            let item = if space == Space::Expiry {
+                Ok(Item::new())
+            } else {
+                stored.item(k)
+            };
+            match item {
+                Ok(item) => visit(k, item),
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// [`Store::range`] without decoding the items.
+    pub(crate) fn range_raw(
+        &self,
+        space: Space,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        forward: bool,
+        mut visit: impl FnMut(&[u8], Stored<'_>) -> bool,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
         let t = tx.open_table(space.def()).map_err(db_err)?;
         let range = t.range::<&[u8]>((from, to)).map_err(db_err)?;
         let mut step = |row: Row<'_>| -> Result<bool, StoreError> {
             let (k, v) = row.map_err(db_err)?;
-            let item = if space == Space::Expiry {
-                Item::new()
-            } else {
-                decode(k.value(), v.value())?
-            };
-            Ok(visit(k.value(), item))
+            Ok(visit(k.value(), Stored(v.value())))
         };
         if forward {
             for row in range {
@@ -323,6 +345,44 @@ impl Store {
     }
 }
 
+/// An item as stored: its size as DynamoDB counts it (4 bytes, after a
+/// 0x01 tag) and its DynamoDB JSON; files written before the size was kept
+/// hold the bare JSON.
+pub(crate) struct Stored<'a>(&'a [u8]);
+
+const SIZED: u8 = 1;
+
+/// The stored form of `item`.
+pub(crate) fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
+    let size = u32::try_from(super::value::item_size(item)).unwrap_or(u32::MAX);
+    let mut out = vec![SIZED];
+    out.extend(size.to_be_bytes());
+    serde_json::to_writer(&mut out, &item_to_json(item)).map_err(db_err)?;
+    Ok(out)
+}
+
+impl<'a> Stored<'a> {
+    /// The item's DynamoDB JSON.
+    pub(crate) fn json(&self) -> &'a [u8] {
+        match self.0.first() {
+            Some(&SIZED) => self.0.get(5..).unwrap_or_default(),
+            _ => self.0,
+        }
+    }
+
+    /// The item's size, when stored with it.
+    pub(crate) fn size(&self) -> Option<usize> {
+        match self.0 {
+            [SIZED, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d]) as usize),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn item(&self, key: &[u8]) -> Result<Item, StoreError> {
+        decode(key, self.0)
+    }
+}
+
 type Row<'a> = Result<
     (
         redb::AccessGuard<'a, &'static [u8]>,
@@ -332,7 +392,7 @@ type Row<'a> = Result<
 >;
 
 fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {
-    serde_json::from_slice::<Json>(bytes)
+    serde_json::from_slice::<Json>(Stored(bytes).json())
         .ok()
         .and_then(|j| item_from_json(&j).ok())
         .ok_or_else(|| StoreError::Corrupt(format!("item key {key:02x?}")))
@@ -488,7 +548,7 @@ impl Writer<'_> {
 
     pub(crate) fn put(&mut self, key: &[u8], item: &Item) -> Result<(), StoreError> {
         let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
-        let bytes = serde_json::to_vec(&item_to_json(item)).map_err(db_err)?;
+        let bytes = encode(item)?;
         t.insert(key, bytes.as_slice()).map_err(db_err)?;
         Ok(())
     }
