@@ -43,10 +43,20 @@ pub struct DynamoDbArgs {
     pub queries: usize,
 }
 
-/// One keep-alive connection speaking DynamoDB's JSON 1.0.
+/// One keep-alive connection speaking DynamoDB's JSON 1.0 (opened again
+/// after a server that closes it: moto's HTTP/1.0 answers).
 struct Conn {
     host: String,
     stream: BufReader<TcpStream>,
+    closed: bool,
+}
+
+async fn connect(host: &str) -> Result<BufReader<TcpStream>> {
+    let stream = TcpStream::connect(host)
+        .await
+        .with_context(|| format!("connecting to {host}"))?;
+    stream.set_nodelay(true)?;
+    Ok(BufReader::new(stream))
 }
 
 impl Conn {
@@ -55,18 +65,20 @@ impl Conn {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
-        let stream = TcpStream::connect(&host)
-            .await
-            .with_context(|| format!("connecting to {host}"))?;
-        stream.set_nodelay(true)?;
+        let stream = connect(&host).await?;
         Ok(Conn {
             host,
-            stream: BufReader::new(stream),
+            stream,
+            closed: false,
         })
     }
 
     /// Sends one action; returns the status and the body.
     async fn call(&mut self, action: &str, body: &str) -> Result<(u16, String)> {
+        if self.closed {
+            self.stream = connect(&self.host).await?;
+            self.closed = false;
+        }
         let head = format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.0\r\n\
              X-Amz-Target: DynamoDB_20120810.{action}\r\nX-Amz-Date: 20261202T000000Z\r\n\
@@ -85,6 +97,7 @@ impl Conn {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| anyhow!("bad status line {line:?}"))?;
+        self.closed = line.starts_with("HTTP/1.0");
         let (mut length, mut chunked) = (None, false);
         loop {
             line.clear();
@@ -99,6 +112,7 @@ impl Conn {
             match k.trim().to_ascii_lowercase().as_str() {
                 "content-length" => length = v.trim().parse::<usize>().ok(),
                 "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
+                "connection" => self.closed |= v.trim().eq_ignore_ascii_case("close"),
                 _ => {}
             }
         }
@@ -116,8 +130,16 @@ impl Conn {
                 body.extend_from_slice(&chunk[..n]);
             }
         } else {
-            body.resize(length.unwrap_or(0), 0);
-            self.stream.read_exact(&mut body).await?;
+            match length {
+                Some(n) => {
+                    body.resize(n, 0);
+                    self.stream.read_exact(&mut body).await?;
+                }
+                None => {
+                    self.stream.read_to_end(&mut body).await?;
+                    self.closed = true;
+                }
+            }
         }
         Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
@@ -236,6 +258,7 @@ async fn workload(server: &Server, args: &DynamoDbArgs) -> Result<DynamoDbResult
     }
     let written = per * args.callers.max(1);
     let write_rate = written as f64 / start.elapsed().as_secs_f64();
+    eprintln!("dynamodb: {}: {written} items written", server.label);
     // Query: one partition of 1,000 items, read whole (~230 KB, one page).
     batch_write(&mut c, (0..1000).map(|i| item("hot", i)).collect()).await?;
     let query = format!(
@@ -393,7 +416,17 @@ pub async fn run(args: &DynamoDbArgs) -> Result<Vec<DynamoDbResult>> {
         let label = server.label.clone();
         eprintln!("dynamodb: {label} …");
         match workload(&server, args).await {
-            Ok(r) => results.push(r),
+            Ok(r) => {
+                eprintln!(
+                    "dynamodb: {label}: {} written, Query p50 {} p99 {}, {} scanned, RSS {}",
+                    stats::rate(r.write_items_per_s),
+                    stats::ms(r.query_p50_ms),
+                    stats::ms(r.query_p99_ms),
+                    stats::rate(r.scan_items_per_s),
+                    stats::mb(r.rss_mb)
+                );
+                results.push(r)
+            }
             Err(e) => {
                 eprintln!("dynamodb: {label} failed: {e:#}");
                 results.push(DynamoDbResult {
