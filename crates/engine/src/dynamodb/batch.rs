@@ -6,17 +6,17 @@ use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
 use super::items::check_size;
-use super::service::{validation, value_err, Service};
+use super::service::{validation, value_err, Service, TableMeta};
 use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
 
 /// One write of a BatchWriteItem.
-struct Write {
-    table: String,
+struct Write<'a> {
+    table: &'a str,
     key: Vec<u8>,
     put: Option<Item>,
     /// The request as sent, for UnprocessedItems.
-    request: Json,
+    request: &'a Json,
 }
 
 impl Service {
@@ -28,6 +28,8 @@ impl Service {
             .unwrap_or(&empty);
         let mut writes = Vec::new();
         let mut seen = BTreeSet::new();
+        // Each table's description, looked up once.
+        let mut metas: BTreeMap<&str, TableMeta> = BTreeMap::new();
         for (table, requests) in tables {
             for r in requests.as_array().into_iter().flatten() {
                 let (put, key_json) = match (r.get("PutRequest"), r.get("DeleteRequest")) {
@@ -40,19 +42,23 @@ impl Service {
                     }
                 };
                 let item = item_from_json(key_json).map_err(value_err)?;
-                let (meta, key) = self.locate(table, &item, !put)?;
+                if !metas.contains_key(table.as_str()) {
+                    metas.insert(table, self.table(table)?);
+                }
+                let meta = &metas[table.as_str()];
+                let key = meta.key_of(&item, !put)?;
                 if put {
                     check_size(&item)?;
                     meta.check_indexes(&item)?;
                 }
-                if !seen.insert((table.clone(), key.clone())) {
+                if !seen.insert((table.as_str(), key.clone())) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
                 writes.push(Write {
-                    table: table.clone(),
+                    table,
                     key,
                     put: put.then_some(item),
-                    request: r.clone(),
+                    request: r,
                 });
             }
         }
@@ -60,10 +66,6 @@ impl Service {
         // unprocessed; with limits enforced, the writes to a table whose
         // throughput is used up too (all of them: the service's error).
         let ratio = self.settings.fail_entry_ratio;
-        let metas: BTreeMap<String, _> = tables
-            .keys()
-            .filter_map(|t| Some((t.clone(), self.table(t).ok()?)))
-            .collect();
         let mut throttled = None;
         let (skipped, done): (Vec<Write>, Vec<Write>) = writes.into_iter().partition(|w| {
             if ratio > 0.0 && rand::random::<f64>() < ratio {
@@ -71,7 +73,7 @@ impl Service {
             }
             // Taken at once (from the new item's size) so that the writes
             // of one batch share what is left.
-            let meta = &metas[&w.table];
+            let meta = &metas[w.table];
             let estimate = Consumed::write(meta, &w.key, None, w.put.as_ref());
             match self.take(meta, &estimate) {
                 Ok(()) => false,
@@ -89,10 +91,10 @@ impl Service {
             used = self.store.write::<_, ApiError>(|w| {
                 let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
                 for write in &done {
-                    let meta = &metas[&write.table];
+                    let meta = &metas[write.table];
                     let old = w.get(&write.key)?;
                     let c = Consumed::write(meta, &write.key, old.as_ref(), write.put.as_ref());
-                    used.entry(write.table.clone()).or_default().add(&c);
+                    used.entry(write.table.to_string()).or_default().add(&c);
                     meta.apply(w, &write.key, old.as_ref(), write.put.as_ref())?;
                 }
                 Ok(used)
@@ -101,11 +103,11 @@ impl Service {
         let mut unprocessed = Map::new();
         for write in skipped {
             if let Some(list) = unprocessed
-                .entry(write.table)
+                .entry(write.table.to_string())
                 .or_insert_with(|| json!([]))
                 .as_array_mut()
             {
-                list.push(write.request);
+                list.push(write.request.clone());
             }
         }
         let mut out = json!({ "UnprocessedItems": unprocessed });
