@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod consumer;
+mod dynamodb;
 mod engine;
 mod procs;
 mod producer;
@@ -43,6 +44,8 @@ enum Command {
     /// Many concurrent maximum-size PutRecords against `wildrydes serve`:
     /// its peak RSS and the ListStreams latency meanwhile.
     Stress(stress::StressArgs),
+    /// DynamoDB: BatchWriteItem items/s, Query p50/p99, Scan items/s and RSS of our engine, and of dynalite and moto with --peers.
+    Dynamodb(dynamodb::DynamoDbArgs),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(AllArgs),
@@ -104,6 +107,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consumer(args) => consumer::run(&args).await.map(|_| ()),
         Command::Aggregate(args) => aggregate::run(&args).await.map(|_| ()),
         Command::Stress(args) => stress::run(&args).await.map(|_| ()),
+        Command::Dynamodb(args) => dynamodb::run(&args).await.map(|_| ()),
         Command::All(args) => all(args).await,
     }
 }

@@ -49,6 +49,8 @@ pub struct Config {
     /// Where to keep data durably; `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
     /// How long a new stream stays CREATING before it becomes ACTIVE.
+    /// DynamoDB (issue 15): also how long a table stays CREATING (and a new
+    /// global index CREATING) and a deleted table DELETING.
     pub stream_activation_delay: Duration,
     /// Shard count of a stream created in ON_DEMAND mode.
     pub on_demand_shard_count: u32,
@@ -56,10 +58,15 @@ pub struct Config {
     pub shard_limit: u32,
     /// Enforce per-shard throughput (1,000 records/s and 1 MiB/s written,
     /// 5 GetRecords/s and 2 MiB/s read) with ProvisionedThroughputExceededException.
+    /// DynamoDB (issue 15): the provisioned throughput of each PROVISIONED
+    /// table and global index, as token buckets on [`Config::clock`].
     pub enforce_limits: bool,
-    /// Fraction (0..=1) of calls failing with HTTP 500 InternalFailure.
+    /// Fraction (0..=1) of calls failing with HTTP 500 InternalFailure
+    /// (DynamoDB, issue 15: InternalServerError).
     pub fail_call_ratio: f64,
-    /// Fraction (0..=1) of PutRecords entries failing with InternalFailure.
+    /// Fraction (0..=1) of PutRecords entries failing with InternalFailure
+    /// (DynamoDB, issue 15: BatchWriteItem requests left in UnprocessedItems,
+    /// BatchGetItem keys in UnprocessedKeys).
     pub fail_entry_ratio: f64,
     /// Time source for arrival timestamps, iterator expiry and retention.
     pub clock: Arc<dyn Clock>,

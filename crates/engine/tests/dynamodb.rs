@@ -14,8 +14,18 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use engine::Config;
 
+#[path = "dynamodb/capacity.rs"]
+mod capacity;
+#[path = "dynamodb/indexes.rs"]
+mod indexes;
+#[path = "dynamodb/limits.rs"]
+mod limits;
 #[path = "dynamodb/more.rs"]
 mod more;
+#[path = "dynamodb/states.rs"]
+mod states;
+#[path = "dynamodb/storage.rs"]
+mod storage;
 
 const TABLE: &str = "UnicornSensorData";
 

@@ -1,21 +1,22 @@
 //! BatchWriteItem and BatchGetItem.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value as Json};
 
+use super::capacity::{self, read_units, Consumed};
 use super::items::check_size;
-use super::service::{validation, value_err, Service};
-use super::value::{item_from_json, item_to_json, Item};
+use super::service::{validation, value_err, Service, TableMeta};
+use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
 
 /// One write of a BatchWriteItem.
-struct Write {
-    table: String,
+struct Write<'a> {
+    table: &'a str,
     key: Vec<u8>,
     put: Option<Item>,
     /// The request as sent, for UnprocessedItems.
-    request: Json,
+    request: &'a Json,
 }
 
 impl Service {
@@ -27,6 +28,8 @@ impl Service {
             .unwrap_or(&empty);
         let mut writes = Vec::new();
         let mut seen = BTreeSet::new();
+        // Each table's description, looked up once.
+        let mut metas: BTreeMap<&str, TableMeta> = BTreeMap::new();
         for (table, requests) in tables {
             for r in requests.as_array().into_iter().flatten() {
                 let (put, key_json) = match (r.get("PutRequest"), r.get("DeleteRequest")) {
@@ -39,49 +42,77 @@ impl Service {
                     }
                 };
                 let item = item_from_json(key_json).map_err(value_err)?;
-                let (meta, key) = self.locate(table, &item, !put)?;
+                if !metas.contains_key(table.as_str()) {
+                    metas.insert(table, self.table(table)?);
+                }
+                let meta = &metas[table.as_str()];
+                let key = meta.key_of(&item, !put)?;
                 if put {
                     check_size(&item)?;
+                    meta.check_indexes(&item)?;
                 }
-                let _ = meta;
-                if !seen.insert((table.clone(), key.clone())) {
+                if !seen.insert((table.as_str(), key.clone())) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
                 writes.push(Write {
-                    table: table.clone(),
+                    table,
                     key,
                     put: put.then_some(item),
-                    request: r.clone(),
+                    request: r,
                 });
             }
         }
-        // The engine's fault injection: a share of the writes left unprocessed.
+        // The engine's fault injection: a share of the writes left
+        // unprocessed; with limits enforced, the writes to a table whose
+        // throughput is used up too (all of them: the service's error).
         let ratio = self.settings.fail_entry_ratio;
-        let (skipped, done): (Vec<Write>, Vec<Write>) = writes
-            .into_iter()
-            .partition(|_| ratio > 0.0 && rand::random::<f64>() < ratio);
-        if !done.is_empty() {
-            self.store.write::<_, ApiError>(|w| {
-                for write in &done {
-                    match &write.put {
-                        Some(item) => w.put(&write.key, item)?,
-                        None => w.delete(&write.key)?,
-                    }
+        let mut throttled = None;
+        let (skipped, done): (Vec<Write>, Vec<Write>) = writes.into_iter().partition(|w| {
+            if ratio > 0.0 && rand::random::<f64>() < ratio {
+                return true;
+            }
+            // Taken at once (from the new item's size) so that the writes
+            // of one batch share what is left.
+            let meta = &metas[w.table];
+            let estimate = Consumed::write(meta, &w.key, None, w.put.as_ref());
+            match self.take(meta, &estimate) {
+                Ok(()) => false,
+                Err(e) => {
+                    throttled = Some(e);
+                    true
                 }
-                Ok(())
+            }
+        });
+        if let (true, Some(e)) = (done.is_empty(), throttled) {
+            return Err(e);
+        }
+        let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+        if !done.is_empty() {
+            used = self.store.write::<_, ApiError>(|w| {
+                let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+                for write in &done {
+                    let meta = &metas[write.table];
+                    let old = w.get(&write.key)?;
+                    let c = Consumed::write(meta, &write.key, old.as_ref(), write.put.as_ref());
+                    used.entry(write.table.to_string()).or_default().add(&c);
+                    meta.apply(w, &write.key, old.as_ref(), write.put.as_ref())?;
+                }
+                Ok(used)
             })?;
         }
         let mut unprocessed = Map::new();
         for write in skipped {
             if let Some(list) = unprocessed
-                .entry(write.table)
+                .entry(write.table.to_string())
                 .or_insert_with(|| json!([]))
                 .as_array_mut()
             {
-                list.push(write.request);
+                list.push(write.request.clone());
             }
         }
-        Ok(json!({ "UnprocessedItems": unprocessed }))
+        let mut out = json!({ "UnprocessedItems": unprocessed });
+        capacity::attach_list(&mut out, capacity::report_of(req), &used);
+        Ok(out)
     }
 
     pub(super) fn batch_get_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
@@ -101,6 +132,9 @@ impl Service {
         }
         let mut responses = Map::new();
         let mut unprocessed = Map::new();
+        let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+        let mut throttled = None;
+        let mut any_read = false;
         for (table, spec) in tables {
             let spec_map = spec.as_object().cloned().unwrap_or_default();
             let projection = match spec_map.get("ProjectionExpression").and_then(Json::as_str) {
@@ -120,16 +154,33 @@ impl Service {
             let ratio = self.settings.fail_entry_ratio;
             for k in spec["Keys"].as_array().into_iter().flatten() {
                 let key_item = item_from_json(k).map_err(value_err)?;
-                let (_, key) = self.locate(table, &key_item, true)?;
+                let (meta, key) = self.locate(table, &key_item, true)?;
                 if !seen.insert(key.clone()) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
-                // The engine's fault injection: a share of the keys left unprocessed.
+                // The engine's fault injection: a share of the keys left
+                // unprocessed; with limits enforced, those of a table
+                // whose throughput is used up too.
                 if ratio > 0.0 && rand::random::<f64>() < ratio {
                     skipped.push(k.clone());
                     continue;
                 }
-                if let Some(item) = self.store.get(&key)? {
+                if let Err(e) = self.admit(&meta, None, false) {
+                    throttled = Some(e);
+                    skipped.push(k.clone());
+                    continue;
+                }
+                any_read = true;
+                let got = self.store.get(&key)?;
+                let consistent = spec["ConsistentRead"].as_bool() == Some(true);
+                let c = Consumed::read(
+                    &meta,
+                    None,
+                    read_units(got.as_ref().map_or(0, item_size), consistent),
+                );
+                self.consume(&meta, &c, false);
+                used.entry(table.clone()).or_default().add(&c);
+                if let Some(item) = got {
                     let item = match &projection {
                         Some(p) => p.apply(&item),
                         None => item,
@@ -144,6 +195,11 @@ impl Service {
                 unprocessed.insert(table.clone(), Json::Object(rest));
             }
         }
-        Ok(json!({ "Responses": responses, "UnprocessedKeys": unprocessed }))
+        if let (false, Some(e)) = (any_read, throttled) {
+            return Err(e);
+        }
+        let mut out = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });
+        capacity::attach_list(&mut out, capacity::report_of(req), &used);
+        Ok(out)
     }
 }

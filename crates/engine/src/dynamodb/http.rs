@@ -29,7 +29,7 @@ async fn dispatch(
     service: Arc<Service>,
     action: String,
     request: &auth::Request<'_>,
-) -> Result<Json, ApiError> {
+) -> Result<(Json, Option<Vec<u8>>), ApiError> {
     let body = request.body;
     let value: Json = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
@@ -62,9 +62,13 @@ async fn dispatch(
     result
 }
 
-fn respond(result: Result<Json, ApiError>) -> Response {
+fn respond(result: Result<(Json, Option<Vec<u8>>), ApiError>) -> Response {
+    let mut items = None;
     let (status, body, kind) = match result {
-        Ok(v) => (StatusCode::OK, v, None),
+        Ok((v, raw)) => {
+            items = raw;
+            (StatusCode::OK, v, None)
+        }
         Err(e) => {
             let code = match e.code {
                 Code::InternalFailure => Code::InternalServerError,
@@ -89,7 +93,17 @@ fn respond(result: Result<Json, ApiError>) -> Response {
             )
         }
     };
-    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    if let Some(items) = items {
+        // `{…}` becomes `{…,"Items":[…]}` (a member's place in an object is free).
+        bytes.pop();
+        if bytes.len() > 1 {
+            bytes.push(b',');
+        }
+        bytes.extend_from_slice(b"\"Items\":");
+        bytes.extend(items);
+        bytes.push(b'}');
+    }
     let crc = crc32fast::hash(&bytes);
     let mut resp = (status, Bytes::from(bytes)).into_response();
     let h = resp.headers_mut();

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use super::capacity::{self, read_units, Consumed};
 use super::expr::{Context, ExprKind};
 use super::service::{
     expr_err, names_of, str_of, validation, value_err, values_of, Service, TableMeta,
@@ -82,16 +83,21 @@ impl Service {
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let key = meta.key_of(&item, false)?;
         check_size(&item)?;
-        let old = self.store.write::<_, ApiError>(|w| {
+        meta.check_indexes(&item)?;
+        self.admit(&meta, None, true)?;
+        let (old, used) = self.store.write::<_, ApiError>(|w| {
             let old = w.get(&key)?;
-            check(&ex, old.as_ref())?;
-            w.put(&key, &item)?;
-            Ok(old)
+            let used = Consumed::write(&meta, &key, old.as_ref(), Some(&item));
+            check(&ex, old.as_ref()).inspect_err(|_| self.consume(&meta, &used, true))?;
+            meta.apply(w, &key, old.as_ref(), Some(&item))?;
+            Ok((old, used))
         })?;
+        self.consume(&meta, &used, true);
         let mut out = json!({});
         if rv == "ALL_OLD" {
             attributes(&mut out, old.as_ref());
         }
+        capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);
         Ok(out)
     }
 
@@ -100,14 +106,24 @@ impl Service {
         let ex = exprs(req)?;
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let key = meta.key_of(&key_item, true)?;
+        self.admit(&meta, None, false)?;
+        let consistent = req.get("ConsistentRead").and_then(Json::as_bool) == Some(true);
         let mut out = json!({});
-        if let Some(item) = self.store.get(&key)? {
+        let found = self.store.get(&key)?;
+        let used = Consumed::read(
+            &meta,
+            None,
+            read_units(found.as_ref().map_or(0, item_size), consistent),
+        );
+        self.consume(&meta, &used, false);
+        if let Some(item) = found {
             let item = match &ex.projection {
                 Some(p) => p.apply(&item),
                 None => item,
             };
             out["Item"] = item_to_json(&item);
         }
+        capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);
         Ok(out)
     }
 
@@ -117,18 +133,20 @@ impl Service {
         let rv = return_values(req, &["NONE", "ALL_OLD"])?;
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let key = meta.key_of(&key_item, true)?;
-        let old = self.store.write::<_, ApiError>(|w| {
+        self.admit(&meta, None, true)?;
+        let (old, used) = self.store.write::<_, ApiError>(|w| {
             let old = w.get(&key)?;
-            check(&ex, old.as_ref())?;
-            if old.is_some() {
-                w.delete(&key)?;
-            }
-            Ok(old)
+            let used = Consumed::write(&meta, &key, old.as_ref(), None);
+            check(&ex, old.as_ref()).inspect_err(|_| self.consume(&meta, &used, true))?;
+            meta.apply(w, &key, old.as_ref(), None)?;
+            Ok((old, used))
         })?;
+        self.consume(&meta, &used, true);
         let mut out = json!({});
         if rv == "ALL_OLD" {
             attributes(&mut out, old.as_ref());
         }
+        capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);
         Ok(out)
     }
 
@@ -148,18 +166,23 @@ impl Service {
                 "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
             )));
         }
-        let (old, new) = self.store.write::<_, ApiError>(|w| {
+        self.admit(&meta, None, true)?;
+        let (old, new, used) = self.store.write::<_, ApiError>(|w| {
             let old = w.get(&key)?;
-            check(&ex, old.as_ref())?;
+            let used = Consumed::write(&meta, &key, old.as_ref(), None);
+            check(&ex, old.as_ref()).inspect_err(|_| self.consume(&meta, &used, true))?;
             let base = old.clone().unwrap_or_else(|| key_item.clone());
             let new = match &ex.update {
                 Some(u) => u.apply(&base).map_err(|e| validation(e.to_string()))?,
                 None => base,
             };
             check_size(&new)?;
-            w.put(&key, &new)?;
-            Ok((old, new))
+            meta.check_indexes(&new)?;
+            let used = Consumed::write(&meta, &key, old.as_ref(), Some(&new));
+            meta.apply(w, &key, old.as_ref(), Some(&new))?;
+            Ok((old, new, used))
         })?;
+        self.consume(&meta, &used, true);
         let updated = |item: &Item| -> Item {
             item.iter()
                 .filter(|(k, _)| targets.contains(k))
@@ -174,6 +197,7 @@ impl Service {
             "UPDATED_NEW" => attributes(&mut out, Some(&updated(&new))),
             _ => {}
         }
+        capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);
         Ok(out)
     }
 

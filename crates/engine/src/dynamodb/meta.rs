@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value as Json};
 
+use super::index::{index_prefix, parse_index};
 use super::service::{str_of, validation, Service, TableMeta};
-use super::tables::ACCOUNT;
+use super::store::{Space, StoreError, Writer};
+use super::tables::in_use;
 use crate::front::error::{err, ApiError, Code};
 
 /// The `Tags` of a request as a map.
@@ -32,15 +34,36 @@ impl Service {
         not_found: impl FnOnce() -> ApiError,
         change: impl FnOnce(&mut TableMeta) -> Result<(), ApiError>,
     ) -> Result<TableMeta, ApiError> {
+        self.change_table_with(name, not_found, change, |_, _| Ok(()))
+    }
+
+    /// [`Service::change_table`], with more writes in the same transaction
+    /// (an index's backfill, the TTL entries).
+    fn change_table_with(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> ApiError,
+        change: impl FnOnce(&mut TableMeta) -> Result<(), ApiError>,
+        more: impl FnOnce(&TableMeta, &mut Writer<'_>) -> Result<(), StoreError>,
+    ) -> Result<TableMeta, ApiError> {
+        let now = self.now_ms();
         let mut tables = self.tables();
         let Some(meta) = tables.get(name) else {
             return Err(not_found());
         };
+        match meta.status(now) {
+            "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),
+            "DELETING" => return Err(in_use(format!("Table is being deleted: {name}"))),
+            _ => {}
+        }
         let mut meta = meta.clone();
         change(&mut meta)?;
         let stored = serde_json::to_value(&meta).unwrap_or_default();
-        self.store
-            .write::<_, ApiError>(|w| Ok(w.put_table(name, &stored)?))?;
+        self.store.write::<_, ApiError>(|w| {
+            w.put_table(name, &stored)?;
+            more(&meta, w)?;
+            Ok(())
+        })?;
         tables.insert(name.to_string(), meta.clone());
         Ok(meta)
     }
@@ -56,35 +79,176 @@ impl Service {
 
     pub(super) fn update_table(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
         let name = str_of(req, "TableName").unwrap_or_default();
-        let meta = self.change_table(name, Self::table_not_found(name), |m| {
-            let mode = str_of(req, "BillingMode").unwrap_or(&m.billing_mode).to_string();
-            match (mode.as_str(), req.get("ProvisionedThroughput")) {
-                ("PAY_PER_REQUEST", Some(_)) => {
-                    return Err(validation(
-                        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-                    ))
+        let now = self.now_ms();
+        let delay = self.settings.state_delay.as_millis() as u64;
+        let updates: Vec<Map<String, Json>> = req
+            .get("GlobalSecondaryIndexUpdates")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.as_object().cloned())
+            .collect();
+        let changed = std::cell::RefCell::new((Vec::new(), Vec::new()));
+        let meta = self.change_table_with(
+            name,
+            Self::table_not_found(name),
+            |m| {
+                let mode = str_of(req, "BillingMode").unwrap_or(&m.billing_mode).to_string();
+                match (mode.as_str(), req.get("ProvisionedThroughput")) {
+                    ("PAY_PER_REQUEST", Some(_)) => {
+                        return Err(validation(
+                            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                        ))
+                    }
+                    ("PAY_PER_REQUEST", None) => {
+                        m.read_capacity = 0;
+                        m.write_capacity = 0;
+                    }
+                    (_, Some(t)) => {
+                        m.read_capacity = t["ReadCapacityUnits"].as_u64().unwrap_or(m.read_capacity);
+                        m.write_capacity =
+                            t["WriteCapacityUnits"].as_u64().unwrap_or(m.write_capacity);
+                    }
+                    (_, None) if m.billing_mode != mode => {
+                        return Err(validation(
+                            "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+                        ))
+                    }
+                    (_, None) => {}
                 }
-                ("PAY_PER_REQUEST", None) => {
-                    m.read_capacity = 0;
-                    m.write_capacity = 0;
+                m.billing_mode = mode;
+                let changes = updates
+                    .iter()
+                    .filter(|u| u.contains_key("Create") || u.contains_key("Delete"))
+                    .count();
+                if changes > 1 {
+                    return Err(err(
+                        Code::LimitExceededException,
+                        "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+                    ));
                 }
-                (_, Some(t)) => {
-                    m.read_capacity = t["ReadCapacityUnits"].as_u64().unwrap_or(m.read_capacity);
-                    m.write_capacity = t["WriteCapacityUnits"].as_u64().unwrap_or(m.write_capacity);
+                let (created, dropped) = &mut *changed.borrow_mut();
+                self.index_updates(m, req, &updates, now + delay, created, dropped)
+            },
+            |m, w| {
+                let (created, dropped) = &*changed.borrow();
+                for no in dropped {
+                    w.clear(Space::Index, &index_prefix(m.id, *no))?;
+                    w.set_stats(m.id, *no, 0, 0)?;
                 }
-                (_, None) if m.billing_mode != mode => {
-                    return Err(validation(
-                        "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                    ))
+                for index in m.indexes.iter().filter(|i| created.contains(&i.no)) {
+                    m.backfill(w, Some(index))?;
                 }
-                (_, None) => {}
+                Ok(())
+            },
+        )?;
+        Ok(json!({ "TableDescription": self.description(&meta)? }))
+    }
+
+    /// Applies GlobalSecondaryIndexUpdates to `m`: the numbers of the
+    /// indexes created and dropped go to `created` and `dropped`.
+    fn index_updates(
+        &self,
+        m: &mut TableMeta,
+        req: &Map<String, Json>,
+        updates: &[Map<String, Json>],
+        active_at_ms: u64,
+        created: &mut Vec<u32>,
+        dropped: &mut Vec<u32>,
+    ) -> Result<(), ApiError> {
+        // New key attributes are defined in the request's AttributeDefinitions.
+        let mut defs: Vec<Json> = m
+            .attribute_definitions
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for d in req
+            .get("AttributeDefinitions")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !defs
+                .iter()
+                .any(|e| e["AttributeName"] == d["AttributeName"])
+            {
+                defs.push(d.clone());
             }
-            m.billing_mode = mode;
-            Ok(())
-        })?;
-        Ok(json!({
-            "TableDescription": meta.describe("ACTIVE", ACCOUNT, &self.settings.region)
-        }))
+        }
+        let def_names: Vec<String> = defs
+            .iter()
+            .filter_map(|d| d["AttributeName"].as_str().map(str::to_string))
+            .collect();
+        let def_type = |attr: &str| {
+            defs.iter()
+                .find(|d| d["AttributeName"] == attr)
+                .and_then(|d| d["AttributeType"].as_str())
+                .map(str::to_string)
+        };
+        for u in updates {
+            if let Some(spec) = u.get("Create").and_then(Json::as_object) {
+                let mut index = parse_index(
+                    spec,
+                    true,
+                    &def_names,
+                    &def_type,
+                    m.billing_mode == "PAY_PER_REQUEST",
+                    &m.hash.0,
+                )?;
+                if m.index(&index.name).is_some() {
+                    return Err(validation(format!(
+                        "One or more parameter values were invalid: Index with name {} already exists",
+                        index.name
+                    )));
+                }
+                index.no = m.next_index.max(m.indexes.len() as u32 + 1);
+                index.active_at_ms = active_at_ms;
+                m.next_index = index.no + 1;
+                created.push(index.no);
+                m.indexes.push(index);
+            } else if let Some(spec) = u.get("Delete") {
+                let iname = spec["IndexName"].as_str().unwrap_or_default();
+                let Some(pos) = m.indexes.iter().position(|i| i.global && i.name == iname) else {
+                    return Err(err(
+                        Code::ResourceNotFoundException,
+                        format!("Requested resource not found: Index: {iname} not found"),
+                    ));
+                };
+                dropped.push(m.indexes.remove(pos).no);
+            } else if let Some(spec) = u.get("Update") {
+                let iname = spec["IndexName"].as_str().unwrap_or_default();
+                let Some(index) = m.indexes.iter_mut().find(|i| i.global && i.name == iname) else {
+                    return Err(err(
+                        Code::ResourceNotFoundException,
+                        format!("Requested resource not found: Index: {iname} not found"),
+                    ));
+                };
+                let t = &spec["ProvisionedThroughput"];
+                index.read_capacity = t["ReadCapacityUnits"]
+                    .as_u64()
+                    .unwrap_or(index.read_capacity);
+                index.write_capacity = t["WriteCapacityUnits"]
+                    .as_u64()
+                    .unwrap_or(index.write_capacity);
+            }
+        }
+        // Definitions used by no key are dropped, as the service keeps them.
+        let used: Vec<&str> = std::iter::once(&m.hash)
+            .chain(m.range.as_ref())
+            .chain(
+                m.indexes
+                    .iter()
+                    .flat_map(|i| std::iter::once(&i.hash).chain(i.range.as_ref())),
+            )
+            .map(|(n, _)| n.as_str())
+            .collect();
+        defs.retain(|d| {
+            d["AttributeName"]
+                .as_str()
+                .is_some_and(|n| used.contains(&n))
+        });
+        m.attribute_definitions = Json::Array(defs);
+        Ok(())
     }
 
     pub(super) fn update_time_to_live(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
@@ -98,8 +262,10 @@ impl Service {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        self.change_table(name, super::service::not_found, |m| {
-            match (&m.ttl_attribute, enable) {
+        self.change_table_with(
+            name,
+            super::service::not_found,
+            |m| match (&m.ttl_attribute, enable) {
                 (Some(_), true) => Err(validation("TimeToLive is already enabled")),
                 (None, false) => Err(validation("TimeToLive is already disabled")),
                 (_, true) => {
@@ -110,8 +276,13 @@ impl Service {
                     m.ttl_attribute = None;
                     Ok(())
                 }
-            }
-        })?;
+            },
+            // The expiry entries: written for every item, or dropped.
+            |m, w| match m.ttl_attribute {
+                Some(_) => m.backfill(w, None),
+                None => w.clear(Space::Expiry, &m.id.to_be_bytes()),
+            },
+        )?;
         Ok(json!({ "TimeToLiveSpecification": spec }))
     }
 

@@ -7,8 +7,10 @@
 #![allow(dead_code)]
 
 mod batch;
+mod capacity;
 pub mod expr;
 pub(crate) mod http;
+mod index;
 mod items;
 mod meta;
 pub mod number;
@@ -17,6 +19,7 @@ pub(crate) mod service;
 mod store;
 mod tables;
 mod transact;
+mod ttl;
 pub mod value;
 
 use std::sync::Arc;
@@ -30,11 +33,16 @@ pub(crate) fn open(config: &crate::Config) -> Result<Arc<Service>, crate::Engine
         clock: config.clock.clone(),
         region: "us-east-1".into(),
         auth: config.auth.clone(),
+        fail_call_ratio: config.fail_call_ratio,
+        state_delay: config.stream_activation_delay,
+        enforce_limits: config.enforce_limits,
     };
-    Service::open(config.data_dir.as_deref(), settings)
+    let service = Service::open(config.data_dir.as_deref(), settings)
         .map(Arc::new)
         .map_err(|e| crate::EngineError::Io {
             context: e.to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })
+            source: std::io::ErrorKind::InvalidData.into(),
+        })?;
+    ttl::spawn_sweeper(&service);
+    Ok(service)
 }

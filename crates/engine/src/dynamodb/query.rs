@@ -6,19 +6,22 @@ use std::ops::Bound;
 
 use serde_json::{json, Map, Value as Json};
 
+use super::capacity::{self, read_units, Consumed};
 use super::expr::key::KeyOp;
 use super::expr::{Context, ExprKind};
+use super::index::index_prefix;
 use super::items::item_field;
 use super::service::{expr_err, names_of, str_of, validation, values_of, Service};
 use super::store::table_bounds;
-use super::value::{item_size, item_to_json, AttributeValue};
+use super::store::Space;
+use super::value::{item_size, item_to_json, AttributeValue, Item};
 use crate::front::error::ApiError;
 
 /// The most bytes of items one Query or Scan reads before it stops (1 MB).
 const PAGE_BYTES: usize = 1 << 20;
 
 /// The smallest byte string greater than every string starting with `prefix`.
-fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut out = prefix.to_vec();
     while let Some(last) = out.pop() {
         if last < 0xff {
@@ -38,7 +41,13 @@ fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
 }
 
 impl Service {
-    pub(super) fn query(&self, req: &Map<String, Json>, is_query: bool) -> Result<Json, ApiError> {
+    /// Query or Scan: the answer without its Items, and the Items as JSON
+    /// text (none for Select COUNT).
+    pub(super) fn query(
+        &self,
+        req: &Map<String, Json>,
+        is_query: bool,
+    ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
         let names = names_of(req);
         let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
         let key_cond = match str_of(req, "KeyConditionExpression") {
@@ -59,7 +68,13 @@ impl Service {
                 "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
             ));
         }
-        let select = str_of(req, "Select").unwrap_or("ALL_ATTRIBUTES");
+        let select = str_of(req, "Select").unwrap_or(if req.contains_key("ProjectionExpression") {
+            "SPECIFIC_ATTRIBUTES"
+        } else if req.contains_key("IndexName") {
+            "ALL_PROJECTED_ATTRIBUTES"
+        } else {
+            "ALL_ATTRIBUTES"
+        });
         let segment = req.get("Segment").and_then(Json::as_u64);
         let total = req.get("TotalSegments").and_then(Json::as_u64);
         match (segment, total) {
@@ -69,12 +84,61 @@ impl Service {
             _ => {}
         }
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
-        if let Some(index) = str_of(req, "IndexName") {
-            return Err(validation(format!(
-                "The table does not have the specified index: {index}"
-            )));
+        let consistent = req.get("ConsistentRead").and_then(Json::as_bool) == Some(true);
+        let index = match str_of(req, "IndexName") {
+            None => None,
+            Some(name) => Some(meta.index(name).cloned().ok_or_else(|| {
+                validation(format!(
+                    "The table does not have the specified index: {name}"
+                ))
+            })?),
+        };
+        if let Some(index) = index.as_ref().filter(|i| i.global) {
+            if consistent {
+                return Err(validation(
+                    "Consistent reads are not supported on global secondary indexes",
+                ));
+            }
+            if select == "ALL_ATTRIBUTES" && index.projection != "ALL" {
+                return Err(validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    index.name
+                )));
+            }
+            if index.status(self.now_ms()) == "CREATING" {
+                return Err(validation(format!(
+                    "Cannot read from backfilling global secondary index: {}",
+                    index.name
+                )));
+            }
         }
-        let (table_from, table_to) = table_bounds(meta.id);
+        self.admit(&meta, index.as_ref().map(|i| i.name.as_str()), false)?;
+        // A local index fetches what it does not hold from the table.
+        let fetch = index.as_ref().is_some_and(|i| {
+            !i.global
+                && i.projection != "ALL"
+                && (select == "ALL_ATTRIBUTES"
+                    || projection
+                        .as_ref()
+                        .is_some_and(|p| p.0.iter().any(|path| !i.projects(&meta, path.head()))))
+        });
+        let space = if index.is_some() {
+            Space::Index
+        } else {
+            Space::Items
+        };
+        let (table_from, table_to) = match &index {
+            Some(i) => {
+                let p = index_prefix(meta.id, i.no);
+                let end = successor(&p).unwrap_or_default();
+                (p, end)
+            }
+            None => table_bounds(meta.id),
+        };
+        let (key_hash, key_range) = match &index {
+            Some(i) => (i.hash.clone(), i.range.clone()),
+            None => (meta.hash.clone(), meta.range.clone()),
+        };
         let (mut from, mut to, prefix) = match &key_cond {
             None => (
                 Bound::Included(table_from.clone()),
@@ -82,28 +146,25 @@ impl Service {
                 table_from,
             ),
             Some(kc) => {
-                let hash = (meta.hash.0.as_str(), meta.hash.1.as_str());
-                let range = meta.range.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
+                let hash = (key_hash.0.as_str(), key_hash.1.as_str());
+                let range = key_range.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
                 let (hv, op) = kc.for_schema(hash, range).map_err(expr_err)?;
                 let p = join(&table_from, &key_bytes(&hv));
                 let end = successor(&p).map_or(Bound::Unbounded, Bound::Excluded);
                 let at = |v: &AttributeValue| join(&p, &key_bytes(v));
                 let (from, to, prefix) = match op {
                     None => (Bound::Included(p.clone()), end, p.clone()),
-                    Some(KeyOp::Eq(v)) => {
-                        (Bound::Included(at(&v)), Bound::Included(at(&v)), p.clone())
-                    }
+                    // Index entries continue past the sort key with the
+                    // table's key: "up to v included" ends after every
+                    // entry starting with v's bytes.
+                    Some(KeyOp::Eq(v)) => (Bound::Included(at(&v)), past(&at(&v)), p.clone()),
                     Some(KeyOp::Lt(v)) => (
                         Bound::Included(p.clone()),
                         Bound::Excluded(at(&v)),
                         p.clone(),
                     ),
-                    Some(KeyOp::Le(v)) => (
-                        Bound::Included(p.clone()),
-                        Bound::Included(at(&v)),
-                        p.clone(),
-                    ),
-                    Some(KeyOp::Gt(v)) => (Bound::Excluded(at(&v)), end, p.clone()),
+                    Some(KeyOp::Le(v)) => (Bound::Included(p.clone()), past(&at(&v)), p.clone()),
+                    Some(KeyOp::Gt(v)) => (past_start(&at(&v)), end, p.clone()),
                     Some(KeyOp::Ge(v)) => (Bound::Included(at(&v)), end, p.clone()),
                     Some(KeyOp::Between(a, b)) => {
                         if super::expr::eval::compare_values(&a, &b)
@@ -111,7 +172,7 @@ impl Service {
                         {
                             return Err(validation("Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {S:b}, upper bound operand: AttributeValue: {S:a}".replace("{S:b}", &format!("{{{}:{}}}", a.type_name(), super::expr::print::scalar_text(&a))).replace("{S:a}", &format!("{{{}:{}}}", b.type_name(), super::expr::print::scalar_text(&b)))));
                         }
-                        (Bound::Included(at(&a)), Bound::Included(at(&b)), p.clone())
+                        (Bound::Included(at(&a)), past(&at(&b)), p.clone())
                     }
                     Some(KeyOp::BeginsWith(v)) => {
                         let mut kb = at(&v);
@@ -129,9 +190,18 @@ impl Service {
             .unwrap_or(true);
         if let Some(esk) = req.get("ExclusiveStartKey") {
             let esk = item_field(&Map::from_iter([("k".to_string(), esk.clone())]), "k")?;
-            let key = meta.key_of(&esk, true).map_err(|_| {
+            let invalid = || {
                 validation("The provided starting key is invalid: The provided key element does not match the schema")
-            })?;
+            };
+            let key = match &index {
+                None => meta.key_of(&esk, true).map_err(|_| invalid())?,
+                Some(i) => {
+                    let table_key = meta
+                        .key_of(&meta.key_attrs(&esk), true)
+                        .map_err(|_| invalid())?;
+                    meta.index_key(i, &table_key, &esk).ok_or_else(invalid)?
+                }
+            };
             if forward || !is_query {
                 from = Bound::Excluded(key);
             } else {
@@ -141,41 +211,135 @@ impl Service {
         let forward = forward || !is_query;
         let limit = req.get("Limit").and_then(Json::as_u64).map(|l| l as usize);
         let (mut scanned, mut bytes) = (0usize, 0usize);
-        let mut items = Vec::new();
         let mut last = None;
-        self.store
-            .range(bound_ref(&from), bound_ref(&to), forward, |key, item| {
+        let mut failed = None;
+        // Items go out as stored when nothing needs them decoded.
+        let plain = filter.is_none() && projection.is_none() && !fetch && segment.is_none();
+        let counting = select == "COUNT";
+        let mut raw: Vec<u8> = Vec::new();
+        let mut count = 0usize;
+        self.store.range_raw(
+            space,
+            bound_ref(&from),
+            bound_ref(&to),
+            forward,
+            |key, stored| {
                 if !key.starts_with(&prefix) {
                     return false;
                 }
+                let at_of = |item: &Item| match &index {
+                    Some(i) => {
+                        let mut k = meta.key_attrs(item);
+                        k.extend(i.key_attrs(item));
+                        k
+                    }
+                    None => meta.key_attrs(item),
+                };
+                if let (true, Some(size)) = (plain, stored.size()) {
+                    scanned += 1;
+                    bytes += size;
+                    count += 1;
+                    if !counting {
+                        raw.push(b',');
+                        raw.extend_from_slice(stored.json());
+                    }
+                    let stop = limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES;
+                    if stop {
+                        match stored.item(key) {
+                            Ok(item) => last = Some(at_of(&item)),
+                            Err(e) => failed = Some(ApiError::from(e)),
+                        }
+                    }
+                    return !stop;
+                }
+                let mut item = match stored.item(key) {
+                    Ok(item) => item,
+                    Err(e) => {
+                        failed = Some(ApiError::from(e));
+                        return false;
+                    }
+                };
                 if let (Some(s), Some(t)) = (segment, total) {
-                    let hk = item.get(&meta.hash.0).map(key_bytes).unwrap_or_default();
+                    let hk = item.get(&key_hash.0).map(key_bytes).unwrap_or_default();
                     if u64::from(crc32fast::hash(&hk)) % t != s {
                         return true;
                     }
                 }
                 scanned += 1;
                 bytes += item_size(&item);
-                if filter.as_ref().is_none_or(|f| f.eval(&item)) {
-                    items.push(match &projection {
-                        Some(p) => p.apply(&item),
-                        None => item.clone(),
-                    });
+                let stop = limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES;
+                // The LastEvaluatedKey, from the stored item (before a fetch).
+                let at = stop.then(|| at_of(&item));
+                if fetch {
+                    match meta
+                        .key_of(&meta.key_attrs(&item), true)
+                        .map(|k| self.store.get(&k))
+                    {
+                        Ok(Ok(Some(full))) => item = full,
+                        Ok(Err(e)) => {
+                            failed = Some(ApiError::from(e));
+                            return false;
+                        }
+                        _ => {}
+                    }
                 }
-                if limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES {
-                    last = Some(meta.key_attrs(&item));
+                if filter.as_ref().is_none_or(|f| f.eval(&item)) {
+                    count += 1;
+                    if !counting {
+                        let out = match &projection {
+                            Some(p) => p.apply(&item),
+                            None => item,
+                        };
+                        raw.push(b',');
+                        let _ = serde_json::to_writer(&mut raw, &item_to_json(&out));
+                    }
+                }
+                if stop {
+                    last = at;
                     return false;
                 }
                 true
-            })?;
-        let mut out = json!({"Count": items.len(), "ScannedCount": scanned});
-        if select != "COUNT" {
-            out["Items"] = Json::Array(items.iter().map(item_to_json).collect());
+            },
+        )?;
+        if let Some(e) = failed {
+            return Err(e);
         }
+        let used = Consumed::read(
+            &meta,
+            index.as_ref().map(|i| i.name.as_str()),
+            read_units(bytes, consistent),
+        );
+        self.consume(&meta, &used, false);
+        let mut out = json!({"Count": count, "ScannedCount": scanned});
+        capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);
         if let Some(last) = last {
             out["LastEvaluatedKey"] = item_to_json(&last);
         }
-        Ok(out)
+        // The items, a JSON array's text, spliced into the answer.
+        let items = (!counting).then(|| {
+            if raw.is_empty() {
+                b"[]".to_vec()
+            } else {
+                raw[0] = b'[';
+                raw.push(b']');
+                raw
+            }
+        });
+        Ok((out, items))
+    }
+}
+
+/// The end bound after every key starting with `prefix`.
+fn past(prefix: &[u8]) -> Bound<Vec<u8>> {
+    successor(prefix).map_or(Bound::Unbounded, Bound::Excluded)
+}
+
+/// The start bound after every key starting with `prefix`.
+fn past_start(prefix: &[u8]) -> Bound<Vec<u8>> {
+    match successor(prefix) {
+        Some(s) => Bound::Included(s),
+        // Nothing sorts after it: an empty range.
+        None => Bound::Excluded(prefix.to_vec()),
     }
 }
 

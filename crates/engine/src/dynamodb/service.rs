@@ -33,6 +33,18 @@ pub(crate) struct TableMeta {
     /// The TimeToLive attribute, when TTL is enabled.
     #[serde(default)]
     pub ttl_attribute: Option<String>,
+    /// Secondary indexes (local and global).
+    #[serde(default)]
+    pub indexes: Vec<super::index::IndexMeta>,
+    /// The number the next index gets.
+    #[serde(default)]
+    pub next_index: u32,
+    /// Clock time (ms) from which the table is ACTIVE (CREATING before).
+    #[serde(default)]
+    pub active_at_ms: u64,
+    /// Clock time (ms) at which a DELETING table is gone.
+    #[serde(default)]
+    pub deleted_at_ms: Option<u64>,
 }
 
 /// What the service needs of the engine's configuration.
@@ -42,12 +54,23 @@ pub(crate) struct Settings {
     pub clock: Arc<dyn Clock>,
     pub region: String,
     pub auth: Vec<(String, String)>,
+    /// Share of calls answered 500 InternalServerError.
+    pub fail_call_ratio: f64,
+    /// How long a table (or a new global index) stays CREATING, and a
+    /// deleted table DELETING.
+    pub state_delay: std::time::Duration,
+    /// Provisioned throughput enforced per table and index.
+    pub enforce_limits: bool,
 }
 
 pub(crate) struct Service {
     pub(super) store: Store,
     pub(super) tables: Mutex<BTreeMap<String, TableMeta>>,
     pub(super) settings: Settings,
+    /// Token buckets of provisioned throughput (see [`super::capacity`]).
+    pub(super) buckets: super::capacity::Buckets,
+    /// Clock time (ms) of the next TTL sweep.
+    pub(super) next_sweep_ms: std::sync::atomic::AtomicU64,
 }
 
 impl From<StoreError> for ApiError {
@@ -86,10 +109,37 @@ impl Service {
                 .map_err(|e| StoreError::Corrupt(format!("a table description ({e})")))?;
             tables.insert(meta.name.clone(), meta);
         }
+        // Files written before the figures were kept: count once.
+        for meta in tables.values() {
+            if !store.has_stats(meta.id)? {
+                store.write::<_, StoreError>(|w| {
+                    let (from, to) = super::store::table_bounds(meta.id);
+                    let (mut n, mut bytes) = (0, 0);
+                    let mut after: Option<Vec<u8>> = None;
+                    loop {
+                        let start = match &after {
+                            Some(k) => std::ops::Bound::Excluded(k.as_slice()),
+                            None => std::ops::Bound::Included(from.as_slice()),
+                        };
+                        let chunk = w.items(start, to.as_slice(), 1000)?;
+                        let Some((last, _)) = chunk.last() else { break };
+                        after = Some(last.clone());
+                        n += chunk.len() as u64;
+                        bytes += chunk
+                            .iter()
+                            .map(|(_, i)| super::value::item_size(i) as u64)
+                            .sum::<u64>();
+                    }
+                    w.set_stats(meta.id, 0, n, bytes)
+                })?;
+            }
+        }
         Ok(Service {
             store,
             tables: Mutex::new(tables),
             settings,
+            buckets: Default::default(),
+            next_sweep_ms: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -97,16 +147,32 @@ impl Service {
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// An ACTIVE table (the service answers ResourceNotFoundException for a
+    /// table being created or deleted).
     pub(super) fn table(&self, name: &str) -> Result<TableMeta, ApiError> {
-        self.tables().get(name).cloned().ok_or_else(not_found)
+        let now = self.now_ms();
+        self.tables()
+            .get(name)
+            .filter(|t| t.status(now) != "CREATING" && t.status(now) != "DELETING")
+            .cloned()
+            .ok_or_else(not_found)
+    }
+
+    pub(super) fn now_ms(&self) -> u64 {
+        self.settings.clock.now_millis()
     }
 
     pub(super) fn now_secs(&self) -> f64 {
         self.settings.clock.now_millis() as f64 / 1000.0
     }
 
-    /// Runs one action: the model's checks first, then the action.
-    pub(crate) fn call(&self, action: &str, body: &Json) -> Result<Json, ApiError> {
+    /// Runs one action: the model's checks first, then the action. Query and
+    /// Scan also answer their Items as JSON text, to splice into the answer.
+    pub(crate) fn call(
+        &self,
+        action: &str,
+        body: &Json,
+    ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
         if let Err(invalid) = validate::check(validate::dynamodb(), action, body) {
             let code = match invalid {
                 Invalid::Serialization(_) => Code::SerializationException,
@@ -114,8 +180,31 @@ impl Service {
             };
             return Err(err(code, invalid.message()));
         }
+        let ratio = self.settings.fail_call_ratio;
+        if ratio > 0.0 && rand::random::<f64>() < ratio {
+            return Err(ApiError {
+                status: 500,
+                code: Code::InternalServerError,
+                message: "Internal server error".into(),
+                details: None,
+            });
+        }
+        self.housekeeping();
         let empty = Map::new();
         let req = body.as_object().unwrap_or(&empty);
+        let (mut out, items) = match action {
+            "Query" => self.query(req, true)?,
+            "Scan" => self.query(req, false)?,
+            _ => (self.act(action, req)?, None),
+        };
+        if let Some(obj) = out.as_object_mut() {
+            // Never a null member (ConsumedCapacity when not asked for, say).
+            obj.retain(|_, v| !v.is_null());
+        }
+        Ok((out, items))
+    }
+
+    fn act(&self, action: &str, req: &Map<String, Json>) -> Result<Json, ApiError> {
         match action {
             "CreateTable" => self.create_table(req),
             "DescribeTable" => self.describe_table(req),
@@ -127,8 +216,6 @@ impl Service {
             "UpdateItem" => self.update_item(req),
             "BatchWriteItem" => self.batch_write_item(req),
             "BatchGetItem" => self.batch_get_item(req),
-            "Query" => self.query(req, true),
-            "Scan" => self.query(req, false),
             "TransactWriteItems" => self.transact_write_items(req),
             "TransactGetItems" => self.transact_get_items(req),
             "UpdateTable" => self.update_table(req),
@@ -138,6 +225,27 @@ impl Service {
             "UntagResource" => self.untag_resource(req),
             "ListTagsOfResource" => self.list_tags_of_resource(req),
             _ => Err(err(Code::UnknownOperationException, "")),
+        }
+    }
+}
+
+impl TableMeta {
+    pub(crate) fn arn(&self) -> String {
+        format!(
+            "arn:aws:dynamodb:us-east-1:{}:table/{}",
+            super::tables::ACCOUNT,
+            self.name
+        )
+    }
+
+    /// CREATING, ACTIVE or DELETING at clock time `now_ms`.
+    pub(crate) fn status(&self, now_ms: u64) -> &'static str {
+        if self.deleted_at_ms.is_some() {
+            "DELETING"
+        } else if now_ms < self.active_at_ms {
+            "CREATING"
+        } else {
+            "ACTIVE"
         }
     }
 }

@@ -2,9 +2,14 @@
 //! `dynamodb/tables.redb` in the engine's data dir, or redb's in-memory
 //! backend when the engine has no data dir.
 //!
-//! Two redb tables: `meta` (table name → table description as JSON) and
+//! Five redb tables: `meta` (table name → table description as JSON),
 //! `items` (table id, 8 bytes big-endian + partition key bytes + sort key
-//! bytes, from [`AttributeValue::key_bytes`] → the item as DynamoDB JSON).
+//! bytes, from [`AttributeValue::key_bytes`] → the item as DynamoDB JSON),
+//! `index` (table id + index number, 4 bytes + the index's key bytes + the
+//! table's key bytes → the projected item), `expiry` (table id + TTL
+//! seconds, 8 bytes + the item's storage key → nothing) and `stats` (table
+//! id and index number, 0 for the table → item count and bytes, 8 bytes
+//! each, kept in the same transactions as the items).
 //! Key bytes sort as the service sorts keys, so a Query is one range scan.
 //! Every write is one redb transaction committed with immediate durability
 //! (fsync) before the request is answered.
@@ -48,6 +53,50 @@ const CACHE_BYTES: usize = 64 << 20;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
+const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
+const EXPIRY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("expiry");
+const STATS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stats");
+
+/// Which ordered key space a read or write goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Space {
+    /// The tables' items.
+    Items,
+    /// Secondary index entries.
+    Index,
+    /// TTL expiry entries.
+    Expiry,
+}
+
+impl Space {
+    fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        match self {
+            Space::Items => ITEMS,
+            Space::Index => INDEX,
+            Space::Expiry => EXPIRY,
+        }
+    }
+}
+
+/// The key of a table's (`index` 0) or an index's figures in `stats`.
+pub(crate) fn stats_key(table_id: u64, index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&table_id.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn stats_decode(v: &[u8]) -> (u64, u64) {
+    let n = v
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes);
+    let b = v
+        .get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes);
+    (n, b)
+}
 
 /// A storage failure; the service answers it as an InternalServerError.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +105,8 @@ pub(crate) enum StoreError {
     Redb(String),
     #[error("dynamodb storage holds a damaged record under {0}: refusing to guess")]
     Corrupt(String),
+    #[error("dynamodb storage file {path} is damaged ({detail}): refusing to start on it; move it away to start empty, or restore it from a copy")]
+    Damaged { path: String, detail: String },
 }
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -90,10 +141,43 @@ impl Store {
                 let dir = dir.join("dynamodb");
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| StoreError::Redb(format!("creating {}: {e}", dir.display())))?;
-                Database::builder()
-                    .set_cache_size(CACHE_BYTES)
-                    .create(dir.join("tables.redb"))
-                    .map_err(db_err)?
+                let path = dir.join("tables.redb");
+                let damaged = |detail: String| StoreError::Damaged {
+                    path: path.display().to_string(),
+                    detail,
+                };
+                // redb would initialize an empty file as a new database: an
+                // existing empty file is a truncated one, never emptied silently.
+                let existing = match std::fs::metadata(&path) {
+                    Ok(m) if m.len() == 0 => return Err(damaged("it is empty".into())),
+                    Ok(_) => true,
+                    Err(_) => false,
+                };
+                let mut builder = Database::builder();
+                builder.set_cache_size(CACHE_BYTES);
+                if existing {
+                    // Every page's checksum is verified: a file altered outside
+                    // redb fails here instead of being trusted.
+                    builder.set_check_integrity_on_open(true);
+                    builder.set_repair_callback(|session| {
+                        // 0.3: the latest commit failed its checksums and redb
+                        // falls back to the one before (a commit torn by a crash
+                        // was never acknowledged, so nothing acknowledged is lost).
+                        if (session.progress() - 0.3).abs() < 1e-9 {
+                            tracing::warn!("dynamodb storage: the last commit was torn (a crash during it); falling back to the previous one");
+                        }
+                    });
+                }
+                let opened = if existing {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.open(&path)))
+                } else {
+                    Ok(builder.create(&path))
+                };
+                match opened {
+                    Ok(Ok(db)) => db,
+                    Ok(Err(e)) => return Err(damaged(e.to_string().replace('\n', " "))),
+                    Err(_) => return Err(damaged("redb could not read it".into())),
+                }
             }
             None => Database::builder()
                 .create_with_backend(redb::backends::InMemoryBackend::new())
@@ -101,7 +185,9 @@ impl Store {
         };
         let tx = db.begin_write().map_err(db_err)?;
         tx.open_table(META).map_err(db_err)?;
-        tx.open_table(ITEMS).map_err(db_err)?;
+        for def in [ITEMS, INDEX, EXPIRY, STATS] {
+            tx.open_table(def).map_err(db_err)?;
+        }
         tx.commit().map_err(db_err)?;
         Ok(Store {
             db,
@@ -141,7 +227,13 @@ impl Store {
             }
             let group = open.1;
             let tx = open.0.as_ref().expect("opened above");
-            (f(&mut Writer { tx })?, group)
+            let mut w = Writer {
+                tx,
+                deltas: std::collections::BTreeMap::new(),
+            };
+            let out = f(&mut w)?;
+            w.flush_stats()?;
+            (out, group)
         };
         let mut committed = lock(&self.committed);
         if committed.0 < group {
@@ -165,6 +257,25 @@ impl Store {
         Ok(out)
     }
 
+    /// The item count and bytes of a table (`index` 0) or one of its indexes.
+    pub(crate) fn stats(&self, table_id: u64, index: u32) -> Result<(u64, u64), StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(STATS).map_err(db_err)?;
+        let v = t
+            .get(stats_key(table_id, index).as_slice())
+            .map_err(db_err)?;
+        Ok(v.map_or((0, 0), |v| stats_decode(v.value())))
+    }
+
+    /// Whether the figures of a table are stored (files written before they were kept have none).
+    pub(crate) fn has_stats(&self, table_id: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(STATS).map_err(db_err)?;
+        Ok(t.get(stats_key(table_id, 0).as_slice())
+            .map_err(db_err)?
+            .is_some())
+    }
+
     /// The item stored under `key`.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Item>, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
@@ -177,18 +288,45 @@ impl Store {
     /// returns false.
     pub(crate) fn range(
         &self,
+        space: Space,
         from: Bound<&[u8]>,
         to: Bound<&[u8]>,
         forward: bool,
         mut visit: impl FnMut(&[u8], Item) -> bool,
     ) -> Result<(), StoreError> {
+        let mut failed = None;
+        self.range_raw(space, from, to, forward, |k, stored| {
+            let item = if space == Space::Expiry {
+                Ok(Item::new())
+            } else {
+                stored.item(k)
+            };
+            match item {
+                Ok(item) => visit(k, item),
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// [`Store::range`] without decoding the items.
+    pub(crate) fn range_raw(
+        &self,
+        space: Space,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        forward: bool,
+        mut visit: impl FnMut(&[u8], Stored<'_>) -> bool,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(ITEMS).map_err(db_err)?;
+        let t = tx.open_table(space.def()).map_err(db_err)?;
         let range = t.range::<&[u8]>((from, to)).map_err(db_err)?;
         let mut step = |row: Row<'_>| -> Result<bool, StoreError> {
             let (k, v) = row.map_err(db_err)?;
-            let item = decode(k.value(), v.value())?;
-            Ok(visit(k.value(), item))
+            Ok(visit(k.value(), Stored(v.value())))
         };
         if forward {
             for row in range {
@@ -207,6 +345,44 @@ impl Store {
     }
 }
 
+/// An item as stored: its size as DynamoDB counts it (4 bytes, after a
+/// 0x01 tag) and its DynamoDB JSON; files written before the size was kept
+/// hold the bare JSON.
+pub(crate) struct Stored<'a>(&'a [u8]);
+
+const SIZED: u8 = 1;
+
+/// The stored form of `item`.
+pub(crate) fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
+    let size = u32::try_from(super::value::item_size(item)).unwrap_or(u32::MAX);
+    let mut out = vec![SIZED];
+    out.extend(size.to_be_bytes());
+    serde_json::to_writer(&mut out, &item_to_json(item)).map_err(db_err)?;
+    Ok(out)
+}
+
+impl<'a> Stored<'a> {
+    /// The item's DynamoDB JSON.
+    pub(crate) fn json(&self) -> &'a [u8] {
+        match self.0.first() {
+            Some(&SIZED) => self.0.get(5..).unwrap_or_default(),
+            _ => self.0,
+        }
+    }
+
+    /// The item's size, when stored with it.
+    pub(crate) fn size(&self) -> Option<usize> {
+        match self.0 {
+            [SIZED, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d]) as usize),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn item(&self, key: &[u8]) -> Result<Item, StoreError> {
+        decode(key, self.0)
+    }
+}
+
 type Row<'a> = Result<
     (
         redb::AccessGuard<'a, &'static [u8]>,
@@ -216,7 +392,7 @@ type Row<'a> = Result<
 >;
 
 fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {
-    serde_json::from_slice::<Json>(bytes)
+    serde_json::from_slice::<Json>(Stored(bytes).json())
         .ok()
         .and_then(|j| item_from_json(&j).ok())
         .ok_or_else(|| StoreError::Corrupt(format!("item key {key:02x?}")))
@@ -225,9 +401,124 @@ fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {
 /// The writes of one transaction.
 pub(crate) struct Writer<'a> {
     tx: &'a WriteTransaction,
+    /// Changes of item count and bytes by `stats` key, written at the end.
+    deltas: std::collections::BTreeMap<[u8; 12], (i64, i64)>,
 }
 
 impl Writer<'_> {
+    /// Adds to the item count and bytes of a table (`index` 0) or index.
+    pub(crate) fn add_stats(&mut self, table_id: u64, index: u32, count: i64, bytes: i64) {
+        let d = self.deltas.entry(stats_key(table_id, index)).or_default();
+        d.0 += count;
+        d.1 += bytes;
+    }
+
+    /// Sets the figures of a table or index (after counting them).
+    pub(crate) fn set_stats(
+        &mut self,
+        table_id: u64,
+        index: u32,
+        count: u64,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
+        self.deltas.remove(&stats_key(table_id, index));
+        let mut t = self.tx.open_table(STATS).map_err(db_err)?;
+        let mut v = count.to_be_bytes().to_vec();
+        v.extend(bytes.to_be_bytes());
+        t.insert(stats_key(table_id, index).as_slice(), v.as_slice())
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn flush_stats(&mut self) -> Result<(), StoreError> {
+        if self.deltas.is_empty() {
+            return Ok(());
+        }
+        let mut t = self.tx.open_table(STATS).map_err(db_err)?;
+        for (key, (dn, db)) in std::mem::take(&mut self.deltas) {
+            let (n, b) = t
+                .get(key.as_slice())
+                .map_err(db_err)?
+                .map_or((0, 0), |v| stats_decode(v.value()));
+            let mut v = n.saturating_add_signed(dn).to_be_bytes().to_vec();
+            v.extend(b.saturating_add_signed(db).to_be_bytes());
+            t.insert(key.as_slice(), v.as_slice()).map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every key of `space` starting with `prefix`.
+    pub(crate) fn clear(&mut self, space: Space, prefix: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(space.def()).map_err(db_err)?;
+        match super::query::successor(prefix) {
+            Some(end) => t.retain_in::<&[u8], _>(prefix..end.as_slice(), |_, _| false),
+            None => t.retain_in::<&[u8], _>(prefix.., |_, _| false),
+        }
+        .map_err(db_err)?;
+        if space == Space::Items && prefix.len() == 8 {
+            let mut s = self.tx.open_table(STATS).map_err(db_err)?;
+            let end = super::query::successor(prefix).unwrap_or_default();
+            s.retain_in::<&[u8], _>(prefix..end.as_slice(), |_, _| false)
+                .map_err(db_err)?;
+            self.deltas.retain(|k, _| !k.starts_with(prefix));
+        }
+        Ok(())
+    }
+
+    /// Stores raw bytes under `key` in `space` (index entries, expiry entries).
+    pub(crate) fn put_raw(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(space.def()).map_err(db_err)?;
+        t.insert(key, value).map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) fn delete_raw(&mut self, space: Space, key: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(space.def()).map_err(db_err)?;
+        t.remove(key).map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The items with keys from `from` to `to` (excluded), at most `limit`.
+    pub(crate) fn items(
+        &mut self,
+        from: Bound<&[u8]>,
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Item)>, StoreError> {
+        let t = self.tx.open_table(ITEMS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t
+            .range::<&[u8]>((from, Bound::Excluded(to)))
+            .map_err(db_err)?
+            .take(limit)
+        {
+            let (k, v) = row.map_err(db_err)?;
+            out.push((k.value().to_vec(), decode(k.value(), v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// The keys of `space` in `[from, to)`, at most `limit`.
+    pub(crate) fn keys(
+        &mut self,
+        space: Space,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let t = self.tx.open_table(space.def()).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.range::<&[u8]>(from..to).map_err(db_err)?.take(limit) {
+            out.push(row.map_err(db_err)?.0.value().to_vec());
+        }
+        Ok(out)
+    }
+
     pub(crate) fn put_table(&mut self, name: &str, desc: &Json) -> Result<(), StoreError> {
         let mut t = self.tx.open_table(META).map_err(db_err)?;
         let bytes = serde_json::to_vec(desc).map_err(db_err)?;
@@ -242,10 +533,10 @@ impl Writer<'_> {
             .map_err(db_err)?
             .remove(name)
             .map_err(db_err)?;
-        let (from, to) = table_bounds(table_id);
-        let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
-        t.retain_in::<&[u8], _>(from.as_slice()..to.as_slice(), |_, _| false)
-            .map_err(db_err)?;
+        let prefix = table_id.to_be_bytes();
+        for space in [Space::Items, Space::Index, Space::Expiry] {
+            self.clear(space, &prefix)?;
+        }
         Ok(())
     }
 
@@ -257,7 +548,7 @@ impl Writer<'_> {
 
     pub(crate) fn put(&mut self, key: &[u8], item: &Item) -> Result<(), StoreError> {
         let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
-        let bytes = serde_json::to_vec(&item_to_json(item)).map_err(db_err)?;
+        let bytes = encode(item)?;
         t.insert(key, bytes.as_slice()).map_err(db_err)?;
         Ok(())
     }

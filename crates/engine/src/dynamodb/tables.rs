@@ -6,7 +6,37 @@ use super::service::{not_found, str_of, validation, Service, TableMeta};
 use crate::front::error::{err, ApiError, Code};
 
 impl TableMeta {
-    /// The TableDescription the service answers.
+    /// The TableDescription the service answers; `figures` gives the item
+    /// count and bytes of the table (index 0) and of each index.
+    pub(crate) fn describe_with(
+        &self,
+        now_ms: u64,
+        account: &str,
+        region: &str,
+        figures: &dyn Fn(u32) -> (u64, u64),
+    ) -> Json {
+        let mut desc = self.describe(self.status(now_ms), account, region);
+        let (count, bytes) = figures(0);
+        desc["ItemCount"] = json!(count);
+        desc["TableSizeBytes"] = json!(bytes);
+        for (global, kind) in [
+            (false, "LocalSecondaryIndexes"),
+            (true, "GlobalSecondaryIndexes"),
+        ] {
+            let list: Vec<Json> = self
+                .indexes
+                .iter()
+                .filter(|i| i.global == global)
+                .map(|i| i.describe(self, figures(i.no), now_ms))
+                .collect();
+            if !list.is_empty() {
+                desc[kind] = Json::Array(list);
+            }
+        }
+        desc
+    }
+
+    /// The TableDescription without figures (zero counts).
     pub(crate) fn describe(&self, status: &str, account: &str, region: &str) -> Json {
         let mut schema = vec![json!({"AttributeName": self.hash.0, "KeyType": "HASH"})];
         if let Some((name, _)) = &self.range {
@@ -40,6 +70,14 @@ impl TableMeta {
 
 pub(super) const ACCOUNT: &str = "000000000000";
 
+/// The service's answer to a change of a table that is not ACTIVE.
+pub(super) fn in_use(what: String) -> ApiError {
+    err(
+        Code::ResourceInUseException,
+        format!("Attempt to change a resource which is still in use: {what}"),
+    )
+}
+
 impl Service {
     pub(super) fn create_table(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
         let name = str_of(req, "TableName").unwrap_or_default().to_string();
@@ -59,6 +97,28 @@ impl Service {
                 .and_then(|d| d["AttributeType"].as_str())
                 .map(str::to_string)
         };
+        let def_names: Vec<String> = defs
+            .iter()
+            .filter_map(|d| d["AttributeName"].as_str().map(str::to_string))
+            .collect();
+        let keys = super::index::schema_names(&Json::Array(schema.clone()));
+        if keys.len() > def_names.len() {
+            return Err(validation(
+                "Invalid KeySchema: Some index key attribute have no definition",
+            ));
+        }
+        if keys.iter().any(|k| !def_names.contains(k)) {
+            return Err(validation(format!(
+                "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                keys.join(", "),
+                def_names.join(", ")
+            )));
+        }
+        if keys.len() == 2 && keys[0] == keys[1] {
+            return Err(validation(
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            ));
+        }
         let key_el = |i: usize, kind: &str| -> Result<Option<(String, String)>, ApiError> {
             let Some(el) = schema.get(i) else {
                 return Ok(None);
@@ -66,21 +126,69 @@ impl Service {
             let attr = el["AttributeName"].as_str().unwrap_or_default();
             if el["KeyType"] != kind {
                 return Err(validation(format!(
-                    "Invalid KeySchema: The {} key element must be a {kind} key",
+                    "Invalid KeySchema: The {} KeySchemaElement is not a {kind} key type",
                     if i == 0 { "first" } else { "second" }
                 )));
             }
-            let ty = def_type(attr).ok_or_else(|| {
-                validation(
-                    "One or more parameter values were invalid: Some index key attribute have no definition",
-                )
-            })?;
-            Ok(Some((attr.to_string(), ty)))
+            Ok(Some((attr.to_string(), def_type(attr).unwrap_or_default())))
         };
         let hash = key_el(0, "HASH")?.ok_or_else(|| validation("Invalid KeySchema"))?;
         let range = key_el(1, "RANGE")?;
-        let used = 1 + usize::from(range.is_some());
-        if defs.len() != used {
+        let pay_per_request = str_of(req, "BillingMode") == Some("PAY_PER_REQUEST");
+        let lsis = req.get("LocalSecondaryIndexes").and_then(Json::as_array);
+        let gsis = req.get("GlobalSecondaryIndexes").and_then(Json::as_array);
+        let mut indexes: Vec<super::index::IndexMeta> = Vec::new();
+        let mut used: Vec<&str> = keys.iter().map(String::as_str).collect();
+        for (list, global) in [(lsis, false), (gsis, true)] {
+            let Some(list) = list else { continue };
+            let kind = if global { "Global" } else { "Local" };
+            if list.is_empty() {
+                return Err(validation(format!(
+                    "One or more parameter values were invalid: List of {kind}SecondaryIndexes is empty"
+                )));
+            }
+            if !global && range.is_none() {
+                return Err(validation(
+                    "One or more parameter values were invalid: Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+                ));
+            }
+            for spec in list {
+                let spec = spec.as_object().cloned().unwrap_or_default();
+                let mut index = super::index::parse_index(
+                    &spec,
+                    global,
+                    &def_names,
+                    &def_type,
+                    pay_per_request,
+                    &hash.0,
+                )?;
+                if indexes.iter().any(|i| i.name == index.name) {
+                    return Err(validation(format!(
+                        "One or more parameter values were invalid: Duplicate index name: {}",
+                        index.name
+                    )));
+                }
+                index.no = indexes.len() as u32 + 1;
+                indexes.push(index);
+            }
+            if !global && list.len() > 5 {
+                return Err(validation(
+                    "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+                ));
+            }
+            if global && list.len() > 20 {
+                return Err(validation(
+                    "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of 20",
+                ));
+            }
+        }
+        for i in &indexes {
+            used.push(&i.hash.0);
+            if let Some(r) = &i.range {
+                used.push(&r.0);
+            }
+        }
+        if def_names.iter().any(|d| !used.contains(&d.as_str())) {
             return Err(validation(
                 "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
             ));
@@ -106,6 +214,7 @@ impl Service {
                 t["WriteCapacityUnits"].as_u64().unwrap_or(1),
             ),
         };
+        let now = self.now_ms();
         let mut tables = self.tables();
         if tables.contains_key(&name) {
             return Err(err(
@@ -126,11 +235,24 @@ impl Service {
             created: self.now_secs(),
             tags: super::meta::tags_of(req),
             ttl_attribute: None,
+            next_index: indexes.len() as u32 + 1,
+            active_at_ms: now + self.settings.state_delay.as_millis() as u64,
+            deleted_at_ms: None,
+            indexes: indexes
+                .into_iter()
+                .map(|mut i| {
+                    i.active_at_ms = now + self.settings.state_delay.as_millis() as u64;
+                    i
+                })
+                .collect(),
         };
         let stored = serde_json::to_value(&meta).unwrap_or_default();
-        self.store
-            .write::<_, ApiError>(|w| Ok(w.put_table(&name, &stored)?))?;
-        let desc = meta.describe("ACTIVE", ACCOUNT, &self.settings.region);
+        self.store.write::<_, ApiError>(|w| {
+            w.put_table(&name, &stored)?;
+            w.set_stats(meta.id, 0, 0, 0)?;
+            Ok(())
+        })?;
+        let desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));
         tables.insert(name, meta);
         Ok(json!({ "TableDescription": desc }))
     }
@@ -143,27 +265,24 @@ impl Service {
                 format!("Requested resource not found: Table: {name} not found"),
             )
         })?;
-        let mut desc = meta.describe("ACTIVE", ACCOUNT, &self.settings.region);
-        let (count, bytes) = self.count(&meta)?;
-        desc["ItemCount"] = json!(count);
-        desc["TableSizeBytes"] = json!(bytes);
-        Ok(json!({ "Table": desc }))
+        Ok(json!({ "Table": self.description(&meta)? }))
     }
 
-    fn count(&self, meta: &TableMeta) -> Result<(u64, u64), ApiError> {
-        let (from, to) = super::store::table_bounds(meta.id);
-        let (mut n, mut size) = (0u64, 0u64);
-        self.store.range(
-            std::ops::Bound::Included(from.as_slice()),
-            std::ops::Bound::Excluded(to.as_slice()),
-            true,
-            |_, item| {
-                n += 1;
-                size += super::value::item_size(&item) as u64;
-                true
-            },
-        )?;
-        Ok((n, size))
+    /// A table's description with its status and figures (kept as items
+    /// are written, never counted here).
+    pub(super) fn description(&self, meta: &TableMeta) -> Result<Json, ApiError> {
+        let mut figures = std::collections::BTreeMap::new();
+        if meta.deleted_at_ms.is_none() {
+            figures.insert(0, self.store.stats(meta.id, 0)?);
+            for i in &meta.indexes {
+                figures.insert(i.no, self.store.stats(meta.id, i.no)?);
+            }
+        }
+        Ok(
+            meta.describe_with(self.now_ms(), ACCOUNT, &self.settings.region, &|no| {
+                figures.get(&no).copied().unwrap_or_default()
+            }),
+        )
     }
 
     pub(super) fn list_tables(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
@@ -186,13 +305,25 @@ impl Service {
 
     pub(super) fn delete_table(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
         let name = str_of(req, "TableName").unwrap_or_default();
+        let now = self.now_ms();
         let mut tables = self.tables();
         let meta = tables.get(name).cloned().ok_or_else(not_found)?;
+        match meta.status(now) {
+            "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),
+            "DELETING" => return Err(in_use(format!("Table is being deleted: {name}"))),
+            _ => {}
+        }
+        let mut desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));
+        desc["TableStatus"] = json!("DELETING");
+        // Its items go now; the table shows DELETING for the engine's delay.
         self.store
             .write::<_, ApiError>(|w| Ok(w.delete_table(name, meta.id)?))?;
-        tables.remove(name);
-        Ok(json!({
-            "TableDescription": meta.describe("DELETING", ACCOUNT, &self.settings.region)
-        }))
+        let delay = self.settings.state_delay.as_millis() as u64;
+        if delay == 0 {
+            tables.remove(name);
+        } else if let Some(t) = tables.get_mut(name) {
+            t.deleted_at_ms = Some(now + delay);
+        }
+        Ok(json!({ "TableDescription": desc }))
     }
 }

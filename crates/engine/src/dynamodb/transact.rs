@@ -2,13 +2,14 @@
 //! transaction; a failed condition cancels every write with
 //! TransactionCanceledException and its CancellationReasons.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value as Json};
 
+use super::capacity::{self, read_units, Consumed};
 use super::items::{check, check_size, exprs, item_field, Exprs};
-use super::service::{str_of, validation, Service};
-use super::value::{item_to_json, Item};
+use super::service::{str_of, validation, Service, TableMeta};
+use super::value::{item_size, item_to_json, Item};
 use crate::front::error::{err, ApiError, Code};
 
 enum Op {
@@ -19,6 +20,7 @@ enum Op {
 }
 
 struct Planned {
+    meta: TableMeta,
     key: Vec<u8>,
     op: Op,
     ex: Exprs,
@@ -67,6 +69,7 @@ impl Service {
                 "Put" => {
                     let item = item_field(&spec, "Item")?;
                     check_size(&item)?;
+                    self.table(table)?.check_indexes(&item)?;
                     (Op::Put(item.clone()), item, false)
                 }
                 "ConditionCheck" => (Op::Check, item_field(&spec, "Key")?, true),
@@ -76,7 +79,8 @@ impl Service {
                     (Op::Update(key.clone()), key, true)
                 }
             };
-            let (_, key) = self.locate(table, &key_item, exact)?;
+            let (meta, key) = self.locate(table, &key_item, exact)?;
+            self.admit(&meta, None, !matches!(op, Op::Check))?;
             if !seen.insert(key.clone()) {
                 return Err(validation(
                     "Transaction request cannot include multiple operations on one item",
@@ -85,13 +89,14 @@ impl Service {
             let return_old =
                 str_of(&spec, "ReturnValuesOnConditionCheckFailure") == Some("ALL_OLD");
             planned.push(Planned {
+                meta,
                 key,
                 op,
                 ex,
                 return_old,
             });
         }
-        self.store.write::<_, ApiError>(|w| {
+        let used = self.store.write::<_, ApiError>(|w| {
             let mut olds = Vec::new();
             let mut reasons = Vec::new();
             let mut failed = false;
@@ -130,24 +135,47 @@ impl Service {
                             None => base,
                         };
                         check_size(&new)?;
+                        p.meta.check_indexes(&new)?;
                         Some(new)
                     }
                 };
-                writes.push((&p.key, new));
+                writes.push((p, old_of(w, &p.key)?, new));
             }
-            for (key, new) in writes {
-                match new {
-                    Some(item) => w.put(key, &item)?,
-                    None => w.delete(key)?,
-                }
+            // Each item counts twice, as the service counts transactions.
+            let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+            for p in planned.iter().filter(|p| matches!(p.op, Op::Check)) {
+                let old = w.get(&p.key)?;
+                let c = Consumed::read(
+                    &p.meta,
+                    None,
+                    read_units(old.as_ref().map_or(0, item_size), true),
+                );
+                used.entry(p.meta.name.clone())
+                    .or_default()
+                    .add(&c.scaled(2.0));
             }
-            Ok(())
+            for (p, old, new) in writes {
+                let c = Consumed::write(&p.meta, &p.key, old.as_ref(), new.as_ref());
+                used.entry(p.meta.name.clone())
+                    .or_default()
+                    .add(&c.scaled(2.0));
+                p.meta.apply(w, &p.key, old.as_ref(), new.as_ref())?;
+            }
+            Ok(used)
         })?;
-        Ok(json!({}))
+        for (name, c) in &used {
+            if let Some(p) = planned.iter().find(|p| &p.meta.name == name) {
+                self.consume(&p.meta, c, true);
+            }
+        }
+        let mut out = json!({});
+        capacity::attach_list(&mut out, capacity::report_of(req), &used);
+        Ok(out)
     }
 
     pub(super) fn transact_get_items(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
         let mut responses = Vec::new();
+        let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
         for entry in req
             .get("TransactItems")
             .and_then(Json::as_array)
@@ -157,12 +185,22 @@ impl Service {
             let spec = entry["Get"].as_object().cloned().unwrap_or_default();
             let ex = exprs(&spec)?;
             let key_item = item_field(&spec, "Key")?;
-            let (_, key) = self.locate(
+            let (meta, key) = self.locate(
                 str_of(&spec, "TableName").unwrap_or_default(),
                 &key_item,
                 true,
             )?;
-            responses.push(match self.store.get(&key)? {
+            self.admit(&meta, None, false)?;
+            let found = self.store.get(&key)?;
+            let c = Consumed::read(
+                &meta,
+                None,
+                read_units(found.as_ref().map_or(0, item_size), true),
+            )
+            .scaled(2.0);
+            self.consume(&meta, &c, false);
+            used.entry(meta.name.clone()).or_default().add(&c);
+            responses.push(match found {
                 Some(item) => {
                     let item = match &ex.projection {
                         Some(p) => p.apply(&item),
@@ -173,6 +211,12 @@ impl Service {
                 None => json!({}),
             });
         }
-        Ok(json!({ "Responses": responses }))
+        let mut out = json!({ "Responses": responses });
+        capacity::attach_list(&mut out, capacity::report_of(req), &used);
+        Ok(out)
     }
+}
+
+fn old_of(w: &mut super::store::Writer<'_>, key: &[u8]) -> Result<Option<Item>, ApiError> {
+    Ok(w.get(key)?)
 }
