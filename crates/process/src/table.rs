@@ -1,0 +1,78 @@
+//! The table of the workshop, created when missing.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+use kinesis::retry::describe;
+
+/// The table could not be created or did not become ACTIVE.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create table {table:?}: {detail}")]
+pub struct TableError {
+    pub table: String,
+    pub detail: String,
+}
+
+/// Creates `table` (`Name` S hash key, `StatusTime` S range key,
+/// PAY_PER_REQUEST) unless it exists, and waits until it is ACTIVE.
+/// Returns whether it was created.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, TableError> {
+    let err = |detail: String| TableError {
+        table: table.to_owned(),
+        detail,
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("name and type are set")
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    let created = client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(attr("Name"))
+        .attribute_definitions(attr("StatusTime"))
+        .key_schema(key("Name", KeyType::Hash))
+        .key_schema(key("StatusTime", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    let created = match created {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            false
+        }
+        Err(e) => return Err(err(describe(&e))),
+    };
+    let mut backoff =
+        kinesis::retry::Backoff::new(Duration::from_millis(20), Duration::from_secs(1));
+    loop {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| err(describe(&e)))?;
+        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(created);
+        }
+        if backoff.attempts() > 60 {
+            return Err(err("the table did not become ACTIVE".into()));
+        }
+        backoff.wait().await;
+    }
+}
