@@ -116,6 +116,7 @@ pub async fn run(
         endpoint: options.connect.endpoint.clone(),
     })
     .await?;
+    crate::table::check_table(&clients, &options.table).await?;
     let writer = ItemWriter::new(clients.dynamodb.clone(), &options.table)
         .with_location(clients.dynamodb_location())
         .with_max_in_flight(options.in_flight);

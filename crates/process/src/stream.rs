@@ -99,7 +99,7 @@ impl Processor {
                 }
                 Err(err) => {
                     tracing::warn!(
-                        shard = shard_of(record),
+                        shard = %shard_of(record),
                         sequence_number = %record.kinesis.sequence_number,
                         error = %err,
                         "skipping a record that is not a valid summary"

@@ -76,3 +76,49 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, TableErr
         backoff.wait().await;
     }
 }
+
+/// Checks that `table` exists, so that a wrong `--table` fails at once
+/// with the command that creates it.
+pub async fn check_table(
+    clients: &crate::aws::Clients,
+    table: &str,
+) -> Result<(), crate::WriteError> {
+    match clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => match kinesis::retry::classify(&e) {
+            kinesis::retry::ErrorKind::NotFound => Err(crate::WriteError::NotFound {
+                table: table.to_owned(),
+                at: clients.dynamodb_location(),
+                unwritten: Vec::new(),
+            }),
+            _ => Err(crate::WriteError::Refused {
+                table: table.to_owned(),
+                detail: format!(
+                    "DescribeTable at {}: {}",
+                    clients.dynamodb_location(),
+                    describe(&e)
+                ),
+                unwritten: Vec::new(),
+            }),
+        },
+    }
+}
+
+/// Value parser of a table name: 3 to 255 letters, digits, `_`, `.`, `-`.
+pub fn table_name(name: &str) -> Result<String, String> {
+    let valid = (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err("a table name has 3 to 255 letters, digits, '_', '.' or '-'".into())
+    }
+}
