@@ -5,6 +5,7 @@
 mod aggregate;
 mod consumer;
 mod engine;
+mod load;
 mod procs;
 mod producer;
 mod stats;
@@ -43,6 +44,8 @@ enum Command {
     /// Many concurrent maximum-size PutRecords against `wildrydes serve`:
     /// its peak RSS and the ListStreams latency meanwhile.
     Stress(stress::StressArgs),
+    /// `wildrydes load` of a 1,000,000-line file into DynamoDB (items/s) and `wildrydes process` lag p50/p99.
+    Load(load::LoadArgs),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(AllArgs),
@@ -104,6 +107,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consumer(args) => consumer::run(&args).await.map(|_| ()),
         Command::Aggregate(args) => aggregate::run(&args).await.map(|_| ()),
         Command::Stress(args) => stress::run(&args).await.map(|_| ()),
+        Command::Load(args) => load::run(&args).await,
         Command::All(args) => all(args).await,
     }
 }
