@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
-use kinesis::retry::describe;
+use kinesis::retry::{describe, ErrorKind};
 
 /// The table could not be created or did not become ACTIVE.
 #[derive(Debug, thiserror::Error)]
@@ -83,30 +83,36 @@ pub async fn check_table(
     clients: &crate::aws::Clients,
     table: &str,
 ) -> Result<(), crate::WriteError> {
-    match clients
-        .dynamodb
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match kinesis::retry::classify(&e) {
-            kinesis::retry::ErrorKind::NotFound => Err(crate::WriteError::NotFound {
+    let mut backoff = kinesis::retry::Backoff::default();
+    loop {
+        let Err(e) = clients
+            .dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+        else {
+            return Ok(());
+        };
+        let kind = kinesis::retry::classify(&e);
+        // Throttling, 5xx and timeouts pass; nothing listening is reported at once.
+        if matches!(kind, ErrorKind::Transient | ErrorKind::Throttled) && backoff.attempts() < 5 {
+            backoff.wait().await;
+            continue;
+        }
+        let at = clients.dynamodb_location();
+        return Err(match kind {
+            ErrorKind::NotFound => crate::WriteError::NotFound {
                 table: table.to_owned(),
-                at: clients.dynamodb_location(),
+                at,
                 unwritten: Vec::new(),
-            }),
-            _ => Err(crate::WriteError::Refused {
+            },
+            _ => crate::WriteError::Refused {
                 table: table.to_owned(),
-                detail: format!(
-                    "DescribeTable at {}: {}",
-                    clients.dynamodb_location(),
-                    describe(&e)
-                ),
+                detail: format!("DescribeTable at {at}: {}", describe(&e)),
                 unwritten: Vec::new(),
-            }),
-        },
+            },
+        });
     }
 }
 
