@@ -162,9 +162,44 @@ async fn lag(
     let writer = BatchWriter::new(conn, "wildrydes-summary").with_max_in_flight(4);
     let unicorns = args.lag_unicorns.max(1);
     let base = sensor::StatusTime::now().as_millis() - 24 * 3600 * 1000;
+    // Not timed: the processor's start (reader, table check), until a first
+    // summary is readable.
+    let warmup = sensor::Summary {
+        name: "Warmup".into(),
+        status_time: sensor::StatusTime::from_millis(base),
+        distance: 1,
+        min_magic_points: 1,
+        max_magic_points: 1,
+        min_health_points: 1,
+        max_health_points: 1,
+    };
+    writer
+        .put_records(vec![Record::new("Warmup", warmup.to_json_line())])
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = ddb
+            .get_item()
+            .table_name(process::TABLE)
+            .key("Name", AttributeValue::S("Warmup".into()))
+            .key(
+                "StatusTime",
+                AttributeValue::S(warmup.status_time.to_string()),
+            )
+            .send()
+            .await
+            .context("GetItem")?;
+        if got.item.is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the processor wrote nothing in 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut samples = Vec::new();
     for burst in 0..args.bursts {
-        let at = sensor::StatusTime::from_millis(base + burst as i64 * 60_000);
+        let at = sensor::StatusTime::from_millis(base + (burst as i64 + 1) * 60_000);
         let summaries: Vec<sensor::Summary> = (0..unicorns)
             .map(|u| sensor::Summary {
                 name: format!("Lag{u:05}"),
