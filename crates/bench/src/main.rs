@@ -6,6 +6,7 @@ mod aggregate;
 mod consumer;
 mod dynamodb;
 mod engine;
+mod load;
 mod procs;
 mod producer;
 mod stats;
@@ -46,6 +47,8 @@ enum Command {
     Stress(stress::StressArgs),
     /// DynamoDB: BatchWriteItem items/s, Query p50/p99, Scan items/s and RSS of our engine, and of dynalite and moto with --peers.
     Dynamodb(dynamodb::DynamoDbArgs),
+    /// `wildrydes load` of a 1,000,000-line file into DynamoDB (items/s) and `wildrydes process` lag p50/p99.
+    Load(load::LoadArgs),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(AllArgs),
@@ -108,6 +111,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Aggregate(args) => aggregate::run(&args).await.map(|_| ()),
         Command::Stress(args) => stress::run(&args).await.map(|_| ()),
         Command::Dynamodb(args) => dynamodb::run(&args).await.map(|_| ()),
+        Command::Load(args) => load::run(&args).await,
         Command::All(args) => all(args).await,
     }
 }

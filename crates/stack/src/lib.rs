@@ -12,6 +12,14 @@
 //! When any stage ends (an error, or the printer's stdout closed), or the
 //! caller's shutdown future completes, every stage is told to stop, the
 //! aggregator saves its open windows, and the engine flushes its storage.
+//!
+//! The stack also creates the DynamoDB table `UnicornSensorData` and runs the
+//! processor (summaries into items) between it and the summary stream; see
+//! the `dynamo` module.
+
+mod dynamo;
+
+pub use dynamo::PROCESSOR_STATE_FILE;
 
 use std::future::Future;
 use std::io::Write;
@@ -113,6 +121,10 @@ pub enum StackError {
     Summaries(#[source] ReadError),
     #[error("writing the summaries to the output failed")]
     Output(#[source] std::io::Error),
+    #[error("cannot create the DynamoDB table")]
+    Table(#[source] process::table::TableError),
+    #[error("the processor stopped")]
+    Process(#[source] process::ProcessError),
     #[error("stage {stage} failed: {detail}")]
     Task { stage: String, detail: String },
 }
@@ -178,6 +190,7 @@ impl Stack {
             stop,
             stages: JoinSet::new(),
         };
+        let processor_connect = connect.clone();
         let run_options = RunOptions {
             connect,
             source: SOURCE_STREAM.into(),
@@ -202,6 +215,10 @@ impl Stack {
             );
             Ok(())
         });
+        let data_dir = stack.data_dir.clone();
+        stack
+            .add_processor(processor_connect, data_dir.as_deref())
+            .await?;
         Ok(stack)
     }
 
@@ -249,13 +266,19 @@ impl Stack {
     where
         W: Write + Send + 'static,
     {
+        let names = producer::fleet_names(&[], demo.unicorns.max(1));
+        // The items of the first unicorn, read back from the table, on stderr.
+        self.add_table_printer(
+            names[0].clone(),
+            self.window.max(Duration::from_secs(5)),
+            std::io::stderr(),
+        );
         let conn = self.connection();
         self.add_stage("summary printer", |stopped| {
             print_summaries(conn, out, stopped)
         });
         let writer = BatchWriter::new(self.connection(), SOURCE_STREAM);
         self.add_stage("fleet", move |stopped| async move {
-            let names = producer::fleet_names(&[], demo.unicorns.max(1));
             let rides = producer::fleet(&names, demo.seed, &sensor::RideConfig::lively());
             let options = producer::Options {
                 interval: demo.interval,

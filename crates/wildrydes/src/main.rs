@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod load;
+mod processing;
 mod repair;
 
 #[derive(Debug, Parser)]
@@ -52,6 +54,10 @@ enum Command {
     /// Repair a damaged data dir that `serve` refuses: keeps every intact
     /// record, prints (and saves in the dir) exactly what was lost.
     Repair(repair::RepairArgs),
+    /// Write each summary of a stream as an item of the DynamoDB table UnicornSensorData.
+    Process(processing::ProcessArgs),
+    /// Load ride files (JSON lines or CSV, local or s3://BUCKET/KEY) into UnicornSensorData.
+    Load(load::LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -343,6 +349,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Aggregate(args) => run_aggregate(args).await,
             Command::Repair(args) => repair::repair(args),
+            Command::Process(args) => processing::run(args).await,
+            Command::Load(args) => load::run(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -416,7 +424,7 @@ fn banner(stack: &stack::Stack) -> String {
     format!(
         "endpoint: {url}\n\
          data:     {data}\n\
-         streams:  {src} -> aggregator ({window} windows) -> {dst}\n\
+         streams:  {src} -> aggregator ({window} windows) -> {dst} -> processor -> DynamoDB table {table}\n\
          \n\
          In another terminal (from a source checkout: cargo run --release --bin producer -- ...):\n\
          \x20 ./producer -endpoint {url} -name Rocinante\n\
@@ -427,6 +435,7 @@ fn banner(stack: &stack::Stack) -> String {
          Ctrl-C stops everything.",
         src = stack::SOURCE_STREAM,
         dst = stack::SUMMARY_STREAM,
+        table = process::TABLE,
         window = humantime::format_duration(stack.window()),
     )
 }
