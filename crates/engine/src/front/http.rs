@@ -283,6 +283,8 @@ fn refuse_early(method: &Method, headers: &HeaderMap, body: &[u8]) -> Option<Res
     None
 }
 
+// S3 (issue 16) added the eighth extractor.
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     State(front): State<Front>,
     dynamodb: Option<axum::Extension<Arc<crate::dynamodb::Service>>>,

@@ -229,7 +229,8 @@ fn filter_to(rule: &Rule) -> Option<NotificationConfigurationFilter> {
             });
         }
     }
-    (!rules.is_empty()).then(|| NotificationConfigurationFilter {
+    let empty = rules.is_empty();
+    (!empty).then_some(NotificationConfigurationFilter {
         key: Some(S3KeyFilter {
             filter_rules: Some(rules),
         }),

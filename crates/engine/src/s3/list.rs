@@ -24,7 +24,7 @@ pub(crate) struct Query {
 }
 
 pub(crate) enum Entry {
-    Object(String, ObjectMeta),
+    Object(String, Box<ObjectMeta>),
     Prefix(String),
 }
 
@@ -98,7 +98,7 @@ pub(crate) fn page(tx: &ReadTransaction, q: &Query) -> S3Result<Page> {
             }
             None => {
                 cursor = Some((key.clone(), false));
-                entries.push(Entry::Object(key, meta));
+                entries.push(Entry::Object(key, Box::new(meta)));
             }
         }
     }

@@ -15,6 +15,7 @@ mod list;
 mod multipart;
 mod objects;
 mod store;
+mod tagging;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -270,19 +271,19 @@ impl S3 for Backend {
         &self,
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-        objects::put_tagging(self, req).await
+        tagging::put(self, req).await
     }
     async fn get_object_tagging(
         &self,
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-        objects::get_tagging(self, req).await
+        tagging::get(self, req).await
     }
     async fn delete_object_tagging(
         &self,
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-        objects::delete_tagging(self, req).await
+        tagging::delete(self, req).await
     }
     async fn create_multipart_upload(
         &self,
