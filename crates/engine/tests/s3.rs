@@ -501,3 +501,71 @@ async fn kinesis_and_s3_share_the_port() {
     assert_eq!(k.list_streams().send().await.unwrap().stream_names(), ["s"]);
     assert_eq!(c.list_buckets().send().await.unwrap().buckets().len(), 1);
 }
+
+#[tokio::test]
+async fn streamed_file_bodies_are_stored_whole_signed_or_not() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(file.path(), &data).unwrap();
+    let open = engine::spawn_in_memory().await.unwrap();
+    let signed = engine::spawn(Config {
+        auth: vec![("AKIDTEST".into(), "secret".into())],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    for e in [open, signed] {
+        let c = client(&e.url());
+        c.create_bucket().bucket("files").send().await.unwrap();
+        let stream = ByteStream::from_path(file.path()).await.unwrap();
+        let put = c
+            .put_object()
+            .bucket("files")
+            .key("f")
+            .body(stream)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            put.e_tag(),
+            Some(format!("\"{}\"", md5_hex(&data)).as_str())
+        );
+        assert_eq!(body(&c, "files", "f").await, data);
+    }
+}
+
+#[tokio::test]
+async fn presigned_urls_work_in_open_mode() {
+    use aws_sdk_s3::presigning::PresigningConfig;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("shared").send().await.unwrap();
+    c.put_object()
+        .bucket("shared")
+        .key("ride.json")
+        .body(ByteStream::from_static(b"{}"))
+        .send()
+        .await
+        .unwrap();
+    let url = c
+        .get_object()
+        .bucket("shared")
+        .key("ride.json")
+        .presigned(PresigningConfig::expires_in(std::time::Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let uri: hyper::Uri = url.uri().parse().unwrap();
+    let mut s = tokio::net::TcpStream::connect(e.addr()).await.unwrap();
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        uri.path_and_query().unwrap(),
+        e.addr()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("{}"), "{text}");
+}

@@ -44,6 +44,33 @@ impl S3Host for Hosts {
     }
 }
 
+/// A presigned URL without its signature (open mode), or `None` when the
+/// query holds no signature.
+fn unsigned_uri(uri: &Uri) -> Option<Uri> {
+    let query = uri.query()?;
+    let signed = query
+        .split('&')
+        .any(|p| p.starts_with("X-Amz-Signature=") || p.starts_with("Signature="));
+    if !signed {
+        return None;
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            !name.starts_with("X-Amz-")
+                && !matches!(name, "Signature" | "AWSAccessKeyId" | "Expires")
+        })
+        .collect();
+    let path_and_query = match kept.is_empty() {
+        true => uri.path().to_string(),
+        false => format!("{}?{}", uri.path(), kept.join("&")),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    Uri::from_parts(parts).ok()
+}
+
 /// Serves one S3 request. Without configured credentials (open mode) any
 /// signature is accepted: the `Authorization` header is dropped before
 /// `s3s` sees the request, and an aws-chunked body is decoded here.
@@ -52,12 +79,19 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
     let mut body = body;
     if service.open {
         parts.headers.remove(header::AUTHORIZATION);
+        if let Some(uri) = unsigned_uri(&parts.uri) {
+            parts.uri = uri;
+        }
         let streaming = parts
             .headers
             .get("x-amz-content-sha256")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("STREAMING-"));
         if streaming {
+            eprintln!(
+                "DEBUG aws-chunked {:?}",
+                parts.headers.get("x-amz-content-sha256")
+            );
             body = Body::from_stream(super::chunked::decode(body));
             let h = &mut parts.headers;
             if let Some(len) = h.get("x-amz-decoded-content-length").cloned() {
@@ -115,6 +149,16 @@ mod tests {
             HeaderValue::from_static("Kinesis_20131202.ListStreams"),
         );
         assert!(!is_s3(&Method::GET, &uri("/b"), &t));
+    }
+
+    #[test]
+    fn presigned_queries_lose_only_their_signature() {
+        let uri: Uri =
+            "/b/k?partNumber=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab&X-Amz-Date=1"
+                .parse()
+                .unwrap();
+        assert_eq!(unsigned_uri(&uri).unwrap(), "/b/k?partNumber=1");
+        assert!(unsigned_uri(&"/b/k?uploads".parse().unwrap()).is_none());
     }
 
     #[test]
