@@ -7,6 +7,7 @@ mod consumer;
 mod engine;
 mod procs;
 mod producer;
+mod s3;
 mod stats;
 mod stress;
 
@@ -43,6 +44,8 @@ enum Command {
     /// Many concurrent maximum-size PutRecords against `wildrydes serve`:
     /// its peak RSS and the ListStreams latency meanwhile.
     Stress(stress::StressArgs),
+    /// S3 PutObject/GetObject/ListObjectsV2 and RSS, ours and moto (--peers).
+    S3(s3::S3Args),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(AllArgs),
@@ -104,6 +107,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consumer(args) => consumer::run(&args).await.map(|_| ()),
         Command::Aggregate(args) => aggregate::run(&args).await.map(|_| ()),
         Command::Stress(args) => stress::run(&args).await.map(|_| ()),
+        Command::S3(args) => s3::run(&args).await,
         Command::All(args) => all(args).await,
     }
 }
