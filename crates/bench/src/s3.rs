@@ -43,6 +43,9 @@ struct Conn {
     writer: tokio::net::tcp::OwnedWriteHalf,
     host: String,
     buf: Vec<u8>,
+    /// The server closes the connection after this answer (moto's server
+    /// speaks HTTP/1.0): reconnect before the next request.
+    closed: bool,
 }
 
 impl Conn {
@@ -62,6 +65,7 @@ impl Conn {
             writer: w,
             host,
             buf: vec![0; 256 << 10],
+            closed: false,
         })
     }
 
@@ -90,6 +94,7 @@ impl Conn {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| anyhow!("no status line: {line:?}"))?;
+        self.closed = line.starts_with("HTTP/1.0");
         let (mut length, mut chunked) = (None, false);
         loop {
             line.clear();
@@ -102,6 +107,9 @@ impl Conn {
             }
             if let Some((k, v)) = l.split_once(':') {
                 let k = k.trim().to_ascii_lowercase();
+                if k == "connection" {
+                    self.closed = v.trim().eq_ignore_ascii_case("close");
+                }
                 if k == "content-length" {
                     length = v.trim().parse::<u64>().ok();
                 } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
@@ -221,7 +229,7 @@ async fn measure(server: &Server, a: &S3Args) -> Result<Figures> {
     })
     .await?;
     let (get_1k, _) = timed(&url, a.connections, a.seconds, |mut c, t, i| async move {
-        let n = ok(&mut c, "GET", &format!("/bench/small/{t}/{}", i % 100), b"").await?;
+        let n = ok(&mut c, "GET", &format!("/bench/small/{t}/{}", i % 20), b"").await?;
         Ok((c, n))
     })
     .await?;

@@ -266,7 +266,7 @@ async fn serve(
 pub struct EngineHandle {
     addr: SocketAddr,
     engine: Arc<kinesis::Engine>,
-    s3_events: S3Events, // S3 (issue 16)
+    s3: s3::Service, // S3 (issue 16)
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), EngineError>>>,
 }
@@ -285,7 +285,13 @@ impl EngineHandle {
     /// S3 (issue 16): the object-created events of this engine's buckets,
     /// for a subscriber (the local stand-in for an S3 trigger).
     pub fn s3_events(&self) -> S3Events {
-        self.s3_events.clone()
+        self.s3.events.clone()
+    }
+
+    /// S3 (issue 16): creates the bucket `name` (in us-east-1) unless it
+    /// exists, durably; e.g. the workshop's `wildrydes-uploads`.
+    pub fn ensure_bucket(&self, name: &str) -> Result<(), EngineError> {
+        self.s3.ensure_bucket(name)
     }
 
     /// The endpoint URL to give an SDK, e.g. `http://127.0.0.1:4567`.
@@ -358,7 +364,7 @@ pub async fn spawn_on(
     let s3_settings = s3::Settings::of(&config); // S3 (issue 16)
     let (engine, writer) = kinesis::Engine::open(config).await?;
     let s3 = s3::open(s3_settings)?; // S3 (issue 16)
-    let s3_events = s3.events.clone();
+    let s3_handle = s3.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle_engine = engine.clone();
     let task = tokio::spawn(serve(listener, engine, writer, s3, front, async move {
@@ -367,7 +373,7 @@ pub async fn spawn_on(
     Ok(EngineHandle {
         addr,
         engine: handle_engine,
-        s3_events,
+        s3: s3_handle,
         stop: Some(stop),
         task: Some(task),
     })

@@ -64,6 +64,20 @@ fn status<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpRe
 async fn buckets_are_created_listed_and_deleted() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
+    // The engine's own call (`wildrydes up`), idempotent, then the API's.
+    e.ensure_bucket("wildrydes-uploads").unwrap();
+    e.ensure_bucket("wildrydes-uploads").unwrap();
+    assert!(e.ensure_bucket("No_Such").is_err());
+    c.head_bucket()
+        .bucket("wildrydes-uploads")
+        .send()
+        .await
+        .unwrap();
+    c.delete_bucket()
+        .bucket("wildrydes-uploads")
+        .send()
+        .await
+        .unwrap();
     c.create_bucket().bucket("rides").send().await.unwrap();
     // us-east-1: creating a bucket you own again succeeds, as on AWS.
     c.create_bucket().bucket("rides").send().await.unwrap();

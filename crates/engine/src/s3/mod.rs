@@ -51,8 +51,38 @@ impl Settings {
 pub(crate) struct Service {
     pub(crate) s3s: s3s::service::S3Service,
     pub(crate) events: S3Events,
-    /// Requests must be signed with one of these (empty: anything goes).
+    /// No credentials configured: any signature (or none) is accepted.
     pub(crate) open: bool,
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Service {
+    /// Creates the bucket `name` in us-east-1 unless it exists (for `up`).
+    pub(crate) fn ensure_bucket(&self, name: &str) -> Result<(), crate::EngineError> {
+        let fail = |message: String| crate::EngineError::Io {
+            context: format!("creating bucket {name}: {message}"),
+            source: std::io::Error::other(message),
+        };
+        if !s3s::path::check_bucket_name(name) {
+            return Err(fail("not a valid S3 bucket name".into()));
+        }
+        let meta = store::BucketMeta {
+            created_ms: self.clock.now_millis(),
+            region: "us-east-1".into(),
+            ..store::BucketMeta::default()
+        };
+        self.store
+            .write(|tx| -> Result<(), StoreError> {
+                let mut t = tx.open_table(store::BUCKETS).map_err(store::db_err)?;
+                if store::bucket_in(&t, name)?.is_none() {
+                    t.insert(name, store::encode(&meta).as_slice())
+                        .map_err(store::db_err)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| fail(e.to_string()))
+    }
 }
 
 /// Opens the S3 storage in `<data_dir>/s3/` (or in memory) and builds the service.
@@ -65,7 +95,7 @@ pub(crate) fn open(settings: Settings) -> Result<Service, crate::EngineError> {
     let (latest_tx, latest_rx) = tokio::sync::watch::channel(0);
     let backend = Backend {
         store: store.clone(),
-        clock: settings.clock,
+        clock: settings.clock.clone(),
         region: "us-east-1".into(),
         latest: Arc::new(latest_tx),
     };
@@ -81,10 +111,12 @@ pub(crate) fn open(settings: Settings) -> Result<Service, crate::EngineError> {
     Ok(Service {
         s3s: builder.build(),
         events: S3Events {
-            store,
+            store: store.clone(),
             latest: latest_rx,
         },
         open: settings.auth.is_empty(),
+        store,
+        clock: settings.clock,
     })
 }
 
