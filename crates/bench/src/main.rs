@@ -9,6 +9,7 @@ mod engine;
 mod load;
 mod procs;
 mod producer;
+mod s3;
 mod stats;
 mod stress;
 
@@ -49,6 +50,8 @@ enum Command {
     Dynamodb(dynamodb::DynamoDbArgs),
     /// `wildrydes load` of a 1,000,000-line file into DynamoDB (items/s) and `wildrydes process` lag p50/p99.
     Load(load::LoadArgs),
+    /// S3 PutObject/GetObject/ListObjectsV2 and RSS, ours and moto (--peers).
+    S3(s3::S3Args),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(AllArgs),
@@ -112,6 +115,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Stress(args) => stress::run(&args).await.map(|_| ()),
         Command::Dynamodb(args) => dynamodb::run(&args).await.map(|_| ()),
         Command::Load(args) => load::run(&args).await,
+        Command::S3(args) => s3::run(&args).await,
         Command::All(args) => all(args).await,
     }
 }

@@ -19,6 +19,8 @@ mod dynamodb;
 mod error;
 mod front;
 mod kinesis;
+// S3 (issue 16).
+mod s3;
 
 mod store;
 
@@ -30,6 +32,8 @@ use std::time::Duration;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::EngineError;
+// S3 (issue 16): the object-created event log.
+pub use s3::{S3EventEntry, S3Events, S3EventsError};
 pub use store::repair::RepairReport;
 
 /// Repairs a damaged data dir (the engine must not be running on it): keeps
@@ -198,8 +202,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
     let front = FrontConfig::of(&config);
+    let s3_settings = s3::Settings::of(&config); // S3 (issue 16)
     let (engine, writer) = kinesis::Engine::open(config).await?;
-    serve(listener, engine, writer, front, shutdown).await
+    let s3 = s3::open(s3_settings)?; // S3 (issue 16)
+    serve(listener, engine, writer, s3, front, shutdown).await
 }
 
 /// The settings of the HTTP front, taken from [`Config`] before the engine
@@ -236,12 +242,14 @@ async fn serve(
     listener: tokio::net::TcpListener,
     engine: Arc<kinesis::Engine>,
     writer: tokio::task::JoinHandle<Result<(), EngineError>>,
+    s3: s3::Service, // S3 (issue 16)
     settings: FrontConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
     let bodies = front::limits::BodyLimits::new(settings.body_budget, settings.body_timeout);
     let router = front::http::router(engine.clone(), bodies)
-        .layer(axum::Extension(dynamodb::open(&engine.config)?));
+        .layer(axum::Extension(dynamodb::open(&engine.config)?))
+        .layer(axum::Extension(s3)); // S3 (issue 16)
     let closing = engine.clone();
     let server = front::conn::serve(listener, router, settings.conns, async move {
         shutdown.await;
@@ -265,6 +273,7 @@ async fn serve(
 pub struct EngineHandle {
     addr: SocketAddr,
     engine: Arc<kinesis::Engine>,
+    s3: s3::Service, // S3 (issue 16)
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), EngineError>>>,
 }
@@ -278,6 +287,18 @@ impl EngineHandle {
     /// Current storage figures (memory held by cached records, index size).
     pub fn storage_stats(&self) -> StorageStats {
         self.engine.stats()
+    }
+
+    /// S3 (issue 16): the object-created events of this engine's buckets,
+    /// for a subscriber (the local stand-in for an S3 trigger).
+    pub fn s3_events(&self) -> S3Events {
+        self.s3.events.clone()
+    }
+
+    /// S3 (issue 16): creates the bucket `name` (in us-east-1) unless it
+    /// exists, durably; e.g. the workshop's `wildrydes-uploads`.
+    pub fn ensure_bucket(&self, name: &str) -> Result<(), EngineError> {
+        self.s3.ensure_bucket(name)
     }
 
     /// The endpoint URL to give an SDK, e.g. `http://127.0.0.1:4567`.
@@ -347,15 +368,19 @@ pub async fn spawn_on(
         source: e,
     })?;
     let front = FrontConfig::of(&config);
+    let s3_settings = s3::Settings::of(&config); // S3 (issue 16)
     let (engine, writer) = kinesis::Engine::open(config).await?;
+    let s3 = s3::open(s3_settings)?; // S3 (issue 16)
+    let s3_handle = s3.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle_engine = engine.clone();
-    let task = tokio::spawn(serve(listener, engine, writer, front, async move {
+    let task = tokio::spawn(serve(listener, engine, writer, s3, front, async move {
         let _ = stopped.await;
     }));
     Ok(EngineHandle {
         addr,
         engine: handle_engine,
+        s3: s3_handle,
         stop: Some(stop),
         task: Some(task),
     })

@@ -283,9 +283,13 @@ fn refuse_early(method: &Method, headers: &HeaderMap, body: &[u8]) -> Option<Res
     None
 }
 
+// S3 (issue 16) added the eighth extractor.
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     State(front): State<Front>,
     dynamodb: Option<axum::Extension<Arc<crate::dynamodb::Service>>>,
+    // S3 (issue 16).
+    s3: Option<axum::Extension<crate::s3::Service>>,
     method: Method,
     uri: Uri,
     version: Version,
@@ -313,6 +317,23 @@ async fn handle(
         }
         return resp;
     }
+    // S3 (issue 16): a request without a target (see `s3::http::is_s3`) goes
+    // to S3's service with its body streamed, outside the JSON body limits.
+    if let Some(axum::Extension(s3)) = &s3 {
+        if crate::s3::http::is_s3(&method, &uri, &headers) {
+            let mut req = axum::http::Request::new(body);
+            *req.method_mut() = method;
+            *req.uri_mut() = uri;
+            *req.version_mut() = version;
+            *req.headers_mut() = headers;
+            let mut resp = crate::s3::http::handle(s3, req).await;
+            if cors {
+                stamp(&mut resp, &request_id(), true);
+            }
+            return resp;
+        }
+    }
+    // End of S3.
     let ddb_action = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

@@ -1,0 +1,385 @@
+//! Bucket operations: create, head, list, delete, location, notification
+//! configuration and tagging.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+use super::events::{Rule, RuleKind};
+use super::store::{
+    bucket_in, db_err, decode, encode, object_key, BucketMeta, Store, BUCKETS, OBJECTS,
+};
+use super::{timestamp, Backend};
+
+/// The bucket `name` in a read transaction, or NoSuchBucket.
+pub(crate) fn read_bucket(tx: &ReadTransaction, name: &str) -> S3Result<BucketMeta> {
+    let t = tx.open_table(BUCKETS).map_err(db_err)?;
+    bucket_in(&t, name)?.ok_or_else(|| no_such_bucket(name))
+}
+
+/// The bucket `name` in a write transaction, or NoSuchBucket.
+pub(crate) fn write_bucket(tx: &WriteTransaction, name: &str) -> S3Result<BucketMeta> {
+    let t = tx.open_table(BUCKETS).map_err(db_err)?;
+    bucket_in(&t, name)?.ok_or_else(|| no_such_bucket(name))
+}
+
+pub(crate) fn no_such_bucket(name: &str) -> s3s::S3Error {
+    s3_error!(NoSuchBucket, "The specified bucket does not exist: {name}")
+}
+
+/// The notification rules of a bucket.
+pub(crate) fn rules(meta: &BucketMeta) -> Vec<Rule> {
+    meta.notification
+        .as_ref()
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Changes the bucket `name` in one durable transaction.
+async fn update(
+    backend: &Backend,
+    name: String,
+    f: impl FnOnce(&mut BucketMeta) + Send + 'static,
+) -> S3Result<()> {
+    backend
+        .blocking(move |store: &Store| {
+            store.write(|tx| {
+                let mut meta = write_bucket(tx, &name)?;
+                f(&mut meta);
+                let mut t = tx.open_table(BUCKETS).map_err(db_err)?;
+                t.insert(name.as_str(), encode(&meta).as_slice())
+                    .map_err(db_err)?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+async fn bucket(backend: &Backend, name: String) -> S3Result<BucketMeta> {
+    backend
+        .blocking(move |store: &Store| read_bucket(&store.read()?, &name))
+        .await
+}
+
+pub(crate) async fn create(
+    b: &Backend,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let name = req.input.bucket.clone();
+    let region = req
+        .input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+        .map(|l| l.as_str().to_string())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| b.region.clone());
+    let meta = BucketMeta {
+        created_ms: b.now(),
+        region: region.clone(),
+        ..BucketMeta::default()
+    };
+    let n = name.clone();
+    let existed = b
+        .blocking(move |store: &Store| {
+            store.write(|tx| {
+                let mut t = tx.open_table(BUCKETS).map_err(db_err)?;
+                if bucket_in(&t, &n)?.is_some() {
+                    return Ok(true);
+                }
+                t.insert(n.as_str(), encode(&meta).as_slice())
+                    .map_err(db_err)?;
+                Ok(false)
+            })
+        })
+        .await?;
+    // In us-east-1, creating a bucket you own again succeeds (the service's
+    // legacy behaviour); elsewhere it is BucketAlreadyOwnedByYou.
+    if existed && region != "us-east-1" {
+        return Err(s3_error!(
+            BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it."
+        ));
+    }
+    Ok(S3Response::new(CreateBucketOutput {
+        location: Some(format!("/{name}")),
+    }))
+}
+
+pub(crate) async fn head(
+    b: &Backend,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    let meta = bucket(b, req.input.bucket).await?;
+    Ok(S3Response::new(HeadBucketOutput {
+        bucket_region: Some(meta.region),
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn list(
+    b: &Backend,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let prefix = req.input.prefix.clone().unwrap_or_default();
+    let all = b
+        .blocking(move |store: &Store| {
+            let tx = store.read()?;
+            let t = tx.open_table(BUCKETS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(db_err)? {
+                let (k, v) = row.map_err(db_err)?;
+                let meta: BucketMeta = decode(k.value(), v.value())?;
+                if k.value().starts_with(&prefix) {
+                    out.push(Bucket {
+                        name: Some(k.value().to_string()),
+                        creation_date: Some(timestamp(meta.created_ms)),
+                        bucket_region: Some(meta.region),
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(all),
+        owner: Some(owner()),
+        prefix: req.input.prefix,
+        continuation_token: None,
+    }))
+}
+
+pub(crate) fn owner() -> Owner {
+    Owner {
+        display_name: Some("wildrydes".into()),
+        id: Some("75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a".into()),
+    }
+}
+
+pub(crate) async fn delete(
+    b: &Backend,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let name = req.input.bucket;
+    b.blocking(move |store: &Store| {
+        store.write(|tx| {
+            write_bucket(tx, &name)?;
+            let first = object_key(&name, "");
+            let objects = tx.open_table(OBJECTS).map_err(db_err)?;
+            let mut range = objects.range(first.as_slice()..).map_err(db_err)?;
+            if let Some(row) = range.next() {
+                let (k, _) = row.map_err(db_err)?;
+                if k.value().starts_with(&first) {
+                    return Err(s3_error!(
+                        BucketNotEmpty,
+                        "The bucket you tried to delete is not empty"
+                    ));
+                }
+            }
+            drop(range);
+            drop(objects);
+            let mut t = tx.open_table(BUCKETS).map_err(db_err)?;
+            t.remove(name.as_str()).map_err(db_err)?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+pub(crate) async fn location(
+    b: &Backend,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    let meta = bucket(b, req.input.bucket).await?;
+    // us-east-1 is answered as an empty LocationConstraint, as S3 does.
+    let constraint =
+        (meta.region != "us-east-1").then(|| BucketLocationConstraint::from(meta.region));
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint: constraint,
+    }))
+}
+
+fn filter_of(f: Option<&NotificationConfigurationFilter>) -> (Option<String>, Option<String>) {
+    let mut prefix = None;
+    let mut suffix = None;
+    for rule in f
+        .and_then(|f| f.key.as_ref())
+        .and_then(|k| k.filter_rules.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let name = rule.name.as_ref().map(|n| n.as_str().to_ascii_lowercase());
+        match name.as_deref() {
+            Some("prefix") => prefix = rule.value.clone(),
+            Some("suffix") => suffix = rule.value.clone(),
+            _ => {}
+        }
+    }
+    (prefix, suffix)
+}
+
+fn filter_to(rule: &Rule) -> Option<NotificationConfigurationFilter> {
+    let mut rules = Vec::new();
+    for (name, value) in [("prefix", &rule.prefix), ("suffix", &rule.suffix)] {
+        if let Some(v) = value {
+            rules.push(FilterRule {
+                name: Some(FilterRuleName::from(name.to_string())),
+                value: Some(v.clone()),
+            });
+        }
+    }
+    let empty = rules.is_empty();
+    (!empty).then_some(NotificationConfigurationFilter {
+        key: Some(S3KeyFilter {
+            filter_rules: Some(rules),
+        }),
+    })
+}
+
+fn names(events: &[Event]) -> Vec<String> {
+    events.iter().map(|e| e.as_ref().to_string()).collect()
+}
+
+pub(crate) async fn put_notification(
+    b: &Backend,
+    req: S3Request<PutBucketNotificationConfigurationInput>,
+) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+    let c = req.input.notification_configuration;
+    let mut rules = Vec::new();
+    for l in c.lambda_function_configurations.iter().flatten() {
+        let (prefix, suffix) = filter_of(l.filter.as_ref());
+        rules.push(Rule {
+            kind: RuleKind::Lambda,
+            id: l.id.clone(),
+            arn: l.lambda_function_arn.clone(),
+            events: names(&l.events),
+            prefix,
+            suffix,
+        });
+    }
+    for q in c.queue_configurations.iter().flatten() {
+        let (prefix, suffix) = filter_of(q.filter.as_ref());
+        rules.push(Rule {
+            kind: RuleKind::Queue,
+            id: q.id.clone(),
+            arn: q.queue_arn.clone(),
+            events: names(&q.events),
+            prefix,
+            suffix,
+        });
+    }
+    for t in c.topic_configurations.iter().flatten() {
+        let (prefix, suffix) = filter_of(t.filter.as_ref());
+        rules.push(Rule {
+            kind: RuleKind::Topic,
+            id: t.id.clone(),
+            arn: t.topic_arn.clone(),
+            events: names(&t.events),
+            prefix,
+            suffix,
+        });
+    }
+    for r in &rules {
+        if r.events.is_empty() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "a notification configuration must name at least one event"
+            ));
+        }
+    }
+    let value = serde_json::to_value(&rules).ok();
+    update(b, req.input.bucket, move |m| m.notification = value).await?;
+    Ok(S3Response::new(PutBucketNotificationConfigurationOutput {}))
+}
+
+pub(crate) async fn get_notification(
+    b: &Backend,
+    req: S3Request<GetBucketNotificationConfigurationInput>,
+) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+    let meta = bucket(b, req.input.bucket).await?;
+    let mut out = GetBucketNotificationConfigurationOutput::default();
+    for r in rules(&meta) {
+        let events: Vec<Event> = r.events.iter().map(|e| Event::from(e.clone())).collect();
+        let filter = filter_to(&r);
+        match r.kind {
+            RuleKind::Lambda => out
+                .lambda_function_configurations
+                .get_or_insert_with(Vec::new)
+                .push(LambdaFunctionConfiguration {
+                    events,
+                    filter,
+                    id: r.id,
+                    lambda_function_arn: r.arn,
+                }),
+            RuleKind::Queue => {
+                out.queue_configurations
+                    .get_or_insert_with(Vec::new)
+                    .push(QueueConfiguration {
+                        events,
+                        filter,
+                        id: r.id,
+                        queue_arn: r.arn,
+                    })
+            }
+            RuleKind::Topic => {
+                out.topic_configurations
+                    .get_or_insert_with(Vec::new)
+                    .push(TopicConfiguration {
+                        events,
+                        filter,
+                        id: r.id,
+                        topic_arn: r.arn,
+                    })
+            }
+        }
+    }
+    Ok(S3Response::new(out))
+}
+
+pub(crate) fn tags_of(tagging: Tagging) -> Vec<(String, String)> {
+    tagging
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect()
+}
+
+pub(crate) fn tag_set(tags: &[(String, String)]) -> TagSet {
+    tags.iter()
+        .map(|(k, v)| Tag {
+            key: Some(k.clone()),
+            value: Some(v.clone()),
+        })
+        .collect()
+}
+
+pub(crate) async fn put_tagging(
+    b: &Backend,
+    req: S3Request<PutBucketTaggingInput>,
+) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let tags = tags_of(req.input.tagging);
+    update(b, req.input.bucket, move |m| m.tags = tags).await?;
+    Ok(S3Response::new(PutBucketTaggingOutput {}))
+}
+
+pub(crate) async fn get_tagging(
+    b: &Backend,
+    req: S3Request<GetBucketTaggingInput>,
+) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let meta = bucket(b, req.input.bucket).await?;
+    if meta.tags.is_empty() {
+        return Err(s3_error!(NoSuchTagSet, "The TagSet does not exist"));
+    }
+    Ok(S3Response::new(GetBucketTaggingOutput {
+        tag_set: tag_set(&meta.tags),
+    }))
+}
+
+pub(crate) async fn delete_tagging(
+    b: &Backend,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    update(b, req.input.bucket, |m| m.tags.clear()).await?;
+    Ok(S3Response::new(DeleteBucketTaggingOutput {}))
+}

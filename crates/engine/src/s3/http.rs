@@ -1,0 +1,178 @@
+//! The S3 side of the front: which requests are S3's, virtual-host
+//! addressing, and the hand-over to `s3s` with the body streamed (never
+//! buffered: an S3 body may be gigabytes).
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use axum::response::Response;
+use s3s::host::{S3Host, VirtualHost};
+use s3s::S3Result;
+
+use super::Service;
+
+/// Whether a request is S3's: it carries no `X-Amz-Target`, and is not a
+/// POST to `/` without a query (a JSON service's call without its target,
+/// which gets that service's answer), unless it is a browser form upload.
+pub(crate) fn is_s3(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+    if headers.contains_key("x-amz-target") {
+        return false;
+    }
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("multipart/form-data"));
+    let bare_post =
+        method == Method::POST && uri.path() == "/" && uri.query().is_none_or(str::is_empty);
+    !bare_post || form
+}
+
+/// Virtual-host addressing: `<bucket>.localhost[:port]` names the bucket;
+/// any other host (an IP address, `localhost`, a container name) is
+/// path-style.
+pub(crate) struct Hosts;
+
+impl S3Host for Hosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        match name.strip_suffix(".localhost") {
+            Some(bucket) if !bucket.is_empty() => Ok(VirtualHost::new(host).with_bucket(bucket)),
+            _ => Ok(VirtualHost::new(host)),
+        }
+    }
+}
+
+/// A presigned URL without its signature (open mode), or `None` when the
+/// query holds no signature.
+fn unsigned_uri(uri: &Uri) -> Option<Uri> {
+    let query = uri.query()?;
+    let signed = query
+        .split('&')
+        .any(|p| p.starts_with("X-Amz-Signature=") || p.starts_with("Signature="));
+    if !signed {
+        return None;
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            !name.starts_with("X-Amz-")
+                && !matches!(name, "Signature" | "AWSAccessKeyId" | "Expires")
+        })
+        .collect();
+    let path_and_query = match kept.is_empty() {
+        true => uri.path().to_string(),
+        false => format!("{}?{}", uri.path(), kept.join("&")),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    Uri::from_parts(parts).ok()
+}
+
+/// Serves one S3 request. Without configured credentials (open mode) any
+/// signature is accepted: the `Authorization` header is dropped before
+/// `s3s` sees the request, and an aws-chunked body is decoded here.
+pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let mut body = body;
+    if service.open {
+        parts.headers.remove(header::AUTHORIZATION);
+        if let Some(uri) = unsigned_uri(&parts.uri) {
+            parts.uri = uri;
+        }
+        let streaming = parts
+            .headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("STREAMING-"));
+        if streaming {
+            eprintln!(
+                "DEBUG aws-chunked {:?}",
+                parts.headers.get("x-amz-content-sha256")
+            );
+            body = Body::from_stream(super::chunked::decode(body));
+            let h = &mut parts.headers;
+            if let Some(len) = h.get("x-amz-decoded-content-length").cloned() {
+                h.insert(header::CONTENT_LENGTH, len);
+            }
+            h.remove(header::TRANSFER_ENCODING);
+            let encodings: Vec<String> = h
+                .get_all(header::CONTENT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty() && v != "aws-chunked")
+                .collect();
+            h.remove(header::CONTENT_ENCODING);
+            if let Ok(v) = HeaderValue::from_str(&encodings.join(",")) {
+                if !encodings.is_empty() {
+                    h.insert(header::CONTENT_ENCODING, v);
+                }
+            }
+            h.insert(
+                "x-amz-content-sha256",
+                HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+            );
+        }
+    }
+    let req = Request::from_parts(parts, s3s::Body::http_body_unsync(body));
+    match service.s3s.call(req).await {
+        Ok(resp) => resp.map(Body::new),
+        Err(e) => {
+            tracing::error!(error = ?e, "s3 request failed");
+            let mut resp = Response::new(Body::from("internal error"));
+            *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            resp
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_without_a_target_are_s3s_except_bare_posts() {
+        let h = HeaderMap::new();
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert!(is_s3(&Method::GET, &uri("/"), &h));
+        assert!(is_s3(&Method::PUT, &uri("/b/k"), &h));
+        assert!(is_s3(&Method::POST, &uri("/b?delete"), &h));
+        assert!(is_s3(&Method::POST, &uri("/b/k?uploads"), &h));
+        assert!(!is_s3(&Method::POST, &uri("/"), &h));
+        let mut t = HeaderMap::new();
+        t.insert(
+            "x-amz-target",
+            HeaderValue::from_static("Kinesis_20131202.ListStreams"),
+        );
+        assert!(!is_s3(&Method::GET, &uri("/b"), &t));
+    }
+
+    #[test]
+    fn presigned_queries_lose_only_their_signature() {
+        let uri: Uri =
+            "/b/k?partNumber=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab&X-Amz-Date=1"
+                .parse()
+                .unwrap();
+        assert_eq!(unsigned_uri(&uri).unwrap(), "/b/k?partNumber=1");
+        assert!(unsigned_uri(&"/b/k?uploads".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn hosts_ending_in_localhost_name_the_bucket() {
+        let bucket = |h: &str| {
+            Hosts
+                .parse_host_header(h)
+                .unwrap()
+                .bucket()
+                .map(str::to_string)
+        };
+        assert_eq!(bucket("rides.localhost:4567").as_deref(), Some("rides"));
+        assert_eq!(bucket("rides.localhost").as_deref(), Some("rides"));
+        assert_eq!(bucket("localhost:4567"), None);
+        assert_eq!(bucket("engine:4567"), None);
+    }
+}

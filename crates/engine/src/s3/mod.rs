@@ -1,0 +1,356 @@
+//! S3, the engine's third service: S3's REST protocol on the engine's port
+//! (a request without `X-Amz-Target`), path-style and virtual-host-style
+//! (`<bucket>.localhost`) addressing. The `s3s` crate implements the
+//! protocol (routing, XML, errors, SigV4 and aws-chunked bodies); this module
+//! is its storage backend ([`store`], [`blob`]), its operations
+//! ([`buckets`], [`objects`], [`multipart`]) and the object-created event log
+//! ([`events`]).
+
+mod blob;
+mod buckets;
+mod chunked;
+pub(crate) mod events;
+pub(crate) mod http;
+mod list;
+mod multipart;
+mod objects;
+mod store;
+mod tagging;
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
+
+use crate::clock::Clock;
+
+pub use events::{S3EventEntry, S3Events, S3EventsError};
+use store::{Store, StoreError};
+
+/// What the S3 service takes from the engine's [`crate::Config`].
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) data_dir: Option<std::path::PathBuf>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) auth: Vec<(String, String)>,
+}
+
+impl Settings {
+    pub(crate) fn of(config: &crate::Config) -> Self {
+        Settings {
+            data_dir: config.data_dir.clone(),
+            clock: config.clock.clone(),
+            auth: config.auth.clone(),
+        }
+    }
+}
+
+/// The S3 service of an engine: the protocol front and the event log.
+#[derive(Clone)]
+pub(crate) struct Service {
+    pub(crate) s3s: s3s::service::S3Service,
+    pub(crate) events: S3Events,
+    /// No credentials configured: any signature (or none) is accepted.
+    pub(crate) open: bool,
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Service {
+    /// Creates the bucket `name` in us-east-1 unless it exists (for `up`).
+    pub(crate) fn ensure_bucket(&self, name: &str) -> Result<(), crate::EngineError> {
+        let fail = |message: String| crate::EngineError::Io {
+            context: format!("creating bucket {name}: {message}"),
+            source: std::io::Error::other(message),
+        };
+        if !s3s::path::check_bucket_name(name) {
+            return Err(fail("not a valid S3 bucket name".into()));
+        }
+        let meta = store::BucketMeta {
+            created_ms: self.clock.now_millis(),
+            region: "us-east-1".into(),
+            ..store::BucketMeta::default()
+        };
+        self.store
+            .write(|tx| -> Result<(), StoreError> {
+                let mut t = tx.open_table(store::BUCKETS).map_err(store::db_err)?;
+                if store::bucket_in(&t, name)?.is_none() {
+                    t.insert(name, store::encode(&meta).as_slice())
+                        .map_err(store::db_err)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// Opens the S3 storage in `<data_dir>/s3/` (or in memory) and builds the service.
+pub(crate) fn open(settings: Settings) -> Result<Service, crate::EngineError> {
+    let store = Store::open(settings.data_dir.as_deref()).map_err(|e| crate::EngineError::Io {
+        context: e.to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let store = Arc::new(store);
+    let (latest_tx, latest_rx) = tokio::sync::watch::channel(0);
+    let backend = Backend {
+        store: store.clone(),
+        clock: settings.clock.clone(),
+        region: "us-east-1".into(),
+        latest: Arc::new(latest_tx),
+    };
+    let mut builder = s3s::service::S3ServiceBuilder::new(backend);
+    builder.set_host(http::Hosts);
+    if !settings.auth.is_empty() {
+        let mut auth = s3s::auth::SimpleAuth::new();
+        for (id, secret) in &settings.auth {
+            auth.register(id.clone(), secret.as_str().into());
+        }
+        builder.set_auth(auth);
+    }
+    Ok(Service {
+        s3s: builder.build(),
+        events: S3Events {
+            store: store.clone(),
+            latest: latest_rx,
+        },
+        open: settings.auth.is_empty(),
+        store,
+        clock: settings.clock,
+    })
+}
+
+/// The storage backend behind `s3s`.
+pub(crate) struct Backend {
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    region: String,
+    /// The newest event position, for [`S3Events::wait_past`].
+    latest: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Backend {
+    fn now(&self) -> u64 {
+        self.clock.now_millis()
+    }
+
+    /// Runs blocking storage work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> S3Result<T> + Send + 'static,
+    ) -> S3Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| internal(format!("storage task failed: {e}")))?
+    }
+
+    /// Tells waiting subscribers about a new event.
+    fn announce(&self, position: Option<u64>) {
+        if let Some(p) = position {
+            self.latest.send_if_modified(|latest| {
+                let newer = p > *latest;
+                if newer {
+                    *latest = p;
+                }
+                newer
+            });
+        }
+    }
+}
+
+pub(crate) fn internal(message: impl Into<String>) -> S3Error {
+    let message = message.into();
+    tracing::error!(%message, "s3 internal error");
+    S3Error::with_message(S3ErrorCode::InternalError, message)
+}
+
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> Self {
+        internal(e.to_string())
+    }
+}
+
+fn store_err(e: StoreError) -> S3Error {
+    internal(e.to_string())
+}
+
+fn timestamp(ms: u64) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+/// Milliseconds since the epoch of `ts`.
+fn millis(ts: &Timestamp) -> i128 {
+    let t: time::OffsetDateTime = ts.clone().into();
+    t.unix_timestamp_nanos() / 1_000_000
+}
+
+fn quoted(etag: &str) -> ETag {
+    ETag::Strong(etag.to_string())
+}
+
+#[async_trait::async_trait]
+impl S3 for Backend {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        buckets::create(self, req).await
+    }
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        buckets::head(self, req).await
+    }
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        buckets::list(self, req).await
+    }
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        buckets::delete(self, req).await
+    }
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        buckets::location(self, req).await
+    }
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+        buckets::put_notification(self, req).await
+    }
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+        buckets::get_notification(self, req).await
+    }
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        buckets::put_tagging(self, req).await
+    }
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        buckets::get_tagging(self, req).await
+    }
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        buckets::delete_tagging(self, req).await
+    }
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        objects::put(self, req).await
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        objects::get(self, req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        objects::head(self, req).await
+    }
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        objects::delete(self, req).await
+    }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        objects::delete_many(self, req).await
+    }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        objects::copy(self, req).await
+    }
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        list::list_v2(self, req).await
+    }
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::list_v1(self, req).await
+    }
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        tagging::put(self, req).await
+    }
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        tagging::get(self, req).await
+    }
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        tagging::delete(self, req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        multipart::create(self, req).await
+    }
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        multipart::upload_part(self, req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        multipart::complete(self, req).await
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        multipart::abort(self, req).await
+    }
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        multipart::list_parts(self, req).await
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        multipart::list_uploads(self, req).await
+    }
+}

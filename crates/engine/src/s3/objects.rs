@@ -1,0 +1,600 @@
+//! Object operations: put, get (ranges, conditions), head, delete (one or
+//! many), copy and tagging.
+
+use base64::Engine as _;
+use redb::{ReadableTable, WriteTransaction};
+use s3s::dto::*;
+use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result};
+
+use super::blob::{self, BlobError};
+use super::buckets::{read_bucket, rules, write_bucket};
+use super::events::{self, Created};
+use super::store::{db_err, decode, encode, object_key, Data, Headers, ObjectMeta, Store, OBJECTS};
+use super::{millis, quoted, store_err, timestamp, Backend};
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn blob_err(e: BlobError) -> S3Error {
+    match e {
+        BlobError::Read(m) => s3_error!(IncompleteBody, "{m}"),
+        BlobError::Store(e) => store_err(e),
+    }
+}
+
+pub(crate) fn no_such_key(key: &str) -> S3Error {
+    s3_error!(NoSuchKey, "The specified key does not exist: {key}")
+}
+
+/// `k1=v1&k2=v2` (the `x-amz-tagging` header) as pairs.
+pub(crate) fn parse_tagging(header: Option<&str>) -> Vec<(String, String)> {
+    header
+        .map(|h| form_urlencoded::parse(h.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn sorted_metadata(m: Option<Metadata>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = m.unwrap_or_default().into_iter().collect();
+    v.sort();
+    v
+}
+
+pub(crate) struct NewHeaders {
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_encoding: Option<String>,
+    pub(crate) content_disposition: Option<String>,
+    pub(crate) content_language: Option<String>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) expires: Option<Timestamp>,
+    pub(crate) metadata: Option<Metadata>,
+}
+
+pub(crate) fn headers(h: NewHeaders) -> Headers {
+    let expires = h.expires.map(|t| {
+        let mut out = Vec::new();
+        let _ = t.format(TimestampFormat::HttpDate, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    });
+    Headers {
+        content_type: h.content_type.map(|c| c.to_string()),
+        content_encoding: h.content_encoding,
+        content_disposition: h.content_disposition,
+        content_language: h.content_language,
+        cache_control: h.cache_control,
+        expires,
+        metadata: sorted_metadata(h.metadata),
+    }
+}
+
+fn metadata_map(h: &Headers) -> Option<Metadata> {
+    (!h.metadata.is_empty()).then(|| h.metadata.iter().cloned().collect())
+}
+
+fn expires_of(h: &Headers) -> Option<Timestamp> {
+    h.expires
+        .as_deref()
+        .and_then(|e| Timestamp::parse(TimestampFormat::HttpDate, e).ok())
+}
+
+/// Stores `meta` under `bucket`/`key` in `tx` and appends its event when the
+/// bucket's configuration asks; returns the object it replaced and the
+/// event's position. Checks the bucket and `check` before writing anything.
+pub(crate) fn store_object(
+    tx: &WriteTransaction,
+    bucket: &str,
+    key: &str,
+    meta: &ObjectMeta,
+    event: &str,
+    check: impl FnOnce(Option<&ObjectMeta>) -> S3Result<()>,
+) -> S3Result<(Option<ObjectMeta>, Option<u64>)> {
+    let b = write_bucket(tx, bucket)?;
+    let k = object_key(bucket, key);
+    let mut t = tx.open_table(OBJECTS).map_err(db_err)?;
+    let old: Option<ObjectMeta> = match t.get(k.as_slice()).map_err(db_err)? {
+        Some(v) => Some(decode(key, v.value())?),
+        None => None,
+    };
+    check(old.as_ref())?;
+    t.insert(k.as_slice(), encode(meta).as_slice())
+        .map_err(db_err)?;
+    drop(t);
+    let position = events::append(
+        tx,
+        &rules(&b),
+        &Created {
+            name: event,
+            bucket,
+            key,
+            size: meta.size,
+            etag: &meta.etag,
+            region: &b.region,
+            time_ms: meta.modified_ms,
+        },
+    )?;
+    Ok((old, position))
+}
+
+/// Writes an object durably, then deletes the bytes it replaced; on failure
+/// deletes the new bytes.
+pub(crate) async fn commit_object(
+    b: &Backend,
+    bucket: String,
+    key: String,
+    meta: ObjectMeta,
+    event: &'static str,
+    check: impl FnOnce(Option<&ObjectMeta>) -> S3Result<()> + Send + 'static,
+) -> S3Result<()> {
+    let data = meta.data.clone();
+    let result = b
+        .blocking(move |store: &Store| {
+            store.write(|tx| store_object(tx, &bucket, &key, &meta, event, check))
+        })
+        .await;
+    match result {
+        Ok((old, position)) => {
+            if let Some(old) = old.filter(|o| o.data != data) {
+                b.store.forget(&old.data);
+            }
+            b.announce(position);
+            Ok(())
+        }
+        Err(e) => {
+            b.store.forget(&data);
+            Err(e)
+        }
+    }
+}
+
+/// If-Match / If-None-Match on a write (`*` or an ETag).
+fn write_conditions(
+    if_match: Option<ETagCondition>,
+    if_none_match: Option<ETagCondition>,
+) -> impl FnOnce(Option<&ObjectMeta>) -> S3Result<()> + Send + 'static {
+    move |old| {
+        if let Some(c) = &if_none_match {
+            if old.is_some_and(|o| etag_matches(c, o)) {
+                return Err(precondition_failed());
+            }
+        }
+        if let Some(c) = &if_match {
+            match old {
+                None => return Err(no_such_key("")),
+                Some(o) if !etag_matches(c, o) => return Err(precondition_failed()),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn precondition_failed() -> S3Error {
+    s3_error!(
+        PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold"
+    )
+}
+
+fn etag_matches(c: &ETagCondition, meta: &ObjectMeta) -> bool {
+    match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == meta.etag,
+    }
+}
+
+pub(crate) async fn put(
+    b: &Backend,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let i = req.input;
+    // A missing bucket is answered before the body is read.
+    let bucket = i.bucket.clone();
+    b.blocking(move |store: &Store| read_bucket(&store.read()?, &bucket).map(drop))
+        .await?;
+    let received = blob::receive(&b.store, i.body, false)
+        .await
+        .map_err(blob_err)?;
+    if let Some(sent) = &i.content_md5 {
+        let sent = base64::engine::general_purpose::STANDARD.decode(sent).ok();
+        if sent.as_deref() != Some(&received.md5[..]) {
+            b.store.forget(&received.data);
+            return Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            ));
+        }
+    }
+    let mut checksums = Vec::new();
+    for (name, v) in [
+        ("CRC32", &i.checksum_crc32),
+        ("CRC32C", &i.checksum_crc32c),
+        ("CRC64NVME", &i.checksum_crc64nvme),
+        ("SHA1", &i.checksum_sha1),
+        ("SHA256", &i.checksum_sha256),
+    ] {
+        if let Some(v) = v {
+            checksums.push((name.to_string(), v.clone()));
+        }
+    }
+    let meta = ObjectMeta {
+        size: received.size,
+        etag: hex(&received.md5),
+        modified_ms: b.now(),
+        headers: headers(NewHeaders {
+            content_type: i.content_type,
+            content_encoding: i.content_encoding,
+            content_disposition: i.content_disposition,
+            content_language: i.content_language,
+            cache_control: i.cache_control,
+            expires: i.expires,
+            metadata: i.metadata,
+        }),
+        data: received.data,
+        tags: parse_tagging(i.tagging.as_deref()),
+        checksums: checksums.clone(),
+        parts: Vec::new(),
+    };
+    let etag = meta.etag.clone();
+    let check = write_conditions(i.if_match, i.if_none_match);
+    commit_object(b, i.bucket, i.key, meta, "ObjectCreated:Put", check).await?;
+    let mut out = PutObjectOutput {
+        e_tag: Some(quoted(&etag)),
+        ..Default::default()
+    };
+    for (name, v) in checksums {
+        match name.as_str() {
+            "CRC32" => out.checksum_crc32 = Some(v),
+            "CRC32C" => out.checksum_crc32c = Some(v),
+            "CRC64NVME" => out.checksum_crc64nvme = Some(v),
+            "SHA1" => out.checksum_sha1 = Some(v),
+            _ => out.checksum_sha256 = Some(v),
+        }
+    }
+    Ok(S3Response::new(out))
+}
+
+/// The object `bucket`/`key` (NoSuchBucket, NoSuchKey).
+pub(crate) async fn read_object(b: &Backend, bucket: String, key: String) -> S3Result<ObjectMeta> {
+    b.blocking(move |store: &Store| {
+        let tx = store.read()?;
+        read_bucket(&tx, &bucket)?;
+        let t = tx.open_table(OBJECTS).map_err(db_err)?;
+        let v = t
+            .get(object_key(&bucket, &key).as_slice())
+            .map_err(db_err)?
+            .ok_or_else(|| no_such_key(&key))?;
+        Ok(decode(&key, v.value())?)
+    })
+    .await
+}
+
+struct ReadConditions {
+    if_match: Option<ETagCondition>,
+    if_none_match: Option<ETagCondition>,
+    if_modified_since: Option<Timestamp>,
+    if_unmodified_since: Option<Timestamp>,
+}
+
+/// RFC 9110's order: If-Match (412), else If-Unmodified-Since (412);
+/// If-None-Match (304), else If-Modified-Since (304).
+fn read_conditions(c: &ReadConditions, meta: &ObjectMeta) -> S3Result<()> {
+    let modified_s = (meta.modified_ms / 1000) as i128;
+    match (&c.if_match, &c.if_unmodified_since) {
+        (Some(m), _) if !etag_matches(m, meta) => return Err(precondition_failed()),
+        (None, Some(t)) if modified_s > millis(t).div_euclid(1000) => {
+            return Err(precondition_failed())
+        }
+        _ => {}
+    }
+    let not_modified = || s3_error!(NotModified);
+    match (&c.if_none_match, &c.if_modified_since) {
+        (Some(m), _) if etag_matches(m, meta) => Err(not_modified()),
+        (None, Some(t)) if modified_s <= millis(t).div_euclid(1000) => Err(not_modified()),
+        _ => Ok(()),
+    }
+}
+
+fn byte_range(range: Option<&Range>, size: u64) -> S3Result<Option<std::ops::Range<u64>>> {
+    match range {
+        None => Ok(None),
+        Some(r) => r
+            .check(size)
+            .map(Some)
+            .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable")),
+    }
+}
+
+fn checksum_fields(meta: &ObjectMeta, enabled: bool) -> [Option<String>; 5] {
+    let mut out: [Option<String>; 5] = Default::default();
+    if enabled {
+        for (name, v) in &meta.checksums {
+            let i = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+                .iter()
+                .position(|n| n == name);
+            if let Some(i) = i {
+                out[i] = Some(v.clone());
+            }
+        }
+    }
+    out
+}
+
+pub(crate) async fn get(
+    b: &Backend,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let i = req.input;
+    let conditions = ReadConditions {
+        if_match: i.if_match,
+        if_none_match: i.if_none_match,
+        if_modified_since: i.if_modified_since,
+        if_unmodified_since: i.if_unmodified_since,
+    };
+    // A concurrent overwrite may delete the file between reading the record
+    // and opening it: read the record again.
+    for _ in 0..8 {
+        let meta = read_object(b, i.bucket.clone(), i.key.clone()).await?;
+        read_conditions(&conditions, &meta)?;
+        let range = byte_range(i.range.as_ref(), meta.size)?;
+        let Some(reader) = blob::open(&b.store, &meta.data).await? else {
+            continue;
+        };
+        let span = range.clone().unwrap_or(0..meta.size);
+        let body = blob::stream(reader, span.clone()).await?;
+        let enabled = i
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let [crc32, crc32c, crc64, sha1, sha256] =
+            checksum_fields(&meta, enabled && range.is_none());
+        let h = &meta.headers;
+        let out = GetObjectOutput {
+            body: Some(body),
+            accept_ranges: Some("bytes".into()),
+            content_length: Some((span.end - span.start) as i64),
+            content_range: range.map(|r| {
+                format!(
+                    "bytes {}-{}/{}",
+                    r.start,
+                    r.end.saturating_sub(1),
+                    meta.size
+                )
+            }),
+            content_type: h.content_type.clone(),
+            content_encoding: h.content_encoding.clone(),
+            content_disposition: h.content_disposition.clone(),
+            content_language: h.content_language.clone(),
+            cache_control: h.cache_control.clone(),
+            expires: expires_of(h),
+            metadata: metadata_map(h),
+            e_tag: Some(quoted(&meta.etag)),
+            last_modified: Some(timestamp(meta.modified_ms)),
+            tag_count: (!meta.tags.is_empty()).then_some(meta.tags.len() as i32),
+            parts_count: (!meta.parts.is_empty()).then_some(meta.parts.len() as i32),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_crc64nvme: crc64,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            ..Default::default()
+        };
+        return Ok(S3Response::new(out));
+    }
+    Err(super::internal(
+        "the object kept changing while it was read",
+    ))
+}
+
+pub(crate) async fn head(
+    b: &Backend,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let i = req.input;
+    let meta = read_object(b, i.bucket, i.key).await?;
+    read_conditions(
+        &ReadConditions {
+            if_match: i.if_match,
+            if_none_match: i.if_none_match,
+            if_modified_since: i.if_modified_since,
+            if_unmodified_since: i.if_unmodified_since,
+        },
+        &meta,
+    )?;
+    let range = byte_range(i.range.as_ref(), meta.size)?;
+    let span = range.clone().unwrap_or(0..meta.size);
+    let enabled = i
+        .checksum_mode
+        .as_ref()
+        .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+    let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, enabled);
+    let h = &meta.headers;
+    Ok(S3Response::new(HeadObjectOutput {
+        accept_ranges: Some("bytes".into()),
+        content_length: Some((span.end - span.start) as i64),
+        content_range: range.map(|r| {
+            format!(
+                "bytes {}-{}/{}",
+                r.start,
+                r.end.saturating_sub(1),
+                meta.size
+            )
+        }),
+        content_type: h.content_type.clone(),
+        content_encoding: h.content_encoding.clone(),
+        content_disposition: h.content_disposition.clone(),
+        content_language: h.content_language.clone(),
+        cache_control: h.cache_control.clone(),
+        expires: expires_of(h),
+        metadata: metadata_map(h),
+        e_tag: Some(quoted(&meta.etag)),
+        last_modified: Some(timestamp(meta.modified_ms)),
+        parts_count: (!meta.parts.is_empty()).then_some(meta.parts.len() as i32),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        ..Default::default()
+    }))
+}
+
+/// Removes `keys` of `bucket` in one transaction; returns the removed records.
+async fn remove(b: &Backend, bucket: String, keys: Vec<String>) -> S3Result<Vec<ObjectMeta>> {
+    let gone = b
+        .blocking(move |store: &Store| {
+            store.write(|tx| {
+                write_bucket(tx, &bucket)?;
+                let mut t = tx.open_table(OBJECTS).map_err(db_err)?;
+                let mut gone = Vec::new();
+                for key in &keys {
+                    if let Some(v) = t
+                        .remove(object_key(&bucket, key).as_slice())
+                        .map_err(db_err)?
+                    {
+                        gone.push(decode::<ObjectMeta>(key, v.value())?);
+                    }
+                }
+                Ok(gone)
+            })
+        })
+        .await?;
+    for meta in &gone {
+        b.store.forget(&meta.data);
+    }
+    Ok(gone)
+}
+
+pub(crate) async fn delete(
+    b: &Backend,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    remove(b, req.input.bucket, vec![req.input.key]).await?;
+    Ok(S3Response::new(DeleteObjectOutput::default()))
+}
+
+pub(crate) async fn delete_many(
+    b: &Backend,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let d = req.input.delete;
+    if d.objects.len() > 1000 {
+        return Err(s3_error!(
+            MalformedXML,
+            "a DeleteObjects request names at most 1000 keys"
+        ));
+    }
+    let keys: Vec<String> = d.objects.iter().map(|o| o.key.clone()).collect();
+    remove(b, req.input.bucket, keys.clone()).await?;
+    let quiet = d.quiet.unwrap_or(false);
+    let deleted = (!quiet).then(|| {
+        keys.into_iter()
+            .map(|k| DeletedObject {
+                key: Some(k),
+                ..Default::default()
+            })
+            .collect()
+    });
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted,
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn copy(
+    b: &Backend,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let i = req.input;
+    let (src_bucket, src_key) = match &i.copy_source {
+        CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
+        _ => {
+            return Err(s3_error!(
+                NotImplemented,
+                "copying from an access point is not supported"
+            ))
+        }
+    };
+    let replace_meta = i
+        .metadata_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = i
+        .tagging_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    for _ in 0..8 {
+        let src = read_object(b, src_bucket.clone(), src_key.clone()).await?;
+        read_conditions(
+            &ReadConditions {
+                if_match: i.copy_source_if_match.clone(),
+                if_none_match: i.copy_source_if_none_match.clone(),
+                if_modified_since: i.copy_source_if_modified_since.clone(),
+                if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
+            },
+            &src,
+        )
+        .map_err(|_| precondition_failed())?;
+        if src_bucket == i.bucket && src_key == i.key && !replace_meta && !replace_tags {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        let data = match &src.data {
+            Data::Inline(_) => src.data.clone(),
+            Data::File(id) => match blob::concat(&b.store, vec![id.clone()]).await {
+                Ok(id) => Data::File(id),
+                Err(super::store::StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(store_err(e)),
+            },
+        };
+        let headers = match replace_meta {
+            true => headers(NewHeaders {
+                content_type: i.content_type.clone(),
+                content_encoding: i.content_encoding.clone(),
+                content_disposition: i.content_disposition.clone(),
+                content_language: i.content_language.clone(),
+                cache_control: i.cache_control.clone(),
+                expires: i.expires.clone(),
+                metadata: i.metadata.clone(),
+            }),
+            false => src.headers.clone(),
+        };
+        let tags = match replace_tags {
+            true => parse_tagging(i.tagging.as_deref()),
+            false => src.tags.clone(),
+        };
+        let meta = ObjectMeta {
+            modified_ms: b.now(),
+            headers,
+            data,
+            tags,
+            ..src
+        };
+        let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
+        commit_object(
+            b,
+            i.bucket.clone(),
+            i.key.clone(),
+            meta,
+            "ObjectCreated:Copy",
+            |_| Ok(()),
+        )
+        .await?;
+        return Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(quoted(&etag)),
+                last_modified: Some(timestamp(modified)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+    }
+    Err(super::internal(
+        "the source object kept changing while it was copied",
+    ))
+}

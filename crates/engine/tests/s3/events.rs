@@ -1,0 +1,190 @@
+//! Object-created events: notification filters, the event shape, order,
+//! and the log and subscriber positions across a restart.
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, Event, FilterRule, FilterRuleName,
+    LambdaFunctionConfiguration, NotificationConfiguration, NotificationConfigurationFilter,
+    S3KeyFilter,
+};
+use aws_sdk_s3::Client;
+use engine::Config;
+
+use super::{body, client, md5_hex};
+
+fn notify_rides(c: &Client) -> aws_sdk_s3::operation::put_bucket_notification_configuration::builders::PutBucketNotificationConfigurationFluentBuilder{
+    let filter = NotificationConfigurationFilter::builder()
+        .key(
+            S3KeyFilter::builder()
+                .filter_rules(
+                    FilterRule::builder()
+                        .name(FilterRuleName::Prefix)
+                        .value("rides/")
+                        .build(),
+                )
+                .filter_rules(
+                    FilterRule::builder()
+                        .name(FilterRuleName::Suffix)
+                        .value(".json")
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let rule = LambdaFunctionConfiguration::builder()
+        .id("loader")
+        .lambda_function_arn("arn:aws:lambda:us-east-1:000000000000:function:loader")
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(filter)
+        .build()
+        .unwrap();
+    c.put_bucket_notification_configuration()
+        .bucket("uploads")
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .lambda_function_configurations(rule)
+                .build(),
+        )
+}
+
+#[tokio::test]
+async fn object_created_events_follow_the_notification_filters_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Config::default()
+    };
+    let e = engine::spawn(config()).await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("uploads").send().await.unwrap();
+    notify_rides(&c).send().await.unwrap();
+    let got = c
+        .get_bucket_notification_configuration()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    let rule = &got.lambda_function_configurations()[0];
+    assert_eq!(rule.id(), Some("loader"));
+    assert_eq!(
+        rule.filter().unwrap().key().unwrap().filter_rules().len(),
+        2
+    );
+
+    let events = e.s3_events();
+    let waiting = tokio::spawn({
+        let events = events.clone();
+        async move { events.wait_past(0).await }
+    });
+    for key in [
+        "rides/1.json",
+        "other/2.json",
+        "rides/3.csv",
+        "rides/a b.json",
+    ] {
+        c.put_object()
+            .bucket("uploads")
+            .key(key)
+            .body(ByteStream::from_static(b"{}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    c.copy_object()
+        .bucket("uploads")
+        .key("rides/copy.json")
+        .copy_source("uploads/rides/1.json")
+        .send()
+        .await
+        .unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("uploads")
+        .key("rides/big.json")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let part = c
+        .upload_part()
+        .bucket("uploads")
+        .key("rides/big.json")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"[]"))
+        .send()
+        .await
+        .unwrap();
+    c.complete_multipart_upload()
+        .bucket("uploads")
+        .key("rides/big.json")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let read = events.read(0, 100).unwrap();
+    let names: Vec<(String, String)> = read
+        .iter()
+        .map(|ev| {
+            let r = &ev.body["Records"][0];
+            (
+                r["eventName"].as_str().unwrap().to_string(),
+                r["s3"]["object"]["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ObjectCreated:Put".to_string(), "rides/1.json".to_string()),
+            ("ObjectCreated:Put".into(), "rides/a+b.json".into()),
+            ("ObjectCreated:Copy".into(), "rides/copy.json".into()),
+            (
+                "ObjectCreated:CompleteMultipartUpload".into(),
+                "rides/big.json".into()
+            ),
+        ]
+    );
+    let first = &read[0].body["Records"][0];
+    assert_eq!(first["eventVersion"], "2.1");
+    assert_eq!(first["eventSource"], "aws:s3");
+    assert_eq!(first["awsRegion"], "us-east-1");
+    assert_eq!(first["s3"]["bucket"]["name"], "uploads");
+    assert_eq!(first["s3"]["bucket"]["arn"], "arn:aws:s3:::uploads");
+    assert_eq!(first["s3"]["object"]["size"], 2);
+    assert_eq!(first["s3"]["object"]["eTag"], md5_hex(b"{}"));
+    assert_eq!(first["s3"]["configurationId"], "loader");
+    assert!(read.windows(2).all(|w| w[0].position < w[1].position));
+    events.ack("loader", read[1].position).unwrap();
+    drop((c, events));
+    e.shutdown().await.unwrap();
+
+    // After a restart: the same events, and the subscriber's position.
+    let e = engine::spawn(config()).await.unwrap();
+    let events = e.s3_events();
+    assert_eq!(events.position("loader").unwrap(), read[1].position);
+    assert_eq!(events.position("nobody").unwrap(), 0);
+    let rest = events
+        .read(events.position("loader").unwrap(), 100)
+        .unwrap();
+    assert_eq!(rest, read[2..].to_vec());
+    let c = client(&e.url());
+    assert_eq!(body(&c, "uploads", "rides/big.json").await, b"[]");
+}

@@ -1,0 +1,149 @@
+//! Multipart uploads: parts, listings, the `md5-of-md5s-N` ETag, part size
+//! rules and abort.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+
+use super::{body, client, code, md5_hex};
+
+async fn upload_part(c: &Client, key: &str, id: &str, n: i32, data: Vec<u8>) -> CompletedPart {
+    let out = c
+        .upload_part()
+        .bucket("bkt")
+        .key(key)
+        .upload_id(id)
+        .part_number(n)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .unwrap();
+    CompletedPart::builder()
+        .part_number(n)
+        .e_tag(out.e_tag().unwrap())
+        .build()
+}
+
+#[tokio::test]
+async fn multipart_uploads_complete_with_the_md5_of_md5s_etag() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("big")
+        .content_type("text/csv")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let one = vec![1u8; 5 << 20];
+    let two = vec![2u8; 1000];
+    let parts = vec![
+        upload_part(&c, "big", &id, 1, one.clone()).await,
+        upload_part(&c, "big", &id, 2, two.clone()).await,
+    ];
+    let listed = c
+        .list_parts()
+        .bucket("bkt")
+        .key("big")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.parts().len(), 2);
+    assert_eq!(listed.parts()[1].size(), Some(1000));
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploads.uploads()[0].upload_id(), Some(id.as_str()));
+
+    let done = c
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("big")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut md5s = Vec::new();
+    for p in [&one, &two] {
+        use md5::{Digest, Md5};
+        md5s.extend_from_slice(&Md5::digest(p));
+    }
+    assert_eq!(
+        done.e_tag(),
+        Some(format!("\"{}-2\"", md5_hex(&md5s)).as_str())
+    );
+    let mut all = one.clone();
+    all.extend_from_slice(&two);
+    assert_eq!(body(&c, "bkt", "big").await, all);
+    let head = c
+        .head_object()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("text/csv"));
+    let gone = c
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    assert!(gone.uploads().is_empty());
+
+    // A part under 5 MiB that is not the last: EntityTooSmall; abort.
+    let up = c
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("small")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let parts = vec![
+        upload_part(&c, "small", &id, 1, vec![1; 10]).await,
+        upload_part(&c, "small", &id, 2, vec![2; 10]).await,
+    ];
+    let small = c
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("small")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(small.as_service_error().unwrap()), "EntityTooSmall");
+    c.abort_multipart_upload()
+        .bucket("bkt")
+        .key("small")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let aborted = c
+        .list_parts()
+        .bucket("bkt")
+        .key("small")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(aborted.as_service_error().unwrap()), "NoSuchUpload");
+}
