@@ -205,7 +205,10 @@ pub async fn run(
     let s3_settings = s3::Settings::of(&config); // S3 (issue 16)
     let (engine, writer) = kinesis::Engine::open(config).await?;
     let s3 = s3::open(s3_settings)?; // S3 (issue 16)
-    serve(listener, engine, writer, s3, front, shutdown).await
+                                     // Opened before serving: a damaged table file is refused before any
+                                     // request is answered (and before `spawn` returns).
+    let tables = dynamodb::open(&engine.config)?;
+    serve(listener, engine, writer, tables, s3, front, shutdown).await
 }
 
 /// The settings of the HTTP front, taken from [`Config`] before the engine
@@ -242,13 +245,14 @@ async fn serve(
     listener: tokio::net::TcpListener,
     engine: Arc<kinesis::Engine>,
     writer: tokio::task::JoinHandle<Result<(), EngineError>>,
+    tables: Arc<dynamodb::Service>,
     s3: s3::Service, // S3 (issue 16)
     settings: FrontConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
     let bodies = front::limits::BodyLimits::new(settings.body_budget, settings.body_timeout);
     let router = front::http::router(engine.clone(), bodies)
-        .layer(axum::Extension(dynamodb::open(&engine.config)?))
+        .layer(axum::Extension(tables))
         .layer(axum::Extension(s3)); // S3 (issue 16)
     let closing = engine.clone();
     let server = front::conn::serve(listener, router, settings.conns, async move {
@@ -371,12 +375,23 @@ pub async fn spawn_on(
     let s3_settings = s3::Settings::of(&config); // S3 (issue 16)
     let (engine, writer) = kinesis::Engine::open(config).await?;
     let s3 = s3::open(s3_settings)?; // S3 (issue 16)
+                                     // Opened before serving: a damaged table file is refused before any
+                                     // request is answered (and before `spawn` returns).
+    let tables = dynamodb::open(&engine.config)?;
     let s3_handle = s3.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle_engine = engine.clone();
-    let task = tokio::spawn(serve(listener, engine, writer, s3, front, async move {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(serve(
+        listener,
+        engine,
+        writer,
+        tables,
+        s3,
+        front,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(EngineHandle {
         addr,
         engine: handle_engine,

@@ -18,8 +18,10 @@
 //! the `dynamo` module.
 
 mod dynamo;
+mod uploads;
 
 pub use dynamo::PROCESSOR_STATE_FILE;
+pub use uploads::{ARCHIVE_BUCKET, UPLOADS_BUCKET};
 
 use std::future::Future;
 use std::io::Write;
@@ -211,7 +213,7 @@ impl Stack {
                 read = stats.records_read,
                 summaries = stats.summaries_written,
                 open_windows = stats.open_windows,
-                "aggregator stopped; open windows saved"
+                "aggregator stopped"
             );
             Ok(())
         });
@@ -219,6 +221,7 @@ impl Stack {
         stack
             .add_processor(processor_connect, data_dir.as_deref())
             .await?;
+        stack.add_upload_loader().await?;
         Ok(stack)
     }
 

@@ -139,16 +139,19 @@ struct ServeArgs {
         conflicts_with = "in_memory"
     )]
     cache_mb: u64,
-    /// Enforce per-shard throughput limits like the real service.
+    /// Enforce throughput limits like the real services (Kinesis per shard,
+    /// DynamoDB per provisioned table and index).
     #[arg(long)]
     enforce_limits: bool,
-    /// Fraction of calls failing with InternalFailure (fault injection, 0..1).
+    /// Fraction of calls failing with an internal error (Kinesis InternalFailure,
+    /// DynamoDB 500 InternalServerError; fault injection, 0..1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     fail_call_ratio: f64,
-    /// Fraction of PutRecords entries failing with InternalFailure (0..1).
+    /// Fraction of PutRecords entries failing with InternalFailure, and of
+    /// BatchWriteItem / BatchGetItem requests left unprocessed (0..1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     fail_entry_ratio: f64,
-    /// How long a stream stays CREATING, UPDATING or DELETING, as on AWS
+    /// How long a stream (or table) stays CREATING, UPDATING or DELETING, as on AWS
     /// (0ms: changes are ACTIVE at once; e.g. 500ms makes SDK waiters wait).
     #[arg(long, value_name = "D", default_value = "0ms", value_parser = parse_duration)]
     state_delay: Duration,

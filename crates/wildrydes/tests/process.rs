@@ -377,3 +377,58 @@ async fn up_creates_the_table_and_rocinantes_items_appear() {
     ctrl_c(&child);
     assert!(child.wait().await.unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ride_file_uploaded_to_the_bucket_is_loaded_into_the_table() {
+    let (mut child, url) = up().await;
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "a", "b", None, None, "test",
+        ))
+        .endpoint_url(&url)
+        .force_path_style(true)
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(conf);
+    // A ride file as the workshop's: one status record per line.
+    let mut ride = sensor::Ride::new("Shadowfax", 3);
+    let lines: String = (0..5)
+        .map(|i| {
+            let at = sensor::StatusTime::from_millis(1_700_000_000_000 + i * 1000);
+            ride.step(at).to_json_line()
+        })
+        .map(|line| String::from_utf8(line).unwrap())
+        .collect();
+    s3.put_object()
+        .bucket("wildrydes-uploads")
+        .key("rides/shadowfax ride.json")
+        .body(lines.into_bytes().into())
+        .send()
+        .await
+        .expect("up creates the uploads bucket");
+    let client = dynamodb(&url);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = client
+            .query()
+            .table_name(process::TABLE)
+            .key_condition_expression("#n = :n")
+            .expression_attribute_names("#n", "Name")
+            .expression_attribute_values(":n", AttributeValue::S("Shadowfax".into()))
+            .send()
+            .await
+            .unwrap();
+        if out.count() == 5 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the uploaded file was not loaded: {} of 5 items",
+            out.count()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ctrl_c(&child);
+    assert!(child.wait().await.unwrap().success());
+}
