@@ -1,7 +1,8 @@
-//! The embedded Kinesis-compatible engine: a local Kinesis Data Streams server that
-//! speaks the real JSON wire protocol (AWS SDKs, boto3 and the AWS CLI talk to it
-//! unmodified), in memory or durable in a data directory (group-committed,
-//! checksummed append-only log, recovered on restart).
+//! The embedded engine: Kinesis Data Streams, DynamoDB and S3 on one port,
+//! speaking the real wire protocols (AWS SDKs, boto3 and the AWS CLI talk to it
+//! unmodified), in memory or durable in a data directory (Kinesis: a
+//! group-committed, checksummed append-only log, recovered on restart;
+//! DynamoDB and S3: redb, bodies in fsynced files).
 //!
 //! Start it with [`run`] on a listener you bound, or with [`spawn`] /
 //! [`spawn_in_memory`] from tests:
