@@ -2,7 +2,9 @@
 //! summary becomes an item of UnicornSensorData while the engine leaves
 //! writes unprocessed, invalid records are skipped (and dead-lettered), a
 //! kill -9 in the middle of the work loses nothing; and `wildrydes up`
-//! creates the table and fills it.
+//! creates the table and fills it. Unix only: the processes are stopped with
+//! SIGINT (Ctrl-C) and SIGKILL.
+#![cfg(unix)]
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -17,6 +17,18 @@ pub(crate) fn is_s3(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
     if headers.contains_key("x-amz-target") {
         return false;
     }
+    // A request signed for another service (its SigV4 credential scope
+    // names `kinesis`, say) is that service's, whatever its method: Kinesis
+    // answers a GET with its AccessDeniedException, as recorded.
+    let scope_service = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|cred| cred.split([',', ' ']).next())
+        .and_then(|cred| cred.split('/').nth(3));
+    if scope_service.is_some_and(|service| service != "s3") {
+        return false;
+    }
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -149,6 +161,21 @@ mod tests {
             HeaderValue::from_static("Kinesis_20131202.ListStreams"),
         );
         assert!(!is_s3(&Method::GET, &uri("/b"), &t));
+    }
+
+    #[test]
+    fn requests_signed_for_another_service_are_not_s3s() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        let signed = |service: &str| {
+            let mut h = HeaderMap::new();
+            let auth = format!("AWS4-HMAC-SHA256 Credential=AKID/20261202/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00");
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(&auth).unwrap());
+            h
+        };
+        assert!(!is_s3(&Method::GET, &uri("/"), &signed("kinesis")));
+        assert!(!is_s3(&Method::DELETE, &uri("/"), &signed("dynamodb")));
+        assert!(is_s3(&Method::GET, &uri("/"), &signed("s3")));
+        assert!(is_s3(&Method::PUT, &uri("/b/k"), &signed("s3")));
     }
 
     #[test]
