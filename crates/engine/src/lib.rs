@@ -206,8 +206,9 @@ pub async fn run(
     let s3_settings = s3::Settings::of(&config); // S3 (issue 16)
     let (engine, writer) = kinesis::Engine::open(config).await?;
     let s3 = s3::open(s3_settings)?; // S3 (issue 16)
-                                     // Opened before serving: a damaged table file is refused before any
-                                     // request is answered (and before `spawn` returns).
+
+    // Opened before serving: a damaged table file is refused before any
+    // request is answered (and before `spawn` returns).
     let tables = dynamodb::open(&engine.config)?;
     serve(listener, engine, writer, tables, s3, front, shutdown).await
 }
@@ -376,8 +377,9 @@ pub async fn spawn_on(
     let s3_settings = s3::Settings::of(&config); // S3 (issue 16)
     let (engine, writer) = kinesis::Engine::open(config).await?;
     let s3 = s3::open(s3_settings)?; // S3 (issue 16)
-                                     // Opened before serving: a damaged table file is refused before any
-                                     // request is answered (and before `spawn` returns).
+
+    // Opened before serving: a damaged table file is refused before any
+    // request is answered (and before `spawn` returns).
     let tables = dynamodb::open(&engine.config)?;
     let s3_handle = s3.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
