@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod banner;
 mod load;
 mod processing;
 mod repair;
@@ -417,36 +418,6 @@ async fn start_stack(
     stack::Stack::start(listener, options).await.context(what)
 }
 
-/// The banner of `up`: where things are and what to type next.
-fn banner(stack: &stack::Stack) -> String {
-    let url = stack.url();
-    let data = match stack.data_dir() {
-        Some(dir) => format!("{} (kept across restarts)", dir.display()),
-        None => "in memory (nothing is kept)".to_owned(),
-    };
-    format!(
-        "endpoint: {url}\n\
-         data:     {data}\n\
-         streams:  {src} -> aggregator ({window} windows) -> {dst} -> processor -> DynamoDB table {table}\n\
-         buckets:  s3://{uploads} (ride files, loaded into {table}), s3://{archive}\n\
-         \n\
-         In another terminal (from a source checkout: cargo run --release --bin producer -- ...):\n\
-         \x20 ./producer -endpoint {url} -name Rocinante\n\
-         \x20 ./consumer -endpoint {url} -stream {dst} | jq .\n\
-         Or for every tool at once (the binaries, aws, boto3):\n\
-         \x20 export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n\
-         \x20 aws kinesis list-streams\n\
-         \x20 aws s3 cp rides.json s3://{uploads}/\n\
-         Ctrl-C stops everything.",
-        src = stack::SOURCE_STREAM,
-        dst = stack::SUMMARY_STREAM,
-        table = process::TABLE,
-        uploads = stack::UPLOADS_BUCKET,
-        archive = stack::ARCHIVE_BUCKET,
-        window = humantime::format_duration(stack.window()),
-    )
-}
-
 async fn up(args: UpArgs) -> Result<()> {
     let data_dir = (!args.in_memory).then_some(args.data_dir);
     if !args.auth.is_empty() {
@@ -465,7 +436,7 @@ async fn up(args: UpArgs) -> Result<()> {
         ..engine::Config::default()
     };
     let stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
-    println!("{}", banner(&stack));
+    println!("{}", banner::banner(&stack));
     stack.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
@@ -475,7 +446,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let engine = engine::Config::default();
     let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
     // stdout carries the summaries; the banner goes to stderr.
-    eprintln!("{}", banner(&stack));
+    eprintln!("{}", banner::banner(&stack));
     eprintln!(
         "demo: {} unicorns report every second; a summary per unicorn every {}.",
         args.unicorns,
