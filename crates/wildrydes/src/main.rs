@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod alerting;
 mod banner;
 mod load;
 mod processing;
@@ -59,6 +60,8 @@ enum Command {
     Process(processing::ProcessArgs),
     /// Load ride files (JSON lines or CSV, local or s3://BUCKET/KEY) into UnicornSensorData.
     Load(load::LoadArgs),
+    /// Raise one alert when a unicorn's MagicPoints fall below a threshold (on `wildrydes-alerts`).
+    Alert(alerting::AlertArgs),
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +358,7 @@ fn main() -> ExitCode {
             Command::Repair(args) => repair::repair(args),
             Command::Process(args) => processing::run(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::Alert(args) => alerting::run(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
