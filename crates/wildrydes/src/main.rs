@@ -15,6 +15,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod alerting;
 mod banner;
+mod live;
 mod load;
 mod processing;
 mod repair;
@@ -62,6 +63,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Raise one alert when a unicorn's MagicPoints fall below a threshold (on `wildrydes-alerts`).
     Alert(alerting::AlertArgs),
+    /// Serve the live map of the fleet for streams on AWS or any endpoint.
+    Dashboard(live::DashboardArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +81,8 @@ struct ListenArgs {
 struct UpArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    dashboard: live::StackDashboardArgs,
     /// Directory for durable data (created if missing).
     #[arg(
         long,
@@ -110,6 +115,8 @@ struct UpArgs {
 struct DemoArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    dashboard: live::StackDashboardArgs,
     /// Keep data in DIR (default: in memory, nothing kept).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -359,6 +366,7 @@ fn main() -> ExitCode {
             Command::Process(args) => processing::run(args).await,
             Command::Load(args) => load::run(args).await,
             Command::Alert(args) => alerting::run(args).await,
+            Command::Dashboard(args) => live::run(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -439,8 +447,9 @@ async fn up(args: UpArgs) -> Result<()> {
         auth: args.auth,
         ..engine::Config::default()
     };
-    let stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
-    println!("{}", banner::banner(&stack));
+    let mut stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
+    let map = live::add_to_stack(&mut stack, &args.listen, args.dashboard).await?;
+    println!("{}", banner::banner(&stack, &map));
     stack.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
@@ -449,8 +458,9 @@ async fn up(args: UpArgs) -> Result<()> {
 async fn demo(args: DemoArgs) -> Result<()> {
     let engine = engine::Config::default();
     let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
+    let map = live::add_to_stack(&mut stack, &args.listen, args.dashboard).await?;
     // stdout carries the summaries; the banner goes to stderr.
-    eprintln!("{}", banner::banner(&stack));
+    eprintln!("{}", banner::banner(&stack, &map));
     eprintln!(
         "demo: {} unicorns report every second; a summary per unicorn every {}.",
         args.unicorns,
