@@ -15,6 +15,7 @@
 //! events), `GET /snapshot.json`, and the page's files. See [`hub`] for how
 //! a slow browser is kept from slowing the others.
 
+pub mod browser;
 pub mod feed;
 pub mod hub;
 pub mod page;
