@@ -67,24 +67,46 @@ const DEFAULT_PORT: u16 = 4568;
 async fn listen(bind: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
     let addr = SocketAddr::new(bind, port);
     tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("cannot serve the dashboard on {addr} (is it in use? choose another port)")
+        format!(
+            "cannot serve the dashboard on {addr} (is another wildrydes already running there? \
+             stop it or choose another port)"
+        )
     })
 }
 
-/// Starts the stack's dashboard; returns its URL.
-pub async fn add_to_stack(
-    stack: &mut stack::Stack,
+/// Binds the live map's port, before the stack starts (a busy port fails
+/// before anything is touched).
+pub async fn bind(
     engine: &super::ListenArgs,
-    args: StackDashboardArgs,
-) -> Result<String> {
-    let next = match engine.port {
-        0 => 0,
-        port => port
+    args: &StackDashboardArgs,
+) -> Result<tokio::net::TcpListener> {
+    let port = match (args.dashboard_port, engine.port) {
+        (Some(port), _) => port,
+        (None, 0) => 0,
+        (None, port) => port
             .checked_add(1)
             .context("no port after the engine's: set --dashboard-port")?,
     };
-    let listener = listen(engine.bind, args.dashboard_port.unwrap_or(next)).await?;
-    Ok(stack.add_dashboard(listener, args.tiles.tiles).await?)
+    listen(engine.bind, port).await
+}
+
+/// Serves the live map of `stack` on `listener`; returns the stack and the
+/// page's URL. If it cannot start, the stack is stopped cleanly (its engine
+/// flushed) before the error is returned.
+pub async fn serve(
+    mut stack: stack::Stack,
+    listener: tokio::net::TcpListener,
+    args: StackDashboardArgs,
+) -> Result<(stack::Stack, String)> {
+    match stack.add_dashboard(listener, args.tiles.tiles).await {
+        Ok(url) => Ok((stack, url)),
+        Err(err) => {
+            if let Err(stop) = stack.run_until(std::future::ready(())).await {
+                tracing::warn!(error = %stop, "stopping the stack");
+            }
+            Err(err.into())
+        }
+    }
 }
 
 pub async fn run(args: DashboardArgs) -> Result<()> {

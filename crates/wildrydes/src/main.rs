@@ -447,8 +447,9 @@ async fn up(args: UpArgs) -> Result<()> {
         auth: args.auth,
         ..engine::Config::default()
     };
-    let mut stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
-    let map = live::add_to_stack(&mut stack, &args.listen, args.dashboard).await?;
+    let map = live::bind(&args.listen, &args.dashboard).await?;
+    let stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
+    let (stack, map) = live::serve(stack, map, args.dashboard).await?;
     println!("{}", banner::banner(&stack, &map));
     stack.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -457,8 +458,9 @@ async fn up(args: UpArgs) -> Result<()> {
 
 async fn demo(args: DemoArgs) -> Result<()> {
     let engine = engine::Config::default();
-    let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
-    let map = live::add_to_stack(&mut stack, &args.listen, args.dashboard).await?;
+    let map = live::bind(&args.listen, &args.dashboard).await?;
+    let stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
+    let (mut stack, map) = live::serve(stack, map, args.dashboard).await?;
     // stdout carries the summaries; the banner goes to stderr.
     eprintln!("{}", banner::banner(&stack, &map));
     eprintln!(

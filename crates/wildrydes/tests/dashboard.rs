@@ -135,3 +135,130 @@ async fn the_page_shows_the_fleet_moving_summaries_and_an_alert() {
         std::fs::write(keep, &b).unwrap();
     }
 }
+
+/// `GET path` on `base` (http://host:port/), the body.
+async fn get(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut socket = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+/// `wildrydes dashboard` against any endpoint (as against AWS): the page,
+/// and with no alert stream (on AWS alerts go to SNS) the alerts it raises
+/// itself from the raw stream.
+#[tokio::test]
+async fn wildrydes_dashboard_serves_the_page_for_any_endpoint() {
+    let engine = engine::spawn_in_memory().await.unwrap();
+    let url = engine.url();
+    let conn = kinesis::connect(&kinesis::ConnectOptions {
+        endpoint: Some(url.clone()),
+        ..kinesis::ConnectOptions::default()
+    })
+    .await
+    .unwrap();
+    conn.ensure_stream("wildrydes", 1).await.unwrap();
+    let mut dashboard = Command::new(common::WILDRYDES)
+        .args([
+            "dashboard",
+            "--port",
+            "0",
+            "--tiles",
+            "none",
+            "--endpoint",
+            &url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = dashboard.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("started within 30 s")
+        .unwrap()
+        .unwrap();
+    let page = first
+        .strip_prefix("dashboard: ")
+        .expect("prints its URL")
+        .to_owned();
+    let html = get(&page, "").await;
+    assert!(html.contains("<title>Wild Rydes"), "{html}");
+    assert!(
+        html.contains("\"tiles\":null"),
+        "--tiles none reaches the page"
+    );
+    assert!(
+        !html.contains("AWS_") && !html.contains("local"),
+        "no credential in the page"
+    );
+    assert!(get(&page, "leaflet/leaflet.js").await.contains("Leaflet"));
+
+    let _low = producer(
+        &url,
+        &[
+            "-name",
+            LOW,
+            "-low-magic",
+            "-seed",
+            "2",
+            "-interval",
+            "100ms",
+        ],
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let snapshot: serde_json::Value =
+            serde_json::from_str(&get(&page, "snapshot.json").await).unwrap();
+        let alerts = snapshot["alerts"].as_array().unwrap();
+        if let Some(alert) = alerts.first() {
+            assert_eq!(alert["Name"], LOW);
+            assert!(alert["MagicPoints"].as_i64().unwrap() < 50);
+            assert_eq!(snapshot["unicorns"][0][0][0], LOW);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no alert within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_busy_dashboard_port_is_a_one_line_error_with_nothing_touched() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(common::WILDRYDES)
+            .args(["up", "--port", "0", "--dashboard-port", &port, "--data-dir"])
+            .arg(&data)
+            .output(),
+    )
+    .await
+    .expect("ended within 60 s")
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("wildrydes: cannot serve the dashboard on 127.0.0.1:")
+            && err.contains(&port),
+        "{err}"
+    );
+    assert!(!data.exists(), "the data dir was not created");
+}
