@@ -239,3 +239,59 @@ impl Dashboard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use futures_util::StreamExt;
+
+    async fn next(
+        stream: &mut (impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Unpin),
+    ) -> String {
+        let bytes = stream.next().await.expect("an event").expect("infallible");
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_browser_that_falls_behind_gets_a_fresh_snapshot_and_goes_on() {
+        let hub = Arc::new(Hub::new(HubConfig {
+            buffer: 2,
+            ..HubConfig::default()
+        }));
+        let position = |lat: f64, at: i64| vec![Position("A".into(), lat, -73.9, 150, 150, at)];
+        hub.positions(position(40.0, 1));
+        let mut stream = Box::pin(event_stream(hub.clone()));
+        assert_eq!(next(&mut stream).await, "retry: 1000\n\n");
+        let snapshot = next(&mut stream).await;
+        assert!(
+            snapshot.starts_with("event: snapshot\ndata: {\"unicorns\":[[[\"A\",40.0,"),
+            "{snapshot}"
+        );
+        assert_eq!(hub.stats().clients.load(Ordering::Relaxed), 1);
+        // Five events while this browser reads none: its buffer holds two.
+        for i in 1..=5 {
+            hub.positions(position(40.0 + f64::from(i), i64::from(i) + 1));
+        }
+        // It is brought up to date with the latest state, not the lost events.
+        let snapshot = next(&mut stream).await;
+        assert!(
+            snapshot.starts_with("event: snapshot\ndata: {\"unicorns\":[[[\"A\",45.0,"),
+            "{snapshot}"
+        );
+        assert_eq!(hub.stats().resyncs.load(Ordering::Relaxed), 1);
+        hub.positions(position(46.0, 7));
+        assert_eq!(
+            next(&mut stream).await,
+            "event: positions\ndata: [[\"A\",46.0,-73.9,150,150,7]]\n\n"
+        );
+        hub.close();
+        assert!(
+            stream.next().await.is_none(),
+            "the stream ends when the hub closes"
+        );
+        drop(stream);
+        assert_eq!(hub.stats().clients.load(Ordering::Relaxed), 0);
+    }
+}
