@@ -93,8 +93,8 @@ fn main() -> ExitCode {
                 Command::Repair(args) => repair::repair(args),
                 Command::Process(args) => processing::run(args).await,
                 Command::Load(args) => load::run(args).await,
-            Command::Alert(args) => alerting::run(args).await,
-            Command::Dashboard(args) => live::run(args).await,
+                Command::Alert(args) => alerting::run(args).await,
+                Command::Dashboard(args) => live::run(args).await,
                 Command::Completions(args) => gen::completions::<Cli>(args),
                 Command::Man(args) => gen::man::<Cli>(args),
             }

@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::{banner, live};
 use crate::serve::{
     bind, parse_auth, parse_window, raise_open_files_limit, warn_if_exposed, ListenArgs,
 };
+use crate::{banner, live};
 use cli::shutdown_signal;
 
 #[derive(Debug, Args)]
