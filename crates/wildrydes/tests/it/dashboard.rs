@@ -17,8 +17,8 @@ use std::time::Duration;
 use dashboard::browser::{find_chromium, screenshot, Browser, Report, Reports};
 use tokio::process::{Child, Command};
 
-mod common;
-mod live_common;
+use crate::common;
+use crate::live_common;
 
 use common::workspace_bin;
 use live_common::{field, up};

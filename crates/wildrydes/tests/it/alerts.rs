@@ -9,8 +9,8 @@ use std::time::Duration;
 use sensor::Status;
 use tokio::process::Command;
 
-mod common;
-mod live_common;
+use crate::common;
+use crate::live_common;
 
 use common::workspace_bin;
 use live_common::{field, up};

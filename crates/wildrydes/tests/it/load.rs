@@ -8,7 +8,7 @@ use std::process::Output;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
-mod common;
+use crate::common;
 
 use common::WILDRYDES;
 

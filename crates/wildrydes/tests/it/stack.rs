@@ -12,7 +12,7 @@ use sensor::Summary;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-mod common;
+use crate::common;
 
 use common::{workspace_bin, WILDRYDES};
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use kinesis::writer::{BatchWriter, Record};
 
-mod common;
+use crate::common;
 use kinesis::{ConnectOptions, Reader, ReaderOptions, StartPosition};
 use sensor::{Ride, Status, StatusTime, Summary};
 

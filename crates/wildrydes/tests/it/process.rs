@@ -16,7 +16,7 @@ use kinesis::writer::{BatchWriter, Record};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-mod common;
+use crate::common;
 
 use common::{ctrl_c, WILDRYDES};
 
