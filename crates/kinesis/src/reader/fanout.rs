@@ -18,7 +18,8 @@ use aws_sdk_kinesis::types::{
 };
 use tokio::sync::mpsc;
 
-use super::{convert, fatal, refused_start, Batch, Begin, Msg, ReadError};
+use super::poll::{convert, refused_start};
+use super::{fatal, Batch, Begin, Msg, ReadError};
 use crate::client::{is_loopback, Connection, StreamError};
 use crate::retry::{classify, classify_code, describe, Backoff, ErrorKind};
 
