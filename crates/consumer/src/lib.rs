@@ -6,14 +6,21 @@
 //! * [`Printer`]: writes each user record as pretty JSON (4 spaces, like the
 //!   original Go consumer), compact JSON or an envelope object; data that is
 //!   not JSON becomes a JSON string (its text, or base64 for binary data);
-//! * [`parse_from`]: the `-from` flag.
+//! * [`run`]: the consumer's run loop (checkpoints, stop conditions);
+//! * [`parse_from`]: the `-from` flag (from the `kinesis` crate, where the
+//!   start positions live).
 
 use std::io::{self, Read, Write};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use kinesis::reader::{Record, StartPosition};
+use chrono::SecondsFormat;
+pub mod run;
+
+pub use kinesis::start::{parse_from, FromError};
+pub use run::{run, ConsumeError, RunOptions};
+
+use kinesis::reader::Record;
 use md5::{Digest, Md5};
 use serde::Serialize;
 
@@ -326,59 +333,6 @@ fn transcode(buf: &mut Vec<u8>, data: &[u8], format: Format) -> Result<(), ()> {
     Ok(())
 }
 
-/// `-from` could not be understood.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid -from {0:?}: expected latest, trim_horizon (oldest), a time (2017-06-05T09:17:09Z, \"2017-06-05 09:17:09.191\"), a duration ago (15m), at:<sequence> or after:<sequence>")]
-pub struct FromError(String);
-
-/// Parses `-from`: `latest` (`now`, `newest`), `trim_horizon` (`oldest`,
-/// `earliest`, `beginning`), an RFC 3339 time, a StatusTime-style time (UTC),
-/// a duration ago (`15m`, `2h`), `at:<sequence>`, `after:<sequence>`.
-pub fn parse_from(text: &str) -> Result<StartPosition, FromError> {
-    let trimmed = text.trim();
-    let lower = trimmed.to_ascii_lowercase();
-    match lower.as_str() {
-        "latest" | "now" | "newest" | "tip" => return Ok(StartPosition::Latest),
-        "trim_horizon" | "trim-horizon" | "oldest" | "earliest" | "beginning" | "start" => {
-            return Ok(StartPosition::TrimHorizon)
-        }
-        _ => {}
-    }
-    let sequence = |s: &str| -> Result<String, FromError> {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(s.to_owned())
-        } else {
-            Err(FromError(text.to_owned()))
-        }
-    };
-    if let Some(seq) = lower.strip_prefix("at:") {
-        return Ok(StartPosition::AtSequence(sequence(seq)?));
-    }
-    if let Some(seq) = lower.strip_prefix("after:") {
-        return Ok(StartPosition::AfterSequence(sequence(seq)?));
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(trimmed) {
-        return Ok(StartPosition::AtTimestamp(t.with_timezone(&Utc)));
-    }
-    for pattern in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(trimmed, pattern) {
-            return Ok(StartPosition::AtTimestamp(t.and_utc()));
-        }
-    }
-    if let Ok(ago) = humantime::parse_duration(trimmed.trim_end_matches(" ago")) {
-        let ago = chrono::Duration::from_std(ago).map_err(|_| FromError(text.to_owned()))?;
-        let t = Utc::now()
-            .checked_sub_signed(ago)
-            .ok_or_else(|| FromError(text.to_owned()))?;
-        return Ok(StartPosition::AtTimestamp(t));
-    }
-    Err(FromError(text.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,29 +413,5 @@ mod tests {
         let n = bad.len();
         bad[n - 1] ^= 1;
         assert_eq!(decode(&record(&bad)).len(), 1);
-    }
-
-    #[test]
-    fn from_values() {
-        assert_eq!(parse_from("oldest").unwrap(), StartPosition::TrimHorizon);
-        assert_eq!(parse_from("LATEST").unwrap(), StartPosition::Latest);
-        assert_eq!(
-            parse_from("after:4959").unwrap(),
-            StartPosition::AfterSequence("4959".into())
-        );
-        assert!(matches!(
-            parse_from("2017-06-05 09:17:09.191").unwrap(),
-            StartPosition::AtTimestamp(_)
-        ));
-        assert!(matches!(
-            parse_from("2017-06-05T09:17:09Z").unwrap(),
-            StartPosition::AtTimestamp(_)
-        ));
-        assert!(matches!(
-            parse_from("15m").unwrap(),
-            StartPosition::AtTimestamp(_)
-        ));
-        assert!(parse_from("at:x").is_err());
-        assert!(parse_from("yesterday-ish").is_err());
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_kinesis::Client;
 use chrono::{DateTime, Utc};
@@ -252,15 +252,6 @@ impl Connection {
     }
 }
 
-/// The endpoint the SDK will use: the option, else the standard variables.
-fn configured_endpoint(options: &ConnectOptions) -> Option<String> {
-    options.endpoint.clone().or_else(|| {
-        ["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"]
-            .iter()
-            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-    })
-}
-
 /// Whether `endpoint` names this machine (`localhost`, `127.x.y.z`, `[::1]`).
 pub fn is_loopback(endpoint: &str) -> bool {
     let rest = endpoint
@@ -292,9 +283,42 @@ fn validate_endpoint(endpoint: &str) -> Result<(), ConnectError> {
     }
 }
 
-/// Builds a Kinesis client from the options and the standard AWS chain.
-pub async fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
-    let endpoint = configured_endpoint(options);
+/// How to build the SDK configuration of any AWS service (Kinesis here;
+/// DynamoDB and S3 in the `process` crate), so that every tool resolves
+/// region, credentials and endpoint alike.
+#[derive(Debug, Clone)]
+pub struct SdkOptions<'a> {
+    /// `--region`: overrides the standard chain.
+    pub region: Option<String>,
+    /// `--endpoint`: overrides the standard variables.
+    pub endpoint: Option<String>,
+    /// The variables naming the endpoint when the flag does not, most
+    /// specific first (the SDK reads them too; they decide whether the
+    /// endpoint is local).
+    pub endpoint_vars: &'a [&'a str],
+    pub operation_timeout: Duration,
+    pub attempt_timeout: Duration,
+    /// Attempts the SDK itself makes (1 = leave all retrying to the caller).
+    pub sdk_max_attempts: u32,
+}
+
+/// An SDK configuration and what it resolved to.
+#[derive(Debug, Clone)]
+pub struct Sdk {
+    pub config: SdkConfig,
+    pub region: String,
+    /// The endpoint named by the flag or the environment, if any.
+    pub endpoint: Option<String>,
+}
+
+/// Loads the SDK configuration from the options and the standard AWS chain.
+pub async fn load_sdk(options: &SdkOptions<'_>) -> Result<Sdk, ConnectError> {
+    let endpoint = options.endpoint.clone().or_else(|| {
+        options
+            .endpoint_vars
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+    });
     if let Some(endpoint) = &endpoint {
         validate_endpoint(endpoint)?;
     }
@@ -346,10 +370,28 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ConnectErro
     let region = config
         .region()
         .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string());
-    Ok(Connection {
-        client: Client::new(&config),
+    Ok(Sdk {
+        config,
         region,
         endpoint,
+    })
+}
+
+/// Builds a Kinesis client from the options and the standard AWS chain.
+pub async fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
+    let sdk = load_sdk(&SdkOptions {
+        region: options.region.clone(),
+        endpoint: options.endpoint.clone(),
+        endpoint_vars: &["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"],
+        operation_timeout: options.operation_timeout,
+        attempt_timeout: options.attempt_timeout,
+        sdk_max_attempts: options.sdk_max_attempts,
+    })
+    .await?;
+    Ok(Connection {
+        client: Client::new(&sdk.config),
+        region: sdk.region,
+        endpoint: sdk.endpoint,
     })
 }
 

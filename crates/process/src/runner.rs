@@ -20,7 +20,7 @@ use kinesis::retry::Backoff;
 use kinesis::writer::BatchWriter;
 use kinesis::{ConnectError, ConnectOptions, Positions, ReadError, Reader, ReaderOptions};
 
-use crate::aws::{AwsOptions, BadEndpoint};
+use crate::aws::AwsOptions;
 use crate::stream::{to_event, EventSource, Processor};
 use crate::writer::{ItemWriter, WriteError};
 
@@ -78,10 +78,8 @@ pub struct RunStats {
 /// Why the processor stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    #[error("cannot connect to kinesis: {0}")]
+    #[error("cannot connect: {0}")]
     Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Endpoint(#[from] BadEndpoint),
     #[error("reading the source stream failed: {0}")]
     Read(#[from] ReadError),
     #[error("dead-letter stream: {0}")]

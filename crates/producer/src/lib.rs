@@ -1,9 +1,10 @@
 //! The producer's engine: simulated unicorn fleets and file replays sent to
 //! a Kinesis stream at a steady pace.
 //!
-//! The `producer` binary parses flags and calls [`run`]; everything it does
-//! lives here so tests and benchmarks drive the same code.
+//! The `producer` binary parses flags ([`command`]) and calls [`run`];
+//! everything it does lives here so tests and benchmarks drive the same code.
 
+pub mod command;
 pub mod replay;
 
 use std::future::Future;

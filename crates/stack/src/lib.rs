@@ -33,7 +33,7 @@ use aggregate::{AggregateError, AggregatorConfig, RunOptions, TimeMode};
 use engine::{EngineError, EngineHandle};
 use kinesis::client::StreamError;
 use kinesis::writer::BatchWriter;
-use kinesis::{ConnectError, ConnectOptions, Connection, ReadError, Reader, ReaderOptions};
+use kinesis::{ConnectError, ConnectOptions, Connection};
 use producer::ProducerError;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -119,8 +119,8 @@ pub enum StackError {
     Aggregate(#[source] AggregateError),
     #[error("the demo fleet stopped")]
     Fleet(#[source] ProducerError),
-    #[error("reading the summaries failed")]
-    Summaries(#[source] ReadError),
+    #[error("printing the summaries failed")]
+    Summaries(#[source] consumer::ConsumeError),
     #[error("writing the summaries to the output failed")]
     Output(#[source] std::io::Error),
     #[error("cannot create the DynamoDB table")]
@@ -371,31 +371,14 @@ fn check_window(dir: &Path, file: &Path, window: Duration) -> Result<(), StackEr
 /// Prints every new summary, pretty, until the stack stops or `out` closes.
 async fn print_summaries<W: Write>(
     conn: Connection,
-    mut out: W,
-    mut stopped: StopSignal,
+    out: W,
+    stopped: StopSignal,
 ) -> Result<(), StackError> {
-    let mut reader = Reader::start(
-        conn,
-        ReaderOptions::new(SUMMARY_STREAM, kinesis::StartPosition::Latest),
-    );
-    let mut printer = consumer::Printer::new(consumer::Format::Pretty);
-    loop {
-        let batch = tokio::select! {
-            () = &mut stopped => return Ok(()),
-            batch = reader.next() => batch.map_err(StackError::Summaries)?,
-        };
-        let written = batch.records.iter().try_for_each(|record| {
-            consumer::decode(record)
-                .iter()
-                .try_for_each(|user| printer.write(&mut out, &batch.shard_id, record, user))
-        });
-        match written.and_then(|()| out.flush()) {
-            Ok(()) => {}
-            // `wildrydes demo | head`: the reader is gone, stop quietly.
-            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(err) => return Err(StackError::Output(err)),
-        }
-    }
+    let options = consumer::RunOptions::new(SUMMARY_STREAM, kinesis::StartPosition::Latest);
+    consumer::run(conn, options, out, stopped)
+        .await
+        .map_err(StackError::Summaries)?;
+    Ok(())
 }
 
 #[cfg(test)]

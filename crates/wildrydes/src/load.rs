@@ -31,19 +31,14 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u64).range(1..=256))]
     in_flight: u64,
-    /// AWS region [default: AWS_REGION, the profile, else us-east-1]
-    #[arg(long)]
-    region: Option<String>,
-    /// Endpoint of DynamoDB and S3, e.g. http://127.0.0.1:4567
-    /// [default: AWS_ENDPOINT_URL, else AWS]
-    #[arg(long, value_name = "URL")]
-    endpoint: Option<String>,
+    #[command(flatten)]
+    aws: cli::AwsArgs,
 }
 
 pub async fn run(args: LoadArgs) -> Result<()> {
     let clients = process::aws::connect(&process::aws::AwsOptions {
-        region: args.region,
-        endpoint: args.endpoint,
+        region: args.aws.region,
+        endpoint: args.aws.endpoint,
     })
     .await?;
     process::table::check_table(&clients, &args.table).await?;

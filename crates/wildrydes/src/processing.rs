@@ -10,14 +10,14 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct ProcessArgs {
     /// Stream of summaries (the aggregator's destination).
-    #[arg(long, default_value = "wildrydes-summary", value_parser = kinesis::goflags::stream_name)]
+    #[arg(long, default_value = "wildrydes-summary", value_parser = cli::goflags::stream_name)]
     source: String,
     /// DynamoDB table, with Name (S) as partition key and StatusTime (S) as sort key.
     #[arg(long, default_value = process::TABLE, value_parser = process::table::table_name)]
     table: String,
     /// Where a first run (no state yet) starts: latest, trim_horizon (oldest),
     /// a time, a duration ago (15m), at:SEQ, after:SEQ.
-    #[arg(long, value_name = "POS", default_value = "latest", value_parser = consumer::parse_from)]
+    #[arg(long, value_name = "POS", default_value = "latest", value_parser = kinesis::parse_from)]
     from: kinesis::StartPosition,
     /// Save the source positions to FILE (atomically) once a batch's items
     /// are written, and resume from it; without it nothing survives a restart.
@@ -25,19 +25,14 @@ pub struct ProcessArgs {
     state: Option<PathBuf>,
     /// Put records that are not valid summaries on this stream too (they are
     /// always counted, logged and skipped).
-    #[arg(long, value_name = "STREAM", value_parser = kinesis::goflags::stream_name)]
+    #[arg(long, value_name = "STREAM", value_parser = cli::goflags::stream_name)]
     dead_letter: Option<String>,
     /// BatchWriteItem calls in flight.
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(1..=256))]
     in_flight: u64,
-    /// AWS region [default: AWS_REGION, the profile, else us-east-1]
-    #[arg(long)]
-    region: Option<String>,
-    /// Endpoint of Kinesis and DynamoDB, e.g. http://127.0.0.1:4567
-    /// [default: AWS_ENDPOINT_URL, else AWS]
-    #[arg(long, value_name = "URL")]
-    endpoint: Option<String>,
+    #[command(flatten)]
+    aws: cli::AwsArgs,
 }
 
 pub async fn run(args: ProcessArgs) -> Result<()> {
@@ -46,8 +41,8 @@ pub async fn run(args: ProcessArgs) -> Result<()> {
     }
     let options = process::RunOptions {
         connect: kinesis::ConnectOptions {
-            region: args.region,
-            endpoint: args.endpoint,
+            region: args.aws.region,
+            endpoint: args.aws.endpoint,
             ..kinesis::ConnectOptions::default()
         },
         source: args.source,
@@ -60,7 +55,7 @@ pub async fn run(args: ProcessArgs) -> Result<()> {
     };
     tracing::info!(source = %options.source, table = %options.table, "processing summaries into the table");
     let saved = options.state_file.is_some();
-    let stats = process::run(options, super::shutdown_signal()).await?;
+    let stats = process::run(options, cli::shutdown_signal()).await?;
     eprintln!(
         "process: read {} records, wrote {} items; {} invalid ({} dead-lettered){}",
         stats.records,

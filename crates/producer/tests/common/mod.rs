@@ -1,12 +1,11 @@
 //! An in-process engine on 127.0.0.1:0 and an SDK client for it.
 
-use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::Client;
 
 pub struct Engine {
     pub endpoint: String,
     pub client: Client,
-    _handle: engine::EngineHandle,
+    _engine: testkit::Engine,
 }
 
 impl Engine {
@@ -24,18 +23,11 @@ impl Engine {
     }
 
     async fn with_config(config: engine::Config) -> Self {
-        let handle = engine::spawn(config).await.expect("engine starts");
-        let endpoint = handle.url();
-        let config = aws_sdk_kinesis::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(&endpoint)
-            .build();
+        let engine = testkit::Engine::with_config(config).await;
         Self {
-            endpoint,
-            client: Client::from_conf(config),
-            _handle: handle,
+            endpoint: engine.url.clone(),
+            client: engine.kinesis(),
+            _engine: engine,
         }
     }
 

@@ -41,13 +41,11 @@ async fn child_server_for_the_sigkill_test() {
 
 async fn start_child(dir: &std::path::Path) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt;
+    // The test's name in the harness: its module path without the crate.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::child_server_for_the_sigkill_test");
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "crash::child_server_for_the_sigkill_test",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", &name, "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR, dir)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())

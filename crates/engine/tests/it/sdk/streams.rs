@@ -18,39 +18,24 @@ async fn stream_lifecycle_and_listing() {
         .send()
         .await
         .unwrap();
-    let err = c
-        .create_stream()
-        .stream_name("a")
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.create_stream().stream_name("a").shard_count(1).send(),
         CreateStreamError::ResourceInUseException(_)
-    ));
-    let err = c
-        .create_stream()
-        .stream_name("bad name!")
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.into_service_error().meta().code(),
-        Some("ValidationException")
     );
-    let err = c
-        .create_stream()
-        .stream_name("huge")
-        .shard_count(100_000)
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_error_code!(
+        c.create_stream()
+            .stream_name("bad name!")
+            .shard_count(1)
+            .send(),
+        "ValidationException"
+    );
+    testkit::assert_service_error!(
+        c.create_stream()
+            .stream_name("huge")
+            .shard_count(100_000)
+            .send(),
         CreateStreamError::LimitExceededException(_)
-    ));
+    );
 
     let d = c.describe_stream().stream_name("a").send().await.unwrap();
     let d = d.stream_description.unwrap();
@@ -154,16 +139,9 @@ async fn stream_lifecycle_and_listing() {
         .await
         .unwrap();
     assert_eq!(after.shards().len(), 2);
-    let err = c
-        .list_shards()
-        .stream_name("a")
-        .next_token("x")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.into_service_error().meta().code(),
-        Some("InvalidArgumentException")
+    testkit::assert_error_code!(
+        c.list_shards().stream_name("a").next_token("x").send(),
+        "InvalidArgumentException"
     );
 
     c.delete_stream().stream_name("a").send().await.unwrap();
@@ -368,18 +346,14 @@ async fn activation_delay() {
         s.stream_description_summary.unwrap().stream_status,
         StreamStatus::Creating
     );
-    let err = c
-        .put_record()
-        .stream_name("s")
-        .partition_key("k")
-        .data(blob("x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.put_record()
+            .stream_name("s")
+            .partition_key("k")
+            .data(blob("x"))
+            .send(),
         PutRecordError::ResourceNotFoundException(_)
-    ));
+    );
     clock.advance(Duration::from_secs(10));
     let s = c
         .describe_stream_summary()
@@ -453,17 +427,13 @@ async fn streams_are_updating_while_resharding_with_a_state_delay() {
         (d.shards.len(), open)
     };
     assert_eq!(shards(c.clone()).await, (1, 1));
-    let err = c
-        .update_shard_count()
-        .stream_name("s")
-        .target_shard_count(1)
-        .scaling_type(ScalingType::UniformScaling)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.into_service_error().meta().code(),
-        Some("ResourceInUseException")
+    testkit::assert_error_code!(
+        c.update_shard_count()
+            .stream_name("s")
+            .target_shard_count(1)
+            .scaling_type(ScalingType::UniformScaling)
+            .send(),
+        "ResourceInUseException"
     );
     clock.advance(Duration::from_secs(3));
     assert_eq!(status(c.clone()).await, "ACTIVE");

@@ -1,6 +1,6 @@
 //! Every action and error through the AWS SDK for Rust against the in-process engine.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

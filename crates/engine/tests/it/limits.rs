@@ -2,7 +2,7 @@
 //! clock (no sleeps, no second turning over by itself): 1,000 records/s and
 //! 1 MiB/s written, 5 GetRecords/s and 2 MiB/s read per shard.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

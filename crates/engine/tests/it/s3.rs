@@ -1,6 +1,5 @@
 //! S3 on the engine's port, through the AWS SDK for Rust (`aws-sdk-s3`).
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
@@ -13,21 +12,7 @@ mod events;
 #[path = "s3/multipart.rs"]
 mod multipart;
 
-fn client_with(url: &str, id: &str, secret: &str) -> Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(id, secret, None, None, "test"))
-        .endpoint_url(url)
-        .force_path_style(true)
-        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(conf)
-}
-
-fn client(url: &str) -> Client {
-    client_with(url, "AKIDTEST", "secret")
-}
+use testkit::{s3 as client, s3_signed_by as client_with};
 
 fn md5_hex(data: &[u8]) -> String {
     use md5::{Digest, Md5};
@@ -495,15 +480,7 @@ async fn with_credentials_configured_signatures_are_checked() {
 #[tokio::test]
 async fn kinesis_and_s3_share_the_port() {
     let e = engine::spawn_in_memory().await.unwrap();
-    let conf = aws_sdk_kinesis::Config::builder()
-        .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
-        .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
-            "a", "b", None, None, "t",
-        ))
-        .endpoint_url(e.url())
-        .build();
-    let k = aws_sdk_kinesis::Client::from_conf(conf);
+    let k = testkit::kinesis(&e.url());
     k.create_stream()
         .stream_name("s")
         .shard_count(1)

@@ -201,16 +201,10 @@ async fn iterator_expiry_with_injected_time() {
     .await;
     c.get_records().shard_iterator(&it).send().await.unwrap();
     clock.advance(Duration::from_secs(301));
-    let err = c
-        .get_records()
-        .shard_iterator(&it)
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.get_records().shard_iterator(&it).send(),
         GetRecordsError::ExpiredIteratorException(_)
-    ));
+    );
 
     // Retention: records older than 24 h are trimmed.
     c.put_record()
@@ -259,28 +253,19 @@ async fn forged_or_foreign_iterators_are_refused() {
     tampered[3] ^= 1;
     let other = engine::spawn_in_memory().await.unwrap();
     for bad in [b64.encode(forged), b64.encode(tampered)] {
-        let err = c
-            .get_records()
-            .shard_iterator(bad)
-            .send()
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            err.into_service_error(),
+        testkit::assert_service_error!(
+            c.get_records().shard_iterator(bad).send(),
             GetRecordsError::InvalidArgumentException(_)
-        ));
+        );
     }
     // Another engine's iterator (another key) is not this engine's.
-    let err = client(&other.url())
-        .get_records()
-        .shard_iterator(&it)
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        client(&other.url())
+            .get_records()
+            .shard_iterator(&it)
+            .send(),
         GetRecordsError::InvalidArgumentException(_)
-    ));
+    );
     other.shutdown().await.unwrap();
     e.shutdown().await.unwrap();
 }

@@ -1,7 +1,7 @@
 //! Restart recovery, locking, torn tails of the stored log, and tampered
 //! data dirs: refused at start, then repaired.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;

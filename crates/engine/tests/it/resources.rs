@@ -4,7 +4,7 @@
 //! (200 ms) and assertions generous: these tests never sleep hoping for
 //! something, they wait for it with a bound.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

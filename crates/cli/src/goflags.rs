@@ -62,10 +62,21 @@ pub fn stream_name(name: &str) -> Result<String, String> {
     }
 }
 
+/// Value parser of every duration flag: `500ms`, `30s`, `5m`, `1m 30s`,
+/// `1h`; a bare number means seconds (`-window 60`).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (write e.g. 500ms, 30s, 5m or 1h; a bare number means seconds)"))
+}
+
 /// Value parser of a duration flag where zero means nothing (`-interval`,
-/// `-duration`, `-idle-timeout`): `500ms`, `30s`, `5m`, `1h`, more than zero.
+/// `-duration`, `-idle-timeout`): as [`duration`], more than zero.
 pub fn positive_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let duration = duration(text)?;
     if duration.is_zero() {
         return Err("must be longer than zero (e.g. 500ms, 30s, 5m)".into());
     }
@@ -116,6 +127,10 @@ mod tests {
             .contains("longer than zero"));
         assert!(positive_duration("0").is_err());
         assert!(positive_duration("soon").is_err());
+        assert_eq!(duration("60").unwrap(), Duration::from_secs(60));
+        assert_eq!(duration("1m 30s").unwrap(), Duration::from_secs(90));
+        assert!(duration("").is_err());
+        assert!(duration("-5").is_err());
         assert_eq!(positive_number("0.5").unwrap(), 0.5);
         for bad in ["0", "-5", "NaN", "inf", "", "x"] {
             assert!(positive_number(bad).is_err(), "{bad}");

@@ -1,7 +1,7 @@
 //! Enhanced fan-out through the AWS SDK for Rust: stream consumers and
 //! SubscribeToShard event streams against the in-process engine.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -124,31 +124,23 @@ async fn consumers_register_list_describe_deregister_and_survive_a_restart() {
     let hq = out.consumer.unwrap();
     assert_eq!(hq.consumer_status, ConsumerStatus::Creating);
     assert!(hq.consumer_arn.starts_with(&format!("{arn}/consumer/hq:")));
-    let err = c
-        .register_stream_consumer()
-        .stream_arn(&arn)
-        .consumer_name("hq")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.register_stream_consumer()
+            .stream_arn(&arn)
+            .consumer_name("hq")
+            .send(),
         RegisterStreamConsumerError::ResourceInUseException(_)
-    ));
+    );
     for i in 1..20 {
         register(&c, "s", &format!("c{i}")).await;
     }
-    let err = c
-        .register_stream_consumer()
-        .stream_arn(&arn)
-        .consumer_name("one-too-many")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.register_stream_consumer()
+            .stream_arn(&arn)
+            .consumer_name("one-too-many")
+            .send(),
         RegisterStreamConsumerError::LimitExceededException(_)
-    ));
+    );
     let summary = c
         .describe_stream_summary()
         .stream_name("s")
@@ -406,18 +398,14 @@ async fn a_second_subscription_within_five_seconds_is_refused() {
         position(ShardIteratorType::Latest, None),
     )
     .await;
-    let err = c
-        .subscribe_to_shard()
-        .consumer_arn(&consumer)
-        .shard_id(SHARD0)
-        .starting_position(position(ShardIteratorType::Latest, None))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.subscribe_to_shard()
+            .consumer_arn(&consumer)
+            .shard_id(SHARD0)
+            .starting_position(position(ShardIteratorType::Latest, None))
+            .send(),
         SubscribeToShardError::ResourceInUseException(_)
-    ));
+    );
     // Unknown consumers and shards are errors before any event.
     let err = c
         .subscribe_to_shard()

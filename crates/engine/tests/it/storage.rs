@@ -2,7 +2,7 @@
 //! are served from the log (before and after a restart), memory held by records
 //! stays under `cache_bytes`, and retention deletes old log segments.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,142 +6,96 @@ use super::*;
 async fn errors_are_typed() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
-    let err = c
-        .put_record()
-        .stream_name("nope")
-        .partition_key("k")
-        .data(blob("x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.put_record()
+            .stream_name("nope")
+            .partition_key("k")
+            .data(blob("x"))
+            .send(),
         PutRecordError::ResourceNotFoundException(_)
-    ));
+    );
     create(&c, "s", 1).await;
-    let err = c
-        .put_record()
-        .stream_name("s")
-        .partition_key("")
-        .data(blob("x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.into_service_error().meta().code(),
-        Some("ValidationException")
+    testkit::assert_error_code!(
+        c.put_record()
+            .stream_name("s")
+            .partition_key("")
+            .data(blob("x"))
+            .send(),
+        "ValidationException"
     );
     let big = "x".repeat((1 << 20) + 1);
-    let err = c
-        .put_record()
-        .stream_name("s")
-        .partition_key("k")
-        .data(blob(&big))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.into_service_error().meta().code(),
-        Some("ValidationException")
+    testkit::assert_error_code!(
+        c.put_record()
+            .stream_name("s")
+            .partition_key("k")
+            .data(blob(&big))
+            .send(),
+        "ValidationException"
     );
-    let err = c
-        .put_record()
-        .stream_name("s")
-        .partition_key("k")
-        .explicit_hash_key("340282366920938463463374607431768211456") // 2^128: fits the pattern, out of range
-        .data(blob("x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.put_record()
+            .stream_name("s")
+            .partition_key("k")
+            .explicit_hash_key("340282366920938463463374607431768211456") // 2^128: fits the pattern, out of range
+            .data(blob("x"))
+            .send(),
         PutRecordError::InvalidArgumentException(_)
-    ));
+    );
     let many: Vec<_> = (0..501).map(|i| entry(&i.to_string(), "x")).collect();
-    let err = c
-        .put_records()
-        .stream_name("s")
-        .set_records(Some(many))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.into_service_error().meta().code(),
-        Some("ValidationException")
+    testkit::assert_error_code!(
+        c.put_records()
+            .stream_name("s")
+            .set_records(Some(many))
+            .send(),
+        "ValidationException"
     );
     let chunk = "y".repeat(900_000);
     let heavy: Vec<_> = (0..6).map(|i| entry(&i.to_string(), &chunk)).collect();
-    let err = c
-        .put_records()
-        .stream_name("s")
-        .set_records(Some(heavy))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.put_records()
+            .stream_name("s")
+            .set_records(Some(heavy))
+            .send(),
         PutRecordsError::InvalidArgumentException(_)
-    ));
+    );
 
-    let err = c
-        .get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000009")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    testkit::assert_service_error!(
+        c.get_shard_iterator()
+            .stream_name("s")
+            .shard_id("shardId-000000000009")
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send(),
         GetShardIteratorError::ResourceNotFoundException(_)
-    ));
-    let err = c
-        .get_shard_iterator()
-        .stream_name("s")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
-        .starting_sequence_number("12")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    );
+    testkit::assert_service_error!(
+        c.get_shard_iterator()
+            .stream_name("s")
+            .shard_id("shardId-000000000000")
+            .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+            .starting_sequence_number("12")
+            .send(),
         GetShardIteratorError::InvalidArgumentException(_)
-    ));
-    let err = c
-        .get_records()
-        .shard_iterator("garbage")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    );
+    testkit::assert_service_error!(
+        c.get_records().shard_iterator("garbage").send(),
         GetRecordsError::InvalidArgumentException(_)
-    ));
-    let err = c
-        .split_shard()
-        .stream_name("s")
-        .shard_to_split("shardId-000000000000")
-        .new_starting_hash_key("0")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    );
+    testkit::assert_service_error!(
+        c.split_shard()
+            .stream_name("s")
+            .shard_to_split("shardId-000000000000")
+            .new_starting_hash_key("0")
+            .send(),
         SplitShardError::InvalidArgumentException(_)
-    ));
-    let err = c
-        .update_shard_count()
-        .stream_name("s")
-        .target_shard_count(5)
-        .scaling_type(ScalingType::UniformScaling)
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.into_service_error(),
+    );
+    testkit::assert_service_error!(
+        c.update_shard_count()
+            .stream_name("s")
+            .target_shard_count(5)
+            .scaling_type(ScalingType::UniformScaling)
+            .send(),
         UpdateShardCountError::LimitExceededException(_)
-    ));
+    );
     e.shutdown().await.unwrap();
 }
 

@@ -1,0 +1,169 @@
+//! `testkit`: what the tests of every crate (and the benchmarks) share, so
+//! none of them hand-writes a client builder or a process helper again.
+//!
+//! - [`Engine`]: an embedded engine on `127.0.0.1:0`, stopped when dropped;
+//! - [`kinesis`], [`dynamodb`], [`s3`]: AWS SDK clients for a URL (dummy
+//!   credentials, SDK retries off so tests see every error);
+//! - [`assert_service_error!`] and [`assert_error_code!`]: a call fails with
+//!   one service error;
+//! - [`workspace_bin`] and [`ctrl_c`]: the workspace's binaries as processes.
+//!
+//! Dev-only (`publish = false`): never a dependency of shipped code.
+
+use std::path::{Path, PathBuf};
+
+pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Region of every test client.
+pub const REGION: &str = "us-east-1";
+
+/// A Kinesis client for the engine at `url`.
+pub fn kinesis(url: &str) -> aws_sdk_kinesis::Client {
+    use aws_sdk_kinesis::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_kinesis::Client::from_conf(conf)
+}
+
+/// A DynamoDB client for the engine at `url`.
+pub fn dynamodb(url: &str) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// An S3 client (path-style) for the engine at `url`.
+pub fn s3(url: &str) -> aws_sdk_s3::Client {
+    s3_signed_by(url, "AKIDTEST", "secret")
+}
+
+/// An S3 client signing with this access key and secret.
+pub fn s3_signed_by(url: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+        .endpoint_url(url)
+        .force_path_style(true)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// An embedded engine on `127.0.0.1:0`; it stops when dropped.
+pub struct Engine {
+    pub url: String,
+    pub handle: engine::EngineHandle,
+}
+
+impl Engine {
+    /// An in-memory engine with the default configuration.
+    pub async fn start() -> Self {
+        Self::with_config(engine::Config::default()).await
+    }
+
+    pub async fn with_config(config: engine::Config) -> Self {
+        let handle = engine::spawn(config).await.expect("the engine starts");
+        Engine {
+            url: handle.url(),
+            handle,
+        }
+    }
+
+    pub fn kinesis(&self) -> aws_sdk_kinesis::Client {
+        kinesis(&self.url)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        dynamodb(&self.url)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3(&self.url)
+    }
+}
+
+/// Asserts that an SDK call (a future) fails with the service error matching
+/// `pattern`, e.g. `PutRecordError::ResourceNotFoundException(_)`; returns
+/// the error.
+#[macro_export]
+macro_rules! assert_service_error {
+    ($call:expr, $pattern:pat $(,)?) => {{
+        let service = $call
+            .await
+            .expect_err(concat!("expected ", stringify!($pattern)))
+            .into_service_error();
+        assert!(
+            matches!(service, $pattern),
+            "expected {}, got {:?}",
+            stringify!($pattern),
+            service
+        );
+        service
+    }};
+}
+
+/// Asserts that an SDK call (a future) fails with the error code `code`
+/// (e.g. `"ValidationException"`); returns the error.
+#[macro_export]
+macro_rules! assert_error_code {
+    ($call:expr, $code:expr $(,)?) => {{
+        let service = $call
+            .await
+            .expect_err(concat!("expected ", stringify!($code)))
+            .into_service_error();
+        assert_eq!(
+            $crate::ProvideErrorMetadata::code(&service),
+            Some($code),
+            "{service:?}"
+        );
+        service
+    }};
+}
+
+/// A binary of the workspace (`wildrydes`, `producer`, `consumer`,
+/// `wildrydes-bench`), found next to the test's own binaries, where
+/// `cargo test --workspace` builds them. `any_bin` is the path of a binary of
+/// the package under test (`env!("CARGO_BIN_EXE_wildrydes")`); without one,
+/// the test executable's directory is used.
+pub fn workspace_bin(name: &str, any_bin: Option<&str>) -> PathBuf {
+    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    let path = match any_bin {
+        Some(bin) => Path::new(bin).with_file_name(file),
+        None => {
+            let exe = std::env::current_exe().expect("the test executable");
+            // target/<profile>/deps/<test> → target/<profile>/<name>
+            let deps = exe.parent().expect("deps dir");
+            deps.parent().unwrap_or(deps).join(file)
+        }
+    };
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build --workspace` first)",
+        path.display()
+    );
+    path
+}
+
+/// Sends SIGINT to a child, as Ctrl-C in a terminal does.
+#[cfg(unix)]
+pub fn ctrl_c(child: &tokio::process::Child) {
+    let pid = child.id().expect("still running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -INT {pid}");
+}
