@@ -5,6 +5,7 @@
 mod aggregate;
 mod all;
 mod consumer;
+mod dashboard;
 mod dynamodb;
 mod engine;
 mod load;
@@ -53,6 +54,8 @@ enum Command {
     Load(load::LoadArgs),
     /// S3 PutObject/GetObject/ListObjectsV2 and RSS, ours and moto (--peers).
     S3(s3::S3Args),
+    /// The live map: put -> browser latency, frames/s in headless Chromium, server CPU per browser (1,000 unicorns at 1 Hz).
+    Dashboard(dashboard::DashboardArgs),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(all::AllArgs),
@@ -84,6 +87,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Dynamodb(args) => dynamodb::run(&args).await.map(|_| ()),
         Command::Load(args) => load::run(&args).await,
         Command::S3(args) => s3::run(&args).await,
+        Command::Dashboard(args) => dashboard::run(&args).await,
         Command::All(args) => all::all(args).await,
     }
 }

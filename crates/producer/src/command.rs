@@ -48,6 +48,10 @@ pub struct Cli {
     /// Rides that turn and slowly lose magic instead of straight lines
     #[arg(long)]
     lively: bool,
+    /// Rides whose magic runs low: start at 60 points, MagicPoints drain
+    /// below 50 within about half a minute (to see `wildrydes alert` fire)
+    #[arg(long, conflicts_with = "lively")]
+    low_magic: bool,
     /// Send each line of a JSON-lines file, or each row of a CSV file as a JSON object
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
@@ -202,7 +206,9 @@ fn source_and_options(cli: &Cli) -> anyhow::Result<(Source, Options)> {
     }
     options.single_puts = names.len() == 1 && !cli.batch;
     let seed = cli.seed.unwrap_or_else(rand::random);
-    let config = if cli.lively {
+    let config = if cli.low_magic {
+        crate::low_magic_ride()
+    } else if cli.lively {
         RideConfig::lively()
     } else {
         RideConfig::default()

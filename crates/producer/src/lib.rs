@@ -102,6 +102,19 @@ pub fn fleet_names(given: &[String], unicorns: usize) -> Vec<String> {
     names
 }
 
+/// Rides whose magic runs low, to see alerts (`producer -low-magic`, and
+/// some of `wildrydes demo`'s fleet): the lively ride starting at 60
+/// MagicPoints and HealthPoints and losing one more MagicPoint every other
+/// second on average, so it falls below the workshop's alert threshold of 50
+/// within about half a minute.
+pub fn low_magic_ride() -> RideConfig {
+    RideConfig {
+        start_points: 60,
+        magic_drain: 0.5,
+        ..RideConfig::lively()
+    }
+}
+
 /// One ride per name; ride `i` uses `seed + i`, so a seed reproduces the fleet.
 pub fn fleet(names: &[String], seed: u64, config: &RideConfig) -> Vec<Ride> {
     names
@@ -202,6 +215,16 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn low_magic_rides_fall_below_50_within_a_minute() {
+        let names = fleet_names(&[], 50);
+        for mut ride in fleet(&names, 7, &low_magic_ride()) {
+            let at = StatusTime::from_millis(0);
+            let crossed = (1..=60).find(|_| ride.step(at).magic_points < 50);
+            assert!(crossed.is_some(), "{} stayed at or above 50", ride.name());
+        }
+    }
 
     #[test]
     fn fleet_names_start_with_the_given_ones_and_stay_unique() {

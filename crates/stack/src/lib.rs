@@ -15,11 +15,16 @@
 //!
 //! The stack also creates the DynamoDB table `UnicornSensorData` and runs the
 //! processor (summaries into items) between it and the summary stream; see
-//! the `dynamo` module.
+//! the `dynamo` module; the alert stage (MagicPoints below 50, onto
+//! `wildrydes-alerts`), see the `alerts` module.
 
+mod alerts;
+mod dashboard;
 mod dynamo;
 mod uploads;
 
+pub use alerts::{ALERT_STATE_FILE, ALERT_STREAM, DEMO_LOW_MAGIC_EVERY};
+pub use dashboard::DASHBOARD_CONSUMER;
 pub use dynamo::PROCESSOR_STATE_FILE;
 pub use uploads::{ARCHIVE_BUCKET, UPLOADS_BUCKET};
 
@@ -121,12 +126,18 @@ pub enum StackError {
     Fleet(#[source] ProducerError),
     #[error("printing the summaries failed")]
     Summaries(#[source] consumer::ConsumeError),
+    #[error("reading the alerts failed")]
+    Alerts(#[source] kinesis::ReadError),
     #[error("writing the summaries to the output failed")]
     Output(#[source] std::io::Error),
     #[error("cannot create the DynamoDB table")]
     Table(#[source] process::table::TableError),
     #[error("the processor stopped")]
     Process(#[source] process::ProcessError),
+    #[error("the alert stage stopped")]
+    Alert(#[source] alert::AlertError),
+    #[error("the dashboard stopped")]
+    Dashboard(#[source] ::dashboard::DashboardError),
     #[error("stage {stage} failed: {detail}")]
     Task { stage: String, detail: String },
 }
@@ -193,6 +204,7 @@ impl Stack {
             stages: JoinSet::new(),
         };
         let processor_connect = connect.clone();
+        let alert_connect = connect.clone();
         let run_options = RunOptions {
             connect,
             source: SOURCE_STREAM.into(),
@@ -222,6 +234,9 @@ impl Stack {
             .add_processor(processor_connect, data_dir.as_deref())
             .await?;
         stack.add_upload_loader().await?;
+        stack
+            .add_alerts(alert_connect, options.shards, data_dir.as_deref())
+            .await?;
         Ok(stack)
     }
 
@@ -280,9 +295,10 @@ impl Stack {
         self.add_stage("summary printer", |stopped| {
             print_summaries(conn, out, stopped)
         });
+        self.add_alert_printer(std::io::stderr());
         let writer = BatchWriter::new(self.connection(), SOURCE_STREAM);
         self.add_stage("fleet", move |stopped| async move {
-            let rides = producer::fleet(&names, demo.seed, &sensor::RideConfig::lively());
+            let rides = alerts::demo_fleet(&names, demo.seed);
             let options = producer::Options {
                 interval: demo.interval,
                 count: None,

@@ -11,8 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod aggregating;
+mod alerting;
 mod banner;
 mod gen;
+mod live;
 mod load;
 mod processing;
 mod repair;
@@ -60,6 +62,10 @@ enum Command {
     Process(processing::ProcessArgs),
     /// Load ride files (JSON lines or CSV, local or s3://BUCKET/KEY) into UnicornSensorData.
     Load(load::LoadArgs),
+    /// Raise one alert when a unicorn's MagicPoints fall below a threshold (on `wildrydes-alerts`).
+    Alert(alerting::AlertArgs),
+    /// Serve the live map of the fleet for streams on AWS or any endpoint.
+    Dashboard(live::DashboardArgs),
     /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
     Completions(gen::CompletionsArgs),
     /// Print the man page, or write one per command to a directory.
@@ -87,6 +93,8 @@ fn main() -> ExitCode {
                 Command::Repair(args) => repair::repair(args),
                 Command::Process(args) => processing::run(args).await,
                 Command::Load(args) => load::run(args).await,
+                Command::Alert(args) => alerting::run(args).await,
+                Command::Dashboard(args) => live::run(args).await,
                 Command::Completions(args) => gen::completions::<Cli>(args),
                 Command::Man(args) => gen::man::<Cli>(args),
             }

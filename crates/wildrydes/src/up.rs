@@ -7,16 +7,18 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::banner;
 use crate::serve::{
     bind, parse_auth, parse_window, raise_open_files_limit, warn_if_exposed, ListenArgs,
 };
+use crate::{banner, live};
 use cli::shutdown_signal;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    dashboard: live::StackDashboardArgs,
     /// Directory for durable data (created if missing).
     #[arg(
         long,
@@ -49,6 +51,8 @@ pub struct UpArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    dashboard: live::StackDashboardArgs,
     /// Keep data in DIR (default: in memory, nothing kept).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -80,8 +84,10 @@ pub async fn up(args: UpArgs) -> Result<()> {
         auth: args.auth,
         ..engine::Config::default()
     };
+    let map = live::bind(&args.listen, &args.dashboard).await?;
     let stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
-    println!("{}", banner::banner(&stack));
+    let (stack, map) = live::serve(stack, map, args.dashboard).await?;
+    println!("{}", banner::banner(&stack, &map));
     stack.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
@@ -89,9 +95,11 @@ pub async fn up(args: UpArgs) -> Result<()> {
 
 pub async fn demo(args: DemoArgs) -> Result<()> {
     let engine = engine::Config::default();
-    let mut stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
+    let map = live::bind(&args.listen, &args.dashboard).await?;
+    let stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
+    let (mut stack, map) = live::serve(stack, map, args.dashboard).await?;
     // stdout carries the summaries; the banner goes to stderr.
-    eprintln!("{}", banner::banner(&stack));
+    eprintln!("{}", banner::banner(&stack, &map));
     eprintln!(
         "demo: {} unicorns report every second; a summary per unicorn every {}.",
         args.unicorns,

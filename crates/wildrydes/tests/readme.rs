@@ -82,6 +82,9 @@ fn every_readme_command_line_of_our_binaries_parses() {
             .unwrap_or_else(|| panic!("README.md:{number}: cannot split {line:?}"));
         let separators = ["|", "||", "&&", ";", "&"];
         for words in words.split(|w| separators.contains(&w.as_str())) {
+            // A redirection (`> FILE`, `2>&1`) ends the command's arguments.
+            let redirect = |w: &String| w.starts_with('>') || w.starts_with("2>") || w == "<";
+            let words = &words[..words.iter().position(redirect).unwrap_or(words.len())];
             let segment = words.join(" ");
             let Some((name, args)) = our_command(words) else {
                 continue;
