@@ -5,6 +5,14 @@
 pub const SUMMARY_STREAM: &str = "SUMMARY_STREAM";
 /// The DynamoDB table the process and load functions write to.
 pub const TABLE_NAME: &str = "TABLE_NAME";
+/// The SNS topic the alert function publishes to.
+pub const TOPIC_ARN: &str = "TOPIC_ARN";
+/// The DynamoDB table keeping the alert detector's state per shard.
+pub const STATE_TABLE: &str = "STATE_TABLE";
+/// The alert threshold (default 50).
+pub const MAGIC_POINTS_THRESHOLD: &str = "MAGIC_POINTS_THRESHOLD";
+/// The stream alert records are also written to (optional).
+pub const ALERT_STREAM: &str = "ALERT_STREAM";
 
 /// A setting is missing or unusable, or a client could not be built.
 #[derive(Debug, thiserror::Error)]

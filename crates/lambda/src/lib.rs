@@ -12,7 +12,11 @@
 //!   `UnicornSensorData` over [`process::Processor`] (BatchWriteItem,
 //!   `UnprocessedItems` retried, `batchItemFailures`);
 //! * [`loader`]: an uploaded ride file (S3 `ObjectCreated`) into the same
-//!   table over [`process::Loader`].
+//!   table over [`process::Loader`];
+//! * [`alerter`]: `wildrydes` → the alerts topic (SNS `Publish`) and the
+//!   alert stream when a unicorn's MagicPoints fall below the threshold,
+//!   over [`alert::AlertHandler`], the detector's state kept per shard in a
+//!   DynamoDB table.
 //!
 //! The binaries (`src/bin/*.rs`, built by `cargo lambda` through SAM's
 //! `BuildMethod: rust-cargolambda`) read their settings from the environment
@@ -22,6 +26,7 @@
 //! the embedded engine (the tests do).
 
 pub mod aggregator;
+pub mod alerter;
 pub mod env;
 pub mod loader;
 pub mod processor;
