@@ -3,6 +3,7 @@
 //! ends with one summary table.
 
 mod aggregate;
+mod archive;
 mod consumer;
 mod dynamodb;
 mod engine;
@@ -52,6 +53,8 @@ enum Command {
     Load(load::LoadArgs),
     /// S3 PutObject/GetObject/ListObjectsV2 and RSS, ours and moto (--peers).
     S3(s3::S3Args),
+    /// Archive records/s into the engine's S3, and query times over 10 million archived records (JSON, Parquet; DuckDB with --peers).
+    Archive(archive::ArchiveArgs),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(AllArgs),
@@ -116,6 +119,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Dynamodb(args) => dynamodb::run(&args).await.map(|_| ()),
         Command::Load(args) => load::run(&args).await,
         Command::S3(args) => s3::run(&args).await,
+        Command::Archive(args) => archive::run(&args).await,
         Command::All(args) => all(args).await,
     }
 }

@@ -17,9 +17,11 @@
 //! processor (summaries into items) between it and the summary stream; see
 //! the `dynamo` module.
 
+mod archive;
 mod dynamo;
 mod uploads;
 
+pub use self::archive::{ARCHIVER_STATE_FILE, ARCHIVE_INTERVAL};
 pub use dynamo::PROCESSOR_STATE_FILE;
 pub use uploads::{ARCHIVE_BUCKET, UPLOADS_BUCKET};
 
@@ -127,6 +129,8 @@ pub enum StackError {
     Table(#[source] process::table::TableError),
     #[error("the processor stopped")]
     Process(#[source] process::ProcessError),
+    #[error("the archiver stopped")]
+    Archive(#[source] ::archive::ArchiveError),
     #[error("stage {stage} failed: {detail}")]
     Task { stage: String, detail: String },
 }
@@ -193,6 +197,7 @@ impl Stack {
             stages: JoinSet::new(),
         };
         let processor_connect = connect.clone();
+        let archiver_connect = connect.clone();
         let run_options = RunOptions {
             connect,
             source: SOURCE_STREAM.into(),
@@ -222,6 +227,7 @@ impl Stack {
             .add_processor(processor_connect, data_dir.as_deref())
             .await?;
         stack.add_upload_loader().await?;
+        stack.add_archiver(archiver_connect, data_dir.as_deref());
         Ok(stack)
     }
 

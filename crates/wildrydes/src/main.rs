@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod archiving;
 mod banner;
 mod load;
 mod processing;
@@ -59,6 +60,10 @@ enum Command {
     Process(processing::ProcessArgs),
     /// Load ride files (JSON lines or CSV, local or s3://BUCKET/KEY) into UnicornSensorData.
     Load(load::LoadArgs),
+    /// Archive a stream into time-partitioned objects in S3 or a directory (Firehose).
+    Archive(archiving::ArchiveArgs),
+    /// SQL over the archive: the table wildrydes (Athena); a prompt without SQL.
+    Query(query::cli::QueryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +360,8 @@ fn main() -> ExitCode {
             Command::Repair(args) => repair::repair(args),
             Command::Process(args) => processing::run(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::Archive(args) => archiving::run(args).await,
+            Command::Query(args) => query::cli::run(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
