@@ -30,7 +30,7 @@ pub(crate) fn banner(stack: &stack::Stack) -> String {
         archive = stack::ARCHIVE_BUCKET,
         window = humantime::format_duration(stack.window()),
         // `query` looks at the default port by itself.
-        query_endpoint = if url == query::cli::LOCAL_ENDPOINT {
+        query_endpoint = if url == "http://127.0.0.1:4567" {
             String::new()
         } else {
             format!(" --endpoint {url}")

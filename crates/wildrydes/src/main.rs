@@ -63,6 +63,7 @@ enum Command {
     /// Archive a stream into time-partitioned objects in S3 or a directory (Firehose).
     Archive(archiving::ArchiveArgs),
     /// SQL over the archive: the table wildrydes (Athena); a prompt without SQL.
+    #[cfg(feature = "query")]
     Query(query::cli::QueryArgs),
 }
 
@@ -361,6 +362,7 @@ fn main() -> ExitCode {
             Command::Process(args) => processing::run(args).await,
             Command::Load(args) => load::run(args).await,
             Command::Archive(args) => archiving::run(args).await,
+            #[cfg(feature = "query")]
             Command::Query(args) => query::cli::run(args).await,
         }
     });
