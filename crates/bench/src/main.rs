@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod all;
+mod archive;
 mod consumer;
 mod dashboard;
 mod dynamodb;
@@ -56,6 +57,8 @@ enum Command {
     S3(s3::S3Args),
     /// The live map: put -> browser latency, frames/s in headless Chromium, server CPU per browser (1,000 unicorns at 1 Hz).
     Dashboard(dashboard::DashboardArgs),
+    /// Archive records/s into the engine's S3, and query times over 10 million archived records (JSON, Parquet; DuckDB with --peers).
+    Archive(archive::ArchiveArgs),
     /// Everything above with default knobs, then one summary table with the
     /// date, the machine and the command (about 3-4 minutes with --peers).
     All(all::AllArgs),
@@ -88,6 +91,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Load(args) => load::run(&args).await,
         Command::S3(args) => s3::run(&args).await,
         Command::Dashboard(args) => dashboard::run(&args).await,
+        Command::Archive(args) => archive::run(&args).await,
         Command::All(args) => all::all(args).await,
     }
 }

@@ -19,10 +19,12 @@
 //! `wildrydes-alerts`), see the `alerts` module.
 
 mod alerts;
+mod archive;
 mod dashboard;
 mod dynamo;
 mod uploads;
 
+pub use self::archive::{ARCHIVER_STATE_FILE, ARCHIVE_INTERVAL};
 pub use alerts::{ALERT_STATE_FILE, ALERT_STREAM, DEMO_LOW_MAGIC_EVERY};
 pub use dashboard::DASHBOARD_CONSUMER;
 pub use dynamo::PROCESSOR_STATE_FILE;
@@ -138,6 +140,8 @@ pub enum StackError {
     Alert(#[source] alert::AlertError),
     #[error("the dashboard stopped")]
     Dashboard(#[source] ::dashboard::DashboardError),
+    #[error("the archiver stopped")]
+    Archive(#[source] ::archive::ArchiveError),
     #[error("stage {stage} failed: {detail}")]
     Task { stage: String, detail: String },
 }
@@ -205,6 +209,7 @@ impl Stack {
         };
         let processor_connect = connect.clone();
         let alert_connect = connect.clone();
+        let archiver_connect = connect.clone();
         let run_options = RunOptions {
             connect,
             source: SOURCE_STREAM.into(),
@@ -237,6 +242,7 @@ impl Stack {
         stack
             .add_alerts(alert_connect, options.shards, data_dir.as_deref())
             .await?;
+        stack.add_archiver(archiver_connect, data_dir.as_deref());
         Ok(stack)
     }
 

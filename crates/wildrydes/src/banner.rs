@@ -11,7 +11,7 @@ pub(crate) fn banner(stack: &stack::Stack, dashboard: &str) -> String {
         "endpoint: {url}\n\
          data:     {data}\n\
          streams:  {src} -> aggregator ({window} windows) -> {dst} -> processor -> DynamoDB table {table}\n\
-         buckets:  s3://{uploads} (ride files, loaded into {table}), s3://{archive}\n\
+         buckets:  s3://{uploads} (ride files, loaded into {table}), s3://{archive} (archive of {src}, an object every {every})\n\
          alerts:   {src} -> alert stage (MagicPoints below {threshold}, once per crossing) -> {alerts}\n\
          live map: {dashboard} (open it in a browser)\n\
          \n\
@@ -24,6 +24,8 @@ pub(crate) fn banner(stack: &stack::Stack, dashboard: &str) -> String {
          \x20 export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n\
          \x20 aws kinesis list-streams\n\
          \x20 aws s3 cp rides.json s3://{uploads}/\n\
+         SQL over the archive (the table wildrydes, as in Athena):\n\
+         \x20 ./wildrydes query{query_endpoint} \"SELECT Name, SUM(Distance) FROM wildrydes GROUP BY Name\"\n\
          Ctrl-C stops everything.",
         src = stack::SOURCE_STREAM,
         dst = stack::SUMMARY_STREAM,
@@ -33,5 +35,12 @@ pub(crate) fn banner(stack: &stack::Stack, dashboard: &str) -> String {
         alerts = stack::ALERT_STREAM,
         threshold = alert::DEFAULT_THRESHOLD,
         window = humantime::format_duration(stack.window()),
+        // `query` looks at the default port by itself.
+        query_endpoint = if url == "http://127.0.0.1:4567" {
+            String::new()
+        } else {
+            format!(" --endpoint {url}")
+        },
+        every = humantime::format_duration(stack::ARCHIVE_INTERVAL),
     )
 }

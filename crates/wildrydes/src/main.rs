@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod aggregating;
 mod alerting;
+mod archiving;
 mod banner;
 mod gen;
 mod live;
@@ -66,6 +67,11 @@ enum Command {
     Alert(alerting::AlertArgs),
     /// Serve the live map of the fleet for streams on AWS or any endpoint.
     Dashboard(live::DashboardArgs),
+    /// Archive a stream into time-partitioned objects in S3 or a directory (Firehose).
+    Archive(archiving::ArchiveArgs),
+    /// SQL over the archive: the table wildrydes (Athena); a prompt without SQL.
+    #[cfg(feature = "query")]
+    Query(query::cli::QueryArgs),
     /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
     Completions(gen::CompletionsArgs),
     /// Print the man page, or write one per command to a directory.
@@ -95,6 +101,9 @@ fn main() -> ExitCode {
                 Command::Load(args) => load::run(args).await,
                 Command::Alert(args) => alerting::run(args).await,
                 Command::Dashboard(args) => live::run(args).await,
+                Command::Archive(args) => archiving::run(args).await,
+                #[cfg(feature = "query")]
+                Command::Query(args) => query::cli::run(args).await,
                 Command::Completions(args) => gen::completions::<Cli>(args),
                 Command::Man(args) => gen::man::<Cli>(args),
             }

@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod alerts;
+mod archive;
 mod common;
 mod completions;
 mod crash;

@@ -1,0 +1,194 @@
+//! SQL over the archive the `archive` crate writes (the workshop's Amazon
+//! Athena step), with Apache DataFusion over the same [`object_store`]
+//! (S3, the embedded engine's S3, or a local directory).
+//!
+//! [`Session::open`] lists the archive once to learn which kinds of objects
+//! it holds (JSON lines, gzip JSON lines, Parquet) and exposes them as one
+//! table `wildrydes`: the status record's columns (`StatusTime` a timestamp)
+//! and the partition columns `year`, `month`, `day` and `hour` from the
+//! `YYYY/MM/DD/HH/` layout (a [`view::HiveView`] shows it to DataFusion's
+//! listing table as Hive partitions), so that a filter on them reads only
+//! the matching objects. Column names are case-insensitive as in Athena
+//! (`SELECT Name` and `select name` both work; results name them in lower case).
+
+pub mod cli;
+pub mod output;
+pub mod view;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use archive::key::{partition_of, Kind};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures_util::TryStreamExt;
+use object_store::path::Path;
+use object_store::ObjectStore;
+
+pub use output::{write_stream, OutputFormat};
+pub use view::{CountingStore, HiveView, PARTITIONS};
+
+/// The table's name, as in the workshop.
+pub const TABLE: &str = "wildrydes";
+
+/// Why a query could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("cannot list the archive: {0}")]
+    List(#[source] object_store::Error),
+    #[error("{0}")]
+    Sql(#[from] datafusion::error::DataFusionError),
+    #[error("cannot write the result: {0}")]
+    Output(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The archive's objects, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub objects: BTreeMap<Kind, u64>,
+    pub bytes: u64,
+    /// Keys outside the `YYYY/MM/DD/HH/` layout (side objects of records
+    /// that did not fit the Parquet schema, stray files): not queried.
+    pub other: u64,
+}
+
+/// A DataFusion session with the table `wildrydes` over one archive.
+pub struct Session {
+    ctx: SessionContext,
+    inventory: Inventory,
+}
+
+fn table_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Json => "wildrydes_json",
+        Kind::JsonGzip => "wildrydes_gzip",
+        Kind::Parquet => "wildrydes_parquet",
+    }
+}
+
+fn format_of(kind: Kind) -> Arc<dyn FileFormat> {
+    match kind {
+        Kind::Json => Arc::new(JsonFormat::default()),
+        Kind::JsonGzip => {
+            Arc::new(JsonFormat::default().with_file_compression_type(FileCompressionType::GZIP))
+        }
+        Kind::Parquet => Arc::new(ParquetFormat::default()),
+    }
+}
+
+/// The columns of the table, as the view names them (lower case) from
+/// the record's field names.
+const COLUMNS: [&str; 7] = [
+    "Name",
+    "StatusTime",
+    "Latitude",
+    "Longitude",
+    "Distance",
+    "MagicPoints",
+    "HealthPoints",
+];
+
+impl Session {
+    /// Opens the archive below `prefix` in `store`.
+    pub async fn open(store: Arc<dyn ObjectStore>, prefix: Path) -> Result<Session, QueryError> {
+        let mut inventory = Inventory::default();
+        let listed_prefix = (!prefix.as_ref().is_empty()).then_some(&prefix);
+        let mut listing = store.list(listed_prefix);
+        while let Some(meta) = listing.try_next().await.map_err(QueryError::List)? {
+            let key = meta.location.as_ref();
+            let key = match prefix.as_ref() {
+                "" => key,
+                p => key
+                    .strip_prefix(p)
+                    .and_then(|k| k.strip_prefix('/'))
+                    .unwrap_or(key),
+            };
+            if partition_of(key).is_some() && meta.size > 0 {
+                let file = key.rsplit('/').next().unwrap_or(key);
+                *inventory.objects.entry(Kind::of(file)).or_default() += 1;
+                inventory.bytes += meta.size;
+            } else {
+                inventory.other += 1;
+            }
+        }
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        // No list-files cache: it is keyed by the table's path alone (the
+        // three kinds' tables share "") and would hide objects written
+        // since the first query (the prompt); a filter on the partitions
+        // lists only their prefix anyway.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+            .build_arc()?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let mut kinds: Vec<Kind> = inventory.objects.keys().copied().collect();
+        if kinds.is_empty() {
+            // An empty archive is an empty table.
+            kinds.push(Kind::Json);
+        }
+        let mut selects = Vec::new();
+        for kind in kinds {
+            let url =
+                ListingTableUrl::parse(format!("wildrydes-{kind:?}://archive/").to_lowercase())?;
+            let view = HiveView::new(store.clone(), prefix.clone(), kind);
+            ctx.register_object_store(url.object_store().as_ref(), Arc::new(view));
+            let partitions = PARTITIONS
+                .iter()
+                .map(|p| ((*p).to_owned(), DataType::Int32))
+                .collect();
+            let options = ListingOptions::new(format_of(kind))
+                .with_file_extension(kind.extension())
+                .with_table_partition_cols(partitions);
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(archive::status_schema());
+            ctx.register_table(table_name(kind), Arc::new(ListingTable::try_new(config)?))?;
+            let columns: Vec<String> = COLUMNS
+                .iter()
+                .map(|c| format!("\"{c}\" AS {}", c.to_lowercase()))
+                .chain(PARTITIONS.iter().map(|p| (*p).to_owned()))
+                .collect();
+            selects.push(format!(
+                "SELECT {} FROM {}",
+                columns.join(", "),
+                table_name(kind)
+            ));
+        }
+        let view = format!("CREATE VIEW {TABLE} AS {}", selects.join(" UNION ALL "));
+        ctx.sql(&view).await?;
+        Ok(Session { ctx, inventory })
+    }
+
+    /// What the archive held when it was opened.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// The DataFusion context (more tables, settings).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Runs one SQL statement and streams its result.
+    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream, QueryError> {
+        let df = self.ctx.sql(sql).await?;
+        Ok(df.execute_stream().await?)
+    }
+
+    /// Runs one SQL statement and collects its result.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        Ok(self.ctx.sql(sql).await?.collect().await?)
+    }
+}
