@@ -3,7 +3,7 @@
 //! table, the response is the partial batch response shape, and records whose
 //! items are not written are listed in `batchItemFailures`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! detector's state kept per shard in a DynamoDB table of the engine, so a
 //! cold instance neither repeats nor misses an alert.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -4,7 +4,7 @@
 //! summary stream only on the window's final invocation, and partial batch
 //! failures when they cannot be written.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

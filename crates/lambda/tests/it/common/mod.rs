@@ -1,5 +1,5 @@
 //! What the handler tests share: the embedded engine, clients of it, and
-//! events built from the JSON AWS documents (`tests/events/`), changing only
+//! events built from the JSON AWS documents (`tests/it/events/`), changing only
 //! values, never the shape.
 
 #![allow(dead_code)]

@@ -4,7 +4,7 @@
 //! `invocation/{id}/response` and `/error`), writing to the embedded
 //! engine through `AWS_ENDPOINT_URL`.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::process::Stdio;

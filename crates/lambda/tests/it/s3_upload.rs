@@ -2,7 +2,7 @@
 //! against the embedded engine's S3 and DynamoDB: the uploaded ride file
 //! (its key URL-encoded in the event, as S3 sends it) becomes items.
 
-mod common;
+use crate::common;
 
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_s3::primitives::ByteStream;
