@@ -122,8 +122,8 @@ impl BatchSource for Reader {
 }
 
 impl BatchSource for tokio::sync::mpsc::Receiver<Batch> {
-    fn next_batch(&mut self) -> impl Future<Output = Result<Batch, ReadError>> + Send {
-        async { self.recv().await.ok_or(ReadError::Stopped) }
+    async fn next_batch(&mut self) -> Result<Batch, ReadError> {
+        self.recv().await.ok_or(ReadError::Stopped)
     }
 }
 

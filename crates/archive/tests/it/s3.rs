@@ -142,7 +142,7 @@ async fn every_record_reaches_the_engines_bucket_exactly() {
                 chunk
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| Record::new(&format!("k{c}-{i}"), s.as_bytes()))
+                    .map(|(i, s)| Record::new(format!("k{c}-{i}"), s.as_bytes()))
                     .collect(),
             )
             .await
