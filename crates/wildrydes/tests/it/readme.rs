@@ -74,12 +74,25 @@ fn our_command(words: &[String]) -> Option<(&'static str, Vec<String>)> {
 
 #[test]
 fn every_readme_command_line_of_our_binaries_parses() {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let mut checked = 0;
+    for doc in ["README.md", "docs/benchmarks.md"] {
+        checked += check_command_lines(doc);
+    }
+    assert!(
+        checked >= 15,
+        "only {checked} command lines found in README.md"
+    );
+}
+
+/// Runs every command line of our binaries in `doc`'s `sh` blocks with
+/// `WILDRYDES_PARSE_ONLY`; returns how many were checked.
+fn check_command_lines(doc: &str) -> usize {
+    let readme = std::fs::read_to_string(root().join(doc)).expect(doc);
     let mut checked = 0;
     for (number, line) in sh_lines(&readme) {
         let line = strip_comment(&line);
-        let words = shlex::split(line)
-            .unwrap_or_else(|| panic!("README.md:{number}: cannot split {line:?}"));
+        let words =
+            shlex::split(line).unwrap_or_else(|| panic!("{doc}:{number}: cannot split {line:?}"));
         let separators = ["|", "||", "&&", ";", "&"];
         for words in words.split(|w| separators.contains(&w.as_str())) {
             // A redirection (`> FILE`, `2>&1`) ends the command's arguments.
@@ -96,16 +109,13 @@ fn every_readme_command_line_of_our_binaries_parses() {
                 .expect("run");
             assert!(
                 out.status.success(),
-                "README.md:{number}: `{segment}` is not accepted by {name}: {}",
+                "{doc}:{number}: `{segment}` is not accepted by {name}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
             checked += 1;
         }
     }
-    assert!(
-        checked >= 15,
-        "only {checked} command lines found in README.md"
-    );
+    checked
 }
 
 #[test]
