@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -168,47 +167,18 @@ fn tmp_path(path: &Path) -> PathBuf {
 
 /// Reads a state file; `Ok(None)` when it does not exist.
 pub fn load_state(path: &Path) -> Result<Option<SavedState>, AggregateError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(AggregateError::LoadState {
-                path: path.to_owned(),
-                detail: err.to_string(),
-            })
-        }
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|err| AggregateError::LoadState {
-            path: path.to_owned(),
-            detail: err.to_string(),
-        })
+    kinesis::state_file::load(path).map_err(|err| AggregateError::LoadState {
+        path: path.to_owned(),
+        detail: err.to_string(),
+    })
 }
 
-/// Writes a state file atomically: temporary file, fsync, rename, fsync of
-/// the directory.
+/// Writes a state file atomically (see [`kinesis::state_file::save`]).
 pub fn save_state(path: &Path, state: &SavedState) -> Result<(), AggregateError> {
-    let err = |source| AggregateError::SaveState {
+    kinesis::state_file::save(path, state).map_err(|source| AggregateError::SaveState {
         path: path.to_owned(),
         source,
-    };
-    let bytes = serde_json::to_vec(state).map_err(|e| err(std::io::Error::other(e)))?;
-    let tmp = tmp_path(path);
-    let mut file = std::fs::File::create(&tmp).map_err(err)?;
-    file.write_all(&bytes).map_err(err)?;
-    file.sync_all().map_err(err)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(err)?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = std::fs::File::open(dir) {
-        // Not every platform can fsync a directory; the rename is done anyway.
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    })
 }
 
 fn to_put(summary: &Summary) -> PutRecord {

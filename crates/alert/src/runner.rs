@@ -11,7 +11,6 @@
 //! least once); a clean stop or a restart never repeats or forgets one.
 
 use std::future::Future;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,40 +106,18 @@ pub struct SavedState {
 
 /// Reads a state file; `Ok(None)` when it does not exist.
 pub fn load_state(path: &Path) -> Result<Option<SavedState>, AlertError> {
-    let err = |detail: String| AlertError::LoadState {
+    kinesis::state_file::load(path).map_err(|err| AlertError::LoadState {
         path: path.to_owned(),
-        detail,
-    };
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| err(e.to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(err(e.to_string())),
-    }
+        detail: err.to_string(),
+    })
 }
 
-/// Writes a state file atomically (a temporary file in the same directory,
-/// fsynced, renamed over the old one).
+/// Writes a state file atomically (see [`kinesis::state_file::save`]).
 pub fn save_state(path: &Path, state: &SavedState) -> Result<(), AlertError> {
-    let err = |source| AlertError::SaveState {
+    kinesis::state_file::save(path, state).map_err(|source| AlertError::SaveState {
         path: path.to_owned(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    serde_json::to_writer(&mut file, state).map_err(|e| err(e.into()))?;
-    file.write_all(b"\n").map_err(err)?;
-    file.as_file().sync_all().map_err(err)?;
-    file.persist(path).map_err(|e| err(e.error))?;
-    if let Ok(dir) = std::fs::File::open(dir) {
-        // Not every platform can fsync a directory; the rename is done anyway.
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    })
 }
 
 /// Runs until `shutdown` completes or an error no retry can fix occurs.

@@ -1,20 +1,22 @@
 //! `wildrydes-bench engine`: one workload, through the AWS SDK for Rust,
 //! against our engine and (with `--peers`) kinesalite and kinesis-mock.
 
+mod table;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::config::timeout::TimeoutConfig;
-use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, Shard, ShardIteratorType, StreamStatus};
 use aws_sdk_kinesis::Client;
 use clap::Args;
 
 use crate::procs::{self, Server};
-use crate::stats::{self, print_table};
+use crate::stats;
 
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
@@ -81,12 +83,13 @@ pub struct EngineResult {
     pub error: Option<String>,
 }
 
+/// The test kit's Kinesis client for `url`, with the SDK's standard retries
+/// (as a user's client has) and a 60 s operation timeout.
 pub fn client(url: &str) -> Client {
-    let conf = aws_sdk_kinesis::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-        .endpoint_url(url)
+    let conf = testkit::kinesis(url)
+        .config()
+        .to_builder()
+        .retry_config(RetryConfig::standard())
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_timeout(Duration::from_secs(60))
@@ -546,59 +549,8 @@ pub async fn run(args: &EngineArgs) -> Result<EngineReport> {
     } else {
         println!("note: our engine alone; add --peers to compare with kinesalite and kinesis-mock (needs node and npm)");
     }
-    print_engine_table(&results);
+    table::print_engine_table(&results);
     Ok(EngineReport { results })
-}
-
-fn print_engine_table(results: &[EngineResult]) {
-    let Some(ours) = results.first() else {
-        return;
-    };
-    let peers: Vec<&EngineResult> = results[1..].iter().filter(|r| r.error.is_none()).collect();
-    let mut header = vec!["".to_owned()];
-    header.extend(
-        std::iter::once(ours)
-            .chain(peers.iter().copied())
-            .map(|r| r.label.clone()),
-    );
-    header.extend(peers.iter().map(|p| format!("ours/{}", p.label)));
-    type Get = fn(&EngineResult) -> Option<f64>;
-    type Fmt = fn(Option<f64>) -> String;
-    let metrics: [(&str, Get, Fmt); 8] = [
-        ("PutRecords records/s", |r| r.put_rate, stats::rate),
-        ("PutRecord latency p50", |r| r.put_p50, stats::ms),
-        ("PutRecord latency p99", |r| r.put_p99, stats::ms),
-        ("GetRecords records/s", |r| r.get_rate, stats::rate),
-        ("put-to-get latency p50", |r| r.e2e_p50, stats::ms),
-        ("put-to-get latency p99", |r| r.e2e_p99, stats::ms),
-        ("server RSS at the end", |r| r.rss_mb, stats::mb),
-        ("server peak RSS", |r| r.peak_rss_mb, stats::mb),
-    ];
-    let mut rows = Vec::new();
-    for (name, get, fmt) in metrics {
-        let mut row = vec![name.to_owned()];
-        row.extend(
-            std::iter::once(ours)
-                .chain(peers.iter().copied())
-                .map(|r| fmt(get(r))),
-        );
-        row.extend(peers.iter().map(|p| stats::ratio(get(ours), get(p))));
-        rows.push(row);
-    }
-    let mut counts = vec!["(records put / read)".to_owned()];
-    counts.extend(std::iter::once(ours).chain(peers.iter().copied()).map(|r| {
-        format!(
-            "{} / {}",
-            stats::thousands(r.put_records as f64),
-            stats::thousands(r.get_records as f64)
-        )
-    }));
-    rows.push(counts);
-    println!();
-    print_table(&header, &rows);
-    if !peers.is_empty() {
-        println!("ratios are ours/peer: above 1 means more records/s; below 1 means lower latency or less memory");
-    }
 }
 
 /// An SDK error with its chain of sources (the SDK's Display alone says

@@ -1,19 +1,18 @@
 //! Per-shard positions saved to a file (atomic writes), so readers resume where they stopped.
 //!
-//! The file is the JSON form of [`Positions`]. [`save`] writes a temporary
-//! file in the same directory, syncs it and renames it over the old one, so
-//! a crash (even `kill -9` or a power cut) leaves either the old or the new
-//! checkpoint, never a torn one.
+//! The file is the JSON form of [`Positions`], written by
+//! [`state_file::save`]: a crash (even `kill -9` or a power cut) leaves
+//! either the old or the new checkpoint, never a torn one.
 //!
 //! Positions belong to one stream: [`bind`] refuses to use them on another
 //! stream, or on a stream of the same name deleted and created again since
 //! (whose sequence numbers mean nothing to the saved ones).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::client::StreamIdentity;
 use crate::reader::Positions;
+use crate::state_file::{self, LoadError};
 
 /// A checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -96,59 +95,24 @@ pub fn bind(
 
 /// Loads saved positions; `Ok(None)` when the file does not exist yet.
 pub fn load(path: &Path) -> Result<Option<Positions>, CheckpointError> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(CheckpointError::Read {
-                path: path.to_owned(),
-                source,
-            })
-        }
-    };
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|source| CheckpointError::Corrupt {
+    state_file::load(path).map_err(|err| match err {
+        LoadError::Read(source) => CheckpointError::Read {
             path: path.to_owned(),
             source,
-        })
+        },
+        LoadError::Corrupt(source) => CheckpointError::Corrupt {
+            path: path.to_owned(),
+            source,
+        },
+    })
 }
 
-/// Saves `positions` atomically (temporary file, fsync, rename, fsync of the
-/// directory).
+/// Saves `positions` atomically (see [`state_file::save`]).
 pub fn save(path: &Path, positions: &Positions) -> Result<(), CheckpointError> {
-    let write_err = |source| CheckpointError::Write {
+    state_file::save(path, positions).map_err(|source| CheckpointError::Write {
         path: path.to_owned(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "checkpoint".to_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut body =
-        serde_json::to_vec_pretty(positions).map_err(|e| write_err(std::io::Error::other(e)))?;
-    body.push(b'\n');
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&body)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(err) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(write_err(err));
-    }
-    // Make the rename itself durable (best effort: not every platform can
-    // open a directory).
-    if let Ok(dir) = std::fs::File::open(&dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

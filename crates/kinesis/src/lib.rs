@@ -10,6 +10,7 @@ pub mod client;
 pub mod reader;
 pub mod retry;
 pub mod start;
+pub mod state_file;
 pub mod writer;
 
 pub use aws_sdk_kinesis as sdk;

@@ -19,11 +19,16 @@ pub const REGION: &str = "us-east-1";
 
 /// A Kinesis client for the engine at `url`.
 pub fn kinesis(url: &str) -> aws_sdk_kinesis::Client {
+    kinesis_signed_by(url, "AKIDTEST", "secret")
+}
+
+/// A Kinesis client signing with this access key and secret.
+pub fn kinesis_signed_by(url: &str, key: &str, secret: &str) -> aws_sdk_kinesis::Client {
     use aws_sdk_kinesis::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
     let conf = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .endpoint_url(url)
         .retry_config(RetryConfig::disabled())
         .build();
@@ -138,6 +143,13 @@ macro_rules! assert_error_code {
 /// `cargo test --workspace` builds them. `any_bin` is the path of a binary of
 /// the package under test (`env!("CARGO_BIN_EXE_wildrydes")`); without one,
 /// the test executable's directory is used.
+///
+/// Cargo builds only the package's own binaries for `cargo test -p X`, so a
+/// binary that is missing, or older than a source file of its own crate, is built
+/// first (`cargo build --bin NAME`, same profile and target dir; once per test
+/// process): `cargo test -p wildrydes` works on a clean target dir. A binary
+/// is not rebuilt for a change in another crate it depends on; `cargo test
+/// --workspace` always tests fresh binaries.
 pub fn workspace_bin(name: &str, any_bin: Option<&str>) -> PathBuf {
     let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
     let path = match any_bin {
@@ -149,12 +161,76 @@ pub fn workspace_bin(name: &str, any_bin: Option<&str>) -> PathBuf {
             deps.parent().unwrap_or(deps).join(file)
         }
     };
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build --workspace` first)",
-        path.display()
-    );
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        if is_stale(name, &path) {
+            build_bin(name, &path);
+        }
+        built.push(name.to_owned());
+    }
     path
+}
+
+/// The workspace's root directory.
+fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// Whether `bin` is missing or older than a source file of its crate
+/// (`crates/<name>/src`; `wildrydes-bench` is `crates/bench`).
+fn is_stale(name: &str, bin: &Path) -> bool {
+    let Ok(built) = bin.metadata().and_then(|m| m.modified()) else {
+        return true;
+    };
+    let krate = if name == "wildrydes-bench" {
+        "bench"
+    } else {
+        name
+    };
+    let mut dirs = vec![workspace_root().join("crates").join(krate).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => dirs.push(entry.path()),
+                Ok(m) if m.modified().is_ok_and(|changed| changed > built) => return true,
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// `cargo build --bin NAME` into the profile and target dir `bin` lives in
+/// (`<target>/<profile>/NAME` or `<target>/<triple>/<profile>/NAME`).
+fn build_bin(name: &str, bin: &Path) {
+    let profile_dir = bin.parent().expect("profile dir");
+    let mut target = profile_dir.parent().expect("target dir");
+    let mut cargo = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+    cargo
+        .current_dir(workspace_root())
+        .args(["build", "--bin", name]);
+    // Cargo marks its target dir with CACHEDIR.TAG; a triple dir has none.
+    if !target.join("CACHEDIR.TAG").exists() {
+        if let (Some(triple), Some(parent)) = (target.file_name(), target.parent()) {
+            cargo.arg("--target").arg(triple);
+            target = parent;
+        }
+    }
+    match profile_dir.file_name().and_then(|p| p.to_str()) {
+        Some("debug") => {}
+        Some(profile) => {
+            cargo.args(["--profile", profile]);
+        }
+        None => {}
+    }
+    cargo.arg("--target-dir").arg(target);
+    let status = cargo.status().expect("run cargo build");
+    assert!(
+        status.success() && bin.exists(),
+        "building {} failed: run `cargo build --workspace` first",
+        bin.display()
+    );
 }
 
 /// Sends SIGINT to a child, as Ctrl-C in a terminal does.

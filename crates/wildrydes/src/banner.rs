@@ -24,8 +24,7 @@ pub(crate) fn banner(stack: &stack::Stack, dashboard: &str) -> String {
          \x20 export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n\
          \x20 aws kinesis list-streams\n\
          \x20 aws s3 cp rides.json s3://{uploads}/\n\
-         SQL over the archive (the table wildrydes, as in Athena):\n\
-         \x20 ./wildrydes query{query_endpoint} \"SELECT Name, SUM(Distance) FROM wildrydes GROUP BY Name\"\n\
+         {sql}\
          Ctrl-C stops everything.",
         src = stack::SOURCE_STREAM,
         dst = stack::SUMMARY_STREAM,
@@ -35,12 +34,25 @@ pub(crate) fn banner(stack: &stack::Stack, dashboard: &str) -> String {
         alerts = stack::ALERT_STREAM,
         threshold = alert::DEFAULT_THRESHOLD,
         window = humantime::format_duration(stack.window()),
-        // `query` looks at the default port by itself.
-        query_endpoint = if url == "http://127.0.0.1:4567" {
-            String::new()
-        } else {
-            format!(" --endpoint {url}")
-        },
+        sql = sql_lines(&url),
         every = humantime::format_duration(stack::ARCHIVE_INTERVAL),
+    )
+}
+
+/// How to query the archive, when this binary has `wildrydes query` (the
+/// default-on feature `query`).
+fn sql_lines(url: &str) -> String {
+    if !cfg!(feature = "query") {
+        return "SQL over the archive: `wildrydes query`, in a build with the feature `query` (the default)\n".into();
+    }
+    // `query` looks at the default port by itself.
+    let endpoint = if url == "http://127.0.0.1:4567" {
+        String::new()
+    } else {
+        format!(" --endpoint {url}")
+    };
+    format!(
+        "SQL over the archive (the table wildrydes, as in Athena):\n\
+         \x20 ./wildrydes query{endpoint} \"SELECT Name, SUM(Distance) FROM wildrydes GROUP BY Name\"\n"
     )
 }

@@ -20,19 +20,6 @@ use common::{ctrl_c, WILDRYDES};
 
 const BUCKET: &str = "wildrydes-data";
 
-fn s3(url: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "a", "b", None, None, "test",
-        ))
-        .endpoint_url(url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 /// Every key below `prefix`.
 async fn keys(client: &aws_sdk_s3::Client, prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -142,7 +129,7 @@ async fn kill_9_while_uploading_loses_no_record() {
     .unwrap();
     conn.ensure_stream("wildrydes", 2).await.unwrap();
     let writer = BatchWriter::new(conn, "wildrydes");
-    let client = s3(&engine.url());
+    let client = testkit::s3(&engine.url());
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("archive-state.json");
     let mut sent = Vec::new();

@@ -6,43 +6,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Output;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::common;
 
 use common::WILDRYDES;
-
-fn dynamodb(url: &str) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "a", "b", None, None, "test",
-        ))
-        .endpoint_url(url)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
-}
-
-async fn count(client: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
-    let mut total = 0;
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(table)
-            .select(Select::Count)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        total += out.count();
-        start = out.last_evaluated_key().cloned();
-        if start.is_none() {
-            return total;
-        }
-    }
-}
 
 async fn engine(fail_entry_ratio: f64, tables: &[&str]) -> engine::EngineHandle {
     let engine = engine::spawn(engine::Config {
@@ -52,7 +20,7 @@ async fn engine(fail_entry_ratio: f64, tables: &[&str]) -> engine::EngineHandle 
     .await
     .unwrap();
     for table in tables {
-        process::ensure_table(&dynamodb(&engine.url()), table)
+        process::ensure_table(&testkit::dynamodb(&engine.url()), table)
             .await
             .unwrap();
     }
@@ -130,8 +98,8 @@ async fn a_file_of_100000_lines_with_bad_lines_is_loaded_but_the_bad_ones() {
         "{stderr}"
     );
     assert!(stderr.contains("only counted from here on"), "{stderr}");
-    let client = dynamodb(&engine.url());
-    assert_eq!(count(&client, process::TABLE).await, 100_000);
+    let client = testkit::dynamodb(&engine.url());
+    assert_eq!(common::count_items(&client, process::TABLE).await, 100_000);
 
     // Stopping at the first bad line: the 1,000 lines before it are loaded.
     let (out, stderr) = load(
@@ -146,7 +114,7 @@ async fn a_file_of_100000_lines_with_bad_lines_is_loaded_but_the_bad_ones() {
         )),
         "{stderr}"
     );
-    assert_eq!(count(&client, "Stopped").await, 1000);
+    assert_eq!(common::count_items(&client, "Stopped").await, 1000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,8 +155,8 @@ async fn the_same_item_twice_stays_one_item_from_json_lines_and_csv() {
             "{stderr}"
         );
     }
-    let client = dynamodb(&engine.url());
-    assert_eq!(count(&client, process::TABLE).await, 1);
+    let client = testkit::dynamodb(&engine.url());
+    assert_eq!(common::count_items(&client, process::TABLE).await, 1);
     let item = client
         .get_item()
         .table_name(process::TABLE)
@@ -219,7 +187,7 @@ async fn a_missing_table_or_file_fails_with_what_to_do() {
         stderr.contains("aws dynamodb create-table --table-name UnicornSensorData"),
         "{stderr}"
     );
-    process::ensure_table(&dynamodb(&engine.url()), process::TABLE)
+    process::ensure_table(&testkit::dynamodb(&engine.url()), process::TABLE)
         .await
         .unwrap();
     let (out, stderr) = load(&engine.url(), &["/nonexistent/rides.json"]).await;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::AttributeValue;
 use kinesis::writer::{BatchWriter, Record};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -22,44 +22,11 @@ use common::{ctrl_c, WILDRYDES};
 
 const SUMMARIES: &str = "wildrydes-summary";
 
-fn dynamodb(url: &str) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "a", "b", None, None, "test",
-        ))
-        .endpoint_url(url)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
-}
-
-/// Every item of the table (a paginated Select COUNT scan).
-async fn count(client: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
-    let mut total = 0;
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(table)
-            .select(Select::Count)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        total += out.count();
-        start = out.last_evaluated_key().cloned();
-        if start.is_none() {
-            return total;
-        }
-    }
-}
-
 /// Polls until the table holds `n` items (panics after `secs`).
 async fn wait_for(client: &aws_sdk_dynamodb::Client, n: i32, secs: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
-        let have = count(client, process::TABLE).await;
+        let have = common::count_items(client, process::TABLE).await;
         assert!(have <= n, "{have} items, more than the {n} summaries");
         if have == n {
             return;
@@ -111,7 +78,7 @@ async fn setup(fail_entry_ratio: f64) -> (engine::EngineHandle, BatchWriter) {
     .unwrap();
     conn.ensure_stream(SUMMARIES, 2).await.unwrap();
     conn.ensure_stream("dead-letters", 1).await.unwrap();
-    process::ensure_table(&dynamodb(&engine.url()), process::TABLE)
+    process::ensure_table(&testkit::dynamodb(&engine.url()), process::TABLE)
         .await
         .unwrap();
     (engine, BatchWriter::new(conn, SUMMARIES))
@@ -153,7 +120,7 @@ async fn every_summary_becomes_an_item_while_writes_are_left_unprocessed() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_process(&engine.url(), &dir.path().join("state.json"));
-    let client = dynamodb(&engine.url());
+    let client = testkit::dynamodb(&engine.url());
     wait_for(&client, n, 120).await;
 
     // The workshop's item, exactly.
@@ -236,21 +203,21 @@ async fn kill_9_in_the_middle_of_the_work_loses_no_summary() {
     // Half the writes left unprocessed: batches take several calls, so the
     // kills land in the middle of them.
     let (engine, writer) = setup(0.5).await;
-    let client = dynamodb(&engine.url());
+    let client = testkit::dynamodb(&engine.url());
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let mut sent = 0;
     let mut mid_work_kills = 0;
     for round in 0..6 {
         sent += put_summaries(&writer, round * 100, round * 100 + 100).await as i32;
-        let before = count(&client, process::TABLE).await;
+        let before = common::count_items(&client, process::TABLE).await;
         let mut child = spawn_process(&engine.url(), &state);
         // Killed as soon as it has written something (or after 20 s).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let mut at_kill = before;
         while at_kill == before && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            at_kill = count(&client, process::TABLE).await;
+            at_kill = common::count_items(&client, process::TABLE).await;
         }
         child.start_kill().unwrap();
         child.wait().await.unwrap();
@@ -267,7 +234,7 @@ async fn kill_9_in_the_middle_of_the_work_loses_no_summary() {
     wait_for(&client, sent, 180).await;
     ctrl_c(&child);
     assert!(child.wait().await.unwrap().success());
-    assert_eq!(count(&client, process::TABLE).await, 1800);
+    assert_eq!(common::count_items(&client, process::TABLE).await, 1800);
 }
 
 /// `wildrydes up` on a free port, in memory; returns it and its endpoint.
@@ -298,7 +265,7 @@ async fn up() -> (Child, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_creates_the_table_and_rocinantes_items_appear() {
     let (mut child, url) = up().await;
-    let client = dynamodb(&url);
+    let client = testkit::dynamodb(&url);
     let table = client
         .describe_table()
         .table_name(process::TABLE)
@@ -383,16 +350,7 @@ async fn up_creates_the_table_and_rocinantes_items_appear() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ride_file_uploaded_to_the_bucket_is_loaded_into_the_table() {
     let (mut child, url) = up().await;
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "a", "b", None, None, "test",
-        ))
-        .endpoint_url(&url)
-        .force_path_style(true)
-        .build();
-    let s3 = aws_sdk_s3::Client::from_conf(conf);
+    let s3 = testkit::s3(&url);
     // A ride file as the workshop's: one status record per line.
     let mut ride = sensor::Ride::new("Shadowfax", 3);
     let lines: String = (0..5)
@@ -409,7 +367,7 @@ async fn a_ride_file_uploaded_to_the_bucket_is_loaded_into_the_table() {
         .send()
         .await
         .expect("up creates the uploads bucket");
-    let client = dynamodb(&url);
+    let client = testkit::dynamodb(&url);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let out = client

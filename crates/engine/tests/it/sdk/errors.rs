@@ -195,7 +195,6 @@ async fn smaller_gaps_behave_as_the_service() {
 
 #[tokio::test]
 async fn auth_checks_the_sdks_signature_and_answers_the_services_errors() {
-    use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_kinesis::error::ProvideErrorMetadata;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -208,16 +207,7 @@ async fn auth_checks_the_sdks_signature_and_answers_the_services_errors() {
     })
     .await
     .unwrap();
-    let signed_with = |key: &str, secret: &str| {
-        let conf = aws_sdk_kinesis::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-            .endpoint_url(e.url())
-            .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_kinesis::Client::from_conf(conf)
-    };
+    let signed_with = |key: &str, secret: &str| testkit::kinesis_signed_by(&e.url(), key, secret);
 
     // The right key: every kind of call works (JSON body, binary data).
     let c = client(&e.url());
