@@ -122,9 +122,10 @@ impl Session {
                 inventory.other += 1;
             }
         }
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        // DataFusion's settings can be tuned from the environment
+        // (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, ...); the default
+        // target partitions are the machine's cores.
+        let config = SessionConfig::from_env()?.with_information_schema(true);
         // No list-files cache: it is keyed by the table's path alone (the
         // three kinds' tables share "") and would hide objects written
         // since the first query (the prompt); a filter on the partitions

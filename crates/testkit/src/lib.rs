@@ -139,7 +139,7 @@ macro_rules! assert_error_code {
 }
 
 /// A binary of the workspace (`wildrydes`, `producer`, `consumer`,
-/// `wildrydes-bench`), found next to the test's own binaries, where
+/// `wildrydes-query`, `wildrydes-bench`), found next to the test's own binaries, where
 /// `cargo test --workspace` builds them. `any_bin` is the path of a binary of
 /// the package under test (`env!("CARGO_BIN_EXE_wildrydes")`); without one,
 /// the test executable's directory is used.

@@ -39,12 +39,8 @@ pub(crate) fn banner(stack: &stack::Stack, dashboard: &str) -> String {
     )
 }
 
-/// How to query the archive, when this binary has `wildrydes query` (the
-/// default-on feature `query`).
+/// How to query the archive (`wildrydes query` runs `wildrydes-query`).
 fn sql_lines(url: &str) -> String {
-    if !cfg!(feature = "query") {
-        return "SQL over the archive: `wildrydes query`, in a build with the feature `query` (the default)\n".into();
-    }
     // `query` looks at the default port by itself.
     let endpoint = if url == "http://127.0.0.1:4567" {
         String::new()

@@ -18,6 +18,7 @@ mod gen;
 mod live;
 mod load;
 mod processing;
+mod querying;
 mod repair;
 mod serve;
 mod up;
@@ -69,9 +70,9 @@ enum Command {
     Dashboard(live::DashboardArgs),
     /// Archive a stream into time-partitioned objects in S3 or a directory (Firehose).
     Archive(archiving::ArchiveArgs),
-    /// SQL over the archive: the table wildrydes (Athena); a prompt without SQL.
-    #[cfg(feature = "query")]
-    Query(query::cli::QueryArgs),
+    /// SQL over the archive: the table wildrydes (Athena); a prompt without SQL
+    /// (runs `wildrydes-query`, installed beside `wildrydes`).
+    Query(querying::QueryArgs),
     /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
     Completions(gen::CompletionsArgs),
     /// Print the man page, or write one per command to a directory.
@@ -102,8 +103,7 @@ fn main() -> ExitCode {
                 Command::Alert(args) => alerting::run(args).await,
                 Command::Dashboard(args) => live::run(args).await,
                 Command::Archive(args) => archiving::run(args).await,
-                #[cfg(feature = "query")]
-                Command::Query(args) => query::cli::run(args).await,
+                Command::Query(args) => querying::run(args),
                 Command::Completions(args) => gen::completions::<Cli>(args),
                 Command::Man(args) => gen::man::<Cli>(args),
             }

@@ -229,6 +229,8 @@ async fn up_archives_the_stream_and_query_finds_it() {
     let sent = put(&BatchWriter::new(conn, "wildrydes"), 0..1000).await;
     // The archive's interval is 10 s; `query` finds the bucket by itself
     // (here through AWS_ENDPOINT_URL, as the banner's export line sets it).
+    // `wildrydes query` runs `wildrydes-query` from beside `wildrydes`.
+    common::workspace_bin("wildrydes-query");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let out = Command::new(WILDRYDES)
