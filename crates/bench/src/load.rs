@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use clap::Args;
 use kinesis::writer::{BatchWriter, Record};
 
@@ -52,25 +52,6 @@ async fn dynamodb(url: &str) -> Result<aws_sdk_dynamodb::Client> {
     })
     .await?;
     Ok(clients.dynamodb)
-}
-
-async fn count(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<i64> {
-    let (mut total, mut start) = (0i64, None);
-    loop {
-        let out = client
-            .scan()
-            .table_name(table)
-            .select(Select::Count)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .context("Scan")?;
-        total += i64::from(out.count());
-        start = out.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(total);
-        }
-    }
 }
 
 pub async fn run(args: &LoadArgs) -> Result<()> {
@@ -115,7 +96,9 @@ pub async fn run(args: &LoadArgs) -> Result<()> {
         bail!("wildrydes load failed: {stderr}");
     }
     print!("{stderr}");
-    let items = count(&ddb, process::TABLE).await?;
+    let items = testkit::count_items(&ddb, process::TABLE)
+        .await
+        .context("Scan")?;
     if items != args.lines as i64 {
         bail!("the table holds {items} items, not {}", args.lines);
     }

@@ -48,6 +48,29 @@ pub fn dynamodb(url: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
+/// The items of a DynamoDB table (a paginated `Select: COUNT` scan).
+pub async fn count_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<i64, aws_sdk_dynamodb::Error> {
+    use aws_sdk_dynamodb::types::Select;
+    let (mut total, mut start) = (0, None);
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .select(Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        total += i64::from(out.count());
+        start = out.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(total);
+        }
+    }
+}
+
 /// An S3 client (path-style) for the engine at `url`.
 pub fn s3(url: &str) -> aws_sdk_s3::Client {
     s3_signed_by(url, "AKIDTEST", "secret")

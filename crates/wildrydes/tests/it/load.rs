@@ -99,7 +99,10 @@ async fn a_file_of_100000_lines_with_bad_lines_is_loaded_but_the_bad_ones() {
     );
     assert!(stderr.contains("only counted from here on"), "{stderr}");
     let client = testkit::dynamodb(&engine.url());
-    assert_eq!(common::count_items(&client, process::TABLE).await, 100_000);
+    assert_eq!(
+        testkit::count_items(&client, process::TABLE).await.unwrap(),
+        100_000
+    );
 
     // Stopping at the first bad line: the 1,000 lines before it are loaded.
     let (out, stderr) = load(
@@ -114,7 +117,10 @@ async fn a_file_of_100000_lines_with_bad_lines_is_loaded_but_the_bad_ones() {
         )),
         "{stderr}"
     );
-    assert_eq!(common::count_items(&client, "Stopped").await, 1000);
+    assert_eq!(
+        testkit::count_items(&client, "Stopped").await.unwrap(),
+        1000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +162,10 @@ async fn the_same_item_twice_stays_one_item_from_json_lines_and_csv() {
         );
     }
     let client = testkit::dynamodb(&engine.url());
-    assert_eq!(common::count_items(&client, process::TABLE).await, 1);
+    assert_eq!(
+        testkit::count_items(&client, process::TABLE).await.unwrap(),
+        1
+    );
     let item = client
         .get_item()
         .table_name(process::TABLE)

@@ -23,10 +23,10 @@ use common::{ctrl_c, WILDRYDES};
 const SUMMARIES: &str = "wildrydes-summary";
 
 /// Polls until the table holds `n` items (panics after `secs`).
-async fn wait_for(client: &aws_sdk_dynamodb::Client, n: i32, secs: u64) {
+async fn wait_for(client: &aws_sdk_dynamodb::Client, n: i64, secs: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
-        let have = common::count_items(client, process::TABLE).await;
+        let have = testkit::count_items(client, process::TABLE).await.unwrap();
         assert!(have <= n, "{have} items, more than the {n} summaries");
         if have == n {
             return;
@@ -108,7 +108,7 @@ async fn every_summary_becomes_an_item_while_writes_are_left_unprocessed() {
     // A third of the writes come back as UnprocessedItems (and a third of
     // the PutRecords entries fail, which the test's own writer retries).
     let (engine, writer) = setup(0.3).await;
-    let n = put_summaries(&writer, 0, 200).await as i32;
+    let n = put_summaries(&writer, 0, 200).await as i64;
     let junk = ["not json", r#"{"Name":"Rocinante"}"#, ""];
     writer
         .put_records(
@@ -209,15 +209,15 @@ async fn kill_9_in_the_middle_of_the_work_loses_no_summary() {
     let mut sent = 0;
     let mut mid_work_kills = 0;
     for round in 0..6 {
-        sent += put_summaries(&writer, round * 100, round * 100 + 100).await as i32;
-        let before = common::count_items(&client, process::TABLE).await;
+        sent += put_summaries(&writer, round * 100, round * 100 + 100).await as i64;
+        let before = testkit::count_items(&client, process::TABLE).await.unwrap();
         let mut child = spawn_process(&engine.url(), &state);
         // Killed as soon as it has written something (or after 20 s).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let mut at_kill = before;
         while at_kill == before && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            at_kill = common::count_items(&client, process::TABLE).await;
+            at_kill = testkit::count_items(&client, process::TABLE).await.unwrap();
         }
         child.start_kill().unwrap();
         child.wait().await.unwrap();
@@ -234,7 +234,10 @@ async fn kill_9_in_the_middle_of_the_work_loses_no_summary() {
     wait_for(&client, sent, 180).await;
     ctrl_c(&child);
     assert!(child.wait().await.unwrap().success());
-    assert_eq!(common::count_items(&client, process::TABLE).await, 1800);
+    assert_eq!(
+        testkit::count_items(&client, process::TABLE).await.unwrap(),
+        1800
+    );
 }
 
 /// `wildrydes up` on a free port, in memory; returns it and its endpoint.
