@@ -4,20 +4,18 @@
 //! `dynalite`, in memory) and moto (PyPI `moto[server]`, in memory), all
 //! driven by the same client in one run.
 //!
-//! The client is a minimal HTTP/1.1 one (one keep-alive connection per
-//! caller, the DynamoDB JSON 1.0 protocol, an unverified SigV4-shaped
-//! Authorization header, which dynalite requires): the same bytes for every
-//! server, and cheap enough not to be what is measured.
+//! The client is the benchmarks' raw HTTP/1.1 one (`http.rs`: one
+//! keep-alive connection per caller, the DynamoDB JSON 1.0 protocol, an
+//! unverified SigV4-shaped Authorization header, which dynalite requires).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
+use crate::http;
 use crate::procs::{self, free_port, Proc, Server};
 use crate::stats;
 
@@ -43,105 +41,29 @@ pub struct DynamoDbArgs {
     pub queries: usize,
 }
 
-/// One keep-alive connection speaking DynamoDB's JSON 1.0 (opened again
-/// after a server that closes it: moto's HTTP/1.0 answers).
-struct Conn {
-    host: String,
-    stream: BufReader<TcpStream>,
-    closed: bool,
-}
-
-async fn connect(host: &str) -> Result<BufReader<TcpStream>> {
-    let stream = TcpStream::connect(host)
-        .await
-        .with_context(|| format!("connecting to {host}"))?;
-    stream.set_nodelay(true)?;
-    Ok(BufReader::new(stream))
-}
+/// DynamoDB's JSON 1.0 over the benchmarks' raw client.
+struct Conn(http::Conn);
 
 impl Conn {
     async fn open(url: &str) -> Result<Conn> {
-        let host = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
-        let stream = connect(&host).await?;
-        Ok(Conn {
-            host,
-            stream,
-            closed: false,
-        })
+        Ok(Conn(http::Conn::open(url).await?))
     }
 
     /// Sends one action; returns the status and the body.
     async fn call(&mut self, action: &str, body: &str) -> Result<(u16, String)> {
-        if self.closed {
-            self.stream = connect(&self.host).await?;
-            self.closed = false;
-        }
-        let head = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-             X-Amz-Target: DynamoDB_20120810.{action}\r\nX-Amz-Date: 20261202T000000Z\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261202/us-east-1/dynamodb/aws4_request, \
-             SignedHeaders=host;x-amz-date;x-amz-target, Signature=00\r\nContent-Length: {}\r\n\r\n",
-            self.host,
-            body.len()
-        );
-        let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).await?;
-        s.write_all(body.as_bytes()).await?;
-        let mut line = String::new();
-        self.stream.read_line(&mut line).await?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| anyhow!("bad status line {line:?}"))?;
-        self.closed = line.starts_with("HTTP/1.0");
-        let (mut length, mut chunked) = (None, false);
-        loop {
-            line.clear();
-            if self.stream.read_line(&mut line).await? == 0 {
-                bail!("connection closed in the headers");
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            let (k, v) = l.split_once(':').unwrap_or((l, ""));
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse::<usize>().ok(),
-                "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
-                "connection" => self.closed |= v.trim().eq_ignore_ascii_case("close"),
-                _ => {}
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                self.stream.read_line(&mut line).await?;
-                let n = usize::from_str_radix(line.trim(), 16)?;
-                let mut chunk = vec![0; n + 2];
-                self.stream.read_exact(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-        } else {
-            match length {
-                Some(n) => {
-                    body.resize(n, 0);
-                    self.stream.read_exact(&mut body).await?;
-                }
-                None => {
-                    self.stream.read_to_end(&mut body).await?;
-                    self.closed = true;
-                }
-            }
-        }
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        let target = format!("DynamoDB_20120810.{action}");
+        let auth = http::dummy_auth("dynamodb", "host;x-amz-date;x-amz-target");
+        let headers = [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", target.as_str()),
+            ("X-Amz-Date", "20261202T000000Z"),
+            ("Authorization", auth.as_str()),
+        ];
+        let answer = self
+            .0
+            .call("POST", "/", &headers, body.as_bytes(), usize::MAX)
+            .await?;
+        Ok((answer.status, answer.text()))
     }
 
     async fn ok(&mut self, action: &str, body: &str) -> Result<String> {

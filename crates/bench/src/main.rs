@@ -5,10 +5,12 @@
 mod aggregate;
 mod all;
 mod archive;
+mod cbor;
 mod consumer;
 mod dashboard;
 mod dynamodb;
 mod engine;
+mod http;
 mod load;
 mod procs;
 mod producer;
@@ -38,6 +40,9 @@ enum Command {
     /// PutRecords/PutRecord/GetRecords throughput and latency, put-to-get
     /// latency and RSS of our engine, and of kinesalite and kinesis-mock with --peers.
     Engine(engine::EngineArgs),
+    /// PutRecords records/s of our engine in CBOR (as the Java SDK and the
+    /// KCL send it) next to the same requests in JSON.
+    Cbor(cbor::CborArgs),
     /// Fleet capacity of the real `producer` binary: records/s, CPU and peak
     /// RSS for growing -unicorns N against our engine.
     Producer(producer::ProducerArgs),
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Engine(args) => engine::run(&args).await.map(|_| ()),
+        Command::Cbor(args) => cbor::run(&args).await,
         Command::Producer(args) => producer::run(&args).await.map(|_| ()),
         Command::Consumer(args) => consumer::run(&args).await.map(|_| ()),
         Command::Aggregate(args) => aggregate::run(&args).await.map(|_| ()),

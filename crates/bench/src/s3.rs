@@ -5,17 +5,19 @@
 //! over many keys, and the server's RSS. Both servers get the same client: a
 //! minimal HTTP/1.1 client over keep-alive connections (unsigned requests
 //! with a dummy `Authorization` header, which moto needs and ours accepts
-//! without credentials configured), so neither side pays for an SDK.
+//! without credentials configured; `http.rs`), so neither side pays for an
+//! SDK.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
+use crate::http;
 use crate::procs::{self, Proc, Server};
 
 #[derive(Debug, Args)]
@@ -35,139 +37,137 @@ pub struct S3Args {
     /// Keys listed by the ListObjectsV2 walk.
     #[arg(long, default_value_t = 100_000)]
     list_keys: usize,
+    /// Then upload an object of this many GB (10^9 bytes) in 8 MiB parts,
+    /// 10 in flight as the AWS CLI sends them, download it, and report the
+    /// server's peak RSS (our engine only; 0 skips it).
+    #[arg(long, default_value_t = 0.0, value_name = "GB")]
+    multipart_gb: f64,
 }
 
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
-    host: String,
-    buf: Vec<u8>,
-    /// The server closes the connection after this answer (moto's server
-    /// speaks HTTP/1.0): reconnect before the next request.
-    closed: bool,
+/// Figures of the large multipart upload and its download.
+struct Multipart {
+    bytes: u64,
+    up_mb_s: f64,
+    down_mb_s: f64,
+    peak_mb: f64,
 }
+
+/// Uploads `gb` GB in 8 MiB parts (10 in flight), completes the upload,
+/// downloads the object on one connection, and reads the server's peak RSS.
+async fn multipart(server: &Server, gb: f64) -> Result<Multipart> {
+    const PART: usize = 8 << 20;
+    let url = server.url.clone();
+    let mut c = Conn::open(&url).await?;
+    let key = "/bench/multipart/big.bin";
+    let created = c
+        .call("POST", &format!("{key}?uploads"), b"", usize::MAX)
+        .await?;
+    let upload = between(&created.text(), "<UploadId>", "</UploadId>").with_context(|| {
+        format!(
+            "CreateMultipartUpload: {} {}",
+            created.status,
+            created.text()
+        )
+    })?;
+    let total = (gb * 1e9) as u64;
+    let parts = total.div_ceil(PART as u64).max(1);
+    let body: Arc<Vec<u8>> = Arc::new((0..PART).map(|i| (i % 251) as u8).collect());
+    let next = Arc::new(AtomicU64::new(1));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (url, body, next, upload) = (url.clone(), body.clone(), next.clone(), upload.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Conn::open(&url).await?;
+            let mut etags = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n > parts {
+                    return Ok::<_, anyhow::Error>(etags);
+                }
+                let len = if n == parts {
+                    total - (parts - 1) * PART as u64
+                } else {
+                    PART as u64
+                };
+                let path = format!("{key}?partNumber={n}&uploadId={}", form_encode(&upload));
+                let a = c.call("PUT", &path, &body[..len as usize], 4096).await?;
+                let etag = a.header("etag").map(str::to_string);
+                match etag {
+                    Some(etag) if a.status == 200 => etags.push((n, etag)),
+                    _ => bail!("UploadPart {n}: {} {}", a.status, a.text()),
+                }
+            }
+        }));
+    }
+    let mut etags = Vec::new();
+    for t in tasks {
+        etags.extend(t.await??);
+    }
+    etags.sort();
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (n, etag) in &etags {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let path = format!("{key}?uploadId={}", form_encode(&upload));
+    let done = c.call("POST", &path, xml.as_bytes(), 4096).await?;
+    if done.status != 200 || !done.text().contains("<ETag>") {
+        bail!("CompleteMultipartUpload: {} {}", done.status, done.text());
+    }
+    let up_mb_s = total as f64 / 1e6 / start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let got = ok(&mut c, "GET", key, b"").await?;
+    if got != total {
+        bail!("GetObject of the multipart object read {got} of {total} bytes");
+    }
+    let down_mb_s = total as f64 / 1e6 / start.elapsed().as_secs_f64();
+    let peak_mb =
+        procs::status_kb(server.proc.pid(), "VmHWM:").map_or(0.0, |kb| kb as f64 / 1024.0);
+    ok(&mut c, "DELETE", key, b"").await?;
+    Ok(Multipart {
+        bytes: total,
+        up_mb_s,
+        down_mb_s,
+        peak_mb,
+    })
+}
+
+/// S3 requests over the benchmarks' raw client: unsigned, with a dummy
+/// `Authorization` header.
+struct Conn(http::Conn);
 
 impl Conn {
     async fn open(url: &str) -> Result<Conn> {
-        let host = url
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow!("not an http url: {url}"))?
-            .trim_end_matches('/')
-            .to_string();
-        let stream = TcpStream::connect(&host)
-            .await
-            .with_context(|| format!("connecting to {host}"))?;
-        stream.set_nodelay(true)?;
-        let (r, w) = stream.into_split();
-        Ok(Conn {
-            reader: BufReader::with_capacity(256 << 10, r),
-            writer: w,
-            host,
-            buf: vec![0; 256 << 10],
-            closed: false,
-        })
+        Ok(Conn(http::Conn::open(url).await?))
     }
 
-    /// Sends a request; returns the status and the body (`keep` bytes of it
-    /// at most are kept; the rest is read and dropped) and its length.
+    /// Sends a request; the answer keeps `keep` bytes of the body at most.
     async fn call(
         &mut self,
         method: &str,
         path: &str,
         body: &[u8],
         keep: usize,
-    ) -> Result<(u16, Vec<u8>, u64)> {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-            self.host,
-            body.len()
-        );
-        self.writer.write_all(head.as_bytes()).await?;
-        if !body.is_empty() {
-            self.writer.write_all(body).await?;
-        }
-        let mut line = String::new();
-        self.reader.read_line(&mut line).await?;
-        let status: u16 = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| anyhow!("no status line: {line:?}"))?;
-        self.closed = line.starts_with("HTTP/1.0");
-        let (mut length, mut chunked) = (None, false);
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line).await? == 0 {
-                bail!("connection closed in headers");
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                let k = k.trim().to_ascii_lowercase();
-                if k == "connection" {
-                    self.closed = v.trim().eq_ignore_ascii_case("close");
-                }
-                if k == "content-length" {
-                    length = v.trim().parse::<u64>().ok();
-                } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
-                    chunked = true;
-                }
-            }
-        }
-        let mut kept = Vec::new();
-        let mut total = 0;
-        if method == "HEAD" || status == 304 || status == 204 {
-            return Ok((status, kept, 0));
-        }
-        if chunked {
-            loop {
-                line.clear();
-                self.reader.read_line(&mut line).await?;
-                let n = u64::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| anyhow!("bad chunk size {line:?}"))?;
-                if n == 0 {
-                    line.clear();
-                    self.reader.read_line(&mut line).await?;
-                    break;
-                }
-                total += self.read_n(n, keep, &mut kept).await?;
-                line.clear();
-                self.reader.read_line(&mut line).await?;
-            }
-        } else {
-            total = self.read_n(length.unwrap_or(0), keep, &mut kept).await?;
-        }
-        Ok((status, kept, total))
-    }
-
-    async fn read_n(&mut self, mut n: u64, keep: usize, kept: &mut Vec<u8>) -> Result<u64> {
-        let all = n;
-        while n > 0 {
-            let want = (n as usize).min(self.buf.len());
-            let got = self.reader.read(&mut self.buf[..want]).await?;
-            if got == 0 {
-                bail!("connection closed in a body");
-            }
-            let room = keep.saturating_sub(kept.len()).min(got);
-            kept.extend_from_slice(&self.buf[..room]);
-            n -= got as u64;
-        }
-        Ok(all)
+    ) -> Result<http::Answer> {
+        let auth = http::dummy_auth("s3", "host");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("Content-Type", "application/octet-stream"),
+        ];
+        self.0.call(method, path, &headers, body, keep).await
     }
 }
 
 async fn ok(conn: &mut Conn, method: &str, path: &str, body: &[u8]) -> Result<u64> {
-    let (status, text, n) = conn.call(method, path, body, 4096).await?;
-    if !(200..300).contains(&status) {
-        bail!(
-            "{method} {path}: {status} {}",
-            String::from_utf8_lossy(&text)
-        );
+    let a = conn.call(method, path, body, 4096).await?;
+    if !(200..300).contains(&a.status) {
+        bail!("{method} {path}: {} {}", a.status, a.text());
     }
-    Ok(n)
+    Ok(a.len)
 }
 
 /// Runs `op(conn, task, i)` on `conns` connections for `secs`; returns
@@ -275,11 +275,11 @@ async fn measure(server: &Server, a: &S3Args) -> Result<Figures> {
             path.push_str("&continuation-token=");
             path.push_str(&form_encode(t));
         }
-        let (status, xml, _) = c.call("GET", &path, b"", usize::MAX).await?;
-        if status != 200 {
-            bail!("ListObjectsV2: {status}");
+        let a = c.call("GET", &path, b"", usize::MAX).await?;
+        if a.status != 200 {
+            bail!("ListObjectsV2: {}", a.status);
         }
-        let xml = String::from_utf8_lossy(&xml);
+        let xml = a.text();
         listed += xml.matches("<Key>").count();
         token = between(&xml, "<NextContinuationToken>", "</NextContinuationToken>");
         if token.is_none() {
@@ -399,6 +399,11 @@ pub async fn run(a: &S3Args) -> Result<()> {
     let ours = procs::start_ours(false)?;
     let cat = cat_baseline(ours.dir.path())?;
     let mut rows = vec![("wildrydes (durable)".to_string(), measure(&ours, a).await?)];
+    let big = if a.multipart_gb > 0.0 {
+        Some(multipart(&ours, a.multipart_gb).await?)
+    } else {
+        None
+    };
     drop(ours);
     if a.peers {
         let dir = a.peers_dir.clone().unwrap_or_else(procs::default_peers_dir);
@@ -441,6 +446,16 @@ pub async fn run(a: &S3Args) -> Result<()> {
         );
     }
     println!("cat of an 8 MB file (page cache) into /dev/null: {cat:.0} MB/s");
+    match big {
+        Some(m) => println!(
+            "multipart: {:.2} GB in 8 MiB parts (10 in flight) uploaded at {:.0} MB/s, downloaded at {:.0} MB/s; server peak RSS over the whole run {:.0} MB (goal: under 150 MB)",
+            m.bytes as f64 / 1e9,
+            m.up_mb_s,
+            m.down_mb_s,
+            m.peak_mb
+        ),
+        None => println!("note: add --multipart-gb 5 for the large multipart upload and the server's peak RSS"),
+    }
     if rows.len() == 2 {
         println!(
             "ours / moto: put 1KB {:.1}x, get 1KB {:.1}x, get 8MB {:.1}x",
