@@ -137,6 +137,16 @@ impl IndexMeta {
         }
     }
 
+    /// The entry of a global index being deleted (its entries are gone).
+    pub(crate) fn describe_deleting(&self, table: &TableMeta, now_ms: u64) -> Json {
+        let mut d = self.describe(table, (0, 0), now_ms);
+        d["IndexStatus"] = json!("DELETING");
+        if let Some(d) = d.as_object_mut() {
+            d.remove("Backfilling");
+        }
+        d
+    }
+
     /// The index's entry in a TableDescription.
     pub(crate) fn describe(&self, table: &TableMeta, figures: (u64, u64), now_ms: u64) -> Json {
         let mut projection = json!({"ProjectionType": self.projection});

@@ -121,7 +121,14 @@ impl Service {
                     .iter()
                     .filter(|u| u.contains_key("Create") || u.contains_key("Delete"))
                     .count();
-                if changes > 1 {
+                // One online index change at a time, per table.
+                m.deleting_indexes.retain(|(_, until)| now < *until);
+                let busy = m
+                    .indexes
+                    .iter()
+                    .any(|i| i.global && i.status(now) == "CREATING")
+                    || !m.deleting_indexes.is_empty();
+                if changes > 1 || (changes == 1 && busy) {
                     return Err(err(
                         Code::LimitExceededException,
                         "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
@@ -214,7 +221,10 @@ impl Service {
                         format!("Requested resource not found: Index: {iname} not found"),
                     ));
                 };
-                dropped.push(m.indexes.remove(pos).no);
+                let gone = m.indexes.remove(pos);
+                dropped.push(gone.no);
+                // Described as DELETING for the engine's state delay.
+                m.deleting_indexes.push((gone, active_at_ms));
             } else if let Some(spec) = u.get("Update") {
                 let iname = spec["IndexName"].as_str().unwrap_or_default();
                 let Some(index) = m.indexes.iter_mut().find(|i| i.global && i.name == iname) else {

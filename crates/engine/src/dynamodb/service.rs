@@ -45,6 +45,10 @@ pub(crate) struct TableMeta {
     /// Clock time (ms) at which a DELETING table is gone.
     #[serde(default)]
     pub deleted_at_ms: Option<u64>,
+    /// Global indexes deleted by UpdateTable, described as DELETING until
+    /// the clock time (ms) beside them (their entries are gone already).
+    #[serde(default)]
+    pub deleting_indexes: Vec<(super::index::IndexMeta, u64)>,
 }
 
 /// What the service needs of the engine's configuration.

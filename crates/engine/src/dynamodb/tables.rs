@@ -23,12 +23,20 @@ impl TableMeta {
             (false, "LocalSecondaryIndexes"),
             (true, "GlobalSecondaryIndexes"),
         ] {
-            let list: Vec<Json> = self
+            let mut list: Vec<Json> = self
                 .indexes
                 .iter()
                 .filter(|i| i.global == global)
                 .map(|i| i.describe(self, figures(i.no), now_ms))
                 .collect();
+            if global {
+                list.extend(
+                    self.deleting_indexes
+                        .iter()
+                        .filter(|(_, until)| now_ms < *until)
+                        .map(|(i, _)| i.describe_deleting(self, now_ms)),
+                );
+            }
             if !list.is_empty() {
                 desc[kind] = Json::Array(list);
             }
@@ -238,6 +246,7 @@ impl Service {
             next_index: indexes.len() as u32 + 1,
             active_at_ms: now + self.settings.state_delay.as_millis() as u64,
             deleted_at_ms: None,
+            deleting_indexes: Vec::new(),
             indexes: indexes
                 .into_iter()
                 .map(|mut i| {

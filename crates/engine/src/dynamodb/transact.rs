@@ -25,6 +25,24 @@ struct Planned {
     op: Op,
     ex: Exprs,
     return_old: bool,
+    /// The table's (or index's) throughput was used up: the message.
+    throttled: Option<String>,
+}
+
+/// A transaction refused for throughput: each throttled item's reason is
+/// ProvisionedThroughputExceeded, the others' None (as the service answers).
+fn throttled<'a>(items: impl Iterator<Item = &'a Option<String>>) -> Option<ApiError> {
+    let mut any = false;
+    let reasons = items
+        .map(|t| match t {
+            Some(message) => {
+                any = true;
+                json!({"Code": "ProvisionedThroughputExceeded", "Message": message})
+            }
+            None => json!({"Code": "None"}),
+        })
+        .collect();
+    any.then(|| cancelled(reasons))
 }
 
 fn cancelled(reasons: Vec<Json>) -> ApiError {
@@ -80,7 +98,10 @@ impl Service {
                 }
             };
             let (meta, key) = self.locate(table, &key_item, exact)?;
-            self.admit(&meta, None, !matches!(op, Op::Check))?;
+            let throttled = self
+                .admit(&meta, None, !matches!(op, Op::Check))
+                .err()
+                .map(|e| e.message);
             if !seen.insert(key.clone()) {
                 return Err(validation(
                     "Transaction request cannot include multiple operations on one item",
@@ -94,7 +115,11 @@ impl Service {
                 op,
                 ex,
                 return_old,
+                throttled,
             });
+        }
+        if let Some(e) = throttled(planned.iter().map(|p| &p.throttled)) {
+            return Err(e);
         }
         let used = self.store.write::<_, ApiError>(|w| {
             let mut olds = Vec::new();
@@ -174,8 +199,7 @@ impl Service {
     }
 
     pub(super) fn transact_get_items(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let mut responses = Vec::new();
-        let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+        let mut planned = Vec::new();
         for entry in req
             .get("TransactItems")
             .and_then(Json::as_array)
@@ -190,7 +214,15 @@ impl Service {
                 &key_item,
                 true,
             )?;
-            self.admit(&meta, None, false)?;
+            let throttled = self.admit(&meta, None, false).err().map(|e| e.message);
+            planned.push((meta, key, ex, throttled));
+        }
+        if let Some(e) = throttled(planned.iter().map(|p| &p.3)) {
+            return Err(e);
+        }
+        let mut responses = Vec::new();
+        let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+        for (meta, key, ex, _) in planned {
             let found = self.store.get(&key)?;
             let c = Consumed::read(
                 &meta,

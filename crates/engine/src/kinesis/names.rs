@@ -13,6 +13,19 @@ pub(crate) fn not_found(name: &str) -> ApiError {
     )
 }
 
+/// The service's answer for a shard that does not exist (any more): a
+/// GetShardIterator for a missing shard, or a GetRecords whose iterator's
+/// stream was deleted.
+pub(crate) fn shard_not_found(name: &str, idx: usize) -> ApiError {
+    err(
+        Code::ResourceNotFoundException,
+        format!(
+            "Shard {} in stream {name} under account {ACCOUNT} does not exist",
+            shard_id(idx)
+        ),
+    )
+}
+
 pub(crate) fn shard_id(idx: usize) -> String {
     format!("shardId-{idx:012}")
 }

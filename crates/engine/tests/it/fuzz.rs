@@ -36,7 +36,12 @@ const ACTIONS: &[&str] = &[
 ];
 
 /// Sends one raw HTTP/1.1 request; returns (status, body).
-async fn raw(addr: std::net::SocketAddr, target: &str, ctype: &str, body: &[u8]) -> (u16, Vec<u8>) {
+pub(crate) async fn raw(
+    addr: std::net::SocketAddr,
+    target: &str,
+    ctype: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: {target}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -107,12 +107,7 @@ impl Engine {
         let (pos, plan, incarnation, idx) = {
             let mut st = self.lock();
             st.trim(&name, now);
-            let shard_not_found = || {
-                err(
-                    Code::ResourceNotFoundException,
-                    format!("Shard {sid} in stream {name} under account {ACCOUNT} does not exist"),
-                )
-            };
+            let shard_not_found = || shard_not_found(&name, idx);
             match st.streams.get(&name) {
                 // A stream being created has no shards yet.
                 Some(s) if self.status(s) != "CREATING" => {}
@@ -248,14 +243,8 @@ impl Engine {
             let s = st
                 .streams
                 .get_mut(&it.name)
-                .filter(|s| s.meta.incarnation == it.incarnation)
-                .ok_or_else(|| not_found(&it.name))?;
-            if it.shard >= s.shards.len() {
-                return Err(err(
-                    Code::InvalidArgumentException,
-                    "Invalid ShardIterator.",
-                ));
-            }
+                .filter(|s| s.meta.incarnation == it.incarnation && it.shard < s.shards.len())
+                .ok_or_else(|| shard_not_found(&it.name, it.shard))?;
             let shard = &mut s.shards[it.shard];
             if rate_limited {
                 let w = shard.window.at(now);
@@ -324,7 +313,7 @@ impl Engine {
             .streams
             .get_mut(&it.name)
             .filter(|s| s.meta.incarnation == it.incarnation)
-            .ok_or_else(|| not_found(&it.name))?;
+            .ok_or_else(|| shard_not_found(&it.name, it.shard))?;
         Ok(self.finish_read(s, it, pos, records, bytes, now, rate_limited))
     }
 

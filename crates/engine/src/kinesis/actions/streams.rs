@@ -207,7 +207,7 @@ impl Engine {
             "RetentionPeriodHours": s.meta.retention_hours,
             "StreamCreationTimestamp": ts(s.meta.created_ms),
         }});
-        describe_settings(&mut out["StreamDescription"], &s.meta);
+        describe_settings(&mut out["StreamDescription"], &s.meta, false);
         Ok(out)
     }
 
@@ -228,7 +228,7 @@ impl Engine {
             "OpenShardCount": self.settled(s).open_count(s),
             "ConsumerCount": s.meta.consumers.len(),
         }});
-        describe_settings(&mut out["StreamDescriptionSummary"], &s.meta);
+        describe_settings(&mut out["StreamDescriptionSummary"], &s.meta, true);
         Ok(out)
     }
 
@@ -354,7 +354,10 @@ impl Engine {
 }
 
 /// The stored settings a stream description reports.
-fn describe_settings(out: &mut Value, meta: &StreamMeta) {
+/// The settings' members of a StreamDescription (`summary` false) or a
+/// StreamDescriptionSummary: warm throughput and the largest record size are
+/// members of the summary only, as in the service's model.
+fn describe_settings(out: &mut Value, meta: &StreamMeta, summary: bool) {
     let set = &meta.settings;
     out["EnhancedMonitoring"] = json!([{"ShardLevelMetrics": set.shard_level_metrics}]);
     match &set.kms_key_id {
@@ -363,6 +366,9 @@ fn describe_settings(out: &mut Value, meta: &StreamMeta) {
             out["KeyId"] = json!(key);
         }
         None => out["EncryptionType"] = json!("NONE"),
+    }
+    if !summary {
+        return;
     }
     if let Some(w) = set.warm_throughput_mibps {
         out["WarmThroughput"] = json!({"TargetMiBps": w, "CurrentMiBps": w});
@@ -400,7 +406,7 @@ impl Engine {
             d["OpenShardCount"] = json!(0);
             d["ConsumerCount"] = json!(0);
         }
-        describe_settings(&mut d, meta);
+        describe_settings(&mut d, meta, key != "StreamDescription");
         Some(json!({ key: d }))
     }
 }

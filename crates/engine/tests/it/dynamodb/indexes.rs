@@ -30,7 +30,7 @@ pub(crate) fn key(n: &str, t: KeyType) -> KeySchemaElement {
         .unwrap()
 }
 
-fn projection(kind: ProjectionType, non_key: &[&str]) -> Projection {
+pub(crate) fn projection(kind: ProjectionType, non_key: &[&str]) -> Projection {
     let mut p = Projection::builder().projection_type(kind);
     for a in non_key {
         p = p.non_key_attributes(*a);

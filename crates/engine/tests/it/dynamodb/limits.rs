@@ -195,3 +195,78 @@ async fn a_batch_write_body_over_16_mib_is_refused_before_it_is_read() {
     let out = String::from_utf8_lossy(&out[..n]);
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
 }
+
+#[tokio::test]
+async fn a_throttled_transaction_is_cancelled_with_the_throughput_reason() {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let e = engine::spawn(Config {
+        clock: Arc::new(ManualClock::frozen()),
+        enforce_limits: true,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&e.url());
+    provisioned_table(&c, 1, 1).await;
+    // 1 WCU keeps 300 s of burst: 300 one-unit writes use it up.
+    for batch in 0..12 {
+        let items = (0..25)
+            .map(|i| put(summary(&format!("U{batch}"), i)))
+            .collect();
+        c.batch_write_item()
+            .request_items(TABLE, items)
+            .send()
+            .await
+            .unwrap();
+    }
+    let put_of = |name: &str| {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(TABLE)
+                    .set_item(Some(summary(name, 0)))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let err = c
+        .transact_write_items()
+        .transact_items(put_of("T1"))
+        .transact_items(put_of("T2"))
+        .send()
+        .await
+        .unwrap_err();
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    else {
+        panic!("expected TransactionCanceledException, got {err:?}");
+    };
+    let codes: Vec<_> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "ProvisionedThroughputExceeded",
+            "ProvisionedThroughputExceeded"
+        ]
+    );
+    assert_eq!(
+        cancelled.message(),
+        Some("Transaction cancelled, please refer cancellation reasons for specific reasons [ProvisionedThroughputExceeded, ProvisionedThroughputExceeded]")
+    );
+    // Nothing was written.
+    let got = c
+        .get_item()
+        .table_name(TABLE)
+        .key("Name", Av::S("T1".into()))
+        .key("StatusTime", Av::S("2026-12-02 01:00:00.000".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_none());
+}

@@ -176,3 +176,97 @@ fn clock_secs(clock: &ManualClock) -> u64 {
     use engine::Clock;
     clock.now_millis() / 1000
 }
+
+#[tokio::test]
+async fn a_global_index_is_creating_then_active_then_deleting_with_the_engines_delay() {
+    use aws_sdk_dynamodb::types::{
+        CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+        GlobalSecondaryIndexUpdate, IndexStatus, KeyType, ProjectionType, ScalarAttributeType,
+    };
+
+    use super::indexes::{attr, key, projection};
+    let (clock, config) = frozen(Duration::from_secs(5));
+    let e = engine::spawn(config).await.unwrap();
+    let c = client(&e.url());
+    create_workshop_table(&c).await;
+    clock.advance(Duration::from_secs(5));
+    let create = GlobalSecondaryIndexUpdate::builder()
+        .create(
+            CreateGlobalSecondaryIndexAction::builder()
+                .index_name("ByColor")
+                .key_schema(key("Color", KeyType::Hash))
+                .projection(projection(ProjectionType::All, &[]))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let delete = GlobalSecondaryIndexUpdate::builder()
+        .delete(
+            DeleteGlobalSecondaryIndexAction::builder()
+                .index_name("ByColor")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let index_status = |c: aws_sdk_dynamodb::Client| async move {
+        let t = c.describe_table().table_name(TABLE).send().await.unwrap();
+        t.table
+            .unwrap()
+            .global_secondary_indexes()
+            .iter()
+            .map(|i| i.index_status.clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+    c.update_table()
+        .table_name(TABLE)
+        .attribute_definitions(attr("Color", ScalarAttributeType::S))
+        .global_secondary_index_updates(create.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(index_status(c.clone()).await, [IndexStatus::Creating]);
+    // One online index change at a time, as the service allows.
+    let busy = c
+        .update_table()
+        .table_name(TABLE)
+        .global_secondary_index_updates(delete.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(busy.code(), Some("LimitExceededException"));
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(index_status(c.clone()).await, [IndexStatus::Active]);
+    c.update_table()
+        .table_name(TABLE)
+        .global_secondary_index_updates(delete)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(index_status(c.clone()).await, [IndexStatus::Deleting]);
+    let busy = c
+        .update_table()
+        .table_name(TABLE)
+        .attribute_definitions(attr("Color", ScalarAttributeType::S))
+        .global_secondary_index_updates(create)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(busy.code(), Some("LimitExceededException"));
+    assert_eq!(
+        busy.message(),
+        Some("Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table")
+    );
+    // A deleting index is not queried.
+    let err = c
+        .query()
+        .table_name(TABLE)
+        .index_name("ByColor")
+        .key_condition_expression("Color = :c")
+        .expression_attribute_values(":c", Av::S("white".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+    clock.advance(Duration::from_secs(5));
+    assert!(index_status(c.clone()).await.is_empty());
+}

@@ -349,3 +349,73 @@ async fn a_cors_preflight_has_a_request_id_and_nothing_else() {
     assert!(!answer.contains("content-type"), "{answer}");
     e.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_iterator_of_a_deleted_stream_names_its_shard_as_gone() {
+    use aws_sdk_kinesis::error::ProvideErrorMetadata;
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "gone", 2).await;
+    let it = iterator(
+        &c,
+        "gone",
+        "shardId-000000000001",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
+    c.delete_stream().stream_name("gone").send().await.unwrap();
+    let err = c
+        .get_records()
+        .shard_iterator(&it)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+    assert_eq!(
+        err.message(),
+        Some("Shard shardId-000000000001 in stream gone under account 000000000000 does not exist")
+    );
+    // Created again, the stream is another one: the old iterator stays gone.
+    create(&c, "gone", 1).await;
+    let err = c
+        .get_records()
+        .shard_iterator(&it)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn warm_throughput_and_record_size_are_members_of_the_summary_only() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let members = |action: &'static str, key: &'static str| {
+        let addr = e.addr();
+        async move {
+            let (status, body) = crate::fuzz::raw(
+                addr,
+                &format!("Kinesis_20131202.{action}"),
+                "application/x-amz-json-1.1",
+                br#"{"StreamName":"s"}"#,
+            )
+            .await;
+            assert_eq!(status, 200);
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let mut names: Vec<String> = v[key].as_object().unwrap().keys().cloned().collect();
+            names.sort();
+            names
+        }
+    };
+    let full = members("DescribeStream", "StreamDescription").await;
+    assert!(
+        !full.contains(&"MaxRecordSizeInKiB".to_string()),
+        "{full:?}"
+    );
+    let summary = members("DescribeStreamSummary", "StreamDescriptionSummary").await;
+    assert!(
+        summary.contains(&"MaxRecordSizeInKiB".to_string()),
+        "{summary:?}"
+    );
+}
