@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
 use super::expr::{Context, ExprKind};
+use super::legacy;
 use super::service::{
     expr_err, names_of, str_of, validation, value_err, values_of, Service, TableMeta,
 };
@@ -38,21 +39,29 @@ pub(super) struct Exprs {
     pub(super) projection: Option<super::expr::Projection>,
 }
 
+/// The request's expressions, or its legacy parameters translated into
+/// them (a request never has both: see [`legacy::check_mixing`]).
 pub(super) fn exprs(req: &Map<String, Json>) -> Result<Exprs, ApiError> {
+    legacy::check_attributes_to_get(req)?;
+    let legacy_update = legacy::attribute_updates(req)?;
+    let expected = legacy::expected(req)?;
     let names = names_of(req);
     let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
     let update = str_of(req, "UpdateExpression")
         .map(|t| ctx.update(t))
         .transpose()
-        .map_err(expr_err)?;
+        .map_err(expr_err)?
+        .or(legacy_update);
     let condition = str_of(req, "ConditionExpression")
         .map(|t| ctx.condition(ExprKind::Condition, t))
         .transpose()
-        .map_err(expr_err)?;
+        .map_err(expr_err)?
+        .or_else(|| legacy::join(&expected, req));
     let projection = str_of(req, "ProjectionExpression")
         .map(|t| ctx.projection(t))
         .transpose()
-        .map_err(expr_err)?;
+        .map_err(expr_err)?
+        .or_else(|| legacy::attributes_to_get(req));
     ctx.finish().map_err(expr_err)?;
     Ok(Exprs {
         condition,

@@ -15,6 +15,7 @@ use super::service::{expr_err, names_of, str_of, validation, values_of, Service}
 use super::store::table_bounds;
 use super::store::Space;
 use super::value::{item_size, item_to_json, AttributeValue, Item};
+use super::{legacy, query_keys};
 use crate::front::error::ApiError;
 
 /// The most bytes of items one Query or Scan reads before it stops (1 MB).
@@ -48,33 +49,61 @@ impl Service {
         req: &Map<String, Json>,
         is_query: bool,
     ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
+        // The legacy parameters' checks come first (the service's order).
+        let legacy_filter = if is_query {
+            let f = legacy::conditions(req.get("QueryFilter"))?;
+            legacy::check_attributes_to_get(req)?;
+            f
+        } else {
+            legacy::check_attributes_to_get(req)?;
+            legacy::conditions(req.get("ScanFilter"))?
+        };
+        query_keys::check_start_key_values(req)?;
+        let has = |k: &str| req.get(k).is_some_and(|v| !v.is_null());
+        if is_query && !has("KeyConditions") && !has("KeyConditionExpression") {
+            return Err(validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        }
         let names = names_of(req);
         let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
         let key_cond = match str_of(req, "KeyConditionExpression") {
-            Some(t) if is_query => Some(ctx.key_condition(t).map_err(expr_err)?),
+            Some(t) if is_query => Some(query_keys::from_expression(
+                &ctx.key_condition(t).map_err(expr_err)?,
+            )),
             _ => None,
         };
         let filter = str_of(req, "FilterExpression")
             .map(|t| ctx.condition(ExprKind::Filter, t))
             .transpose()
-            .map_err(expr_err)?;
+            .map_err(expr_err)?
+            .or_else(|| legacy::join(&legacy_filter, req));
         let projection = str_of(req, "ProjectionExpression")
             .map(|t| ctx.projection(t))
             .transpose()
-            .map_err(expr_err)?;
+            .map_err(expr_err)?
+            .or_else(|| legacy::attributes_to_get(req));
         ctx.finish().map_err(expr_err)?;
-        if is_query && key_cond.is_none() {
-            return Err(validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-            ));
-        }
-        let select = str_of(req, "Select").unwrap_or(if req.contains_key("ProjectionExpression") {
-            "SPECIFIC_ATTRIBUTES"
-        } else if req.contains_key("IndexName") {
-            "ALL_PROJECTED_ATTRIBUTES"
-        } else {
-            "ALL_ATTRIBUTES"
-        });
+        let key_cond = match key_cond {
+            Some(kc) => Some(kc),
+            None if is_query => {
+                let kc = legacy::conditions(req.get("KeyConditions"))?;
+                if kc.is_empty() || kc.len() > 2 {
+                    return Err(validation("Conditions can be of length 1 or 2 only"));
+                }
+                Some(kc)
+            }
+            None => None,
+        };
+        let select = str_of(req, "Select").unwrap_or(
+            if req.contains_key("ProjectionExpression") || req.contains_key("AttributesToGet") {
+                "SPECIFIC_ATTRIBUTES"
+            } else if req.contains_key("IndexName") {
+                "ALL_PROJECTED_ATTRIBUTES"
+            } else {
+                "ALL_ATTRIBUTES"
+            },
+        );
         let segment = req.get("Segment").and_then(Json::as_u64);
         let total = req.get("TotalSegments").and_then(Json::as_u64);
         match (segment, total) {
@@ -93,12 +122,28 @@ impl Service {
                 ))
             })?),
         };
+        if index.as_ref().is_some_and(|i| i.global) && consistent {
+            return Err(validation(
+                "Consistent reads are not supported on global secondary indexes",
+            ));
+        }
+        let start_key = req
+            .get("ExclusiveStartKey")
+            .map(|esk| item_field(&Map::from_iter([("k".to_string(), esk.clone())]), "k"))
+            .transpose()?;
+        let key_bounds = match &key_cond {
+            Some(kc) => Some(query_keys::check(
+                &meta,
+                index.as_ref(),
+                kc,
+                start_key.as_ref(),
+            )?),
+            None => None,
+        };
+        if is_query {
+            query_keys::check_filter(&meta, index.as_ref(), &legacy_filter)?;
+        }
         if let Some(index) = index.as_ref().filter(|i| i.global) {
-            if consistent {
-                return Err(validation(
-                    "Consistent reads are not supported on global secondary indexes",
-                ));
-            }
             if select == "ALL_ATTRIBUTES" && index.projection != "ALL" {
                 return Err(validation(format!(
                     "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
@@ -135,20 +180,17 @@ impl Service {
             }
             None => table_bounds(meta.id),
         };
-        let (key_hash, key_range) = match &index {
-            Some(i) => (i.hash.clone(), i.range.clone()),
-            None => (meta.hash.clone(), meta.range.clone()),
+        let key_hash = match &index {
+            Some(i) => i.hash.clone(),
+            None => meta.hash.clone(),
         };
-        let (mut from, mut to, prefix) = match &key_cond {
+        let (mut from, mut to, prefix) = match key_bounds {
             None => (
                 Bound::Included(table_from.clone()),
                 Bound::Excluded(table_to),
                 table_from,
             ),
-            Some(kc) => {
-                let hash = (key_hash.0.as_str(), key_hash.1.as_str());
-                let range = key_range.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
-                let (hv, op) = kc.for_schema(hash, range).map_err(expr_err)?;
+            Some((hv, op)) => {
                 let p = join(&table_from, &key_bytes(&hv));
                 let end = successor(&p).map_or(Bound::Unbounded, Bound::Excluded);
                 let at = |v: &AttributeValue| join(&p, &key_bytes(v));
@@ -188,8 +230,7 @@ impl Service {
             .get("ScanIndexForward")
             .and_then(Json::as_bool)
             .unwrap_or(true);
-        if let Some(esk) = req.get("ExclusiveStartKey") {
-            let esk = item_field(&Map::from_iter([("k".to_string(), esk.clone())]), "k")?;
+        if let Some(esk) = start_key {
             let invalid = || {
                 validation("The provided starting key is invalid: The provided key element does not match the schema")
             };

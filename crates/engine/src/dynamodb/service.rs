@@ -196,6 +196,9 @@ impl Service {
         self.housekeeping();
         let empty = Map::new();
         let req = body.as_object().unwrap_or(&empty);
+        if let Some((exprs, non_exprs)) = super::legacy::params_of(action) {
+            super::legacy::check_mixing(req, exprs, non_exprs)?;
+        }
         let (mut out, items) = match action {
             "Query" => self.query(req, true)?,
             "Scan" => self.query(req, false)?,
