@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
 use super::items::check_size;
+use super::legacy;
 use super::service::{validation, value_err, Service, TableMeta};
 use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
@@ -135,8 +136,12 @@ impl Service {
         let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
         let mut throttled = None;
         let mut any_read = false;
-        for (table, spec) in tables {
+        // Every table's request is checked before any table is read.
+        let mut projections = Vec::new();
+        for spec in tables.values() {
             let spec_map = spec.as_object().cloned().unwrap_or_default();
+            legacy::check_mixing(&spec_map, &["ProjectionExpression"], &["AttributesToGet"])?;
+            legacy::check_attributes_to_get(&spec_map)?;
             let projection = match spec_map.get("ProjectionExpression").and_then(Json::as_str) {
                 Some(text) => {
                     let names = super::service::names_of(&spec_map);
@@ -146,8 +151,19 @@ impl Service {
                     ctx.finish().map_err(super::service::expr_err)?;
                     Some(p)
                 }
-                None => None,
+                None => legacy::attributes_to_get(&spec_map),
             };
+            projections.push(projection);
+            let mut keys = BTreeSet::new();
+            for k in spec["Keys"].as_array().into_iter().flatten() {
+                let key = item_to_json(&item_from_json(k).map_err(value_err)?).to_string();
+                if !keys.insert(key) {
+                    return Err(validation("Provided list of item keys contains duplicates"));
+                }
+            }
+        }
+        for ((table, spec), projection) in tables.iter().zip(projections) {
+            let spec_map = spec.as_object().cloned().unwrap_or_default();
             let mut found = Vec::new();
             let mut seen = BTreeSet::new();
             let mut skipped = Vec::new();

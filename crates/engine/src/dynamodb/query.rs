@@ -86,15 +86,15 @@ impl Service {
         ctx.finish().map_err(expr_err)?;
         let key_cond = match key_cond {
             Some(kc) => Some(kc),
-            None if is_query => {
-                let kc = legacy::conditions(req.get("KeyConditions"))?;
-                if kc.is_empty() || kc.len() > 2 {
-                    return Err(validation("Conditions can be of length 1 or 2 only"));
-                }
-                Some(kc)
-            }
+            None if is_query => Some(legacy::conditions(req.get("KeyConditions"))?),
             None => None,
         };
+        if key_cond
+            .as_ref()
+            .is_some_and(|kc| kc.is_empty() || kc.len() > 2)
+        {
+            return Err(validation("Conditions can be of length 1 or 2 only"));
+        }
         let select = str_of(req, "Select").unwrap_or(
             if req.contains_key("ProjectionExpression") || req.contains_key("AttributesToGet") {
                 "SPECIFIC_ATTRIBUTES"
