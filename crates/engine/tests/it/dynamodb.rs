@@ -17,6 +17,8 @@ use engine::Config;
 mod capacity;
 #[path = "dynamodb/indexes.rs"]
 mod indexes;
+#[path = "dynamodb/legacy.rs"]
+mod legacy;
 #[path = "dynamodb/limits.rs"]
 mod limits;
 #[path = "dynamodb/more.rs"]
