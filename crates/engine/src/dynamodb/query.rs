@@ -141,7 +141,12 @@ impl Service {
             None => None,
         };
         if is_query {
-            query_keys::check_filter(&meta, index.as_ref(), &legacy_filter)?;
+            query_keys::check_filter(
+                &meta,
+                index.as_ref(),
+                &legacy_filter,
+                str_of(req, "FilterExpression").and(filter.as_ref()),
+            )?;
         }
         if let Some(index) = index.as_ref().filter(|i| i.global) {
             if select == "ALL_ATTRIBUTES" && index.projection != "ALL" {

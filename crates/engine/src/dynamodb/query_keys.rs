@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value as Json};
 
+use super::expr::ast::Condition;
 use super::expr::key::{KeyCondition, KeyOp};
 use super::index::IndexMeta;
 use super::legacy::AttrCondition;
@@ -218,21 +219,43 @@ pub(super) fn check(
     Ok((hash_value, range_cond.and_then(key_op)))
 }
 
-/// QueryFilter names no key attribute of the table or index.
+/// A QueryFilter or FilterExpression reads no key attribute of the table
+/// or index, and no path into a key attribute of the table or its indexes.
 pub(super) fn check_filter(
     meta: &TableMeta,
     index: Option<&IndexMeta>,
     filter: &[AttrCondition],
+    expr: Option<&Condition>,
 ) -> Result<(), ApiError> {
     let (hash, range) = match index {
         Some(i) => (&i.hash, i.range.as_ref()),
         None => (&meta.hash, meta.range.as_ref()),
     };
+    let paths = expr.map(Condition::paths).unwrap_or_default();
     for (name, _) in std::iter::once(hash).chain(range) {
         if filter.iter().any(|c| &c.name == name) {
             return Err(validation(format!(
                 "QueryFilter can only contain non-primary key attributes: Primary key attribute: {name}"
             )));
+        }
+        if paths.iter().any(|p| p.head() == name) {
+            return Err(validation(format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+            )));
+        }
+    }
+    let nested = |name: &str| paths.iter().any(|p| p.0.len() > 1 && p.head() == name);
+    let scalar = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed";
+    for (name, _) in std::iter::once(&meta.hash).chain(&meta.range) {
+        if nested(name) {
+            return Err(validation(format!("{scalar}: Key: {name}")));
+        }
+    }
+    for i in &meta.indexes {
+        for (name, _) in std::iter::once(&i.hash).chain(&i.range) {
+            if nested(name) {
+                return Err(validation(format!("{scalar}: IndexKey: {name}")));
+            }
         }
     }
     Ok(())

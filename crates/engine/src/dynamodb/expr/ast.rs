@@ -133,3 +133,48 @@ impl Update {
 /// A ProjectionExpression: the paths to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Projection(pub Vec<Path>);
+
+impl Condition {
+    /// Every document path the condition reads.
+    pub fn paths(&self) -> Vec<&Path> {
+        fn operand<'a>(op: &'a Operand, out: &mut Vec<&'a Path>) {
+            match op {
+                Operand::Path(p) => out.push(p),
+                Operand::Size(inner) => operand(inner, out),
+                Operand::Value(_) => {}
+            }
+        }
+        fn walk<'a>(c: &'a Condition, out: &mut Vec<&'a Path>) {
+            match c {
+                Condition::Compare(_, a, b)
+                | Condition::BeginsWith(a, b)
+                | Condition::Contains(a, b) => {
+                    operand(a, out);
+                    operand(b, out);
+                }
+                Condition::Between(a, b, c) => {
+                    for op in [a, b, c] {
+                        operand(op, out);
+                    }
+                }
+                Condition::In(a, list) => {
+                    operand(a, out);
+                    list.iter().for_each(|op| operand(op, out));
+                }
+                Condition::Exists(p) | Condition::NotExists(p) => out.push(p),
+                Condition::AttributeType(p, ty) => {
+                    out.push(p);
+                    operand(ty, out);
+                }
+                Condition::Not(c) => walk(c, out),
+                Condition::And(a, b) | Condition::Or(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
