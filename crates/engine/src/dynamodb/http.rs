@@ -49,7 +49,7 @@ async fn dispatch(
     }
     let now = std::time::UNIX_EPOCH
         + std::time::Duration::from_millis(service.settings.clock.now_millis());
-    auth::check(&service.settings.auth, request, now)?;
+    auth::check(&service.settings.auth, auth::DYNAMODB, request, now)?;
     let result = tokio::task::spawn_blocking(move || service.call(&action, &value))
         .await
         .unwrap_or_else(|e| {

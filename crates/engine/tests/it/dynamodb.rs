@@ -13,6 +13,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use engine::Config;
 
+#[path = "dynamodb/auth.rs"]
+mod auth;
 #[path = "dynamodb/capacity.rs"]
 mod capacity;
 #[path = "dynamodb/indexes.rs"]
