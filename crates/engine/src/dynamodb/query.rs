@@ -93,6 +93,9 @@ impl Service {
                 ))
             })?),
         };
+        if let (true, Some(f)) = (is_query, &filter) {
+            meta.check_filter_keys(f, index.as_ref())?;
+        }
         if let Some(index) = index.as_ref().filter(|i| i.global) {
             if consistent {
                 return Err(validation(

@@ -17,6 +17,8 @@ use engine::Config;
 mod auth;
 #[path = "dynamodb/capacity.rs"]
 mod capacity;
+#[path = "dynamodb/conformance.rs"]
+mod conformance;
 #[path = "dynamodb/indexes.rs"]
 mod indexes;
 #[path = "dynamodb/limits.rs"]
