@@ -3,6 +3,10 @@
 //! AttributeValue and key wording, the table actions' errors. Most requests
 //! are ones no SDK sends, so they go as raw JSON.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::{Config, ManualClock};
 use serde_json::{json, Value as Json};
 
 /// A DynamoDB request of `body` (sent as is); the status and JSON answer.
@@ -357,4 +361,144 @@ async fn key_attributes_in_filters_and_projections_are_refused_as_recorded() {
         "ExpressionAttributeValues": {":a": {"S": "1"}, ":b": {"S": "1"}},
     });
     invalid(&url, "Query", on_index, &format!("{primary} d")).await;
+}
+
+#[tokio::test]
+async fn table_actions_check_the_request_then_name_the_missing_table() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let gone = "Requested resource not found: Table: nope not found";
+    let missing = |action: &'static str, body: Json| {
+        let url = url.clone();
+        async move { refused(&url, action, body, "ResourceNotFoundException", gone).await }
+    };
+    missing("DeleteTable", json!({"TableName": "nope"})).await;
+    missing("DescribeTable", json!({"TableName": "nope"})).await;
+    let ttl = json!({"TableName": "nope", "TimeToLiveSpecification": {"AttributeName": "a", "Enabled": true}});
+    missing("UpdateTimeToLive", ttl).await;
+    let throughput = |r: u64, w: u64| json!({"ReadCapacityUnits": r, "WriteCapacityUnits": w});
+    missing(
+        "UpdateTable",
+        json!({"TableName": "nope", "ProvisionedThroughput": throughput(1, 1)}),
+    )
+    .await;
+    let high = 1_000_000_000_001u64;
+    for (body, message) in [
+        (
+            json!({"ProvisionedThroughput": throughput(high, high)}),
+            format!("Given value {high} for ReadCapacityUnits is out of bounds"),
+        ),
+        (
+            json!({"ProvisionedThroughput": throughput(high - 1, high)}),
+            format!("Given value {high} for WriteCapacityUnits is out of bounds"),
+        ),
+        (
+            json!({"GlobalSecondaryIndexUpdates": []}),
+            "At least one of ProvisionedThroughput, UpdateStreamEnabled or GlobalSecondaryIndexUpdates is required".to_string(),
+        ),
+        (
+            json!({"GlobalSecondaryIndexUpdates": [{}, {}]}),
+            "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null".to_string(),
+        ),
+        (
+            json!({"GlobalSecondaryIndexUpdates": [{"Delete": {"IndexName": "abc"}}, {"Delete": {"IndexName": "abc"}}]}),
+            "One or more parameter values were invalid: Only one global secondary index update per index is allowed simultaneously. Index: abc".to_string(),
+        ),
+        (
+            json!({"GlobalSecondaryIndexUpdates": [{"Update": {"IndexName": "abc", "ProvisionedThroughput": throughput(high, high)}}]}),
+            format!("Given value {high} for ReadCapacityUnits is out of bounds for index abc"),
+        ),
+    ] {
+        let mut body = body;
+        body["TableName"] = json!("nope");
+        invalid(&url, "UpdateTable", body, &message).await;
+    }
+    // CreateTable: the throughput before the key schema.
+    invalid(
+        &url,
+        "CreateTable",
+        json!({
+            "TableName": "abc",
+            "AttributeDefinitions": [],
+            "KeySchema": [{"KeyType": "HASH", "AttributeName": "a"}],
+            "ProvisionedThroughput": throughput(high - 1, high),
+        }),
+        &format!("Given value {high} for WriteCapacityUnits is out of bounds"),
+    )
+    .await;
+    // A throughput equal to the table's.
+    tables(&url).await;
+    invalid(
+        &url,
+        "UpdateTable",
+        json!({"TableName": "hash", "ProvisionedThroughput": throughput(5, 5)}),
+        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: 5. Requested ReadCapacityUnits: 5. Current WriteCapacityUnits provisioned for the table: 5. Requested WriteCapacityUnits: 5. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+    )
+    .await;
+    ok(
+        &url,
+        "UpdateTable",
+        json!({"TableName": "hash", "ProvisionedThroughput": throughput(6, 5)}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn no_body_is_a_bare_serialization_exception() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let (status, answer) = call(&e.url(), "ListTables", "").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer,
+        json!({"__type": "com.amazon.coral.service#SerializationException"})
+    );
+    let (status, answer) = call(&e.url(), "ListTables", "{}").await;
+    assert_eq!((status, answer), (200, json!({"TableNames": []})));
+}
+
+#[tokio::test]
+async fn indexes_created_with_the_table_are_not_backfilled_and_a_deleted_table_lists_none() {
+    let clock = ManualClock::frozen();
+    let e = engine::spawn(Config {
+        clock: Arc::new(clock.clone()),
+        stream_activation_delay: Duration::from_secs(5),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let desc = ok(&url, "DescribeTable", json!({"TableName": "range"})).await;
+    let index = &desc["Table"]["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexStatus"], "CREATING", "{desc}");
+    assert!(index.get("Backfilling").is_none(), "{desc}");
+    clock.advance(Duration::from_secs(5));
+    // One added later is backfilled.
+    let created = ok(
+        &url,
+        "UpdateTable",
+        json!({
+            "TableName": "range",
+            "GlobalSecondaryIndexUpdates": [{"Create": {
+                "IndexName": "later",
+                "KeySchema": [{"AttributeName": "b", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            }}],
+        }),
+    )
+    .await;
+    let later = created["TableDescription"]["GlobalSecondaryIndexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["IndexName"] == "later")
+        .cloned()
+        .unwrap();
+    assert_eq!(later["Backfilling"], true, "{created}");
+    clock.advance(Duration::from_secs(5));
+    let deleted = ok(&url, "DeleteTable", json!({"TableName": "range"})).await;
+    let desc = &deleted["TableDescription"];
+    assert_eq!(desc["TableStatus"], "DELETING");
+    assert!(desc.get("GlobalSecondaryIndexes").is_none(), "{deleted}");
 }
