@@ -37,11 +37,16 @@ pub fn kinesis_signed_by(url: &str, key: &str, secret: &str) -> aws_sdk_kinesis:
 
 /// A DynamoDB client for the engine at `url`.
 pub fn dynamodb(url: &str) -> aws_sdk_dynamodb::Client {
+    dynamodb_signed_by(url, "AKIDTEST", "secret")
+}
+
+/// A DynamoDB client signing with this access key and secret.
+pub fn dynamodb_signed_by(url: &str, key: &str, secret: &str) -> aws_sdk_dynamodb::Client {
     use aws_sdk_dynamodb::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .endpoint_url(url)
         .retry_config(RetryConfig::disabled())
         .build();

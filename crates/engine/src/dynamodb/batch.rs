@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
+use super::expr::Projection;
 use super::items::check_size;
 use super::legacy;
-use super::service::{validation, value_err, Service, TableMeta};
+use super::service::{validation, value_err, KeyGiven, Service, TableMeta};
 use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
 
@@ -27,10 +28,9 @@ impl Service {
             .get("RequestItems")
             .and_then(Json::as_object)
             .unwrap_or(&empty);
-        let mut writes = Vec::new();
-        let mut seen = BTreeSet::new();
-        // Each table's description, looked up once.
-        let mut metas: BTreeMap<&str, TableMeta> = BTreeMap::new();
+        // The request's own checks (values, item sizes) come before any
+        // table is looked up, as the service checks.
+        let mut parsed = Vec::new();
         for (table, requests) in tables {
             for r in requests.as_array().into_iter().flatten() {
                 let (put, key_json) = match (r.get("PutRequest"), r.get("DeleteRequest")) {
@@ -43,25 +43,39 @@ impl Service {
                     }
                 };
                 let item = item_from_json(key_json).map_err(value_err)?;
-                if !metas.contains_key(table.as_str()) {
-                    metas.insert(table, self.table(table)?);
-                }
-                let meta = &metas[table.as_str()];
-                let key = meta.key_of(&item, !put)?;
                 if put {
                     check_size(&item)?;
-                    meta.check_indexes(&item)?;
                 }
-                if !seen.insert((table.as_str(), key.clone())) {
-                    return Err(validation("Provided list of item keys contains duplicates"));
-                }
-                writes.push(Write {
-                    table,
-                    key,
-                    put: put.then_some(item),
-                    request: r,
-                });
+                parsed.push((table, r, put, item));
             }
+        }
+        let mut writes = Vec::new();
+        let mut seen = BTreeSet::new();
+        // Each table's description, looked up once.
+        let mut metas: BTreeMap<&str, TableMeta> = BTreeMap::new();
+        for (table, r, put, item) in parsed {
+            if !metas.contains_key(table.as_str()) {
+                metas.insert(table, self.table(table)?);
+            }
+            let meta = &metas[table.as_str()];
+            let given = if put {
+                KeyGiven::BatchItem
+            } else {
+                KeyGiven::Key
+            };
+            let key = meta.key_given(&item, given)?;
+            if put {
+                meta.check_indexes(&item)?;
+            }
+            if !seen.insert((table.as_str(), key.clone())) {
+                return Err(validation("Provided list of item keys contains duplicates"));
+            }
+            writes.push(Write {
+                table,
+                key,
+                put: put.then_some(item),
+                request: r,
+            });
         }
         // The engine's fault injection: a share of the writes left
         // unprocessed; with limits enforced, the writes to a table whose
@@ -142,24 +156,19 @@ impl Service {
             let spec_map = spec.as_object().cloned().unwrap_or_default();
             legacy::check_mixing(&spec_map, &["ProjectionExpression"], &["AttributesToGet"])?;
             legacy::check_attributes_to_get(&spec_map)?;
-            let projection = match spec_map.get("ProjectionExpression").and_then(Json::as_str) {
-                Some(text) => {
-                    let names = super::service::names_of(&spec_map);
-                    let mut ctx = super::expr::Context::new(names.as_ref(), None)
-                        .map_err(super::service::expr_err)?;
-                    let p = ctx.projection(text).map_err(super::service::expr_err)?;
-                    ctx.finish().map_err(super::service::expr_err)?;
-                    Some(p)
-                }
+            let keys = spec["Keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|k| item_from_json(k).map_err(value_err))
+                .collect::<Result<Vec<Item>, _>>()?;
+            let projection = match projection_of(&spec_map)? {
+                Some(p) => Some(p),
                 None => legacy::attributes_to_get(&spec_map),
             };
             projections.push(projection);
-            let mut keys = BTreeSet::new();
-            for k in spec["Keys"].as_array().into_iter().flatten() {
-                let key = item_to_json(&item_from_json(k).map_err(value_err)?).to_string();
-                if !keys.insert(key) {
-                    return Err(validation("Provided list of item keys contains duplicates"));
-                }
+            if keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k)) {
+                return Err(validation("Provided list of item keys contains duplicates"));
             }
         }
         for ((table, spec), projection) in tables.iter().zip(projections) {
@@ -218,4 +227,17 @@ impl Service {
         capacity::attach_list(&mut out, capacity::report_of(req), &used);
         Ok(out)
     }
+}
+
+/// A BatchGetItem table's ProjectionExpression, checked.
+fn projection_of(spec: &Map<String, Json>) -> Result<Option<Projection>, ApiError> {
+    let Some(text) = spec.get("ProjectionExpression").and_then(Json::as_str) else {
+        return Ok(None);
+    };
+    let names = super::service::names_of(spec);
+    let mut ctx =
+        super::expr::Context::new(names.as_ref(), None).map_err(super::service::expr_err)?;
+    let p = ctx.projection(text).map_err(super::service::expr_err)?;
+    ctx.finish().map_err(super::service::expr_err)?;
+    Ok(Some(p))
 }

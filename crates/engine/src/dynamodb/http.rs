@@ -31,17 +31,20 @@ async fn dispatch(
     request: &auth::Request<'_>,
 ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
     let body = request.body;
-    let value: Json = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
+    // A body that is not JSON is refused before the signature is checked;
+    // no body at all after it (a bare SerializationException, as recorded:
+    // the SDKs send `{}` for an empty input).
+    let value: Option<Json> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
     } else {
-        serde_json::from_slice(body).map_err(|_| {
+        Some(serde_json::from_slice(body).map_err(|_| {
             err(
                 Code::SerializationException,
                 "Start of structure or map found where not expected",
             )
-        })?
+        })?)
     };
-    if !value.is_object() {
+    if value.as_ref().is_some_and(|v| !v.is_object()) {
         return Err(err(
             Code::SerializationException,
             "Start of structure or map found where not expected",
@@ -49,7 +52,10 @@ async fn dispatch(
     }
     let now = std::time::UNIX_EPOCH
         + std::time::Duration::from_millis(service.settings.clock.now_millis());
-    auth::check(&service.settings.auth, request, now)?;
+    auth::check(&service.settings.auth, auth::DYNAMODB, request, now)?;
+    let Some(value) = value else {
+        return Err(err(Code::SerializationException, ""));
+    };
     let result = tokio::task::spawn_blocking(move || service.call(&action, &value))
         .await
         .unwrap_or_else(|e| {

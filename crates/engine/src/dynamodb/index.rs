@@ -164,7 +164,9 @@ impl IndexMeta {
         if self.global {
             let status = self.status(now_ms);
             d["IndexStatus"] = json!(status);
-            if status == "CREATING" {
+            // Only an index added to an existing table is backfilled; one
+            // created with its table is not (as recorded).
+            if status == "CREATING" && table.status(now_ms) != "CREATING" {
                 d["Backfilling"] = json!(true);
             }
             d["ProvisionedThroughput"] = json!({

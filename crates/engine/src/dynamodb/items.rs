@@ -87,11 +87,12 @@ fn attributes(out: &mut Json, item: Option<&Item>) {
 impl Service {
     pub(super) fn put_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
         let item = item_field(req, "Item")?;
+        // The item's size is checked before the table is looked up.
+        check_size(&item)?;
         let ex = exprs(req)?;
         let rv = return_values(req, &["NONE", "ALL_OLD"])?;
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let key = meta.key_of(&item, false)?;
-        check_size(&item)?;
         meta.check_indexes(&item)?;
         self.admit(&meta, None, true)?;
         let (old, used) = self.store.write::<_, ApiError>(|w| {
@@ -115,6 +116,9 @@ impl Service {
         let ex = exprs(req)?;
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let key = meta.key_of(&key_item, true)?;
+        if let Some(p) = &ex.projection {
+            meta.check_projection_keys(p)?;
+        }
         self.admit(&meta, None, false)?;
         let consistent = req.get("ConsistentRead").and_then(Json::as_bool) == Some(true);
         let mut out = json!({});

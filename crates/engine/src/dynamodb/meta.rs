@@ -26,6 +26,84 @@ pub(super) fn tags_of(req: &Map<String, Json>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The largest capacity units the service takes.
+const MAX_CAPACITY: u64 = 1_000_000_000_000;
+
+/// The service's refusal of a ProvisionedThroughput `t` above
+/// [`MAX_CAPACITY`] (`suffix`: ` for index <name>` for an index's).
+pub(super) fn check_capacity_bounds(t: &Json, suffix: &str) -> Result<(), ApiError> {
+    for units in ["ReadCapacityUnits", "WriteCapacityUnits"] {
+        if let Some(n) = t[units].as_u64().filter(|n| *n > MAX_CAPACITY) {
+            return Err(validation(format!(
+                "Given value {n} for {units} is out of bounds{suffix}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// UpdateTable's checks of the request alone, made before the table is
+/// looked up (as recorded against the service by dynalite's suite).
+fn check_update_table(req: &Map<String, Json>) -> Result<(), ApiError> {
+    let bounds = check_capacity_bounds;
+    if let Some(t) = req.get("ProvisionedThroughput") {
+        bounds(t, "")?;
+    }
+    let updates = req
+        .get("GlobalSecondaryIndexUpdates")
+        .and_then(Json::as_array);
+    let mut names = Vec::new();
+    for u in updates.into_iter().flatten() {
+        let actions: Vec<&Json> = ["Update", "Create", "Delete"]
+            .iter()
+            .filter_map(|a| u.get(*a).filter(|v| !v.is_null()))
+            .collect();
+        let [action] = actions[..] else {
+            return Err(validation(if actions.is_empty() {
+                "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null"
+            } else {
+                "One or more parameter values were invalid: Only one of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must be specified"
+            }));
+        };
+        let name = action["IndexName"].as_str().unwrap_or_default();
+        if names.contains(&name) {
+            return Err(validation(format!(
+                "One or more parameter values were invalid: Only one global secondary index update per index is allowed simultaneously. Index: {name}"
+            )));
+        }
+        names.push(name);
+        if u.get("Update").is_some_and(|a| !a.is_null()) {
+            bounds(
+                &action["ProvisionedThroughput"],
+                &format!(" for index {name}"),
+            )?;
+        }
+    }
+    // Anything to change: a member besides the table's name, its attribute
+    // definitions and an empty list of index updates.
+    let changes = req.iter().any(|(k, v)| {
+        !v.is_null()
+            && match k.as_str() {
+                "TableName" | "AttributeDefinitions" => false,
+                "GlobalSecondaryIndexUpdates" => v.as_array().is_none_or(|a| !a.is_empty()),
+                _ => true,
+            }
+    });
+    if !changes {
+        return Err(validation(
+            "At least one of ProvisionedThroughput, UpdateStreamEnabled or GlobalSecondaryIndexUpdates is required",
+        ));
+    }
+    Ok(())
+}
+
+/// UpdateTable's answer to a throughput equal to the table's.
+fn unchanged_throughput(read: u64, write: u64) -> ApiError {
+    validation(format!(
+        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {read}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+    ))
+}
+
 impl Service {
     /// Applies `change` to the table `name` and stores its description.
     fn change_table(
@@ -69,15 +147,11 @@ impl Service {
     }
 
     fn table_not_found(name: &str) -> impl FnOnce() -> ApiError + '_ {
-        move || {
-            err(
-                Code::ResourceNotFoundException,
-                format!("Requested resource not found: Table: {name} not found"),
-            )
-        }
+        move || super::tables::table_not_found(name)
     }
 
     pub(super) fn update_table(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        check_update_table(req)?;
         let name = str_of(req, "TableName").unwrap_or_default();
         let now = self.now_ms();
         let delay = self.settings.state_delay.as_millis() as u64;
@@ -105,6 +179,15 @@ impl Service {
                         m.write_capacity = 0;
                     }
                     (_, Some(t)) => {
+                        let read = t["ReadCapacityUnits"].as_u64();
+                        let write = t["WriteCapacityUnits"].as_u64();
+                        if m.billing_mode == mode
+                            && updates.is_empty()
+                            && read == Some(m.read_capacity)
+                            && write == Some(m.write_capacity)
+                        {
+                            return Err(unchanged_throughput(m.read_capacity, m.write_capacity));
+                        }
                         m.read_capacity = t["ReadCapacityUnits"].as_u64().unwrap_or(m.read_capacity);
                         m.write_capacity =
                             t["WriteCapacityUnits"].as_u64().unwrap_or(m.write_capacity);
@@ -274,7 +357,7 @@ impl Service {
             .to_string();
         self.change_table_with(
             name,
-            super::service::not_found,
+            Self::table_not_found(name),
             |m| match (&m.ttl_attribute, enable) {
                 (Some(_), true) => Err(validation("TimeToLive is already enabled")),
                 (None, false) => Err(validation("TimeToLive is already disabled")),

@@ -12,6 +12,7 @@ pub mod expr;
 pub(crate) mod http;
 mod index;
 mod items;
+mod keypaths;
 mod legacy;
 mod meta;
 pub mod number;

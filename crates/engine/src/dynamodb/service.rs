@@ -306,6 +306,18 @@ pub(super) fn expr_err(e: super::expr::ExprError) -> ApiError {
     validation(e.to_string())
 }
 
+/// How a request gives a key, for the service's checks and wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyGiven {
+    /// A `Key` (GetItem, DeleteItem, …): exactly the key attributes.
+    Key,
+    /// PutItem's `Item`: a missing or mistyped key attribute is named.
+    Item,
+    /// A BatchWriteItem PutRequest's `Item`: other attributes may come
+    /// along, but a missing or mistyped key is worded as for a `Key`.
+    BatchItem,
+}
+
 impl TableMeta {
     /// The storage key of `item` (which holds the key attributes), or the
     /// service's error when the key does not match the schema.
@@ -314,12 +326,23 @@ impl TableMeta {
         item: &BTreeMap<String, AttributeValue>,
         exact: bool,
     ) -> Result<Vec<u8>, ApiError> {
+        self.key_given(item, if exact { KeyGiven::Key } else { KeyGiven::Item })
+    }
+
+    /// [`TableMeta::key_of`] for a key given as `given`.
+    pub(crate) fn key_given(
+        &self,
+        item: &BTreeMap<String, AttributeValue>,
+        given: KeyGiven,
+    ) -> Result<Vec<u8>, ApiError> {
         let mismatch = || validation("The provided key element does not match the schema");
         let mut key = self.id.to_be_bytes().to_vec();
         let want = 1 + usize::from(self.range.is_some());
-        if exact && item.len() != want {
+        if given == KeyGiven::Key && item.len() != want {
             return Err(mismatch());
         }
+        // Only PutItem names the attribute that does not match.
+        let exact = given != KeyGiven::Item;
         for (name, ty) in std::iter::once(&self.hash).chain(self.range.as_ref()) {
             let Some(v) = item.get(name) else {
                 return Err(if exact {
@@ -346,8 +369,15 @@ impl TableMeta {
                 _ => false,
             };
             if empty {
+                // As recorded: a Key's wording differs from an Item's.
+                let prefix = if given == KeyGiven::Key {
+                    "One or more parameter values were invalid:"
+                } else {
+                    "One or more parameter values are not valid."
+                };
+                let kind = if ty == "B" { "binary" } else { "string" };
                 return Err(validation(format!(
-                    "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {ty} value. Key: {name}"
+                    "{prefix} The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
                 )));
             }
             let limit = if name == &self.hash.0 { 2048 } else { 1024 };

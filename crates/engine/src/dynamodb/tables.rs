@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::service::{not_found, str_of, validation, Service, TableMeta};
+use super::service::{str_of, validation, Service, TableMeta};
 use crate::front::error::{err, ApiError, Code};
 
 impl TableMeta {
@@ -78,6 +78,15 @@ impl TableMeta {
 
 pub(super) const ACCOUNT: &str = "000000000000";
 
+/// The ResourceNotFoundException of the table actions (DescribeTable,
+/// DeleteTable, UpdateTable, the TimeToLive actions), which name the table.
+pub(super) fn table_not_found(name: &str) -> ApiError {
+    err(
+        Code::ResourceNotFoundException,
+        format!("Requested resource not found: Table: {name} not found"),
+    )
+}
+
 /// The service's answer to a change of a table that is not ACTIVE.
 pub(super) fn in_use(what: String) -> ApiError {
     err(
@@ -109,6 +118,31 @@ impl Service {
             .iter()
             .filter_map(|d| d["AttributeName"].as_str().map(str::to_string))
             .collect();
+        // The throughput is checked before the key schema, as recorded.
+        if let Some(t) = req.get("ProvisionedThroughput") {
+            super::meta::check_capacity_bounds(t, "")?;
+        }
+        let billing_mode = str_of(req, "BillingMode")
+            .unwrap_or("PROVISIONED")
+            .to_string();
+        let throughput = req.get("ProvisionedThroughput");
+        let (read_capacity, write_capacity) = match (billing_mode.as_str(), throughput) {
+            ("PAY_PER_REQUEST", Some(_)) => {
+                return Err(validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ))
+            }
+            ("PAY_PER_REQUEST", None) => (0, 0),
+            (_, None) => {
+                return Err(validation(
+                    "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+                ))
+            }
+            (_, Some(t)) => (
+                t["ReadCapacityUnits"].as_u64().unwrap_or(1),
+                t["WriteCapacityUnits"].as_u64().unwrap_or(1),
+            ),
+        };
         let keys = super::index::schema_names(&Json::Array(schema.clone()));
         if keys.len() > def_names.len() {
             return Err(validation(
@@ -201,27 +235,6 @@ impl Service {
                 "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
             ));
         }
-        let billing_mode = str_of(req, "BillingMode")
-            .unwrap_or("PROVISIONED")
-            .to_string();
-        let throughput = req.get("ProvisionedThroughput");
-        let (read_capacity, write_capacity) = match (billing_mode.as_str(), throughput) {
-            ("PAY_PER_REQUEST", Some(_)) => {
-                return Err(validation(
-                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-                ))
-            }
-            ("PAY_PER_REQUEST", None) => (0, 0),
-            (_, None) => {
-                return Err(validation(
-                    "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                ))
-            }
-            (_, Some(t)) => (
-                t["ReadCapacityUnits"].as_u64().unwrap_or(1),
-                t["WriteCapacityUnits"].as_u64().unwrap_or(1),
-            ),
-        };
         let now = self.now_ms();
         let mut tables = self.tables();
         if tables.contains_key(&name) {
@@ -268,12 +281,11 @@ impl Service {
 
     pub(super) fn describe_table(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
         let name = str_of(req, "TableName").unwrap_or_default();
-        let meta = self.tables().get(name).cloned().ok_or_else(|| {
-            err(
-                Code::ResourceNotFoundException,
-                format!("Requested resource not found: Table: {name} not found"),
-            )
-        })?;
+        let meta = self
+            .tables()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| table_not_found(name))?;
         Ok(json!({ "Table": self.description(&meta)? }))
     }
 
@@ -316,7 +328,10 @@ impl Service {
         let name = str_of(req, "TableName").unwrap_or_default();
         let now = self.now_ms();
         let mut tables = self.tables();
-        let meta = tables.get(name).cloned().ok_or_else(not_found)?;
+        let meta = tables
+            .get(name)
+            .cloned()
+            .ok_or_else(|| table_not_found(name))?;
         match meta.status(now) {
             "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),
             "DELETING" => return Err(in_use(format!("Table is being deleted: {name}"))),
@@ -324,6 +339,10 @@ impl Service {
         }
         let mut desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));
         desc["TableStatus"] = json!("DELETING");
+        // As recorded: the answer no longer lists the global indexes.
+        if let Some(d) = desc.as_object_mut() {
+            d.remove("GlobalSecondaryIndexes");
+        }
         // Its items go now; the table shows DELETING for the engine's delay.
         self.store
             .write::<_, ApiError>(|w| Ok(w.delete_table(name, meta.id)?))?;

@@ -76,18 +76,31 @@ impl AttributeValue {
         }
     }
 
-    /// Reads DynamoDB JSON (`{"S": "x"}`), with the service's checks.
+    /// Reads DynamoDB JSON (`{"S": "x"}`), with the service's checks in
+    /// its order: members that are no data type are ignored (none left:
+    /// [`ValueError::Empty`]), each data type's value is checked (numbers,
+    /// empty or duplicate sets, nested values), and only then is more than
+    /// one data type refused.
     pub fn from_json(json: &Json) -> Result<Self, ValueError> {
         let obj = json
             .as_object()
             .ok_or_else(|| shape("an attribute value must be an object"))?;
-        let mut set = obj.iter().filter(|(_, v)| !v.is_null());
-        let Some((ty, v)) = set.next() else {
-            return Err(ValueError::Empty);
-        };
-        if set.next().is_some() {
-            return Err(ValueError::MoreThanOne);
+        let mut found = None;
+        let mut types = 0;
+        for (ty, v) in obj.iter().filter(|(ty, v)| !v.is_null() && is_type(ty)) {
+            let value = Self::typed(ty, v)?;
+            types += 1;
+            found.get_or_insert(value);
         }
+        match (found, types) {
+            (None, _) => Err(ValueError::Empty),
+            (Some(value), 1) => Ok(value),
+            (Some(_), _) => Err(ValueError::MoreThanOne),
+        }
+    }
+
+    /// The value of data type `ty` (one of [`TYPES`]) given as `v`.
+    fn typed(ty: &str, v: &Json) -> Result<Self, ValueError> {
         let string = |v: &Json| {
             v.as_str()
                 .map(str::to_string)
@@ -101,12 +114,12 @@ impl AttributeValue {
                 .decode(s)
                 .map_err(|_| shape("invalid base64"))
         };
-        Ok(match ty.as_str() {
+        Ok(match ty {
             "S" => AttributeValue::S(string(v)?),
             "N" => AttributeValue::N(Number::parse(&string(v)?)?),
             "B" => AttributeValue::B(bytes(v)?),
-            "BOOL" => AttributeValue::Bool(v.as_bool().ok_or_else(|| shape("expected a boolean"))?),
-            "NULL" => match v.as_bool() {
+            "BOOL" => AttributeValue::Bool(boolean(v).ok_or_else(|| shape("expected a boolean"))?),
+            "NULL" => match boolean(v) {
                 Some(true) => AttributeValue::Null,
                 Some(false) => return Err(ValueError::NullFalse),
                 None => return Err(shape("expected a boolean")),
@@ -264,6 +277,27 @@ impl AttributeValue {
             "N" => Number::from_key_bytes(bytes).map(|(n, used)| (AttributeValue::N(n), used)),
             _ => None,
         }
+    }
+}
+
+/// The data types of an attribute value, as the members of its JSON object.
+const TYPES: [&str; 10] = ["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"];
+
+fn is_type(name: &str) -> bool {
+    TYPES.contains(&name)
+}
+
+/// A boolean as the service reads one: `true`/`false`, or the text
+/// `true`, `false`, `1`, `0`, `yes`, `no` (any case).
+fn boolean(v: &Json) -> Option<bool> {
+    if let Some(b) = v.as_bool() {
+        return Some(b);
+    }
+    let t = v.as_str()?.to_ascii_lowercase();
+    match t.as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
     }
 }
 

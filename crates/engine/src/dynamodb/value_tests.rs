@@ -67,11 +67,61 @@ fn invalid_values_give_the_service_wording() {
         NumberError::Overflow.to_string()
     );
     assert!(matches!(
-        AttributeValue::from_json(&json!({"X": "a"})),
+        AttributeValue::from_json(&json!({"B": "!!"})),
         Err(ValueError::Shape(_))
     ));
     assert!(matches!(
-        AttributeValue::from_json(&json!({"B": "!!"})),
+        AttributeValue::from_json(&json!({"S": 1})),
+        Err(ValueError::Shape(_))
+    ));
+}
+
+/// As recorded against the service (dynalite's suite): members that are no
+/// data type are ignored, each data type's value is checked before more
+/// than one data type is refused, and booleans may be given as text.
+#[test]
+fn the_checks_run_in_the_services_order() {
+    let empty =
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes";
+    for value in [
+        json!({"a": ""}),
+        json!({"M": {"a": {}}}),
+        json!({"L": [{}]}),
+        json!({"L": [{"a": {}}]}),
+        json!({"S": null}),
+    ] {
+        assert_eq!(v(value.clone()).unwrap_err(), empty, "{value}");
+    }
+    let null_false = "One or more parameter values were invalid: Null attribute value types must have the value of true";
+    assert_eq!(v(json!({"NULL": "no"})).unwrap_err(), null_false);
+    assert_eq!(v(json!({"NULL": "FALSE"})).unwrap_err(), null_false);
+    assert_eq!(v(json!({"NULL": "yes"})), Ok(AttributeValue::Null));
+    assert_eq!(v(json!({"BOOL": "0"})), Ok(AttributeValue::Bool(false)));
+    assert_eq!(
+        v(json!({"S": "a", "x": 1})),
+        Ok(AttributeValue::S("a".into()))
+    );
+    let not_numeric = "The parameter cannot be converted to a numeric value";
+    assert_eq!(v(json!({"S": "", "N": ""})).unwrap_err(), not_numeric);
+    assert_eq!(v(json!({"S": "a", "N": ""})).unwrap_err(), not_numeric);
+    assert_eq!(
+        v(json!({"S": "a", "N": "b"})).unwrap_err(),
+        format!("{not_numeric}: b")
+    );
+    assert_eq!(
+        v(json!({"S": "a", "M": {"x": {"NULL": false}}})).unwrap_err(),
+        null_false
+    );
+    assert_eq!(
+        v(json!({"S": "a", "BOOL": true})).unwrap_err(),
+        ValueError::MoreThanOne.to_string()
+    );
+}
+
+#[test]
+fn not_an_object_is_a_shape_error() {
+    assert!(matches!(
+        AttributeValue::from_json(&json!("S")),
         Err(ValueError::Shape(_))
     ));
 }

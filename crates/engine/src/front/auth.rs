@@ -26,7 +26,10 @@ use axum::http::{header, HeaderMap, Method, Uri};
 use crate::front::error::{err, ApiError, Code};
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-const SERVICE: &str = "kinesis";
+/// The signing name of the Kinesis API.
+pub(crate) const KINESIS: &str = "kinesis";
+/// The signing name of the DynamoDB API.
+pub(crate) const DYNAMODB: &str = "dynamodb";
 /// How far a header-signed request's time may be from the server's.
 const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 /// The query-string parameters of a presigned request, which the signer
@@ -62,10 +65,12 @@ struct Signed {
 }
 
 /// Checks `request`'s signature against `credentials` (access key id,
-/// secret access key) at time `now`. Without credentials every request is
-/// accepted.
+/// secret access key) at time `now`, for the API whose signing name is
+/// `service` (the one the request is routed to: [`KINESIS`], [`DYNAMODB`]).
+/// Without credentials every request is accepted.
 pub(crate) fn check(
     credentials: &[(String, String)],
+    service: &str,
     request: &Request<'_>,
     now: SystemTime,
 ) -> Result<(), ApiError> {
@@ -74,7 +79,7 @@ pub(crate) fn check(
     }
     let signed = read(request)?;
     let scope: Vec<&str> = signed.credential.split('/').collect();
-    let [key_id, day, region, service, terminator] = scope[..] else {
+    let [key_id, day, region, scoped_service, terminator] = scope[..] else {
         return Err(incomplete(format!(
             "Credential should have the form <access key id>/<date>/<region>/<service>/aws4_request, not '{}'.",
             signed.credential
@@ -91,9 +96,9 @@ pub(crate) fn check(
             "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."
         )));
     }
-    if service != SERVICE {
+    if scoped_service != service {
         return Err(incomplete(format!(
-            "Credential should be scoped to correct service: '{SERVICE}'. "
+            "Credential should be scoped to correct service: '{service}'. "
         )));
     }
     let Some((_, secret)) = credentials.iter().find(|(id, _)| id == key_id) else {
@@ -116,7 +121,7 @@ pub(crate) fn check(
         )));
     }
     check_time(&signed, time, now)?;
-    let expected = expected_signatures(request, &signed, key_id, secret, region, time);
+    let expected = expected_signatures(request, &signed, key_id, secret, region, service, time);
     if expected
         .iter()
         .any(|e| constant_time_eq(e.as_bytes(), signed.signature.as_bytes()))
@@ -308,6 +313,7 @@ fn expected_signatures(
     key_id: &str,
     secret: &str,
     region: &str,
+    service: &str,
     time: SystemTime,
 ) -> Vec<String> {
     let identity = Credentials::new(key_id, secret, None, None, "wildrydes-auth").into();
@@ -321,7 +327,7 @@ fn expected_signatures(
     let Ok(params) = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SERVICE)
+        .name(service)
         .time(time)
         .settings(settings)
         .build()
@@ -458,7 +464,7 @@ mod tests {
             headers,
             body,
         };
-        check(&creds(), &request, now)
+        check(&creds(), KINESIS, &request, now)
     }
 
     #[test]
@@ -466,6 +472,26 @@ mod tests {
         let t = at("20240102T030405Z");
         let h = signed_headers("SECRET", "AKID", t, b"{}");
         run(&h, "/", b"{}", t + Duration::from_secs(60)).unwrap();
+    }
+
+    #[test]
+    fn the_scope_must_name_the_service_the_request_is_routed_to() {
+        let t = at("20240102T030405Z");
+        let h = signed_headers("SECRET", "AKID", t, b"{}");
+        let uri: Uri = "/".parse().unwrap();
+        let request = Request {
+            method: &Method::POST,
+            uri: &uri,
+            headers: &h,
+            body: b"{}",
+        };
+        check(&creds(), KINESIS, &request, t).unwrap();
+        let e = check(&creds(), DYNAMODB, &request, t).unwrap_err();
+        assert_eq!(e.code, Code::IncompleteSignatureException);
+        assert_eq!(
+            e.message,
+            "Credential should be scoped to correct service: 'dynamodb'. "
+        );
     }
 
     #[test]
@@ -572,6 +598,6 @@ mod tests {
             headers: &HeaderMap::new(),
             body: b"",
         };
-        check(&[], &request, SystemTime::now()).unwrap();
+        check(&[], KINESIS, &request, SystemTime::now()).unwrap();
     }
 }

@@ -435,7 +435,7 @@ async fn dispatch(
         return Err(err(Code::SerializationException, ""));
     }
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(engine.now());
-    auth::check(&engine.config.auth, request, now)?;
+    auth::check(&engine.config.auth, auth::KINESIS, request, now)?;
     let region = region(headers);
     let action_owned = action.to_string();
     // A panic is a bug; run the action in its own task so a bug answers 500

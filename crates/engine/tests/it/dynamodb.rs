@@ -13,8 +13,12 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use engine::Config;
 
+#[path = "dynamodb/auth.rs"]
+mod auth;
 #[path = "dynamodb/capacity.rs"]
 mod capacity;
+#[path = "dynamodb/conformance.rs"]
+mod conformance;
 #[path = "dynamodb/indexes.rs"]
 mod indexes;
 #[path = "dynamodb/legacy.rs"]
