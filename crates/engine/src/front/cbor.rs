@@ -32,13 +32,13 @@ pub(crate) const CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
 
 /// Blob members of the Kinesis outputs (botocore's service model:
 /// `Record.Data` is the only one).
-const BLOBS: &[&str] = &["Data"];
+pub(super) const BLOBS: &[&str] = &["Data"];
 
 /// Timestamp members of the Kinesis outputs (botocore's service model:
 /// `Record`, `StreamDescription`, `StreamDescriptionSummary`,
 /// `StreamSummary`, `Consumer`, `ConsumerDescription` and
 /// `MinimumThroughputBillingCommitmentOutput`).
-const TIMESTAMPS: &[&str] = &[
+pub(super) const TIMESTAMPS: &[&str] = &[
     "ApproximateArrivalTimestamp",
     "StreamCreationTimestamp",
     "ConsumerCreationTimestamp",
@@ -48,7 +48,7 @@ const TIMESTAMPS: &[&str] = &[
 ];
 
 /// CBOR's tag for an epoch-based date/time.
-const TAG_EPOCH: u64 = 1;
+pub(super) const TAG_EPOCH: u64 = 1;
 
 /// Deepest nesting accepted in a request (the service's shapes are a few
 /// levels deep; this keeps hostile input from exhausting the stack).
@@ -218,15 +218,13 @@ pub(crate) fn encode(value: &Value) -> Vec<u8> {
     out
 }
 
-/// Re-encodes an answer the action already wrote as JSON (GetRecords).
+/// Re-encodes an answer the action already wrote as JSON (PutRecords,
+/// GetRecords, event payloads), in one pass.
 pub(crate) fn encode_json_bytes(json: &[u8]) -> Vec<u8> {
-    match serde_json::from_slice::<Value>(json) {
-        Ok(v) => encode(&v),
-        Err(e) => {
-            tracing::error!(error = %e, "re-reading an encoded JSON answer");
-            encode(&serde_json::json!({}))
-        }
-    }
+    super::cbor_answer::json_to_cbor(json).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "re-reading an encoded JSON answer");
+        encode(&serde_json::json!({}))
+    })
 }
 
 /// A value and the name of the member holding it, which decides blobs and

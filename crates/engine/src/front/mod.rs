@@ -2,6 +2,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod cbor;
+mod cbor_answer;
 pub(crate) mod conn;
 pub(crate) mod error;
 pub(crate) mod http;
