@@ -87,11 +87,7 @@ impl IndexMeta {
                     self.name
                 )));
             }
-            let empty = match v {
-                AttributeValue::S(s) => s.is_empty(),
-                AttributeValue::B(b) => b.is_empty(),
-                _ => false,
-            };
+            let empty = v.is_empty_scalar();
             if empty {
                 return Err(validation(format!(
                     "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {name}",

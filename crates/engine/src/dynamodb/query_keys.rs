@@ -84,11 +84,7 @@ fn key_piece(key: &Item, name: &str, ty: &str, hash: bool) -> Result<(), ApiErro
             "The provided key element does not match the schema",
         ));
     };
-    let empty = match v {
-        AttributeValue::S(s) => s.is_empty(),
-        AttributeValue::B(b) => b.is_empty(),
-        _ => false,
-    };
+    let empty = v.is_empty_scalar();
     if empty {
         return Err(validation(format!(
             "One or more parameter values were invalid: The AttributeValue for a key attribute cannot contain an empty {} value. Key: {name}",

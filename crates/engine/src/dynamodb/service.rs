@@ -363,11 +363,7 @@ impl TableMeta {
                     ))
                 });
             }
-            let empty = match v {
-                AttributeValue::S(s) => s.is_empty(),
-                AttributeValue::B(b) => b.is_empty(),
-                _ => false,
-            };
+            let empty = v.is_empty_scalar();
             if empty {
                 // As recorded: a Key's wording differs from an Item's.
                 let prefix = if given == KeyGiven::Key {

@@ -61,6 +61,15 @@ pub enum ValueError {
 
 /// The type descriptor as the service names it (`S`, `NS`, `BOOL`, …).
 impl AttributeValue {
+    /// An empty string or binary value, which no key attribute may hold.
+    pub(crate) fn is_empty_scalar(&self) -> bool {
+        match self {
+            AttributeValue::S(s) => s.is_empty(),
+            AttributeValue::B(b) => b.is_empty(),
+            _ => false,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             AttributeValue::S(_) => "S",

@@ -178,8 +178,9 @@ mod tests {
 
     #[test]
     fn maps_are_indefinite_arrays_definite_blobs_bytes_and_timestamps_tagged() {
-        let out = json_to_cbor(br#"{"Records":[{"Data":"AQI=","ApproximateArrivalTimestamp":1.5}]}"#)
-            .unwrap();
+        let out =
+            json_to_cbor(br#"{"Records":[{"Data":"AQI=","ApproximateArrivalTimestamp":1.5}]}"#)
+                .unwrap();
         let mut expected = vec![0xbf, 0x67];
         expected.extend(b"Records");
         expected.extend([0x81, 0xbf, 0x64]);
