@@ -150,8 +150,9 @@ impl Service {
         let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
         let mut throttled = None;
         let mut any_read = false;
-        // Every table's request is checked before any table is read.
-        let mut projections = Vec::new();
+        // Every table's request is checked (its keys parsed) before any
+        // table is read.
+        let mut checked = Vec::new();
         for spec in tables.values() {
             let spec_map = spec.as_object().cloned().unwrap_or_default();
             legacy::check_mixing(&spec_map, &["ProjectionExpression"], &["AttributesToGet"])?;
@@ -166,20 +167,19 @@ impl Service {
                 Some(p) => Some(p),
                 None => legacy::attributes_to_get(&spec_map),
             };
-            projections.push(projection);
             if keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k)) {
                 return Err(validation("Provided list of item keys contains duplicates"));
             }
+            checked.push((spec_map, keys, projection));
         }
-        for ((table, spec), projection) in tables.iter().zip(projections) {
-            let spec_map = spec.as_object().cloned().unwrap_or_default();
+        for ((table, spec), (spec_map, keys, projection)) in tables.iter().zip(checked) {
             let mut found = Vec::new();
             let mut seen = BTreeSet::new();
             let mut skipped = Vec::new();
             let ratio = self.settings.fail_entry_ratio;
-            for k in spec["Keys"].as_array().into_iter().flatten() {
-                let key_item = item_from_json(k).map_err(value_err)?;
-                let (meta, key) = self.locate(table, &key_item, true)?;
+            let raw_keys = spec["Keys"].as_array().into_iter().flatten();
+            for (k, key_item) in raw_keys.zip(&keys) {
+                let (meta, key) = self.locate(table, key_item, true)?;
                 if !seen.insert(key.clone()) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
