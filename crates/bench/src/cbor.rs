@@ -177,9 +177,8 @@ pub async fn run(args: &CborArgs) -> Result<()> {
     let sdk = crate::engine::client(&ours.url);
     let stream = "bench-cbor";
     create_stream(&sdk, stream, args.shards).await?;
-    let bodies = [Encoding::Json, Encoding::Cbor].map(|e| body(e, stream).map(Arc::new));
-    let [json, cbor] = bodies;
-    let (json, cbor) = (json?, cbor?);
+    let json = Arc::new(body(Encoding::Json, stream)?);
+    let cbor = Arc::new(body(Encoding::Cbor, stream)?);
     println!(
         "body of one call: JSON {} bytes, CBOR {} bytes",
         json.len(),
