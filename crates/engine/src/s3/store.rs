@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use redb::{
@@ -44,6 +45,9 @@ pub(crate) const CURSORS: TableDefinition<&str, u64> = TableDefinition::new("cur
 
 /// Bodies up to this size are kept in their metadata record.
 pub(crate) const INLINE_MAX: usize = 64 << 10;
+
+/// How many times a committer yields while requests are joining its group.
+const JOIN_WAIT_YIELDS: usize = 64;
 
 /// redb's page cache (its default, 1 GiB, would let memory grow with the
 /// number of keys).
@@ -178,6 +182,9 @@ pub(crate) struct Store {
     open: Mutex<(Option<WriteTransaction>, u64)>,
     /// The last committed group, and the groups whose commit failed.
     committed: Mutex<(u64, BTreeSet<u64>)>,
+    /// Requests between their arrival and their writes in the open
+    /// transaction.
+    joining: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -229,6 +236,7 @@ impl Store {
             _temp: temp,
             open: Mutex::new((None, 1)),
             committed: Mutex::new((0, BTreeSet::new())),
+            joining: AtomicUsize::new(0),
         };
         store.sweep()?;
         Ok(store)
@@ -288,29 +296,37 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction and returns once that transaction is
-    /// durably committed (group commit: requests arriving while a commit is
-    /// syncing join the next transaction). `f` must write nothing when it
+    /// durably committed. Group commit: requests arriving while a commit
+    /// syncs queue for the next transaction, and its committer waits until
+    /// every queued request has joined before it takes the transaction, so
+    /// one sync acknowledges them all. `f` must write nothing when it
     /// returns an error: its writes would be committed with the others'.
     pub(crate) fn write<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, E>,
     ) -> Result<T, E> {
-        let (out, group) = {
+        self.joining.fetch_add(1, Ordering::SeqCst);
+        let joined = {
             let mut open = lock(&self.open);
-            if open.0.is_none() {
-                open.0 = Some(self.db.begin_write().map_err(db_err)?);
+            let joined = match open.0.take() {
+                Some(tx) => Ok(tx),
+                // Waits here (the lock held, so later requests queue behind
+                // it) while the previous group's commit syncs.
+                None => self.db.begin_write().map_err(db_err),
             }
-            let group = open.1;
-            let tx = open.0.as_ref().expect("opened above");
-            (f(tx)?, group)
+            .map(|tx| {
+                let out = f(&tx);
+                open.0 = Some(tx);
+                (out, open.1)
+            });
+            self.joining.fetch_sub(1, Ordering::SeqCst);
+            joined
         };
+        let (out, group) = joined?;
+        let out = out?;
         let mut committed = lock(&self.committed);
         if committed.0 < group {
-            let tx = {
-                let mut open = lock(&self.open);
-                open.1 += 1;
-                open.0.take()
-            };
+            let tx = self.take_group();
             if let Some(tx) = tx {
                 if let Err(e) = tx.commit() {
                     tracing::error!(error = %e, "s3 commit failed");
@@ -323,6 +339,21 @@ impl Store {
             return Err(StoreError::Db(format!("commit of write group {group} failed")).into());
         }
         Ok(out)
+    }
+
+    /// Takes the open transaction for its commit once no request is about
+    /// to join it (or after a bounded wait, so a steady stream of requests
+    /// cannot hold a commit back).
+    fn take_group(&self) -> Option<WriteTransaction> {
+        for _ in 0..JOIN_WAIT_YIELDS {
+            if self.joining.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let mut open = lock(&self.open);
+        open.1 += 1;
+        open.0.take()
     }
 
     /// Deletes the file of `data` (after the record that pointed to it is gone).
