@@ -100,10 +100,6 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("STREAMING-"));
         if streaming {
-            eprintln!(
-                "DEBUG aws-chunked {:?}",
-                parts.headers.get("x-amz-content-sha256")
-            );
             body = Body::from_stream(super::chunked::decode(body));
             let h = &mut parts.headers;
             if let Some(len) = h.get("x-amz-decoded-content-length").cloned() {
