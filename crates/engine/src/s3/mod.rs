@@ -8,6 +8,7 @@
 
 mod blob;
 mod buckets;
+mod checksum;
 mod chunked;
 pub(crate) mod events;
 pub(crate) mod http;

@@ -5,6 +5,8 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
 use engine::Config;
 
+#[path = "s3/checksums.rs"]
+mod checksums;
 #[path = "s3/crash.rs"]
 mod crash;
 #[path = "s3/events.rs"]
