@@ -20,6 +20,8 @@ use super::store::{io_err, Data, Store, StoreError, INLINE_MAX};
 pub(crate) enum BlobError {
     #[error("could not read the request body: {0}")]
     Read(String),
+    #[error("no bytes of the request body arrived for {0:?}")]
+    Idle(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -77,12 +79,14 @@ async fn keep(store: &Store, mut aside: Aside, id: &str) -> Result<(), StoreErro
 
 /// Receives `body`: kept inline when it ends within [`INLINE_MAX`] bytes
 /// (unless `file` is asked), else streamed to a file; its MD5 and the
-/// `checksum` asked are computed in the same pass.
+/// `checksum` asked are computed in the same pass. No bytes for `idle` is
+/// [`BlobError::Idle`] (the file written so far is deleted).
 pub(crate) async fn receive(
     store: &Store,
     body: Option<StreamingBlob>,
     file: bool,
     checksum: Option<Algorithm>,
+    idle: std::time::Duration,
 ) -> Result<Received, BlobError> {
     let mut md5 = Md5::new();
     let mut hasher = checksum.map(Hasher::new);
@@ -90,7 +94,10 @@ pub(crate) async fn receive(
     let mut small = Vec::new();
     let mut out: Option<(tokio::io::BufWriter<tokio::fs::File>, Aside)> = None;
     if let Some(mut body) = body {
-        while let Some(chunk) = body.next().await {
+        while let Some(chunk) = tokio::time::timeout(idle, body.next())
+            .await
+            .map_err(|_| BlobError::Idle(idle))?
+        {
             let chunk = chunk.map_err(|e| BlobError::Read(e.to_string()))?;
             md5.update(&chunk);
             if let Some(h) = hasher.as_mut() {

@@ -140,9 +140,15 @@ pub(crate) async fn upload_part(
     let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
     b.blocking(move |store: &Store| read_upload(store, &bucket, &key, &id).map(drop))
         .await?;
-    let received = blob::receive(&b.store, i.body, true, checksum::algorithm(&claim))
-        .await
-        .map_err(blob_err)?;
+    let received = blob::receive(
+        &b.store,
+        i.body,
+        true,
+        checksum::algorithm(&claim),
+        b.body_idle,
+    )
+    .await
+    .map_err(blob_err)?;
     let trailers = checksum::trailers_of(req.trailing_headers.as_ref(), &req.extensions);
     let verified = checksum::check(
         &b.store,

@@ -19,6 +19,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) fn blob_err(e: BlobError) -> S3Error {
     match e {
         BlobError::Read(m) => s3_error!(IncompleteBody, "{m}"),
+        BlobError::Idle(_) => s3_error!(
+            RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
+        ),
         BlobError::Store(e) => store_err(e),
     }
 }
@@ -201,9 +205,15 @@ pub(crate) async fn put(
     let bucket = i.bucket.clone();
     b.blocking(move |store: &Store| read_bucket(&store.read()?, &bucket).map(drop))
         .await?;
-    let received = blob::receive(&b.store, i.body, false, checksum::algorithm(&claim))
-        .await
-        .map_err(blob_err)?;
+    let received = blob::receive(
+        &b.store,
+        i.body,
+        false,
+        checksum::algorithm(&claim),
+        b.body_idle,
+    )
+    .await
+    .map_err(blob_err)?;
     let trailers = checksum::trailers_of(req.trailing_headers.as_ref(), &req.extensions);
     let verified = checksum::check(
         &b.store,

@@ -13,6 +13,8 @@ mod crash;
 mod events;
 #[path = "s3/multipart.rs"]
 mod multipart;
+#[path = "s3/timeouts.rs"]
+mod timeouts;
 
 use testkit::{s3 as client, s3_signed_by as client_with};
 
