@@ -130,3 +130,21 @@ async fn a_slow_but_steady_upload_is_not_timed_out() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert_eq!(super::body(&c, "bkt", "steady").await, pieces.concat());
 }
+
+#[tokio::test]
+async fn a_missing_bucket_or_upload_is_answered_before_the_body_is_read() {
+    // The default idle timeout (20 s): an answer within it came before the
+    // body, which is never sent.
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let started = std::time::Instant::now();
+    let out = slow_put(e.addr(), "/nope/k", 1000, &[], Duration::ZERO).await;
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("<Code>NoSuchBucket</Code>"), "{out}");
+    let path = "/bkt/k?partNumber=1&uploadId=0000";
+    let out = slow_put(e.addr(), path, 1000, &[], Duration::ZERO).await;
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("<Code>NoSuchUpload</Code>"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
