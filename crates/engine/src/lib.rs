@@ -104,6 +104,11 @@ pub struct Config {
     /// answered 408 RequestTimeoutException and its connection closed.
     /// Responses are never timed: SubscribeToShard streams for minutes.
     pub body_timeout: Duration,
+    /// S3 uploads (PutObject, UploadPart): a body is streamed to storage
+    /// however large, so it is bounded by the gap between its bytes instead;
+    /// no byte for this long is answered 400 RequestTimeout, as S3 does
+    /// (20 s), and nothing is stored.
+    pub body_idle_timeout: Duration,
     /// Connections served at once; further clients wait (in the listen
     /// backlog) until one closes.
     pub max_connections: usize,
@@ -161,6 +166,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
             body_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(20),
             max_connections: 512,
             body_budget: 8 << 20,
             auth: Vec::new(),
@@ -185,6 +191,7 @@ impl std::fmt::Debug for Config {
             .field("header_timeout", &self.header_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("body_timeout", &self.body_timeout)
+            .field("body_idle_timeout", &self.body_idle_timeout)
             .field("max_connections", &self.max_connections)
             .field("body_budget", &self.body_budget)
             .field(

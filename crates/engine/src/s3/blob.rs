@@ -12,6 +12,7 @@ use md5::{Digest, Md5};
 use s3s::dto::StreamingBlob;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+use super::checksum::{Algorithm, Hasher};
 use super::store::{io_err, Data, Store, StoreError, INLINE_MAX};
 
 /// Why a body was not stored.
@@ -19,6 +20,8 @@ use super::store::{io_err, Data, Store, StoreError, INLINE_MAX};
 pub(crate) enum BlobError {
     #[error("could not read the request body: {0}")]
     Read(String),
+    #[error("no bytes of the request body arrived for {0:?}")]
+    Idle(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -29,6 +32,8 @@ pub(crate) struct Received {
     pub(crate) data: Data,
     pub(crate) size: u64,
     pub(crate) md5: [u8; 16],
+    /// The checksum asked of [`receive`] (base64).
+    pub(crate) checksum: Option<String>,
 }
 
 fn new_id() -> String {
@@ -73,20 +78,31 @@ async fn keep(store: &Store, mut aside: Aside, id: &str) -> Result<(), StoreErro
 }
 
 /// Receives `body`: kept inline when it ends within [`INLINE_MAX`] bytes
-/// (unless `file` is asked), else streamed to a file.
+/// (unless `file` is asked), else streamed to a file; its MD5 and the
+/// `checksum` asked are computed in the same pass. No bytes for `idle` is
+/// [`BlobError::Idle`] (the file written so far is deleted).
 pub(crate) async fn receive(
     store: &Store,
     body: Option<StreamingBlob>,
     file: bool,
+    checksum: Option<Algorithm>,
+    idle: std::time::Duration,
 ) -> Result<Received, BlobError> {
     let mut md5 = Md5::new();
+    let mut hasher = checksum.map(Hasher::new);
     let mut size = 0u64;
     let mut small = Vec::new();
     let mut out: Option<(tokio::io::BufWriter<tokio::fs::File>, Aside)> = None;
     if let Some(mut body) = body {
-        while let Some(chunk) = body.next().await {
+        while let Some(chunk) = tokio::time::timeout(idle, body.next())
+            .await
+            .map_err(|_| BlobError::Idle(idle))?
+        {
             let chunk = chunk.map_err(|e| BlobError::Read(e.to_string()))?;
             md5.update(&chunk);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&chunk);
+            }
             size += chunk.len() as u64;
             if out.is_none() && (file || small.len() + chunk.len() > INLINE_MAX) {
                 out = Some(start_file(store).await?);
@@ -119,7 +135,12 @@ pub(crate) async fn receive(
             Data::File(id)
         }
     };
-    Ok(Received { data, size, md5 })
+    Ok(Received {
+        data,
+        size,
+        md5,
+        checksum: hasher.map(Hasher::finalize),
+    })
 }
 
 async fn start_file(

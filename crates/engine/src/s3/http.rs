@@ -85,7 +85,8 @@ fn unsigned_uri(uri: &Uri) -> Option<Uri> {
 
 /// Serves one S3 request. Without configured credentials (open mode) any
 /// signature is accepted: the `Authorization` header is dropped before
-/// `s3s` sees the request, and an aws-chunked body is decoded here.
+/// `s3s` sees the request, and an aws-chunked body is decoded here (its
+/// trailers handed to the operation in a [`super::checksum::Trailers`]).
 pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
     let (mut parts, body) = req.into_parts();
     let mut body = body;
@@ -100,11 +101,11 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("STREAMING-"));
         if streaming {
-            eprintln!(
-                "DEBUG aws-chunked {:?}",
-                parts.headers.get("x-amz-content-sha256")
-            );
-            body = Body::from_stream(super::chunked::decode(body));
+            // The trailers (a checksum) reach the operation through the
+            // request's extensions, which s3s hands over in `S3Request`.
+            let trailers = super::checksum::Trailers::default();
+            parts.extensions.insert(trailers.clone());
+            body = Body::from_stream(super::chunked::decode(body, trailers));
             let h = &mut parts.headers;
             if let Some(len) = h.get("x-amz-decoded-content-length").cloned() {
                 h.insert(header::CONTENT_LENGTH, len);

@@ -8,6 +8,7 @@
 
 mod blob;
 mod buckets;
+mod checksum;
 mod chunked;
 pub(crate) mod events;
 pub(crate) mod http;
@@ -34,6 +35,8 @@ pub(crate) struct Settings {
     pub(crate) data_dir: Option<std::path::PathBuf>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth: Vec<(String, String)>,
+    /// [`crate::Config::body_idle_timeout`].
+    pub(crate) body_idle: Duration,
 }
 
 impl Settings {
@@ -42,6 +45,7 @@ impl Settings {
             data_dir: config.data_dir.clone(),
             clock: config.clock.clone(),
             auth: config.auth.clone(),
+            body_idle: config.body_idle_timeout,
         }
     }
 }
@@ -98,6 +102,7 @@ pub(crate) fn open(settings: Settings) -> Result<Service, crate::EngineError> {
         clock: settings.clock.clone(),
         region: "us-east-1".into(),
         latest: Arc::new(latest_tx),
+        body_idle: settings.body_idle,
     };
     let mut builder = s3s::service::S3ServiceBuilder::new(backend);
     builder.set_host(http::Hosts);
@@ -127,6 +132,8 @@ pub(crate) struct Backend {
     region: String,
     /// The newest event position, for [`S3Events::wait_past`].
     latest: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The longest wait for the next bytes of an upload.
+    body_idle: Duration,
 }
 
 impl Backend {

@@ -9,6 +9,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::blob;
 use super::buckets::{owner, read_bucket, write_bucket};
+use super::checksum;
 use super::objects::{blob_err, headers, hex, parse_tagging, store_object, NewHeaders};
 use super::store::{
     db_err, decode, encode, part_key, Data, ObjectMeta, Part, Store, Upload, PARTS, UPLOADS,
@@ -126,12 +127,37 @@ pub(crate) async fn upload_part(
             "Part number must be an integer between 1 and 10000, inclusive"
         ));
     }
+    let claim = checksum::claim(
+        [
+            i.checksum_crc32.as_deref(),
+            i.checksum_crc32c.as_deref(),
+            i.checksum_crc64nvme.as_deref(),
+            i.checksum_sha1.as_deref(),
+            i.checksum_sha256.as_deref(),
+        ],
+        req.headers.get("x-amz-trailer"),
+    )?;
     let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
     b.blocking(move |store: &Store| read_upload(store, &bucket, &key, &id).map(drop))
         .await?;
-    let received = blob::receive(&b.store, i.body, true)
-        .await
-        .map_err(blob_err)?;
+    let received = blob::receive(
+        &b.store,
+        i.body,
+        true,
+        checksum::algorithm(&claim),
+        b.body_idle,
+    )
+    .await
+    .map_err(blob_err)?;
+    let trailers = checksum::trailers_of(req.trailing_headers.as_ref(), &req.extensions);
+    let verified = checksum::check(
+        &b.store,
+        &received,
+        i.content_md5.as_deref(),
+        claim.as_ref(),
+        trailers.as_ref(),
+    )?;
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(&verified);
     let Data::File(file) = received.data.clone() else {
         return Err(super::internal("a part was not written to a file"));
     };
@@ -174,6 +200,11 @@ pub(crate) async fn upload_part(
     }
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(quoted(&etag)),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
         ..Default::default()
     }))
 }

@@ -1,13 +1,13 @@
 //! Object operations: put, get (ranges, conditions), head, delete (one or
 //! many), copy and tagging.
 
-use base64::Engine as _;
 use redb::{ReadableTable, WriteTransaction};
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result};
 
 use super::blob::{self, BlobError};
 use super::buckets::{read_bucket, rules, write_bucket};
+use super::checksum;
 use super::events::{self, Created};
 use super::store::{db_err, decode, encode, object_key, Data, Headers, ObjectMeta, Store, OBJECTS};
 use super::{millis, quoted, store_err, timestamp, Backend};
@@ -19,6 +19,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) fn blob_err(e: BlobError) -> S3Error {
     match e {
         BlobError::Read(m) => s3_error!(IncompleteBody, "{m}"),
+        BlobError::Idle(_) => s3_error!(
+            RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
+        ),
         BlobError::Store(e) => store_err(e),
     }
 }
@@ -187,35 +191,39 @@ pub(crate) async fn put(
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let i = req.input;
+    let claim = checksum::claim(
+        [
+            i.checksum_crc32.as_deref(),
+            i.checksum_crc32c.as_deref(),
+            i.checksum_crc64nvme.as_deref(),
+            i.checksum_sha1.as_deref(),
+            i.checksum_sha256.as_deref(),
+        ],
+        req.headers.get("x-amz-trailer"),
+    )?;
     // A missing bucket is answered before the body is read.
     let bucket = i.bucket.clone();
     b.blocking(move |store: &Store| read_bucket(&store.read()?, &bucket).map(drop))
         .await?;
-    let received = blob::receive(&b.store, i.body, false)
-        .await
-        .map_err(blob_err)?;
-    if let Some(sent) = &i.content_md5 {
-        let sent = base64::engine::general_purpose::STANDARD.decode(sent).ok();
-        if sent.as_deref() != Some(&received.md5[..]) {
-            b.store.forget(&received.data);
-            return Err(s3_error!(
-                BadDigest,
-                "The Content-MD5 you specified did not match what we received."
-            ));
-        }
-    }
-    let mut checksums = Vec::new();
-    for (name, v) in [
-        ("CRC32", &i.checksum_crc32),
-        ("CRC32C", &i.checksum_crc32c),
-        ("CRC64NVME", &i.checksum_crc64nvme),
-        ("SHA1", &i.checksum_sha1),
-        ("SHA256", &i.checksum_sha256),
-    ] {
-        if let Some(v) = v {
-            checksums.push((name.to_string(), v.clone()));
-        }
-    }
+    let received = blob::receive(
+        &b.store,
+        i.body,
+        false,
+        checksum::algorithm(&claim),
+        b.body_idle,
+    )
+    .await
+    .map_err(blob_err)?;
+    let trailers = checksum::trailers_of(req.trailing_headers.as_ref(), &req.extensions);
+    let verified = checksum::check(
+        &b.store,
+        &received,
+        i.content_md5.as_deref(),
+        claim.as_ref(),
+        trailers.as_ref(),
+    )?;
+    let checksums: Vec<(String, String)> = verified.into_iter().collect();
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(&checksums);
     let meta = ObjectMeta {
         size: received.size,
         etag: hex(&received.md5),
@@ -231,26 +239,21 @@ pub(crate) async fn put(
         }),
         data: received.data,
         tags: parse_tagging(i.tagging.as_deref()),
-        checksums: checksums.clone(),
+        checksums,
         parts: Vec::new(),
     };
     let etag = meta.etag.clone();
     let check = write_conditions(i.if_match, i.if_none_match);
     commit_object(b, i.bucket, i.key, meta, "ObjectCreated:Put", check).await?;
-    let mut out = PutObjectOutput {
+    Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(quoted(&etag)),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
         ..Default::default()
-    };
-    for (name, v) in checksums {
-        match name.as_str() {
-            "CRC32" => out.checksum_crc32 = Some(v),
-            "CRC32C" => out.checksum_crc32c = Some(v),
-            "CRC64NVME" => out.checksum_crc64nvme = Some(v),
-            "SHA1" => out.checksum_sha1 = Some(v),
-            _ => out.checksum_sha256 = Some(v),
-        }
-    }
-    Ok(S3Response::new(out))
+    }))
 }
 
 /// The object `bucket`/`key` (NoSuchBucket, NoSuchKey).
@@ -304,19 +307,10 @@ fn byte_range(range: Option<&Range>, size: u64) -> S3Result<Option<std::ops::Ran
     }
 }
 
-fn checksum_fields(meta: &ObjectMeta, enabled: bool) -> [Option<String>; 5] {
-    let mut out: [Option<String>; 5] = Default::default();
-    if enabled {
-        for (name, v) in &meta.checksums {
-            let i = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
-                .iter()
-                .position(|n| n == name);
-            if let Some(i) = i {
-                out[i] = Some(v.clone());
-            }
-        }
-    }
-    out
+/// The stored checksums when the request enabled checksum mode.
+fn checksum_fields(meta: &ObjectMeta, mode: Option<&ChecksumMode>) -> checksum::Fields {
+    let enabled = mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+    checksum::fields(meta.checksums.iter().filter(|_| enabled))
 }
 
 pub(crate) async fn get(
@@ -341,12 +335,8 @@ pub(crate) async fn get(
         };
         let span = range.clone().unwrap_or(0..meta.size);
         let body = blob::stream(reader, span.clone()).await?;
-        let enabled = i
-            .checksum_mode
-            .as_ref()
-            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
-        let [crc32, crc32c, crc64, sha1, sha256] =
-            checksum_fields(&meta, enabled && range.is_none());
+        let mode = i.checksum_mode.as_ref().filter(|_| range.is_none());
+        let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, mode);
         let h = &meta.headers;
         let out = GetObjectOutput {
             body: Some(body),
@@ -402,11 +392,7 @@ pub(crate) async fn head(
     )?;
     let range = byte_range(i.range.as_ref(), meta.size)?;
     let span = range.clone().unwrap_or(0..meta.size);
-    let enabled = i
-        .checksum_mode
-        .as_ref()
-        .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
-    let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, enabled);
+    let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, i.checksum_mode.as_ref());
     let h = &meta.headers;
     Ok(S3Response::new(HeadObjectOutput {
         accept_ranges: Some("bytes".into()),

@@ -5,12 +5,16 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
 use engine::Config;
 
+#[path = "s3/checksums.rs"]
+mod checksums;
 #[path = "s3/crash.rs"]
 mod crash;
 #[path = "s3/events.rs"]
 mod events;
 #[path = "s3/multipart.rs"]
 mod multipart;
+#[path = "s3/timeouts.rs"]
+mod timeouts;
 
 use testkit::{s3 as client, s3_signed_by as client_with};
 
