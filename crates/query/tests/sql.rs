@@ -372,3 +372,47 @@ async fn an_empty_archive_is_an_empty_table_and_csv_has_a_header() {
     assert!(session.stream("SELEC nothing").await.is_err());
     assert!(session.stream("SELECT nope FROM wildrydes").await.is_err());
 }
+
+/// The prompt (`wildrydes query` without SQL) at a real terminal: the binary
+/// runs in a pseudo-terminal (Python's `pty` module, `pty_prompt.py`) and
+/// gets lines as a user types them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prompt_at_a_terminal_runs_statements_and_survives_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), &records(), Format::Json, Compression::None).await;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(include_str!("pty_prompt.py"))
+        .arg(env!("CARGO_BIN_EXE_wildrydes-query"))
+        .arg(dir.path())
+        .output()
+        .expect("python3 runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "the driver failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let screen = report["screen"].as_str().unwrap_or_default();
+    assert_eq!(report["code"], 0, "exit status; the terminal showed:\n{screen}");
+    // The banner names the table and how to leave.
+    assert!(screen.contains("table wildrydes over"), "{screen}");
+    assert!(screen.contains("\\q leaves"), "{screen}");
+    // A statement over two lines: the second line gets the continuation prompt.
+    assert!(screen.contains("      -> "), "{screen}");
+    // At a terminal the result is an aligned table, one row per unicorn.
+    for name in UNICORNS {
+        let row = screen
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{screen}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells, ["", name, "540", ""], "{screen}");
+    }
+    assert!(screen.contains("+-"), "{screen}");
+    // A bad statement prints its error and the prompt goes on (`\q` after it
+    // was read, and the exit status is 0).
+    let error = screen.find("error:").expect("the error is shown");
+    assert!(screen[error..].contains("wildrydes> "), "{screen}");
+}

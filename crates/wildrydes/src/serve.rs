@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// last minutes.
     #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_timeout)]
     body_timeout: Duration,
+    /// Answer 400 RequestTimeout to an S3 upload (PutObject, UploadPart)
+    /// whose body sends no byte for D, as S3 does; nothing is stored. An
+    /// upload as a whole has no time limit: it may be gigabytes.
+    #[arg(long, value_name = "D", default_value = "20s", value_parser = parse_timeout)]
+    body_idle_timeout: Duration,
     /// Connections served at once; further clients wait until one closes.
     #[arg(long, value_name = "N", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -151,6 +156,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
         body_timeout: args.body_timeout,
+        body_idle_timeout: args.body_idle_timeout,
         max_connections: args.max_connections as usize,
         body_budget: args.body_budget_mb << 20,
         ..engine::Config::default()
