@@ -90,8 +90,9 @@ fn format_of(kind: Kind) -> Arc<dyn FileFormat> {
 /// The schema a listing table of `kind` reads its objects with: the status
 /// record's, except that Parquet's `Name` is read as a string view. The
 /// archiver writes `Name` dictionary-encoded; views point into the
-/// dictionary instead of copying every value, and the group-by on a short
-/// name compares views inline (1.7x faster over 10 million records).
+/// dictionary instead of copying every value, and a group-by on a short name
+/// compares views inline (`wildrydes-bench archive`, 10 million records: the
+/// group-by by `Name` took 0.14 s instead of 0.20 s).
 fn table_schema(kind: Kind) -> datafusion::arrow::datatypes::SchemaRef {
     let schema = archive::status_schema();
     if kind != Kind::Parquet {
