@@ -47,10 +47,28 @@ pub const TABLE: &str = "wildrydes";
 pub enum QueryError {
     #[error("cannot list the archive: {0}")]
     List(#[source] object_store::Error),
-    #[error("{0}")]
-    Sql(#[from] datafusion::error::DataFusionError),
+    /// The statement is not SQL, names what does not exist, or could not
+    /// be run; the message is DataFusion's, once (its own chain repeats it).
+    #[error("{}", sql_message(.0))]
+    Sql(datafusion::error::DataFusionError),
     #[error("cannot write the result: {0}")]
     Output(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<datafusion::error::DataFusionError> for QueryError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        QueryError::Sql(e)
+    }
+}
+
+/// A parse error as the parser words it (`sql parser error: Expected: an SQL
+/// statement, found: SELEC at Line: 1, Column: 1`); any other error as
+/// DataFusion displays it, with what it wraps.
+fn sql_message(e: &datafusion::error::DataFusionError) -> String {
+    match e.find_root() {
+        datafusion::error::DataFusionError::SQL(parser, _) => parser.to_string(),
+        _ => e.to_string(),
+    }
 }
 
 /// The archive's objects, by kind.

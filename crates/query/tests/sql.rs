@@ -369,7 +369,13 @@ async fn an_empty_archive_is_an_empty_table_and_csv_has_a_header() {
     assert_eq!(n, 0);
     assert_eq!(String::from_utf8(out).unwrap(), "name,statustime\n");
     // Bad SQL is an error, not a panic.
-    assert!(session.stream("SELEC nothing").await.is_err());
+    let err = session.stream("SELEC nothing").await.err().unwrap();
+    // Said once, as the parser words it (no repeated chain).
+    assert_eq!(
+        err.to_string(),
+        "sql parser error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1"
+    );
+    assert!(std::error::Error::source(&err).is_none());
     assert!(session.stream("SELECT nope FROM wildrydes").await.is_err());
 }
 
@@ -395,7 +401,10 @@ async fn the_prompt_at_a_terminal_runs_statements_and_survives_errors() {
         )
     });
     let screen = report["screen"].as_str().unwrap_or_default();
-    assert_eq!(report["code"], 0, "exit status; the terminal showed:\n{screen}");
+    assert_eq!(
+        report["code"], 0,
+        "exit status; the terminal showed:\n{screen}"
+    );
     // The banner names the table and how to leave.
     assert!(screen.contains("table wildrydes over"), "{screen}");
     assert!(screen.contains("\\q leaves"), "{screen}");
@@ -413,6 +422,8 @@ async fn the_prompt_at_a_terminal_runs_statements_and_survives_errors() {
     assert!(screen.contains("+-"), "{screen}");
     // A bad statement prints its error and the prompt goes on (`\q` after it
     // was read, and the exit status is 0).
+    let said = "error: sql parser error: Expected: an SQL statement, found: SELEC at Line: 1";
+    assert_eq!(screen.matches(said).count(), 1, "{screen}");
     let error = screen.find("error:").expect("the error is shown");
     assert!(screen[error..].contains("wildrydes> "), "{screen}");
 }

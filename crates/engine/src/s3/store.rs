@@ -409,7 +409,9 @@ mod tests {
                         store
                             .write(|tx| -> Result<(), StoreError> {
                                 let mut cursors = tx.open_table(CURSORS).map_err(db_err)?;
-                                cursors.insert(format!("{t}-{i}").as_str(), i).map_err(db_err)?;
+                                cursors
+                                    .insert(format!("{t}-{i}").as_str(), i)
+                                    .map_err(db_err)?;
                                 Ok(())
                             })
                             .unwrap();
