@@ -1,7 +1,5 @@
 //! UpdateTable (billing mode and throughput), UpdateTimeToLive,
-//! DescribeTimeToLive, TagResource, UntagResource, ListTagsOfResource.
-
-use std::collections::BTreeMap;
+//! DescribeTimeToLive.
 
 use serde_json::{json, Map, Value as Json};
 
@@ -10,21 +8,6 @@ use super::service::{str_of, validation, Service, TableMeta};
 use super::store::{Space, StoreError, Writer};
 use super::tables::in_use;
 use crate::front::error::{err, ApiError, Code};
-
-/// The `Tags` of a request as a map.
-pub(super) fn tags_of(req: &Map<String, Json>) -> BTreeMap<String, String> {
-    req.get("Tags")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            Some((
-                t["Key"].as_str()?.to_string(),
-                t["Value"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
-}
 
 /// The largest capacity units the service takes.
 const MAX_CAPACITY: u64 = 1_000_000_000_000;
@@ -105,18 +88,9 @@ fn unchanged_throughput(read: u64, write: u64) -> ApiError {
 }
 
 impl Service {
-    /// Applies `change` to the table `name` and stores its description.
-    fn change_table(
-        &self,
-        name: &str,
-        not_found: impl FnOnce() -> ApiError,
-        change: impl FnOnce(&mut TableMeta) -> Result<(), ApiError>,
-    ) -> Result<TableMeta, ApiError> {
-        self.change_table_with(name, not_found, change, |_, _| Ok(()))
-    }
-
-    /// [`Service::change_table`], with more writes in the same transaction
-    /// (an index's backfill, the TTL entries).
+    /// Applies `change` to the table `name` and stores its description,
+    /// with `more` writes in the same transaction (an index's backfill, the
+    /// TTL entries).
     fn change_table_with(
         &self,
         name: &str,
@@ -392,57 +366,5 @@ impl Service {
                 None => json!({"TimeToLiveStatus": "DISABLED"}),
             }
         }))
-    }
-
-    /// The table an ARN names (`arn:aws:dynamodb:<region>:<account>:table/<name>`).
-    fn arn_table(req: &Map<String, Json>) -> (String, impl FnOnce() -> ApiError) {
-        let arn = str_of(req, "ResourceArn").unwrap_or_default().to_string();
-        let name = arn
-            .strip_prefix("arn:aws:dynamodb:")
-            .and_then(|rest| rest.split_once(":table/"))
-            .map(|(_, name)| name.to_string())
-            .unwrap_or_default();
-        (name, move || {
-            err(
-                Code::ResourceNotFoundException,
-                format!("Requested resource not found: ResourcArn: {arn} not found"),
-            )
-        })
-    }
-
-    pub(super) fn tag_resource(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let (name, missing) = Self::arn_table(req);
-        self.change_table(&name, missing, |m| {
-            m.tags.extend(tags_of(req));
-            Ok(())
-        })?;
-        Ok(json!({}))
-    }
-
-    pub(super) fn untag_resource(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let (name, missing) = Self::arn_table(req);
-        self.change_table(&name, missing, |m| {
-            for k in req
-                .get("TagKeys")
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-            {
-                m.tags.remove(k.as_str().unwrap_or_default());
-            }
-            Ok(())
-        })?;
-        Ok(json!({}))
-    }
-
-    pub(super) fn list_tags_of_resource(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let (name, missing) = Self::arn_table(req);
-        let meta = self.tables().get(&name).cloned().ok_or_else(missing)?;
-        let tags: Vec<Json> = meta
-            .tags
-            .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect();
-        Ok(json!({ "Tags": tags }))
     }
 }

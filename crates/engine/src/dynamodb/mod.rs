@@ -21,6 +21,7 @@ mod query_keys;
 pub(crate) mod service;
 mod store;
 mod tables;
+mod tags;
 mod transact;
 mod ttl;
 pub mod value;

@@ -177,13 +177,18 @@ impl Service {
         action: &str,
         body: &Json,
     ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
-        if let Err(invalid) = validate::check(validate::dynamodb(), action, body) {
+        let refused = |invalid: Invalid| {
             let code = match invalid {
                 Invalid::Serialization(_) => Code::SerializationException,
                 Invalid::Validation(_) => Code::ValidationException,
             };
-            return Err(err(code, invalid.message()));
-        }
+            err(code, invalid.message())
+        };
+        let model = validate::dynamodb();
+        validate::check_types(model, action, body).map_err(refused)?;
+        // The tagging actions look at their ResourceArn between the two steps.
+        super::tags::check_arn_given(action, body)?;
+        validate::check_constraints(model, action, body).map_err(refused)?;
         let ratio = self.settings.fail_call_ratio;
         if ratio > 0.0 && rand::random::<f64>() < ratio {
             return Err(ApiError {

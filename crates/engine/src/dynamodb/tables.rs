@@ -235,6 +235,7 @@ impl Service {
                 "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
             ));
         }
+        let tags = super::tags::create_tags(req)?;
         let now = self.now_ms();
         let mut tables = self.tables();
         if tables.contains_key(&name) {
@@ -254,7 +255,7 @@ impl Service {
             read_capacity,
             write_capacity,
             created: self.now_secs(),
-            tags: super::meta::tags_of(req),
+            tags,
             ttl_attribute: None,
             next_index: indexes.len() as u32 + 1,
             active_at_ms: now + self.settings.state_delay.as_millis() as u64,

@@ -31,6 +31,8 @@ mod more;
 mod states;
 #[path = "dynamodb/storage.rs"]
 mod storage;
+#[path = "dynamodb/tags.rs"]
+mod tags;
 
 const TABLE: &str = "UnicornSensorData";
 
