@@ -7,6 +7,7 @@ use super::index::{index_prefix, parse_index};
 use super::service::{str_of, validation, Service, TableMeta};
 use super::store::{Space, StoreError, Writer};
 use super::tables::in_use;
+use super::updating::has_action;
 use crate::front::error::{err, ApiError, Code};
 
 /// The largest capacity units the service takes.
@@ -80,13 +81,6 @@ fn check_update_table(req: &Map<String, Json>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// UpdateTable's answer to a throughput equal to the table's.
-fn unchanged_throughput(read: u64, write: u64) -> ApiError {
-    validation(format!(
-        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {read}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
-    ))
-}
-
 impl Service {
     /// Applies `change` to the table `name` and stores its description,
     /// with `more` writes in the same transaction (an index's backfill, the
@@ -109,6 +103,7 @@ impl Service {
             _ => {}
         }
         let mut meta = meta.clone();
+        meta.settle(now);
         change(&mut meta)?;
         let stored = serde_json::to_value(&meta).unwrap_or_default();
         self.store.write::<_, ApiError>(|w| {
@@ -137,46 +132,15 @@ impl Service {
             .filter_map(|u| u.as_object().cloned())
             .collect();
         let changed = std::cell::RefCell::new((Vec::new(), Vec::new()));
+        let resent = std::cell::Cell::new(false);
         let meta = self.change_table_with(
             name,
             Self::table_not_found(name),
             |m| {
-                let mode = str_of(req, "BillingMode").unwrap_or(&m.billing_mode).to_string();
-                match (mode.as_str(), req.get("ProvisionedThroughput")) {
-                    ("PAY_PER_REQUEST", Some(_)) => {
-                        return Err(validation(
-                            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-                        ))
-                    }
-                    ("PAY_PER_REQUEST", None) => {
-                        m.read_capacity = 0;
-                        m.write_capacity = 0;
-                    }
-                    (_, Some(t)) => {
-                        let read = t["ReadCapacityUnits"].as_u64();
-                        let write = t["WriteCapacityUnits"].as_u64();
-                        if m.billing_mode == mode
-                            && updates.is_empty()
-                            && read == Some(m.read_capacity)
-                            && write == Some(m.write_capacity)
-                        {
-                            return Err(unchanged_throughput(m.read_capacity, m.write_capacity));
-                        }
-                        m.read_capacity = t["ReadCapacityUnits"].as_u64().unwrap_or(m.read_capacity);
-                        m.write_capacity =
-                            t["WriteCapacityUnits"].as_u64().unwrap_or(m.write_capacity);
-                    }
-                    (_, None) if m.billing_mode != mode => {
-                        return Err(validation(
-                            "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                        ))
-                    }
-                    (_, None) => {}
-                }
-                m.billing_mode = mode;
+                resent.set(m.update_throughput(req, &updates, now, delay)?);
                 let changes = updates
                     .iter()
-                    .filter(|u| u.contains_key("Create") || u.contains_key("Delete"))
+                    .filter(|u| has_action(u, "Create") || has_action(u, "Delete"))
                     .count();
                 // One online index change at a time, per table.
                 m.deleting_indexes.retain(|(_, until)| now < *until);
@@ -206,7 +170,11 @@ impl Service {
                 Ok(())
             },
         )?;
-        Ok(json!({ "TableDescription": self.description(&meta)? }))
+        let mut desc = self.description(&meta)?;
+        if resent.get() {
+            desc["TableStatus"] = json!("UPDATING");
+        }
+        Ok(json!({ "TableDescription": desc }))
     }
 
     /// Applies GlobalSecondaryIndexUpdates to `m`: the numbers of the

@@ -24,6 +24,7 @@ mod tables;
 mod tags;
 mod transact;
 mod ttl;
+mod updating;
 pub mod value;
 
 use std::sync::Arc;

@@ -49,6 +49,12 @@ pub(crate) struct TableMeta {
     /// the clock time (ms) beside them (their entries are gone already).
     #[serde(default)]
     pub deleting_indexes: Vec<(super::index::IndexMeta, u64)>,
+    /// A throughput or billing-mode change in progress (UPDATING).
+    #[serde(default)]
+    pub updating: Option<super::updating::Updating>,
+    /// LastIncreaseDateTime, LastDecreaseDateTime and the decreases today.
+    #[serde(default)]
+    pub throughput_log: super::updating::ThroughputLog,
 }
 
 /// What the service needs of the engine's configuration.
@@ -250,12 +256,14 @@ impl TableMeta {
         )
     }
 
-    /// CREATING, ACTIVE or DELETING at clock time `now_ms`.
+    /// CREATING, UPDATING, ACTIVE or DELETING at clock time `now_ms`.
     pub(crate) fn status(&self, now_ms: u64) -> &'static str {
         if self.deleted_at_ms.is_some() {
             "DELETING"
         } else if now_ms < self.active_at_ms {
             "CREATING"
+        } else if self.updating.as_ref().is_some_and(|u| now_ms < u.until_ms) {
+            "UPDATING"
         } else {
             "ACTIVE"
         }

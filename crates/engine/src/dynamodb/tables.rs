@@ -15,7 +15,14 @@ impl TableMeta {
         region: &str,
         figures: &dyn Fn(u32) -> (u64, u64),
     ) -> Json {
-        let mut desc = self.describe(self.status(now_ms), account, region);
+        if self.updating.is_some() {
+            let mut settled = self.clone();
+            settled.settle(now_ms);
+            if settled.updating.is_none() {
+                return settled.describe_with(now_ms, account, region, figures);
+            }
+        }
+        let mut desc = self.describe(now_ms, account, region);
         let (count, bytes) = figures(0);
         desc["ItemCount"] = json!(count);
         desc["TableSizeBytes"] = json!(bytes);
@@ -44,8 +51,8 @@ impl TableMeta {
         desc
     }
 
-    /// The TableDescription without figures (zero counts).
-    pub(crate) fn describe(&self, status: &str, account: &str, region: &str) -> Json {
+    /// The TableDescription at `now_ms` without figures (zero counts).
+    pub(crate) fn describe(&self, now_ms: u64, account: &str, region: &str) -> Json {
         let mut schema = vec![json!({"AttributeName": self.hash.0, "KeyType": "HASH"})];
         if let Some((name, _)) = &self.range {
             schema.push(json!({"AttributeName": name, "KeyType": "RANGE"}));
@@ -54,23 +61,16 @@ impl TableMeta {
             "AttributeDefinitions": self.attribute_definitions,
             "TableName": self.name,
             "KeySchema": schema,
-            "TableStatus": status,
+            "TableStatus": self.status(now_ms),
             "CreationDateTime": self.created,
-            "ProvisionedThroughput": {
-                "NumberOfDecreasesToday": 0,
-                "ReadCapacityUnits": self.read_capacity,
-                "WriteCapacityUnits": self.write_capacity,
-            },
+            "ProvisionedThroughput": self.throughput_json(now_ms),
             "TableSizeBytes": 0,
             "ItemCount": 0,
             "TableArn": format!("arn:aws:dynamodb:{region}:{account}:table/{}", self.name),
             "TableId": format!("{:08x}-0000-4000-8000-{:012x}", self.id, self.id),
         });
-        if self.billing_mode == "PAY_PER_REQUEST" {
-            desc["BillingModeSummary"] = json!({
-                "BillingMode": "PAY_PER_REQUEST",
-                "LastUpdateToPayPerRequestDateTime": self.created,
-            });
+        if let Some(summary) = self.billing_summary(now_ms) {
+            desc["BillingModeSummary"] = summary;
         }
         desc
     }
@@ -261,6 +261,8 @@ impl Service {
             active_at_ms: now + self.settings.state_delay.as_millis() as u64,
             deleted_at_ms: None,
             deleting_indexes: Vec::new(),
+            updating: None,
+            throughput_log: Default::default(),
             indexes: indexes
                 .into_iter()
                 .map(|mut i| {
@@ -336,6 +338,11 @@ impl Service {
         match meta.status(now) {
             "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),
             "DELETING" => return Err(in_use(format!("Table is being deleted: {name}"))),
+            "UPDATING" => {
+                return Err(in_use(format!(
+                    "Table: {name} is in the process of being updated."
+                )))
+            }
             _ => {}
         }
         let mut desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));

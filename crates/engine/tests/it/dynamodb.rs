@@ -33,6 +33,8 @@ mod states;
 mod storage;
 #[path = "dynamodb/tags.rs"]
 mod tags;
+#[path = "dynamodb/updating.rs"]
+mod updating;
 
 const TABLE: &str = "UnicornSensorData";
 
