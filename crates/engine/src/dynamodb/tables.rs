@@ -345,6 +345,17 @@ impl Service {
             }
             _ => {}
         }
+        let indexes_busy = meta
+            .indexes
+            .iter()
+            .any(|i| i.global && i.status(now) == "CREATING")
+            || meta.deleting_indexes.iter().any(|(_, until)| now < *until);
+        if indexes_busy {
+            return Err(in_use(
+                "Cannot delete table while indexes are being created, updated, or deleted."
+                    .to_string(),
+            ));
+        }
         let mut desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));
         desc["TableStatus"] = json!("DELETING");
         // As recorded: the answer no longer lists the global indexes.

@@ -486,6 +486,14 @@ async fn throughput_and_index_changes_wait_for_each_other() {
         "Attempt to change a resource which is still in use: Can't change table IOPS when an index is being created. Table: Rides Indexes: [ByColor]",
     )
     .await;
+    refused(
+        &url,
+        "DeleteTable",
+        json!({"TableName": "Rides"}),
+        "ResourceInUseException",
+        "Attempt to change a resource which is still in use: Cannot delete table while indexes are being created, updated, or deleted.",
+    )
+    .await;
     clock.advance(DELAY);
     ok(
         &url,
