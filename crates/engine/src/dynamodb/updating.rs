@@ -91,7 +91,7 @@ impl ThroughputLog {
         let Some(last) = self.last_decrease.map(|s| (s * 1000.0).round() as u64) else {
             return Ok(());
         };
-        let next = last + 3_600_000;
+        let next = last.saturating_add(3_600_000);
         if today < FREE_DECREASES || now_ms >= next {
             return Ok(());
         }
@@ -403,7 +403,7 @@ impl TableMeta {
         }
         self.billing_mode = mode;
         self.updating = Some(Updating {
-            until_ms: now_ms + delay_ms,
+            until_ms: now_ms.saturating_add(delay_ms),
             read,
             write,
             change,
