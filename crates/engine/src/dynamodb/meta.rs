@@ -137,7 +137,9 @@ impl Service {
             name,
             Self::table_not_found(name),
             |m| {
+                let was = m.billing_mode.clone();
                 resent.set(m.update_throughput(req, &updates, now, delay)?);
+                let at_once = was == "PAY_PER_REQUEST" && m.billing_mode == "PROVISIONED";
                 let changes = updates
                     .iter()
                     .filter(|u| has_action(u, "Create") || has_action(u, "Delete"))
@@ -156,7 +158,7 @@ impl Service {
                     ));
                 }
                 let (created, dropped) = &mut *changed.borrow_mut();
-                self.index_updates(m, req, &updates, now + delay, created, dropped)
+                self.index_updates(m, req, &updates, (now, delay, at_once), created, dropped)
             },
             |m, w| {
                 let (created, dropped) = &*changed.borrow();
@@ -177,17 +179,22 @@ impl Service {
         Ok(json!({ "TableDescription": desc }))
     }
 
-    /// Applies GlobalSecondaryIndexUpdates to `m`: the numbers of the
-    /// indexes created and dropped go to `created` and `dropped`.
+    /// Applies GlobalSecondaryIndexUpdates to `m` at clock time `now_ms`
+    /// (what they start is done `delay_ms` later; `at_once`: the request
+    /// switches the table to PROVISIONED, which takes the indexes'
+    /// throughput at once): the numbers of the indexes created and dropped
+    /// go to `created` and `dropped`.
     fn index_updates(
         &self,
         m: &mut TableMeta,
         req: &Map<String, Json>,
         updates: &[Map<String, Json>],
-        active_at_ms: u64,
+        (now_ms, delay_ms, at_once): (u64, u64, bool),
         created: &mut Vec<u32>,
         dropped: &mut Vec<u32>,
     ) -> Result<(), ApiError> {
+        let active_at_ms = now_ms.saturating_add(delay_ms);
+        let table = m.name.clone();
         // New key attributes are defined in the request's AttributeDefinitions.
         let mut defs: Vec<Json> = m
             .attribute_definitions
@@ -259,12 +266,13 @@ impl Service {
                     ));
                 };
                 let t = &spec["ProvisionedThroughput"];
-                index.read_capacity = t["ReadCapacityUnits"]
+                let read = t["ReadCapacityUnits"]
                     .as_u64()
                     .unwrap_or(index.read_capacity);
-                index.write_capacity = t["WriteCapacityUnits"]
+                let write = t["WriteCapacityUnits"]
                     .as_u64()
                     .unwrap_or(index.write_capacity);
+                index.update_throughput(&table, (read, write), now_ms, delay_ms, at_once)?;
             }
         }
         // Definitions used by no key are dropped, as the service keeps them.

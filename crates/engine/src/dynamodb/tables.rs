@@ -15,14 +15,17 @@ impl TableMeta {
         region: &str,
         figures: &dyn Fn(u32) -> (u64, u64),
     ) -> Json {
-        if self.updating.is_some() {
-            let mut settled = self.clone();
-            settled.settle(now_ms);
-            if settled.updating.is_none() {
-                return settled.describe_with(now_ms, account, region, figures);
-            }
-        }
-        let mut desc = self.describe(now_ms, account, region);
+        // A change whose time has come is described done.
+        let settled;
+        let me = if self.updating.is_some() || self.indexes.iter().any(|i| i.updating.is_some()) {
+            let mut m = self.clone();
+            m.settle(now_ms);
+            settled = m;
+            &settled
+        } else {
+            self
+        };
+        let mut desc = me.describe(now_ms, account, region);
         let (count, bytes) = figures(0);
         desc["ItemCount"] = json!(count);
         desc["TableSizeBytes"] = json!(bytes);
@@ -30,18 +33,18 @@ impl TableMeta {
             (false, "LocalSecondaryIndexes"),
             (true, "GlobalSecondaryIndexes"),
         ] {
-            let mut list: Vec<Json> = self
+            let mut list: Vec<Json> = me
                 .indexes
                 .iter()
                 .filter(|i| i.global == global)
-                .map(|i| i.describe(self, figures(i.no), now_ms))
+                .map(|i| i.describe(me, figures(i.no), now_ms))
                 .collect();
             if global {
                 list.extend(
-                    self.deleting_indexes
+                    me.deleting_indexes
                         .iter()
                         .filter(|(_, until)| now_ms < *until)
-                        .map(|(i, _)| i.describe_deleting(self, now_ms)),
+                        .map(|(i, _)| i.describe_deleting(me, now_ms)),
                 );
             }
             if !list.is_empty() {

@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
+use super::index::IndexMeta;
 use super::service::{str_of, validation, TableMeta};
 use super::tables::in_use;
 use crate::front::error::{err, ApiError, Code};
@@ -72,6 +73,37 @@ impl ThroughputLog {
             self.decreases
         } else {
             0
+        }
+    }
+
+    /// A ProvisionedThroughput of `read` and `write` with this bookkeeping.
+    pub(crate) fn describe(&self, read: u64, write: u64, now_ms: u64) -> Json {
+        let mut t = json!({
+            "NumberOfDecreasesToday": self.decreases_today(now_ms),
+            "ReadCapacityUnits": read,
+            "WriteCapacityUnits": write,
+        });
+        if let Some(at) = self.last_increase {
+            t["LastIncreaseDateTime"] = json!(at);
+        }
+        if let Some(at) = self.last_decrease {
+            t["LastDecreaseDateTime"] = json!(at);
+        }
+        t
+    }
+
+    /// Stamps a change from `old` to `new` at `at_ms`: counted as a
+    /// decrease when `done` (the answer to the request shows its time only).
+    fn stamp(&mut self, old: (u64, u64), new: (u64, u64), at_ms: u64, done: bool) {
+        let at = at_ms as f64 / 1000.0;
+        if new.0 > old.0 || new.1 > old.1 {
+            self.last_increase = Some(at);
+        }
+        if new.0 < old.0 || new.1 < old.1 {
+            self.last_decrease = Some(at);
+            if done {
+                self.count_decrease(at_ms);
+            }
         }
     }
 
@@ -180,26 +212,25 @@ impl TableMeta {
     /// Applies a throughput or billing-mode change whose time has come
     /// (at `now_ms`).
     pub(crate) fn settle(&mut self, now_ms: u64) {
+        for index in &mut self.indexes {
+            index.settle(now_ms);
+        }
         let Some(u) = self.updating.take_if(|u| u.until_ms <= now_ms) else {
             return;
         };
-        let at = u.until_ms as f64 / 1000.0;
         let log = &mut self.throughput_log;
         match u.change {
             Change::ToPayPerRequest => {
-                log.pay_per_request_since = Some(at);
+                log.pay_per_request_since = Some(u.until_ms as f64 / 1000.0);
                 log.last_decrease = None;
             }
             Change::ToProvisioned => {}
-            Change::Throughput => {
-                if u.read > self.read_capacity || u.write > self.write_capacity {
-                    log.last_increase = Some(at);
-                }
-                if u.read < self.read_capacity || u.write < self.write_capacity {
-                    log.last_decrease = Some(at);
-                    log.count_decrease(u.until_ms);
-                }
-            }
+            Change::Throughput => log.stamp(
+                (self.read_capacity, self.write_capacity),
+                (u.read, u.write),
+                u.until_ms,
+                true,
+            ),
         }
         self.read_capacity = u.read;
         self.write_capacity = u.write;
@@ -215,19 +246,8 @@ impl TableMeta {
 
     /// The table's ProvisionedThroughput description at `now_ms`.
     pub(crate) fn throughput_json(&self, now_ms: u64) -> Json {
-        let log = &self.throughput_log;
-        let mut t = json!({
-            "NumberOfDecreasesToday": log.decreases_today(now_ms),
-            "ReadCapacityUnits": self.read_capacity,
-            "WriteCapacityUnits": self.write_capacity,
-        });
-        if let Some(at) = log.last_increase {
-            t["LastIncreaseDateTime"] = json!(at);
-        }
-        if let Some(at) = log.last_decrease {
-            t["LastDecreaseDateTime"] = json!(at);
-        }
-        t
+        self.throughput_log
+            .describe(self.read_capacity, self.write_capacity, now_ms)
     }
 
     /// The table's BillingModeSummary at `now_ms` (None for a table that
@@ -377,14 +397,12 @@ impl TableMeta {
         let now = now_ms as f64 / 1000.0;
         let log = &mut self.throughput_log;
         match change {
-            Change::Throughput => {
-                if read > self.read_capacity || write > self.write_capacity {
-                    log.last_increase = Some(now);
-                }
-                if decrease {
-                    log.last_decrease = Some(now);
-                }
-            }
+            Change::Throughput => log.stamp(
+                (self.read_capacity, self.write_capacity),
+                (read, write),
+                now_ms,
+                false,
+            ),
             Change::ToPayPerRequest => {
                 // Shown at once: the new mode, 0/0, a decrease now.
                 log.last_decrease = Some(now);
@@ -411,6 +429,61 @@ impl TableMeta {
         // Done at once when the engine has no state delay.
         self.settle(now_ms);
         Ok(false)
+    }
+}
+
+impl IndexMeta {
+    /// Applies the index's throughput change whose time has come.
+    pub(crate) fn settle(&mut self, now_ms: u64) {
+        let Some(u) = self.updating.take_if(|u| u.until_ms <= now_ms) else {
+            return;
+        };
+        let old = (self.read_capacity, self.write_capacity);
+        self.throughput_log
+            .stamp(old, (u.read, u.write), u.until_ms, true);
+        self.read_capacity = u.read;
+        self.write_capacity = u.write;
+    }
+
+    /// A GlobalSecondaryIndexUpdate's new throughput for this index of
+    /// table `table`: UPDATING for `delay_ms` like the table's own (the
+    /// index's old figures meanwhile, the table ACTIVE), or taken at once
+    /// when the table is switched to PROVISIONED by the same request.
+    pub(super) fn update_throughput(
+        &mut self,
+        table: &str,
+        (read, write): (u64, u64),
+        now_ms: u64,
+        delay_ms: u64,
+        at_once: bool,
+    ) -> Result<(), ApiError> {
+        if at_once {
+            self.read_capacity = read;
+            self.write_capacity = write;
+            return Ok(());
+        }
+        if self.updating.as_ref().is_some_and(|u| now_ms < u.until_ms) {
+            return Err(in_use(format!(
+                "Index is being updated. Table: {table} Index: {}",
+                self.name
+            )));
+        }
+        let old = (self.read_capacity, self.write_capacity);
+        if (read, write) == old {
+            return Ok(());
+        }
+        if read < old.0 || write < old.1 {
+            self.throughput_log.check_decrease(now_ms)?;
+        }
+        self.throughput_log.stamp(old, (read, write), now_ms, false);
+        self.updating = Some(Updating {
+            until_ms: now_ms.saturating_add(delay_ms),
+            read,
+            write,
+            change: Change::Throughput,
+        });
+        self.settle(now_ms);
+        Ok(())
     }
 }
 

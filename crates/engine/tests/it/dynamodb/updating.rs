@@ -547,3 +547,44 @@ async fn throughput_and_index_changes_wait_for_each_other() {
         3
     );
 }
+
+#[tokio::test]
+async fn a_global_indexs_throughput_change_is_updating_too() {
+    let (clock, config) = engine_at_one_am(DELAY, None);
+    let e = engine::spawn(config).await.unwrap();
+    let url = e.url();
+    create_provisioned(&client(&url), "Rides", 5, 5).await;
+    clock.advance(DELAY);
+    let defs = json!([{"AttributeName": "color", "AttributeType": "S"}]);
+    let create = json!([{"Create": {"IndexName": "ByColor", "Projection": {"ProjectionType": "ALL"},
+        "KeySchema": [{"AttributeName": "color", "KeyType": "HASH"}], "ProvisionedThroughput": pt(1, 1)}}]);
+    let body = json!({"TableName": "Rides", "AttributeDefinitions": defs, "GlobalSecondaryIndexUpdates": create});
+    ok(&url, "UpdateTable", body).await;
+    clock.advance(DELAY);
+    let update = |r, w| json!({"TableName": "Rides", "GlobalSecondaryIndexUpdates": [{"Update": {"IndexName": "ByColor", "ProvisionedThroughput": pt(r, w)}}]});
+    let t0 = secs(&clock, 0);
+    let out = ok(&url, "UpdateTable", update(2, 2)).await;
+    let index = &out["TableDescription"]["GlobalSecondaryIndexes"][0];
+    assert_eq!(out["TableDescription"]["TableStatus"], "ACTIVE");
+    assert_eq!(index["IndexStatus"], "UPDATING");
+    assert_eq!(
+        index["ProvisionedThroughput"],
+        json!({"ReadCapacityUnits": 1, "WriteCapacityUnits": 1, "NumberOfDecreasesToday": 0, "LastIncreaseDateTime": t0})
+    );
+    refused(
+        &url,
+        "UpdateTable",
+        update(3, 3),
+        "ResourceInUseException",
+        "Attempt to change a resource which is still in use: Index is being updated. Table: Rides Index: ByColor",
+    )
+    .await;
+    let done = secs(&clock, 5000);
+    clock.advance(DELAY);
+    let index = describe(&url, "Rides").await["GlobalSecondaryIndexes"][0].clone();
+    assert_eq!(index["IndexStatus"], "ACTIVE");
+    assert_eq!(
+        index["ProvisionedThroughput"],
+        json!({"ReadCapacityUnits": 2, "WriteCapacityUnits": 2, "NumberOfDecreasesToday": 0, "LastIncreaseDateTime": done})
+    );
+}
