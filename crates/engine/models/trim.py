@@ -62,6 +62,11 @@ ORDER = {
         "RemoveTagsFromStreamInput": ["TagKeys", "StreamName"],
         "SplitShardInput": ["NewStartingHashKey", "StreamName", "ShardToSplit"],
     },
+    # Recorded by dynalite against DynamoDB (CreateTable, UpdateTable, and the
+    # global indexes' throughput), and seen in answers of today's service.
+    "dynamodb": {
+        "ProvisionedThroughput": ["WriteCapacityUnits", "ReadCapacityUnits"],
+    },
 }
 
 # Enum values in the order the service prints them (recorded by kinesalite).

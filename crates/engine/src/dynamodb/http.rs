@@ -80,10 +80,10 @@ fn respond(result: Result<(Json, Option<Vec<u8>>), ApiError>) -> Response {
                 Code::InternalFailure => Code::InternalServerError,
                 c => c,
             };
-            let key = if code == Code::SerializationException {
-                "Message"
-            } else {
-                "message"
+            // The coral service's own errors spell it with a capital M.
+            let key = match code {
+                Code::SerializationException | Code::AccessDeniedException => "Message",
+                _ => "message",
             };
             let mut body = json!({ "__type": wire_type(code) });
             if !e.message.is_empty() {

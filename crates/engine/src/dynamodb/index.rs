@@ -36,6 +36,12 @@ pub(crate) struct IndexMeta {
     /// Clock time (ms) from which the index is ACTIVE (CREATING before).
     #[serde(default)]
     pub active_at_ms: u64,
+    /// A global index's throughput change in progress (UPDATING).
+    #[serde(default)]
+    pub updating: Option<super::updating::Updating>,
+    /// Its LastIncreaseDateTime, LastDecreaseDateTime and decreases today.
+    #[serde(default)]
+    pub throughput_log: super::updating::ThroughputLog,
 }
 
 /// The storage prefix of an index's entries.
@@ -128,6 +134,8 @@ impl IndexMeta {
     pub(crate) fn status(&self, now_ms: u64) -> &'static str {
         if now_ms < self.active_at_ms {
             "CREATING"
+        } else if self.updating.as_ref().is_some_and(|u| now_ms < u.until_ms) {
+            "UPDATING"
         } else {
             "ACTIVE"
         }
@@ -165,11 +173,9 @@ impl IndexMeta {
             if status == "CREATING" && table.status(now_ms) != "CREATING" {
                 d["Backfilling"] = json!(true);
             }
-            d["ProvisionedThroughput"] = json!({
-                "NumberOfDecreasesToday": 0,
-                "ReadCapacityUnits": self.read_capacity,
-                "WriteCapacityUnits": self.write_capacity,
-            });
+            d["ProvisionedThroughput"] =
+                self.throughput_log
+                    .describe(self.read_capacity, self.write_capacity, now_ms);
         }
         d
     }
@@ -293,6 +299,8 @@ pub(crate) fn parse_index(
         read_capacity,
         write_capacity,
         active_at_ms: 0,
+        updating: None,
+        throughput_log: Default::default(),
     })
 }
 

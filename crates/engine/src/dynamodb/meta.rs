@@ -1,7 +1,5 @@
 //! UpdateTable (billing mode and throughput), UpdateTimeToLive,
-//! DescribeTimeToLive, TagResource, UntagResource, ListTagsOfResource.
-
-use std::collections::BTreeMap;
+//! DescribeTimeToLive.
 
 use serde_json::{json, Map, Value as Json};
 
@@ -9,22 +7,8 @@ use super::index::{index_prefix, parse_index};
 use super::service::{str_of, validation, Service, TableMeta};
 use super::store::{Space, StoreError, Writer};
 use super::tables::in_use;
+use super::updating::has_action;
 use crate::front::error::{err, ApiError, Code};
-
-/// The `Tags` of a request as a map.
-pub(super) fn tags_of(req: &Map<String, Json>) -> BTreeMap<String, String> {
-    req.get("Tags")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            Some((
-                t["Key"].as_str()?.to_string(),
-                t["Value"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
-}
 
 /// The largest capacity units the service takes.
 const MAX_CAPACITY: u64 = 1_000_000_000_000;
@@ -97,26 +81,10 @@ fn check_update_table(req: &Map<String, Json>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// UpdateTable's answer to a throughput equal to the table's.
-fn unchanged_throughput(read: u64, write: u64) -> ApiError {
-    validation(format!(
-        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {read}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
-    ))
-}
-
 impl Service {
-    /// Applies `change` to the table `name` and stores its description.
-    fn change_table(
-        &self,
-        name: &str,
-        not_found: impl FnOnce() -> ApiError,
-        change: impl FnOnce(&mut TableMeta) -> Result<(), ApiError>,
-    ) -> Result<TableMeta, ApiError> {
-        self.change_table_with(name, not_found, change, |_, _| Ok(()))
-    }
-
-    /// [`Service::change_table`], with more writes in the same transaction
-    /// (an index's backfill, the TTL entries).
+    /// Applies `change` to the table `name` and stores its description,
+    /// with `more` writes in the same transaction (an index's backfill, the
+    /// TTL entries).
     fn change_table_with(
         &self,
         name: &str,
@@ -135,6 +103,7 @@ impl Service {
             _ => {}
         }
         let mut meta = meta.clone();
+        meta.settle(now);
         change(&mut meta)?;
         let stored = serde_json::to_value(&meta).unwrap_or_default();
         self.store.write::<_, ApiError>(|w| {
@@ -163,46 +132,17 @@ impl Service {
             .filter_map(|u| u.as_object().cloned())
             .collect();
         let changed = std::cell::RefCell::new((Vec::new(), Vec::new()));
+        let resent = std::cell::Cell::new(false);
         let meta = self.change_table_with(
             name,
             Self::table_not_found(name),
             |m| {
-                let mode = str_of(req, "BillingMode").unwrap_or(&m.billing_mode).to_string();
-                match (mode.as_str(), req.get("ProvisionedThroughput")) {
-                    ("PAY_PER_REQUEST", Some(_)) => {
-                        return Err(validation(
-                            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-                        ))
-                    }
-                    ("PAY_PER_REQUEST", None) => {
-                        m.read_capacity = 0;
-                        m.write_capacity = 0;
-                    }
-                    (_, Some(t)) => {
-                        let read = t["ReadCapacityUnits"].as_u64();
-                        let write = t["WriteCapacityUnits"].as_u64();
-                        if m.billing_mode == mode
-                            && updates.is_empty()
-                            && read == Some(m.read_capacity)
-                            && write == Some(m.write_capacity)
-                        {
-                            return Err(unchanged_throughput(m.read_capacity, m.write_capacity));
-                        }
-                        m.read_capacity = t["ReadCapacityUnits"].as_u64().unwrap_or(m.read_capacity);
-                        m.write_capacity =
-                            t["WriteCapacityUnits"].as_u64().unwrap_or(m.write_capacity);
-                    }
-                    (_, None) if m.billing_mode != mode => {
-                        return Err(validation(
-                            "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                        ))
-                    }
-                    (_, None) => {}
-                }
-                m.billing_mode = mode;
+                let was = m.billing_mode.clone();
+                resent.set(m.update_throughput(req, &updates, now, delay)?);
+                let at_once = was == "PAY_PER_REQUEST" && m.billing_mode == "PROVISIONED";
                 let changes = updates
                     .iter()
-                    .filter(|u| u.contains_key("Create") || u.contains_key("Delete"))
+                    .filter(|u| has_action(u, "Create") || has_action(u, "Delete"))
                     .count();
                 // One online index change at a time, per table.
                 m.deleting_indexes.retain(|(_, until)| now < *until);
@@ -218,7 +158,7 @@ impl Service {
                     ));
                 }
                 let (created, dropped) = &mut *changed.borrow_mut();
-                self.index_updates(m, req, &updates, now + delay, created, dropped)
+                self.index_updates(m, req, &updates, (now, delay, at_once), created, dropped)
             },
             |m, w| {
                 let (created, dropped) = &*changed.borrow();
@@ -232,20 +172,29 @@ impl Service {
                 Ok(())
             },
         )?;
-        Ok(json!({ "TableDescription": self.description(&meta)? }))
+        let mut desc = self.description(&meta)?;
+        if resent.get() {
+            desc["TableStatus"] = json!("UPDATING");
+        }
+        Ok(json!({ "TableDescription": desc }))
     }
 
-    /// Applies GlobalSecondaryIndexUpdates to `m`: the numbers of the
-    /// indexes created and dropped go to `created` and `dropped`.
+    /// Applies GlobalSecondaryIndexUpdates to `m` at clock time `now_ms`
+    /// (what they start is done `delay_ms` later; `at_once`: the request
+    /// switches the table to PROVISIONED, which takes the indexes'
+    /// throughput at once): the numbers of the indexes created and dropped
+    /// go to `created` and `dropped`.
     fn index_updates(
         &self,
         m: &mut TableMeta,
         req: &Map<String, Json>,
         updates: &[Map<String, Json>],
-        active_at_ms: u64,
+        (now_ms, delay_ms, at_once): (u64, u64, bool),
         created: &mut Vec<u32>,
         dropped: &mut Vec<u32>,
     ) -> Result<(), ApiError> {
+        let active_at_ms = now_ms.saturating_add(delay_ms);
+        let table = m.name.clone();
         // New key attributes are defined in the request's AttributeDefinitions.
         let mut defs: Vec<Json> = m
             .attribute_definitions
@@ -317,12 +266,13 @@ impl Service {
                     ));
                 };
                 let t = &spec["ProvisionedThroughput"];
-                index.read_capacity = t["ReadCapacityUnits"]
+                let read = t["ReadCapacityUnits"]
                     .as_u64()
                     .unwrap_or(index.read_capacity);
-                index.write_capacity = t["WriteCapacityUnits"]
+                let write = t["WriteCapacityUnits"]
                     .as_u64()
                     .unwrap_or(index.write_capacity);
+                index.update_throughput(&table, (read, write), now_ms, delay_ms, at_once)?;
             }
         }
         // Definitions used by no key are dropped, as the service keeps them.
@@ -392,57 +342,5 @@ impl Service {
                 None => json!({"TimeToLiveStatus": "DISABLED"}),
             }
         }))
-    }
-
-    /// The table an ARN names (`arn:aws:dynamodb:<region>:<account>:table/<name>`).
-    fn arn_table(req: &Map<String, Json>) -> (String, impl FnOnce() -> ApiError) {
-        let arn = str_of(req, "ResourceArn").unwrap_or_default().to_string();
-        let name = arn
-            .strip_prefix("arn:aws:dynamodb:")
-            .and_then(|rest| rest.split_once(":table/"))
-            .map(|(_, name)| name.to_string())
-            .unwrap_or_default();
-        (name, move || {
-            err(
-                Code::ResourceNotFoundException,
-                format!("Requested resource not found: ResourcArn: {arn} not found"),
-            )
-        })
-    }
-
-    pub(super) fn tag_resource(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let (name, missing) = Self::arn_table(req);
-        self.change_table(&name, missing, |m| {
-            m.tags.extend(tags_of(req));
-            Ok(())
-        })?;
-        Ok(json!({}))
-    }
-
-    pub(super) fn untag_resource(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let (name, missing) = Self::arn_table(req);
-        self.change_table(&name, missing, |m| {
-            for k in req
-                .get("TagKeys")
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-            {
-                m.tags.remove(k.as_str().unwrap_or_default());
-            }
-            Ok(())
-        })?;
-        Ok(json!({}))
-    }
-
-    pub(super) fn list_tags_of_resource(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let (name, missing) = Self::arn_table(req);
-        let meta = self.tables().get(&name).cloned().ok_or_else(missing)?;
-        let tags: Vec<Json> = meta
-            .tags
-            .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect();
-        Ok(json!({ "Tags": tags }))
     }
 }

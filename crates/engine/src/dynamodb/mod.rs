@@ -21,8 +21,10 @@ mod query_keys;
 pub(crate) mod service;
 mod store;
 mod tables;
+mod tags;
 mod transact;
 mod ttl;
+mod updating;
 pub mod value;
 
 use std::sync::Arc;

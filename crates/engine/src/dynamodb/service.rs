@@ -49,6 +49,12 @@ pub(crate) struct TableMeta {
     /// the clock time (ms) beside them (their entries are gone already).
     #[serde(default)]
     pub deleting_indexes: Vec<(super::index::IndexMeta, u64)>,
+    /// A throughput or billing-mode change in progress (UPDATING).
+    #[serde(default)]
+    pub updating: Option<super::updating::Updating>,
+    /// LastIncreaseDateTime, LastDecreaseDateTime and the decreases today.
+    #[serde(default)]
+    pub throughput_log: super::updating::ThroughputLog,
 }
 
 /// What the service needs of the engine's configuration.
@@ -177,13 +183,18 @@ impl Service {
         action: &str,
         body: &Json,
     ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
-        if let Err(invalid) = validate::check(validate::dynamodb(), action, body) {
+        let refused = |invalid: Invalid| {
             let code = match invalid {
                 Invalid::Serialization(_) => Code::SerializationException,
                 Invalid::Validation(_) => Code::ValidationException,
             };
-            return Err(err(code, invalid.message()));
-        }
+            err(code, invalid.message())
+        };
+        let model = validate::dynamodb();
+        validate::check_types(model, action, body).map_err(refused)?;
+        // The tagging actions look at their ResourceArn between the two steps.
+        super::tags::check_arn_given(action, body)?;
+        validate::check_constraints(model, action, body).map_err(refused)?;
         let ratio = self.settings.fail_call_ratio;
         if ratio > 0.0 && rand::random::<f64>() < ratio {
             return Err(ApiError {
@@ -245,12 +256,14 @@ impl TableMeta {
         )
     }
 
-    /// CREATING, ACTIVE or DELETING at clock time `now_ms`.
+    /// CREATING, UPDATING, ACTIVE or DELETING at clock time `now_ms`.
     pub(crate) fn status(&self, now_ms: u64) -> &'static str {
         if self.deleted_at_ms.is_some() {
             "DELETING"
         } else if now_ms < self.active_at_ms {
             "CREATING"
+        } else if self.updating.as_ref().is_some_and(|u| now_ms < u.until_ms) {
+            "UPDATING"
         } else {
             "ACTIVE"
         }

@@ -15,7 +15,17 @@ impl TableMeta {
         region: &str,
         figures: &dyn Fn(u32) -> (u64, u64),
     ) -> Json {
-        let mut desc = self.describe(self.status(now_ms), account, region);
+        // A change whose time has come is described done.
+        let settled;
+        let me = if self.updating.is_some() || self.indexes.iter().any(|i| i.updating.is_some()) {
+            let mut m = self.clone();
+            m.settle(now_ms);
+            settled = m;
+            &settled
+        } else {
+            self
+        };
+        let mut desc = me.describe(now_ms, account, region);
         let (count, bytes) = figures(0);
         desc["ItemCount"] = json!(count);
         desc["TableSizeBytes"] = json!(bytes);
@@ -23,18 +33,18 @@ impl TableMeta {
             (false, "LocalSecondaryIndexes"),
             (true, "GlobalSecondaryIndexes"),
         ] {
-            let mut list: Vec<Json> = self
+            let mut list: Vec<Json> = me
                 .indexes
                 .iter()
                 .filter(|i| i.global == global)
-                .map(|i| i.describe(self, figures(i.no), now_ms))
+                .map(|i| i.describe(me, figures(i.no), now_ms))
                 .collect();
             if global {
                 list.extend(
-                    self.deleting_indexes
+                    me.deleting_indexes
                         .iter()
                         .filter(|(_, until)| now_ms < *until)
-                        .map(|(i, _)| i.describe_deleting(self, now_ms)),
+                        .map(|(i, _)| i.describe_deleting(me, now_ms)),
                 );
             }
             if !list.is_empty() {
@@ -44,8 +54,8 @@ impl TableMeta {
         desc
     }
 
-    /// The TableDescription without figures (zero counts).
-    pub(crate) fn describe(&self, status: &str, account: &str, region: &str) -> Json {
+    /// The TableDescription at `now_ms` without figures (zero counts).
+    pub(crate) fn describe(&self, now_ms: u64, account: &str, region: &str) -> Json {
         let mut schema = vec![json!({"AttributeName": self.hash.0, "KeyType": "HASH"})];
         if let Some((name, _)) = &self.range {
             schema.push(json!({"AttributeName": name, "KeyType": "RANGE"}));
@@ -54,23 +64,16 @@ impl TableMeta {
             "AttributeDefinitions": self.attribute_definitions,
             "TableName": self.name,
             "KeySchema": schema,
-            "TableStatus": status,
+            "TableStatus": self.status(now_ms),
             "CreationDateTime": self.created,
-            "ProvisionedThroughput": {
-                "NumberOfDecreasesToday": 0,
-                "ReadCapacityUnits": self.read_capacity,
-                "WriteCapacityUnits": self.write_capacity,
-            },
+            "ProvisionedThroughput": self.throughput_json(now_ms),
             "TableSizeBytes": 0,
             "ItemCount": 0,
             "TableArn": format!("arn:aws:dynamodb:{region}:{account}:table/{}", self.name),
             "TableId": format!("{:08x}-0000-4000-8000-{:012x}", self.id, self.id),
         });
-        if self.billing_mode == "PAY_PER_REQUEST" {
-            desc["BillingModeSummary"] = json!({
-                "BillingMode": "PAY_PER_REQUEST",
-                "LastUpdateToPayPerRequestDateTime": self.created,
-            });
+        if let Some(summary) = self.billing_summary(now_ms) {
+            desc["BillingModeSummary"] = summary;
         }
         desc
     }
@@ -235,6 +238,7 @@ impl Service {
                 "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
             ));
         }
+        let tags = super::tags::create_tags(req)?;
         let now = self.now_ms();
         let mut tables = self.tables();
         if tables.contains_key(&name) {
@@ -254,12 +258,14 @@ impl Service {
             read_capacity,
             write_capacity,
             created: self.now_secs(),
-            tags: super::meta::tags_of(req),
+            tags,
             ttl_attribute: None,
             next_index: indexes.len() as u32 + 1,
             active_at_ms: now + self.settings.state_delay.as_millis() as u64,
             deleted_at_ms: None,
             deleting_indexes: Vec::new(),
+            updating: None,
+            throughput_log: Default::default(),
             indexes: indexes
                 .into_iter()
                 .map(|mut i| {
@@ -335,7 +341,23 @@ impl Service {
         match meta.status(now) {
             "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),
             "DELETING" => return Err(in_use(format!("Table is being deleted: {name}"))),
+            "UPDATING" => {
+                return Err(in_use(format!(
+                    "Table: {name} is in the process of being updated."
+                )))
+            }
             _ => {}
+        }
+        let indexes_busy = meta
+            .indexes
+            .iter()
+            .any(|i| i.global && i.status(now) == "CREATING")
+            || meta.deleting_indexes.iter().any(|(_, until)| now < *until);
+        if indexes_busy {
+            return Err(in_use(
+                "Cannot delete table while indexes are being created, updated, or deleted."
+                    .to_string(),
+            ));
         }
         let mut desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));
         desc["TableStatus"] = json!("DELETING");

@@ -49,8 +49,10 @@ impl Service {
     /// when the clock has passed the next sweep time.
     pub(super) fn housekeeping(&self) {
         let now = self.now_ms();
-        self.tables()
-            .retain(|_, t| t.deleted_at_ms.is_none_or(|at| now < at));
+        self.tables().retain(|_, t| {
+            t.settle(now);
+            t.deleted_at_ms.is_none_or(|at| now < at)
+        });
         let next = self.next_sweep_ms.load(Ordering::SeqCst);
         if now < next
             || self

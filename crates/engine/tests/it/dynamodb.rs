@@ -31,6 +31,10 @@ mod more;
 mod states;
 #[path = "dynamodb/storage.rs"]
 mod storage;
+#[path = "dynamodb/tags.rs"]
+mod tags;
+#[path = "dynamodb/updating.rs"]
+mod updating;
 
 const TABLE: &str = "UnicornSensorData";
 

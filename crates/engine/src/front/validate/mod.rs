@@ -105,10 +105,30 @@ fn validation_message(violations: &[String]) -> String {
 /// An operation the model does not have, or one without input, passes: answering an
 /// unknown operation is the front's job.
 pub(crate) fn check(model: &Model, operation: &str, input: &Value) -> Result<(), Invalid> {
+    check_types(model, operation, input)?;
+    check_constraints(model, operation, input)
+}
+
+/// The first step of [`check`] alone: the types (a `SerializationException`).
+/// A service that makes checks of its own between the two steps (DynamoDB's
+/// tagging actions) calls the steps one by one.
+pub(crate) fn check_types(model: &Model, operation: &str, input: &Value) -> Result<(), Invalid> {
     let Some(Some(shape)) = model.input(operation) else {
         return Ok(());
     };
-    types::check(model, shape, input, types::Place::Field).map_err(Invalid::Serialization)?;
+    types::check(model, shape, input, types::Place::Field).map_err(Invalid::Serialization)
+}
+
+/// The second step of [`check`] alone: every constraint of every member (a
+/// `ValidationException`); the types are assumed checked.
+pub(crate) fn check_constraints(
+    model: &Model,
+    operation: &str,
+    input: &Value,
+) -> Result<(), Invalid> {
+    let Some(Some(shape)) = model.input(operation) else {
+        return Ok(());
+    };
     let empty = serde_json::Map::new();
     let object = input.as_object().unwrap_or(&empty);
     let mut violations = Vec::new();

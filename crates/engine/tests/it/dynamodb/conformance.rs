@@ -10,7 +10,7 @@ use engine::{Config, ManualClock};
 use serde_json::{json, Value as Json};
 
 /// A DynamoDB request of `body` (sent as is); the status and JSON answer.
-async fn call(url: &str, action: &str, body: &str) -> (u16, Json) {
+pub(super) async fn call(url: &str, action: &str, body: &str) -> (u16, Json) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
         .await
@@ -29,7 +29,7 @@ async fn call(url: &str, action: &str, body: &str) -> (u16, Json) {
 
 /// A request expected to fail with `code` (the `__type` after its `#`) and
 /// `message`.
-async fn refused(url: &str, action: &str, body: Json, code: &str, message: &str) {
+pub(super) async fn refused(url: &str, action: &str, body: Json, code: &str, message: &str) {
     let (status, answer) = call(url, action, &body.to_string()).await;
     assert_eq!(status, 400, "{action} {body}: {answer}");
     let kind = answer["__type"].as_str().unwrap_or_default();
@@ -45,11 +45,11 @@ async fn refused(url: &str, action: &str, body: Json, code: &str, message: &str)
     );
 }
 
-async fn invalid(url: &str, action: &str, body: Json, message: &str) {
+pub(super) async fn invalid(url: &str, action: &str, body: Json, message: &str) {
     refused(url, action, body, "ValidationException", message).await;
 }
 
-async fn ok(url: &str, action: &str, body: Json) -> Json {
+pub(super) async fn ok(url: &str, action: &str, body: Json) -> Json {
     let (status, answer) = call(url, action, &body.to_string()).await;
     assert_eq!(status, 200, "{action} {body}: {answer}");
     answer
