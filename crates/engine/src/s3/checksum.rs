@@ -218,11 +218,6 @@ pub(crate) fn claim(
     }
 }
 
-/// The algorithm to compute over the body, if any.
-pub(crate) fn algorithm(claim: &Option<Claim>) -> Option<Algorithm> {
-    claim.as_ref().map(|c| c.algorithm)
-}
-
 /// Compares the claimed checksum with `computed` (the body's, base64) once
 /// the body ended and its `trailers` (if any) are known; returns the pair to
 /// store with the object (algorithm name, value).
@@ -338,6 +333,27 @@ pub(crate) fn trailers_of(
     signed
         .and_then(s3s::TrailingHeaders::take)
         .or_else(|| extensions.get::<Trailers>().and_then(Trailers::take))
+}
+
+/// Receives an upload's body (see [`super::blob::receive`]) and checks it
+/// against the request's Content-MD5 and claimed checksum (nothing is kept on
+/// a mismatch); returns it with the checksum to store (algorithm, value).
+pub(crate) async fn receive_checked(
+    b: &super::Backend,
+    body: Option<s3s::dto::StreamingBlob>,
+    file: bool,
+    content_md5: Option<&str>,
+    claim: Option<&Claim>,
+    signed: Option<&s3s::TrailingHeaders>,
+    extensions: &axum::http::Extensions,
+) -> S3Result<(Received, Option<(String, String)>)> {
+    let algorithm = claim.map(|c| c.algorithm);
+    let received = super::blob::receive(&b.store, body, file, algorithm, b.body_idle)
+        .await
+        .map_err(super::objects::blob_err)?;
+    let trailers = trailers_of(signed, extensions);
+    let verified = check(&b.store, &received, content_md5, claim, trailers.as_ref())?;
+    Ok((received, verified))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 use super::blob;
 use super::buckets::{owner, read_bucket, write_bucket};
 use super::checksum;
-use super::objects::{blob_err, headers, hex, parse_tagging, store_object, NewHeaders};
+use super::objects::{headers, hex, parse_tagging, store_object, NewHeaders};
 use super::store::{
     db_err, decode, encode, part_key, Data, ObjectMeta, Part, Store, Upload, PARTS, UPLOADS,
 };
@@ -140,23 +140,16 @@ pub(crate) async fn upload_part(
     let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
     b.blocking(move |store: &Store| read_upload(store, &bucket, &key, &id).map(drop))
         .await?;
-    let received = blob::receive(
-        &b.store,
+    let (received, verified) = checksum::receive_checked(
+        b,
         i.body,
         true,
-        checksum::algorithm(&claim),
-        b.body_idle,
-    )
-    .await
-    .map_err(blob_err)?;
-    let trailers = checksum::trailers_of(req.trailing_headers.as_ref(), &req.extensions);
-    let verified = checksum::check(
-        &b.store,
-        &received,
         i.content_md5.as_deref(),
         claim.as_ref(),
-        trailers.as_ref(),
-    )?;
+        req.trailing_headers.as_ref(),
+        &req.extensions,
+    )
+    .await?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(&verified);
     let Data::File(file) = received.data.clone() else {
         return Err(super::internal("a part was not written to a file"));

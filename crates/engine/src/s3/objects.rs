@@ -205,23 +205,16 @@ pub(crate) async fn put(
     let bucket = i.bucket.clone();
     b.blocking(move |store: &Store| read_bucket(&store.read()?, &bucket).map(drop))
         .await?;
-    let received = blob::receive(
-        &b.store,
+    let (received, verified) = checksum::receive_checked(
+        b,
         i.body,
         false,
-        checksum::algorithm(&claim),
-        b.body_idle,
-    )
-    .await
-    .map_err(blob_err)?;
-    let trailers = checksum::trailers_of(req.trailing_headers.as_ref(), &req.extensions);
-    let verified = checksum::check(
-        &b.store,
-        &received,
         i.content_md5.as_deref(),
         claim.as_ref(),
-        trailers.as_ref(),
-    )?;
+        req.trailing_headers.as_ref(),
+        &req.extensions,
+    )
+    .await?;
     let checksums: Vec<(String, String)> = verified.into_iter().collect();
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(&checksums);
     let meta = ObjectMeta {
