@@ -1,11 +1,14 @@
 //! What the binaries share: logging, the time budget of an invocation and
 //! how errors reach Lambda.
 
-use std::fmt::Display;
+use std::fmt::{Debug, Display};
+use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use lambda_runtime::{Context, Diagnostic};
+use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::aggregator::AggregateError;
 use crate::loader::LoadFailed;
@@ -34,6 +37,39 @@ pub fn exit(result: Result<(), lambda_runtime::Error>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => cannot_start(format!("the Lambda runtime stopped: {error}")),
     }
+}
+
+/// A binary's `main`: logging, the function built by `start` (a failure is
+/// reported once, exit status 1), then every invocation handed to `call`
+/// with the function and its time budget until the runtime ends.
+pub async fn serve<F, E, Event, Out, Failure, Fut>(
+    start: impl Future<Output = Result<F, E>>,
+    call: fn(&'static F, Event, Option<Duration>) -> Fut,
+) -> ExitCode
+where
+    F: Sync + 'static,
+    E: Display,
+    Event: DeserializeOwned + Send + 'static,
+    Fut: Future<Output = Result<Out, Failure>> + Send,
+    Out: Serialize,
+    Failure: Into<Diagnostic> + Debug,
+{
+    init_tracing();
+    // The function lives as long as the process.
+    let function: &'static F = match start.await {
+        Ok(function) => Box::leak(Box::new(function)),
+        Err(error) => return cannot_start(error),
+    };
+    // Boxed: the runtime's future nests deep enough to exceed the compiler's
+    // layout depth limit inside a generic `main`.
+    let result = Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Event>| {
+            let budget = budget(&event.context);
+            call(function, event.payload, budget)
+        },
+    )))
+    .await;
+    exit(result)
 }
 
 /// The time an invocation may still spend on its work.
