@@ -46,8 +46,8 @@ pub(crate) const CURSORS: TableDefinition<&str, u64> = TableDefinition::new("cur
 /// Bodies up to this size are kept in their metadata record.
 pub(crate) const INLINE_MAX: usize = 64 << 10;
 
-/// How many times a committer yields while requests are joining its group.
-const JOIN_WAIT_YIELDS: usize = 64;
+/// How long a committer waits at most for the requests joining its group.
+const JOIN_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// redb's page cache (its default, 1 GiB, would let memory grow with the
 /// number of keys).
@@ -353,10 +353,8 @@ impl Store {
     /// to join it (or after a bounded wait, so a steady stream of requests
     /// cannot hold a commit back).
     fn take_group(&self) -> Option<WriteTransaction> {
-        for _ in 0..JOIN_WAIT_YIELDS {
-            if self.joining.load(Ordering::SeqCst) == 0 {
-                break;
-            }
+        let deadline = std::time::Instant::now() + JOIN_WAIT;
+        while self.joining.load(Ordering::SeqCst) != 0 && std::time::Instant::now() < deadline {
             std::thread::yield_now();
         }
         let mut open = lock(&self.open);
@@ -399,7 +397,9 @@ mod tests {
     /// most a third as many commits as writes, and every write is there.
     #[test]
     fn concurrent_writes_share_commits() {
-        let dir = tempfile::tempdir().unwrap();
+        // On the disk of the checkout, not /tmp: a tmpfs makes fsync free,
+        // and writers would then rarely meet a commit in progress.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         let store = Arc::new(Store::open(Some(dir.path())).unwrap());
         let threads: Vec<_> = (0..8)
             .map(|t| {
