@@ -9,12 +9,14 @@ if pid == 0:
     os.execv(binary, [binary, "--archive", archive])
 
 screen = b""
+# Where the next marker is looked for: each one must appear after the last.
+seen = 0
 
 
 def until(marker, seconds=60):
-    global screen
+    global screen, seen
     deadline = time.monotonic() + seconds
-    while marker.encode() not in screen:
+    while marker.encode() not in screen[seen:]:
         left = deadline - time.monotonic()
         if left <= 0:
             raise SystemExit(json.dumps({"timeout": marker, "screen": screen.decode("utf-8", "replace")}))
@@ -27,6 +29,7 @@ def until(marker, seconds=60):
             if not chunk:
                 raise SystemExit(json.dumps({"closed_before": marker, "screen": screen.decode("utf-8", "replace")}))
             screen += chunk
+    seen = screen.index(marker.encode(), seen) + len(marker.encode())
 
 
 def type_line(line):
@@ -39,7 +42,6 @@ until("      -> ")
 type_line("FROM wildrydes GROUP BY name ORDER BY name;")
 until("Shadowfax")
 until("wildrydes> ")
-mark = len(screen)
 type_line("SELEC oops;")
 until("error:")
 until("wildrydes> ")
