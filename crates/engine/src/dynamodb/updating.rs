@@ -141,59 +141,27 @@ impl ThroughputLog {
 /// A clock time as the service words it: `Friday, October 9, 2026 at
 /// 1:21:34 AM Coordinated Universal Time`.
 fn utc_words(ms: u64) -> String {
-    const DAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let days = ms / DAY_MS;
-    let secs = (ms % DAY_MS) / 1000;
-    let (y, m, d) = civil(days);
-    let (h, min, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let (h12, half) = match h {
+    let at = i64::try_from(ms)
+        .ok()
+        .and_then(|ms| {
+            time::OffsetDateTime::UNIX_EPOCH.checked_add(time::Duration::milliseconds(ms))
+        })
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let (h12, half) = match at.hour() {
         0 => (12, "AM"),
-        1..=11 => (h, "AM"),
+        h @ 1..=11 => (h, "AM"),
         12 => (12, "PM"),
-        _ => (h - 12, "PM"),
+        h => (h - 12, "PM"),
     };
     format!(
-        "{}, {} {d}, {y} at {h12}:{min:02}:{s:02} {half} Coordinated Universal Time",
-        DAYS[(days % 7) as usize],
-        MONTHS[(m - 1) as usize]
+        "{}, {} {}, {} at {h12}:{:02}:{:02} {half} Coordinated Universal Time",
+        at.weekday(),
+        at.month(),
+        at.day(),
+        at.year(),
+        at.minute(),
+        at.second()
     )
-}
-
-/// Year, month (1-12) and day of the month of a day since the epoch
-/// (proleptic Gregorian; H. Hinnant's civil-from-days).
-fn civil(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 /// UpdateTable's answer to a throughput equal to the table's.
@@ -507,8 +475,11 @@ mod tests {
             utc_words(ms + 13 * 3_600_000),
             "Friday, October 9, 2026 at 1:21:34 PM Coordinated Universal Time"
         );
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(11_016), (2000, 2, 29));
+        // 2000-02-29, a leap day.
+        assert_eq!(
+            utc_words(951_782_400_000),
+            "Tuesday, February 29, 2000 at 12:00:00 AM Coordinated Universal Time"
+        );
         assert_eq!(
             utc_words(0),
             "Thursday, January 1, 1970 at 12:00:00 AM Coordinated Universal Time"

@@ -255,80 +255,23 @@ async fn four_decreases_a_day_then_one_an_hour() {
     assert_eq!(p["NumberOfDecreasesToday"], 0);
 }
 
-/// `ms` worded as the service words a time (01:00 UTC onwards, so AM).
+/// `ms` worded as the service words a time, with the `time` crate.
 fn describe_words(ms: u64) -> String {
-    const DAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
-    let days = ms / DAY_MS;
-    let s = ms % DAY_MS / 1000;
-    let (y, m, d) = {
-        // A small civil-from-days, independent of the engine's.
-        let mut y = 1970;
-        let mut left = days;
-        loop {
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let len = if leap { 366 } else { 365 };
-            if left < len {
-                break;
-            }
-            left -= len;
-            y += 1;
-        }
-        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        let months = [
-            31,
-            if leap { 29 } else { 28 },
-            31,
-            30,
-            31,
-            30,
-            31,
-            31,
-            30,
-            31,
-            30,
-            31,
-        ];
-        let mut m = 0;
-        while left >= months[m] {
-            left -= months[m];
-            m += 1;
-        }
-        (y, m, left + 1)
-    };
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let h = s / 3600;
-    let (h12, half) = if h < 12 {
-        (if h == 0 { 12 } else { h }, "AM")
-    } else {
-        (if h == 12 { 12 } else { h - 12 }, "PM")
+    let at = time::OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(ms as i64);
+    let (h12, half) = match at.hour() {
+        0 => (12, "AM"),
+        h @ 1..=11 => (h, "AM"),
+        12 => (12, "PM"),
+        h => (h - 12, "PM"),
     };
     format!(
-        "{}, {} {d}, {y} at {h12}:{:02}:{:02} {half} Coordinated Universal Time",
-        DAYS[(days % 7) as usize],
-        MONTHS[m],
-        s / 60 % 60,
-        s % 60
+        "{}, {} {}, {} at {h12}:{:02}:{:02} {half} Coordinated Universal Time",
+        at.weekday(),
+        at.month(),
+        at.day(),
+        at.year(),
+        at.minute(),
+        at.second()
     )
 }
 
