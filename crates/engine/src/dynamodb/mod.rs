@@ -20,6 +20,7 @@ mod query;
 mod query_keys;
 pub(crate) mod service;
 mod store;
+mod stored;
 mod tables;
 mod tags;
 mod transact;

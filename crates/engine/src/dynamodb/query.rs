@@ -337,7 +337,7 @@ impl Service {
                             None => item,
                         };
                         raw.push(b',');
-                        let _ = serde_json::to_writer(&mut raw, &item_to_json(&out));
+                        let _ = serde_json::to_writer(&mut raw, &out);
                     }
                 }
                 if stop {

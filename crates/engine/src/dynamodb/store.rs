@@ -45,7 +45,7 @@ use std::sync::{Mutex, MutexGuard};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde_json::Value as Json;
 
-use super::value::{item_from_json, item_to_json, Item};
+use super::value::Item;
 
 /// redb's page cache in durable mode (its default, 1 GiB, would let memory
 /// grow far past the 200 MB goal on a large table).
@@ -357,7 +357,7 @@ pub(crate) fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
     let size = u32::try_from(super::value::item_size(item)).unwrap_or(u32::MAX);
     let mut out = vec![SIZED];
     out.extend(size.to_be_bytes());
-    serde_json::to_writer(&mut out, &item_to_json(item)).map_err(db_err)?;
+    serde_json::to_writer(&mut out, item).map_err(db_err)?;
     Ok(out)
 }
 
@@ -392,9 +392,7 @@ type Row<'a> = Result<
 >;
 
 fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {
-    serde_json::from_slice::<Json>(Stored(bytes).json())
-        .ok()
-        .and_then(|j| item_from_json(&j).ok())
+    super::stored::item_from_slice(Stored(bytes).json())
         .ok_or_else(|| StoreError::Corrupt(format!("item key {key:02x?}")))
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use serde_json::{json, Map, Value as Json};
+use serde_json::{Map, Value as Json};
 
 use super::number::{Number, NumberError};
 
@@ -190,25 +190,7 @@ impl AttributeValue {
 
     /// Writes DynamoDB JSON.
     pub fn to_json(&self) -> Json {
-        let b64 = |b: &[u8]| Json::String(base64::engine::general_purpose::STANDARD.encode(b));
-        match self {
-            AttributeValue::S(s) => json!({ "S": s }),
-            AttributeValue::N(n) => json!({ "N": n.to_string() }),
-            AttributeValue::B(b) => json!({ "B": b64(b) }),
-            AttributeValue::Bool(b) => json!({ "BOOL": b }),
-            AttributeValue::Null => json!({ "NULL": true }),
-            AttributeValue::M(m) => json!({ "M": item_to_json(m) }),
-            AttributeValue::L(l) => {
-                json!({ "L": l.iter().map(AttributeValue::to_json).collect::<Vec<_>>() })
-            }
-            AttributeValue::Ss(ss) => json!({ "SS": ss }),
-            AttributeValue::Ns(ns) => {
-                json!({ "NS": ns.iter().map(Number::to_string).collect::<Vec<_>>() })
-            }
-            AttributeValue::Bs(bs) => {
-                json!({ "BS": bs.iter().map(|b| b64(b)).collect::<Vec<_>>() })
-            }
-        }
+        serde_json::to_value(self).unwrap_or(Json::Null)
     }
 
     /// Size as DynamoDB counts it (UTF-8 bytes of strings, raw bytes of
@@ -349,9 +331,55 @@ pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(k, v)| k.len() + v.size()).sum()
 }
 
+/// Written straight as DynamoDB JSON (`{"S": "x"}`), without a JSON tree in
+/// between: items are stored and answered this way.
 impl serde::Serialize for AttributeValue {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        use serde::ser::SerializeMap;
+        let mut m = serializer.serialize_map(Some(1))?;
+        match self {
+            AttributeValue::S(s) => m.serialize_entry("S", s)?,
+            AttributeValue::N(n) => m.serialize_entry("N", &Text(n))?,
+            AttributeValue::B(b) => m.serialize_entry("B", &Text(Base64(b)))?,
+            AttributeValue::Bool(b) => m.serialize_entry("BOOL", b)?,
+            AttributeValue::Null => m.serialize_entry("NULL", &true)?,
+            AttributeValue::M(map) => m.serialize_entry("M", map)?,
+            AttributeValue::L(l) => m.serialize_entry("L", l)?,
+            AttributeValue::Ss(ss) => m.serialize_entry("SS", ss)?,
+            AttributeValue::Ns(ns) => m.serialize_entry("NS", &Texts(ns.iter()))?,
+            AttributeValue::Bs(bs) => {
+                m.serialize_entry("BS", &Texts(bs.iter().map(|b| Base64(b))))?
+            }
+        }
+        m.end()
+    }
+}
+
+/// A value written as a JSON string through its `Display`.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> serde::Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// Values written as a list of JSON strings.
+struct Texts<I>(I);
+
+impl<I: Iterator<Item = T> + Clone, T: std::fmt::Display> serde::Serialize for Texts<I> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone().map(Text))
+    }
+}
+
+/// Bytes shown in standard base64.
+struct Base64<'a>(&'a [u8]);
+
+impl std::fmt::Display for Base64<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use base64::display::Base64Display;
+        Base64Display::new(self.0, &base64::engine::general_purpose::STANDARD).fmt(f)
     }
 }
 

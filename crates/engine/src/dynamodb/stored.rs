@@ -1,0 +1,251 @@
+//! Stored items read straight from their DynamoDB JSON into [`Item`]s,
+//! without a JSON tree in between (every Query, Scan and conditional write
+//! reads them). Stored JSON was written by the engine
+//! ([`AttributeValue`]'s `Serialize`), so this reader accepts exactly that
+//! form: one data type per value, canonical numbers. Anything else is an
+//! error, which the store reports as a damaged record; requests are read by
+//! [`AttributeValue::from_json`], with the service's checks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::number::Number;
+use super::value::{AttributeValue, Item};
+
+/// Reads a stored item.
+pub(crate) fn item_from_slice(json: &[u8]) -> Option<Item> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let item = ItemSeed.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(item)
+}
+
+/// An item: attribute name → value.
+struct ItemSeed;
+
+impl<'de> DeserializeSeed<'de> for ItemSeed {
+    type Value = Item;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an item")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+        let mut item = BTreeMap::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let value = map.next_value_seed(ValueSeed)?;
+            item.insert(name, value);
+        }
+        Ok(item)
+    }
+}
+
+/// One attribute value: `{"TYPE": value}`.
+struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = AttributeValue;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AttributeValue, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = AttributeValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an attribute value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AttributeValue, A::Error> {
+        let ty = map
+            .next_key::<Tag>()?
+            .ok_or_else(|| de::Error::custom("an attribute value without a type"))?;
+        let value = match ty {
+            Tag::S => AttributeValue::S(map.next_value()?),
+            Tag::N => AttributeValue::N(number(&map.next_value::<Str<'_>>()?.0)?),
+            Tag::B => AttributeValue::B(binary(&map.next_value::<Str<'_>>()?.0)?),
+            Tag::Bool => AttributeValue::Bool(map.next_value()?),
+            Tag::Null => {
+                map.next_value::<de::IgnoredAny>()?;
+                AttributeValue::Null
+            }
+            Tag::M => AttributeValue::M(map.next_value_seed(ItemSeed)?),
+            Tag::L => AttributeValue::L(map.next_value_seed(ListSeed(Kind::Values))?.values),
+            Tag::Ss => AttributeValue::Ss(map.next_value()?),
+            Tag::Ns => AttributeValue::Ns(map.next_value_seed(ListSeed(Kind::Numbers))?.numbers),
+            Tag::Bs => AttributeValue::Bs(map.next_value_seed(ListSeed(Kind::Binaries))?.binaries),
+        };
+        if map.next_key::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom("an attribute value with two types"));
+        }
+        Ok(value)
+    }
+}
+
+fn number<E: de::Error>(text: &str) -> Result<Number, E> {
+    Number::parse(text).map_err(de::Error::custom)
+}
+
+fn binary<E: de::Error>(text: &str) -> Result<Vec<u8>, E> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(de::Error::custom)
+}
+
+/// A string, borrowed from the input when it has no escapes.
+struct Str<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(s.into()))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Str<'de>, E> {
+                Ok(Str(s.to_owned().into()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The data type member of an attribute value.
+enum Tag {
+    S,
+    N,
+    B,
+    Bool,
+    Null,
+    M,
+    L,
+    Ss,
+    Ns,
+    Bs,
+}
+
+impl<'de> serde::Deserialize<'de> for Tag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Str::deserialize(d)?;
+        Ok(match &*s.0 {
+            "S" => Tag::S,
+            "N" => Tag::N,
+            "B" => Tag::B,
+            "BOOL" => Tag::Bool,
+            "NULL" => Tag::Null,
+            "M" => Tag::M,
+            "L" => Tag::L,
+            "SS" => Tag::Ss,
+            "NS" => Tag::Ns,
+            "BS" => Tag::Bs,
+            other => return Err(de::Error::custom(format!("unknown data type {other}"))),
+        })
+    }
+}
+
+/// What a list holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Values,
+    Numbers,
+    Binaries,
+}
+
+/// A list read as one [`Kind`] (the other two stay empty).
+#[derive(Default)]
+struct Lists {
+    values: Vec<AttributeValue>,
+    numbers: Vec<Number>,
+    binaries: Vec<Vec<u8>>,
+}
+
+struct ListSeed(Kind);
+
+impl<'de> DeserializeSeed<'de> for ListSeed {
+    type Value = Lists;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Lists, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed {
+    type Value = Lists;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lists, A::Error> {
+        let mut out = Lists::default();
+        match self.0 {
+            Kind::Values => {
+                while let Some(v) = seq.next_element_seed(ValueSeed)? {
+                    out.values.push(v);
+                }
+            }
+            Kind::Numbers => {
+                while let Some(s) = seq.next_element::<Str<'_>>()? {
+                    out.numbers.push(number(&s.0)?);
+                }
+            }
+            Kind::Binaries => {
+                while let Some(s) = seq.next_element::<Str<'_>>()? {
+                    out.binaries.push(binary(&s.0)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamodb::value::item_from_json;
+
+    #[test]
+    fn every_data_type_reads_back_as_written() {
+        let json = serde_json::json!({
+            "s": {"S": "a \"quoted\" \u{e9}"}, "n": {"N": "-12.5e3"}, "b": {"B": "AAEC"},
+            "t": {"BOOL": true}, "z": {"NULL": true},
+            "m": {"M": {"in": {"L": [{"N": "1"}, {"S": "x"}, {"M": {}}]}}},
+            "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": ["AA==", "AQ=="]},
+        });
+        let item = item_from_json(&json).unwrap();
+        let stored = serde_json::to_vec(&item).unwrap();
+        assert_eq!(item_from_slice(&stored), Some(item));
+    }
+
+    #[test]
+    fn anything_but_the_stored_form_is_refused() {
+        for bad in [
+            r#"{"a": {"S": "x", "N": "1"}}"#,
+            r#"{"a": {}}"#,
+            r#"{"a": {"X": "1"}}"#,
+            r#"{"a": {"N": "one"}}"#,
+            r#"{"a": {"B": "!!"}}"#,
+            r#"{"a": {"S": "x"}} trailing"#,
+            r#"[1]"#,
+        ] {
+            assert_eq!(item_from_slice(bad.as_bytes()), None, "{bad}");
+        }
+    }
+}
