@@ -107,10 +107,17 @@ impl Service {
                 let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
                 for write in &done {
                     let meta = &metas[write.table];
-                    let old = w.get(&write.key)?;
-                    let c = Consumed::write(meta, &write.key, old.as_ref(), write.put.as_ref());
+                    let new = write.put.as_ref();
+                    let c = if meta.is_plain() {
+                        let old = meta.apply_plain(w, &write.key, new)?;
+                        Consumed::write_plain(old.unwrap_or(0), new.map_or(0, item_size))
+                    } else {
+                        let old = w.get(&write.key)?;
+                        let c = Consumed::write(meta, &write.key, old.as_ref(), new);
+                        meta.apply(w, &write.key, old.as_ref(), new)?;
+                        c
+                    };
                     used.entry(write.table.to_string()).or_default().add(&c);
-                    meta.apply(w, &write.key, old.as_ref(), write.put.as_ref())?;
                 }
                 Ok(used)
             })?;

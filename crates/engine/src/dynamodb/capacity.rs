@@ -74,6 +74,15 @@ impl Consumed {
         c
     }
 
+    /// What a write to a table without indexes consumes: the larger of the
+    /// old and the new item's sizes.
+    pub(crate) fn write_plain(old_size: usize, new_size: usize) -> Consumed {
+        Consumed {
+            table: write_units(old_size.max(new_size)),
+            ..Default::default()
+        }
+    }
+
     /// What writing `new` (None: deleting) over `old` under `key` consumes.
     pub(crate) fn write(
         meta: &TableMeta,
@@ -82,10 +91,7 @@ impl Consumed {
         new: Option<&Item>,
     ) -> Consumed {
         let size = |i: Option<&Item>| i.map_or(0, item_size);
-        let mut c = Consumed {
-            table: write_units(size(old).max(size(new))),
-            ..Default::default()
-        };
+        let mut c = Consumed::write_plain(size(old), size(new));
         for index in &meta.indexes {
             let old_key = old.and_then(|o| meta.index_key(index, key, o));
             let new_key = new.and_then(|n| meta.index_key(index, key, n));

@@ -339,6 +339,28 @@ impl TableMeta {
         Some(k)
     }
 
+    /// Whether the table has neither indexes nor TTL: a write to it needs
+    /// only the replaced item's size ([`TableMeta::apply_plain`]).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.indexes.is_empty() && self.ttl_attribute.is_none()
+    }
+
+    /// [`TableMeta::apply`] for a table that [`TableMeta::is_plain`], without
+    /// reading the old item first: the write itself hands back the size of
+    /// the item it replaced, which is returned (None: there was none).
+    pub(crate) fn apply_plain(
+        &self,
+        w: &mut Writer<'_>,
+        key: &[u8],
+        new: Option<&Item>,
+    ) -> Result<Option<usize>, StoreError> {
+        let old = w.swap(key, new)?;
+        let new_size = new.map_or(0, item_size) as i64;
+        let count = i64::from(new.is_some()) - i64::from(old.is_some());
+        w.add_stats(self.id, 0, count, new_size - old.unwrap_or(0) as i64);
+        Ok(old)
+    }
+
     /// Writes `new` (or deletes, for None) under `key`, where `old` was
     /// stored, keeping every index, the TTL expiry entries and the figures.
     /// The caller checked `new` with [`TableMeta::check_indexes`].

@@ -551,6 +551,28 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Stores `new` under `key` (None: removes it) and returns the size of
+    /// the item it replaced, if any, from the same B-tree walk.
+    pub(crate) fn swap(
+        &mut self,
+        key: &[u8],
+        new: Option<&Item>,
+    ) -> Result<Option<usize>, StoreError> {
+        let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
+        let old = match new {
+            Some(item) => t.insert(key, encode(item)?.as_slice()),
+            None => t.remove(key),
+        }
+        .map_err(db_err)?;
+        old.map(|v| {
+            let stored = Stored(v.value());
+            stored
+                .size()
+                .map_or_else(|| stored.item(key).map(|i| super::value::item_size(&i)), Ok)
+        })
+        .transpose()
+    }
+
     pub(crate) fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
         let mut t = self.tx.open_table(ITEMS).map_err(db_err)?;
         t.remove(key).map_err(db_err)?;

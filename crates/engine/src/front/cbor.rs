@@ -2,7 +2,7 @@
 //! for Java (v1 and v2) and the Kinesis Client Library use for Kinesis by
 //! default.
 //!
-//! A request body is decoded into the same `serde_json::Value` the JSON
+//! A request body is decoded ([`super::cbor_request`]) into the same `serde_json::Value` the JSON
 //! protocol produces, so every action runs unchanged: byte strings become
 //! base64 strings, and tag 1 timestamps become epoch seconds. An answer is
 //! encoded from that same value, with the blob members of the service model
@@ -19,11 +19,8 @@ use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
-use serde::de::{
-    self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
-};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use crate::front::error::{err, ApiError, Code};
 
@@ -50,10 +47,6 @@ pub(super) const TIMESTAMPS: &[&str] = &[
 /// CBOR's tag for an epoch-based date/time.
 pub(super) const TAG_EPOCH: u64 = 1;
 
-/// Deepest nesting accepted in a request (the service's shapes are a few
-/// levels deep; this keeps hostile input from exhausting the stack).
-const MAX_DEPTH: usize = 64;
-
 /// Whether a request's `Content-Type` asks for the CBOR protocol.
 pub(crate) fn is_cbor(content_type: &str) -> bool {
     content_type
@@ -75,137 +68,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    let mut rest = body;
-    let Json(value) =
-        ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH).map_err(malformed)?;
-    if !rest.is_empty() {
-        return Err(malformed(format!(
-            "{} bytes after the first data item",
-            rest.len()
-        )));
-    }
-    Ok(value)
-}
-
-/// A CBOR data item read straight into a JSON value (no intermediate
-/// tree: this runs for every record of a CBOR PutRecords).
-struct Json(Value);
-
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor).map(Json)
-    }
-}
-
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a CBOR data item")
-    }
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::from(i))
-    }
-    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
-        Ok(Value::from(u))
-    }
-    fn visit_i128<E: de::Error>(self, i: i128) -> Result<Value, E> {
-        Ok(integer(i))
-    }
-    fn visit_u128<E: de::Error>(self, u: u128) -> Result<Value, E> {
-        Ok(i128::try_from(u).map_or_else(|_| integer(i128::MAX), integer))
-    }
-    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
-        float(f)
-    }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
-    }
-    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Value, E> {
-        Ok(Value::String(STANDARD.encode(b)))
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(Json(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        // A key that is not a text string fails here.
-        while let Some((k, Json(v))) = map.next_entry::<String, Json>()? {
-            out.insert(k, v);
-        }
-        Ok(Value::Object(out))
-    }
-    /// ciborium hands a tagged item over as an enum of the tag and the item.
-    fn visit_enum<A: EnumAccess<'de>>(self, tagged: A) -> Result<Value, A::Error> {
-        let (_, item): (de::IgnoredAny, _) = tagged.variant()?;
-        item.tuple_variant(2, TaggedVisitor)
-    }
-}
-
-struct TaggedVisitor;
-
-impl<'de> Visitor<'de> for TaggedVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a tagged CBOR data item")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let tag: u64 = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::custom("a tag without its item"))?;
-        let Json(item) = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::custom("a tag without its item"))?;
-        if tag != TAG_EPOCH {
-            // Other tags carry no meaning in this protocol: keep the item.
-            return Ok(item);
-        }
-        match item {
-            Value::Number(ms) => ms
-                .as_f64()
-                .map(|ms| ms / 1000.0)
-                .and_then(Number::from_f64)
-                .map(Value::Number)
-                .ok_or_else(|| de::Error::custom("a timestamp (tag 1) out of range")),
-            _ => Err(de::Error::custom("a timestamp (tag 1) is not a number")),
-        }
-    }
-}
-
-fn integer(i: i128) -> Value {
-    if let Ok(i) = i64::try_from(i) {
-        Value::from(i)
-    } else if let Ok(u) = u64::try_from(i) {
-        Value::from(u)
-    } else {
-        // Beyond 64 bits: as close as a number gets (the actions reject it).
-        Number::from_f64(i as f64).map_or(Value::Null, Value::Number)
-    }
-}
-
-fn float<E: de::Error>(f: f64) -> Result<Value, E> {
-    Number::from_f64(f)
-        .map(Value::Number)
-        .ok_or_else(|| E::custom("a number is not finite"))
+    super::cbor_request::read(body).map_err(malformed)
 }
 
 /// Encodes an answer (or an error's `__type` and `message`).
@@ -448,6 +311,38 @@ mod tests {
             assert_eq!(e.code, Code::SerializationException, "{body:?}");
         }
         assert_eq!(decode(b"").unwrap(), json!({}));
+    }
+
+    #[test]
+    fn indefinite_lengths_and_segmented_strings_are_read() {
+        // {_ "Data": (_ h'00', h'9fff'), "Name": (_ "ab", "c"), "L": [_ 1, -2] }
+        let body = [
+            &[0xbf, 0x64][..],
+            b"Data",
+            &[0x5f, 0x41, 0x00, 0x42, 0x9f, 0xff, 0xff, 0x64],
+            b"Name",
+            &[0x7f, 0x62],
+            b"ab",
+            &[0x61],
+            b"c",
+            &[0xff, 0x61],
+            b"L",
+            &[0x9f, 0x01, 0x21, 0xff, 0xff],
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({"Data": "AJ//", "Name": "abc", "L": [1, -2]})
+        );
+        // A length beyond the body, a text chunk in a byte string, a string
+        // that is not UTF-8: refused, never read past the end.
+        for bad in [
+            vec![0x5a, 0xff, 0xff, 0xff, 0xff, 0x00],
+            vec![0x5f, 0x61, b'a', 0xff],
+            vec![0x62, 0xc3, 0x28],
+        ] {
+            assert_eq!(decode(&bad).unwrap_err().code, Code::SerializationException);
+        }
     }
 
     #[test]

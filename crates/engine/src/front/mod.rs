@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub(crate) mod cbor;
 mod cbor_answer;
+mod cbor_request;
 pub(crate) mod conn;
 pub(crate) mod error;
 pub(crate) mod http;
