@@ -1,6 +1,6 @@
 //! Stored items read straight from their DynamoDB JSON into [`Item`]s,
-//! without a JSON tree in between (every Query, Scan and conditional write
-//! reads them). Stored JSON was written by the engine
+//! without a JSON tree in between (GetItem, a Query or Scan that filters or
+//! projects, and every write that needs the old item read them). Stored JSON was written by the engine
 //! ([`AttributeValue`]'s `Serialize`), so this reader accepts exactly that
 //! form: one data type per value, canonical numbers. Anything else is an
 //! error, which the store reports as a damaged record; requests are read by
