@@ -143,6 +143,7 @@ fn respond(result: Result<Reply, ApiError>, in_cbor: bool) -> Response {
             (StatusCode::OK, cbor::encode_json_bytes(&bytes), None)
         }
         Ok(Reply::Encoded(bytes)) => (StatusCode::OK, bytes, None),
+        Ok(Reply::PutRecords(out)) => (StatusCode::OK, out.encode(in_cbor), None),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             encode(&error_body(&e)),

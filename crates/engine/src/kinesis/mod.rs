@@ -44,6 +44,9 @@ pub(crate) enum Reply {
     Empty,
     Json(Value),
     Encoded(Vec<u8>),
+    /// A PutRecords answer, encoded by the front in the caller's protocol
+    /// straight from its typed form.
+    PutRecords(actions::put::PutRecordsOut),
     /// An event stream (SubscribeToShard): encoded frames as they come.
     Events(mpsc::Receiver<Bytes>),
 }
@@ -217,8 +220,7 @@ impl Engine {
                 .map_err(|e| internal(format!("encoding the response: {e}")));
         }
         if action == "PutRecords" {
-            let out = self.put_records(parse(body)?).await?;
-            return encode(&out, out.records.len() * 64 + 64);
+            return Ok(Reply::PutRecords(self.put_records(parse(body)?).await?));
         }
         if action == "SubscribeToShard" {
             return self.subscribe_to_shard(parse(body)?).await;
@@ -368,12 +370,4 @@ fn validate(action: &str, body: &Value) -> Result<(), ApiError> {
             )
         }
     })
-}
-
-/// A typed answer encoded as JSON into a buffer of about `len_hint` bytes.
-fn encode<T: serde::Serialize>(out: &T, len_hint: usize) -> Result<Reply, ApiError> {
-    let mut encoded = Vec::with_capacity(len_hint);
-    serde_json::to_writer(&mut encoded, out)
-        .map(|()| Reply::Encoded(encoded))
-        .map_err(|e| internal(format!("encoding the response: {e}")))
 }

@@ -26,6 +26,7 @@ async fn call(e: &Arc<Engine>, action: &str, body: Value) -> Result<Value, ApiEr
         Reply::Empty => Ok(Value::Null),
         Reply::Json(v) => Ok(v),
         Reply::Encoded(b) => Ok(serde_json::from_slice(&b).unwrap()),
+        Reply::PutRecords(out) => Ok(serde_json::from_slice(&out.encode(false)).unwrap()),
         Reply::Events(_) => panic!("{action} answered an event stream"),
     }
 }

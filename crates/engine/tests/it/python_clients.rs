@@ -316,7 +316,9 @@ put = ok("PutRecord", {"StreamName": "cbor", "Data": binary, "PartitionKey": "k"
 assert put["ShardId"] == "shardId-000000000000", put
 many = ok("PutRecords", {"StreamName": "cbor", "Records": [
     {"Data": b"\x00\x01", "PartitionKey": "a"}, {"Data": b"", "PartitionKey": "b"}]})
-assert many["FailedRecordCount"] == 0, many
+assert many["FailedRecordCount"] == 0 and many["EncryptionType"] == "NONE", many
+assert [sorted(r) for r in many["Records"]] == [["SequenceNumber", "ShardId"]] * 2, many
+assert all(r["ShardId"] == "shardId-000000000000" for r in many["Records"]), many
 
 # AT_TIMESTAMP with a Java-style tag 1 (milliseconds) finds the records.
 it = ok("GetShardIterator", {

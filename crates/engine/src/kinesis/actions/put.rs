@@ -196,10 +196,28 @@ impl PutEntry {
 }
 
 /// The PutRecords answer: each entry's shard and sequence number, or its error.
+#[derive(Debug)]
 pub(crate) struct PutRecordsOut {
     pub(crate) failed_record_count: usize,
     pub(crate) records: Vec<Result<(String, String), ApiError>>,
     pub(crate) encryption_type: &'static str,
+}
+
+impl PutRecordsOut {
+    /// The answer in JSON, or in CBOR straight from this structure (it holds
+    /// no blob or timestamp, the two members CBOR writes differently).
+    pub(crate) fn encode(&self, cbor: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.records.len() * 64 + 64);
+        let written = match cbor {
+            true => ciborium::ser::into_writer(self, &mut out).map_err(|e| e.to_string()),
+            false => serde_json::to_writer(&mut out, self).map_err(|e| e.to_string()),
+        };
+        if let Err(e) = written {
+            // Writing strings and numbers to a Vec cannot fail; say so if it did.
+            tracing::error!(error = %e, "encoding a PutRecords answer");
+        }
+        out
+    }
 }
 
 impl serde::Serialize for PutRecordsOut {
