@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::number::Number;
 use super::value::{AttributeValue, Item};
@@ -75,18 +75,18 @@ impl<'de> Visitor<'de> for ValueSeed {
             .ok_or_else(|| de::Error::custom("an attribute value without a type"))?;
         let value = match ty {
             Tag::S => AttributeValue::S(map.next_value()?),
-            Tag::N => AttributeValue::N(number(&map.next_value::<Str<'_>>()?.0)?),
-            Tag::B => AttributeValue::B(binary(&map.next_value::<Str<'_>>()?.0)?),
+            Tag::N => AttributeValue::N(map.next_value::<StoredNumber>()?.0),
+            Tag::B => AttributeValue::B(map.next_value::<StoredBinary>()?.0),
             Tag::Bool => AttributeValue::Bool(map.next_value()?),
             Tag::Null => {
                 map.next_value::<de::IgnoredAny>()?;
                 AttributeValue::Null
             }
             Tag::M => AttributeValue::M(map.next_value_seed(ItemSeed)?),
-            Tag::L => AttributeValue::L(map.next_value_seed(ListSeed(Kind::Values))?.values),
+            Tag::L => AttributeValue::L(inner(map.next_value::<Vec<StoredValue>>()?, |v| v.0)),
             Tag::Ss => AttributeValue::Ss(map.next_value()?),
-            Tag::Ns => AttributeValue::Ns(map.next_value_seed(ListSeed(Kind::Numbers))?.numbers),
-            Tag::Bs => AttributeValue::Bs(map.next_value_seed(ListSeed(Kind::Binaries))?.binaries),
+            Tag::Ns => AttributeValue::Ns(inner(map.next_value::<Vec<StoredNumber>>()?, |n| n.0)),
+            Tag::Bs => AttributeValue::Bs(inner(map.next_value::<Vec<StoredBinary>>()?, |b| b.0)),
         };
         if map.next_key::<de::IgnoredAny>()?.is_some() {
             return Err(de::Error::custom("an attribute value with two types"));
@@ -95,14 +95,43 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 }
 
-fn number<E: de::Error>(text: &str) -> Result<Number, E> {
-    Number::parse(text).map_err(de::Error::custom)
+/// The values inside newtypes (collected in place: same layout).
+fn inner<T, U>(list: Vec<T>, f: impl FnMut(T) -> U) -> Vec<U> {
+    list.into_iter().map(f).collect()
 }
 
-fn binary<E: de::Error>(text: &str) -> Result<Vec<u8>, E> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(de::Error::custom)
+/// A value inside a list.
+struct StoredValue(AttributeValue);
+
+impl<'de> serde::Deserialize<'de> for StoredValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ValueSeed.deserialize(d).map(StoredValue)
+    }
+}
+
+/// A number: its canonical text.
+struct StoredNumber(Number);
+
+impl<'de> serde::Deserialize<'de> for StoredNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Str::deserialize(d)?;
+        Number::parse(&text.0)
+            .map(StoredNumber)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A binary: standard base64.
+struct StoredBinary(Vec<u8>);
+
+impl<'de> serde::Deserialize<'de> for StoredBinary {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Str::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.0.as_bytes())
+            .map(StoredBinary)
+            .map_err(de::Error::custom)
+    }
 }
 
 /// A string, borrowed from the input when it has no escapes.
@@ -157,62 +186,6 @@ impl<'de> serde::Deserialize<'de> for Tag {
             "BS" => Tag::Bs,
             other => return Err(de::Error::custom(format!("unknown data type {other}"))),
         })
-    }
-}
-
-/// What a list holds.
-#[derive(Clone, Copy)]
-enum Kind {
-    Values,
-    Numbers,
-    Binaries,
-}
-
-/// A list read as one [`Kind`] (the other two stay empty).
-#[derive(Default)]
-struct Lists {
-    values: Vec<AttributeValue>,
-    numbers: Vec<Number>,
-    binaries: Vec<Vec<u8>>,
-}
-
-struct ListSeed(Kind);
-
-impl<'de> DeserializeSeed<'de> for ListSeed {
-    type Value = Lists;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Lists, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ListSeed {
-    type Value = Lists;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lists, A::Error> {
-        let mut out = Lists::default();
-        match self.0 {
-            Kind::Values => {
-                while let Some(v) = seq.next_element_seed(ValueSeed)? {
-                    out.values.push(v);
-                }
-            }
-            Kind::Numbers => {
-                while let Some(s) = seq.next_element::<Str<'_>>()? {
-                    out.numbers.push(number(&s.0)?);
-                }
-            }
-            Kind::Binaries => {
-                while let Some(s) = seq.next_element::<Str<'_>>()? {
-                    out.binaries.push(binary(&s.0)?);
-                }
-            }
-        }
-        Ok(out)
     }
 }
 
