@@ -55,14 +55,7 @@ impl<'a> Reader<'a> {
     /// its length is given, gathered from its segments otherwise.
     fn content(&mut self, len: Option<usize>, text: bool) -> Result<Content<'a>, Malformed> {
         if let Some(len) = len {
-            let end = self
-                .pos
-                .checked_add(len)
-                .filter(|&end| end <= self.body.len())
-                .ok_or_else(truncated)?;
-            let slice = &self.body[self.pos..end];
-            self.pos = end;
-            return Ok(Content::Borrowed(slice));
+            return self.take(len).map(Content::Borrowed);
         }
         // Indefinite length: definite-length chunks of the same major type
         // up to a break.
@@ -70,18 +63,23 @@ impl<'a> Reader<'a> {
         loop {
             match self.header()? {
                 Header::Break => return Ok(Content::Owned(out)),
-                Header::Bytes(Some(n)) if !text => out.extend_from_slice(self.chunk(n)?),
-                Header::Text(Some(n)) if text => out.extend_from_slice(self.chunk(n)?),
+                Header::Bytes(Some(n)) if !text => out.extend_from_slice(self.take(n)?),
+                Header::Text(Some(n)) if text => out.extend_from_slice(self.take(n)?),
                 _ => return Err("an indefinite-length string holds another item".into()),
             }
         }
     }
 
-    fn chunk(&mut self, len: usize) -> Result<&'a [u8], Malformed> {
-        match self.content(Some(len), false)? {
-            Content::Borrowed(b) => Ok(b),
-            Content::Owned(_) => unreachable!("a definite length is borrowed"),
-        }
+    /// The next `len` bytes of the body.
+    fn take(&mut self, len: usize) -> Result<&'a [u8], Malformed> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|&end| end <= self.body.len())
+            .ok_or_else(truncated)?;
+        let slice = &self.body[self.pos..end];
+        self.pos = end;
+        Ok(slice)
     }
 
     fn item(&mut self, depth: usize) -> Result<Value, Malformed> {
