@@ -1,0 +1,123 @@
+//! The journal under the store: acknowledged groups survive a crash (the
+//! files copied while the store runs, as `kill -9` leaves them), a torn last
+//! frame is cut, a damaged one refuses the start.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use super::{Space, Store, StoreError};
+
+fn key(i: u32) -> Vec<u8> {
+    let mut k = 7u64.to_be_bytes().to_vec();
+    k.extend(format!("item-{i:04}").bytes());
+    k
+}
+
+/// A store in `dir` that wrote `groups` groups of 10 index entries (no
+/// checkpoint by time), and a copy of its files taken while it still runs.
+fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
+    let store = Store::open(Some(dir)).unwrap();
+    store
+        .committed
+        .lock()
+        .unwrap()
+        .journal
+        .as_mut()
+        .unwrap()
+        .checkpoint_by_size_only();
+    for g in 0..groups {
+        store
+            .write::<_, StoreError>(|w| {
+                for i in g * 10..g * 10 + 10 {
+                    w.put_raw(Space::Index, &key(i), format!("value-{i}").as_bytes())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    let copy = tempfile::tempdir().unwrap();
+    let to = copy.path().join("dynamodb");
+    std::fs::create_dir_all(&to).unwrap();
+    for f in std::fs::read_dir(dir.join("dynamodb")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+    }
+    (store, copy)
+}
+
+fn keys(store: &Store) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    store
+        .range_raw(
+            Space::Index,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            true,
+            |k, _| {
+                out.push(k.to_vec());
+                true
+            },
+        )
+        .unwrap();
+    out
+}
+
+fn journal(dir: &Path) -> std::path::PathBuf {
+    dir.join("dynamodb").join("journal.log")
+}
+
+#[test]
+fn acknowledged_groups_come_back_from_the_journal_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_running, copy) = crashed_copy(dir.path(), 3);
+    assert!(std::fs::metadata(journal(copy.path())).unwrap().len() > 100);
+    let store = Store::open(Some(copy.path())).unwrap();
+    assert_eq!(keys(&store), (0..30).map(key).collect::<Vec<_>>());
+    // Replayed into the B-tree durably: the journal started again.
+    drop(store);
+    let store = Store::open(Some(copy.path())).unwrap();
+    assert_eq!(keys(&store).len(), 30);
+}
+
+#[test]
+fn a_clean_stop_leaves_everything_in_the_b_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, _copy) = crashed_copy(dir.path(), 2);
+    drop(running);
+    assert_eq!(
+        std::fs::metadata(journal(dir.path())).unwrap().len(),
+        crate::store::log::SEG_HEADER
+    );
+    assert_eq!(keys(&Store::open(Some(dir.path())).unwrap()).len(), 20);
+}
+
+#[test]
+fn a_torn_last_group_is_cut_and_the_groups_before_it_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_running, copy) = crashed_copy(dir.path(), 3);
+    let path = journal(copy.path());
+    let len = std::fs::metadata(&path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(len - 5).unwrap();
+    let store = Store::open(Some(copy.path())).unwrap();
+    assert_eq!(keys(&store), (0..20).map(key).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_damaged_group_before_intact_ones_is_named_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_running, copy) = crashed_copy(dir.path(), 3);
+    let path = journal(copy.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(7).position(|w| w == b"value-3").unwrap();
+    bytes[at] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Store::open(Some(copy.path())).err().unwrap().to_string();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("refusing to start"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the journal was changed"
+    );
+}
