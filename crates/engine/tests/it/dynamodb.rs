@@ -19,6 +19,8 @@ mod auth;
 mod capacity;
 #[path = "dynamodb/conformance.rs"]
 mod conformance;
+#[path = "dynamodb/crash.rs"]
+mod crash;
 #[path = "dynamodb/indexes.rs"]
 mod indexes;
 #[path = "dynamodb/legacy.rs"]
