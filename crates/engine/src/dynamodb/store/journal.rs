@@ -29,7 +29,7 @@
 //! starting with `key`.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -133,6 +133,8 @@ pub(crate) struct Journal {
     since: Instant,
     every: Duration,
     frame: Vec<u8>,
+    /// Why writes stopped (see [`Journal::stop`]).
+    stopped: Option<String>,
 }
 
 /// What [`Journal::open`] found.
@@ -156,39 +158,37 @@ impl Journal {
         let io = |what: &str, e: std::io::Error| format!("{what} {shown}: {e}");
         let file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(&path)
             .map_err(|e| io("opening", e))?;
         let len = file.metadata().map_err(|e| io("reading", e))?.len();
         let mut frames = Vec::new();
         let mut cut = 0;
         let format = log::read_format(&file, len).map_err(|e| io("reading", e))?;
-        match format {
-            Some(format @ log::Format::V2 { .. }) => {
-                let mut reader = FrameReader::with_format(&file, format, format.data_start(), len);
-                loop {
-                    match reader.next().map_err(|e| io("reading", e))? {
-                        Next::End => break,
-                        Next::Frame { payload, .. } => frames.push(payload.to_vec()),
-                        Next::Bad { offset, reason } => {
-                            if let Some(next) =
-                                reader.resync(offset).map_err(|e| io("reading", e))?
-                            {
-                                return Err(format!(
-                                    "{reason} at byte {offset}, with an intact frame at byte {next} after it"
-                                ));
-                            }
-                            cut = len - offset;
-                            break;
+        // A file no longer than a header holds no frame (frames follow a
+        // synced header): a journal torn while it was started again.
+        if len > log::SEG_HEADER {
+            let Some(format @ log::Format::V2 { .. }) = format else {
+                return Err("its header is damaged".into());
+            };
+            let mut reader = FrameReader::with_format(&file, format, format.data_start(), len);
+            loop {
+                match reader.next().map_err(|e| io("reading", e))? {
+                    Next::End => break,
+                    Next::Frame { payload, .. } => frames.push(payload.to_vec()),
+                    Next::Bad { offset, reason } => {
+                        if let Some(next) = reader.resync(offset).map_err(|e| io("reading", e))? {
+                            return Err(format!(
+                                "{reason} at byte {offset}, with an intact frame at byte {next} after it"
+                            ));
                         }
+                        cut = len - offset;
+                        break;
                     }
                 }
             }
-            // Empty, or shorter than a header: a journal torn while it was
-            // being started again (after a checkpoint), nothing to replay.
-            _ if len < log::SEG_HEADER => {}
-            _ => return Err("its header is damaged".into()),
         }
         let mut journal = Journal {
             file,
@@ -198,6 +198,7 @@ impl Journal {
             since: Instant::now(),
             every: CHECKPOINT_AFTER,
             frame: Vec::new(),
+            stopped: None,
         };
         if frames.is_empty() {
             // Nothing to keep (a torn frame alone is cut with the rest).
@@ -221,16 +222,31 @@ impl Journal {
         log::frame(payload, self.salt, &mut self.frame);
         if let Err(e) = self
             .file
-            .write_all(&self.frame)
+            .seek(SeekFrom::Start(self.len))
+            .and_then(|_| self.file.write_all(&self.frame))
             .and_then(|()| self.file.sync_data())
         {
             // Whatever part reached the file is cut, so that a later frame
-            // does not follow a torn one.
-            let _ = self.file.set_len(self.len);
+            // does not follow a torn one; if even that fails, writes stop.
+            if let Err(cut) = self.file.set_len(self.len) {
+                self.stop(format!("a failed write could not be cut: {cut}"));
+            }
             return Err(e);
         }
         self.len += self.frame.len() as u64;
         Ok(())
+    }
+
+    /// Stops writes: after a frame was synced, its group's commit (or the
+    /// journal's restart) failed, so the journal no longer follows the
+    /// B-tree. A restart of the engine applies the journal again.
+    pub(crate) fn stop(&mut self, why: String) {
+        self.stopped.get_or_insert(why);
+    }
+
+    /// Why writes stopped, if they did.
+    pub(crate) fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
     }
 
     /// Whether the next group should be a checkpoint.
@@ -249,6 +265,7 @@ impl Journal {
     pub(crate) fn restart(&mut self) -> std::io::Result<()> {
         self.salt = log::new_salt();
         self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
         self.file.write_all(&log::segment_header(0, self.salt))?;
         self.file.sync_data()?;
         self.len = log::SEG_HEADER;
@@ -368,9 +385,13 @@ mod tests {
         assert!(Journal::open(dir.path())
             .unwrap_err()
             .contains("header is damaged"));
-        std::fs::write(&path, &bytes[..7]).unwrap();
-        let r = Journal::open(dir.path()).unwrap();
-        assert!(r.frames.is_empty());
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), log::SEG_HEADER);
+        // Torn while started again: part of a header, or a header's length
+        // of zeros (its bytes never reached the disk).
+        for torn in [bytes[..7].to_vec(), vec![0u8; log::SEG_HEADER as usize]] {
+            std::fs::write(&path, &torn).unwrap();
+            let r = Journal::open(dir.path()).unwrap();
+            assert!(r.frames.is_empty());
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), log::SEG_HEADER);
+        }
     }
 }

@@ -50,9 +50,11 @@ use serde_json::Value as Json;
 
 use super::value::Item;
 use journal::{Journal, CLEAR, DELETE, PUT};
+use recovery::recover;
 
 mod group;
 mod journal;
+mod recovery;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -103,36 +105,6 @@ impl Space {
 const META_ID: u8 = 0;
 const ITEMS_ID: u8 = 1;
 const STATS_ID: u8 = 4;
-
-/// Applies one change of the journal again (at start).
-fn replay(tx: &WriteTransaction, op: &journal::Op<'_>) -> Result<(), String> {
-    let err = |e: redb::Error| e.to_string();
-    if op.space == META_ID {
-        let mut t = tx.open_table(META).map_err(|e| err(e.into()))?;
-        let name = std::str::from_utf8(op.key).map_err(|_| "a table name that is not UTF-8")?;
-        match op.kind {
-            PUT => t.insert(name, op.value).map(drop),
-            DELETE => t.remove(name).map(drop),
-            _ => return Err(format!("change {} of the table list", op.kind)),
-        }
-        .map_err(|e| err(e.into()))?;
-        return Ok(());
-    }
-    let def = match op.space {
-        ITEMS_ID => ITEMS,
-        2 => INDEX,
-        3 => EXPIRY,
-        STATS_ID => STATS,
-        s => return Err(format!("unknown key space {s}")),
-    };
-    let mut t = tx.open_table(def).map_err(|e| err(e.into()))?;
-    match op.kind {
-        PUT => t.insert(op.key, op.value).map(drop),
-        DELETE => t.remove(op.key).map(drop),
-        _ => clear_prefix(&mut t, op.key),
-    }
-    .map_err(|e| err(e.into()))
-}
 
 fn clear_prefix(
     t: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
@@ -219,6 +191,7 @@ pub(crate) fn table_bounds(table_id: u64) -> (Vec<u8>, Vec<u8>) {
 impl Store {
     /// Opens (or creates) `dir/dynamodb/tables.redb`, or an in-memory store.
     pub(crate) fn open(dir: Option<&Path>) -> Result<Store, StoreError> {
+        let created = dir.is_some_and(|d| !d.join("dynamodb").join("tables.redb").exists());
         let db = match dir {
             Some(dir) => {
                 let dir = dir.join("dynamodb");
@@ -273,7 +246,7 @@ impl Store {
         }
         tx.commit().map_err(db_err)?;
         let journal = match dir {
-            Some(dir) => Some(recover(&db, &dir.join("dynamodb"))?),
+            Some(dir) => Some(recover(&db, &dir.join("dynamodb"), created)?),
             None => None,
         };
         Ok(Store {
@@ -500,20 +473,33 @@ fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {
 
 /// Commits a write group: in durable mode, its journal frame is synced
 /// first and the B-tree is synced only at a checkpoint. A group whose frame
-/// cannot be written is rolled back; one whose commit fails after its frame
-/// was synced is reported failed and may still appear after a restart.
-fn commit(
-    journal: Option<&mut Journal>,
-    mut tx: WriteTransaction,
-    ops: &[u8],
-) -> Result<(), String> {
+/// cannot be written is rolled back; if the commit fails after the frame was
+/// synced, the group is reported failed (a restart may still apply it) and
+/// every later write is refused until a restart, so that the journal never
+/// replays groups over a B-tree they were not written on.
+fn commit(journal: Option<&mut Journal>, tx: WriteTransaction, ops: &[u8]) -> Result<(), String> {
     let Some(j) = journal else {
         return tx.commit().map_err(|e| e.to_string());
     };
+    if let Some(why) = j.stopped() {
+        return Err(format!(
+            "writes stopped ({why}); restart the engine, which applies the journal again"
+        ));
+    }
     if !journal::is_empty(ops) {
         j.append(ops)
             .map_err(|e| format!("writing {}: {e}", j.path().display()))?;
     }
+    let done = finish(j, tx);
+    if let Err(e) = &done {
+        j.stop(e.clone());
+    }
+    done
+}
+
+/// Commits a group whose frame is synced: without a sync, or as a
+/// checkpoint (synced, then the journal starts again).
+fn finish(j: &mut Journal, mut tx: WriteTransaction) -> Result<(), String> {
     let checkpoint = j.due();
     if !checkpoint {
         tx.set_durability(Durability::None)
@@ -527,41 +513,18 @@ fn commit(
     Ok(())
 }
 
-/// Opens the journal of `dir` and applies its intact frames again on top of
-/// the B-tree's last durable commit, then makes them durable there.
-fn recover(db: &Database, dir: &Path) -> Result<Journal, StoreError> {
-    let damaged = |detail: String| StoreError::Damaged {
-        path: dir.join("journal.log").display().to_string(),
-        detail,
-    };
-    let found = Journal::open(dir).map_err(damaged)?;
-    let mut journal = found.journal;
-    if found.cut > 0 {
-        tracing::warn!(
-            bytes = found.cut,
-            "dynamodb journal: the last write was torn (a crash during it, never acknowledged); cut"
-        );
-    }
-    if found.frames.is_empty() {
-        return Ok(journal);
-    }
-    let tx = db.begin_write().map_err(db_err)?;
-    for frame in &found.frames {
-        for op in journal::ops(frame).map_err(damaged)? {
-            replay(&tx, &op).map_err(|e| damaged(format!("replaying it: {e}")))?;
-        }
-    }
-    tx.commit().map_err(db_err)?;
-    journal
-        .restart()
-        .map_err(|e| StoreError::Redb(format!("starting the journal again: {e}")))?;
-    tracing::info!(groups = found.frames.len(), "dynamodb journal replayed");
-    Ok(journal)
-}
-
 impl Drop for Store {
     /// A clean stop makes the B-tree durable and empties the journal.
     fn drop(&mut self) {
+        // A transaction left open by a request that failed holds no
+        // acknowledged write; it must go before a new one can begin.
+        drop(
+            self.open
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .tx
+                .take(),
+        );
         let mut committed = lock(&self.committed);
         let Some(journal) = committed.journal.as_mut() else {
             return;

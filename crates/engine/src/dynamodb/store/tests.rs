@@ -121,3 +121,30 @@ fn a_damaged_group_before_intact_ones_is_named_and_refused() {
         "the journal was changed"
     );
 }
+
+#[test]
+fn a_stop_after_a_failed_write_does_not_wait_for_its_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(dir.path())).unwrap();
+    let failed = store.write::<(), StoreError>(|w| {
+        w.put_raw(Space::Index, &key(1), b"never acknowledged")?;
+        Err(StoreError::Corrupt("a failed condition".into()))
+    });
+    assert!(failed.is_err());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(store);
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the store stopped");
+}
+
+#[test]
+fn journal_writes_without_their_tables_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_running, copy) = crashed_copy(dir.path(), 2);
+    std::fs::remove_file(copy.path().join("dynamodb").join("tables.redb")).unwrap();
+    let err = Store::open(Some(copy.path())).err().unwrap().to_string();
+    assert!(err.contains("tables.redb was missing"), "{err}");
+}
