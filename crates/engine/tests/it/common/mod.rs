@@ -1,5 +1,7 @@
 #![allow(dead_code)]
 
+pub mod child;
+
 use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_kinesis::Client;
 

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use engine::Config;
 
 use super::client;
 
@@ -20,50 +19,17 @@ fn content(key: &str, v: u32) -> Vec<u8> {
     seed.bytes().cycle().take(size).collect()
 }
 
-const CHILD_DIR: &str = "WILDRYDES_S3_CHILD_DIR";
-
 /// Not a test of its own: the server process `every_acknowledged_object_
 /// survives_sigkill` starts (this test binary again) and kills with SIGKILL.
 #[tokio::test]
 async fn child_server_for_the_sigkill_test() {
-    let Ok(dir) = std::env::var(CHILD_DIR) else {
-        return;
-    };
-    let e = engine::spawn(Config {
-        data_dir: Some(dir.into()),
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    println!("URL {}", e.url());
-    std::future::pending::<()>().await;
+    crate::common::child::serve_if_child().await;
 }
 
 async fn start_child(dir: &std::path::Path) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
     // The test's name in the harness: its module path without the crate.
     let module = module_path!().split_once("::").map_or("", |(_, m)| m);
-    let name = format!("{module}::child_server_for_the_sigkill_test");
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR, dir)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("the child server starts")
-            .unwrap()
-            .expect("a URL line");
-        // The harness prints the test's name on the same line first.
-        if let Some((_, url)) = line.split_once("URL ") {
-            return (child, url.trim().to_string());
-        }
-    }
+    crate::common::child::start(dir, &format!("{module}::child_server_for_the_sigkill_test")).await
 }
 
 #[derive(Default)]
