@@ -33,6 +33,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::store::dir::sync_dir;
 use crate::store::log::{self, FrameReader, Next};
 
 /// Journal bytes after which the next group is a checkpoint.
@@ -272,16 +273,6 @@ impl Journal {
         self.since = Instant::now();
         Ok(())
     }
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

@@ -282,7 +282,8 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction and returns once that transaction is
-    /// durably committed (group commit: requests arriving while a commit is
+    /// committed and durable (its journal frame synced, or, without a data
+    /// dir, committed in memory; group commit: requests arriving while a commit is
     /// syncing join the next transaction, which one of them commits for all,
     /// [`group`]).
     /// `f` must write nothing when it returns an error: its writes would be
