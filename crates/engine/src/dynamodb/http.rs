@@ -22,8 +22,26 @@ pub(crate) async fn handle(
     action: String,
     request: &auth::Request<'_>,
 ) -> Response {
-    respond(dispatch(service, action, request).await)
+    let content_type = answer_type(request.headers);
+    respond(dispatch(service, action, request).await, content_type)
 }
+
+/// DynamoDB answers in the JSON flavour it was asked in:
+/// `application/x-amz-json-1.0` (what the SDKs send) or else
+/// `application/json` (as recorded).
+fn answer_type(headers: &axum::http::HeaderMap) -> &'static str {
+    let asked = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .map(str::trim);
+    match asked {
+        Some(JSON_1_0) => JSON_1_0,
+        _ => "application/json",
+    }
+}
+
+const JSON_1_0: &str = "application/x-amz-json-1.0";
 
 async fn dispatch(
     service: Arc<Service>,
@@ -31,19 +49,17 @@ async fn dispatch(
     request: &auth::Request<'_>,
 ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
     let body = request.body;
-    // A body that is not JSON is refused before the signature is checked;
-    // no body at all after it (a bare SerializationException, as recorded:
-    // the SDKs send `{}` for an empty input).
+    // In the service's order (as recorded): a body that is not JSON (a bare
+    // SerializationException), an unknown action, the signature, then no
+    // body at all (bare again: the SDKs send `{}` for an empty input).
     let value: Option<Json> = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(serde_json::from_slice(body).map_err(|_| {
-            err(
-                Code::SerializationException,
-                "Start of structure or map found where not expected",
-            )
-        })?)
+        Some(serde_json::from_slice(body).map_err(|_| err(Code::SerializationException, ""))?)
     };
+    if !crate::front::validate::dynamodb().has_operation(&action) {
+        return Err(err(Code::UnknownOperationException, ""));
+    }
     if value.as_ref().is_some_and(|v| !v.is_object()) {
         return Err(err(
             Code::SerializationException,
@@ -68,7 +84,10 @@ async fn dispatch(
     result
 }
 
-fn respond(result: Result<(Json, Option<Vec<u8>>), ApiError>) -> Response {
+fn respond(
+    result: Result<(Json, Option<Vec<u8>>), ApiError>,
+    content_type: &'static str,
+) -> Response {
     let mut items = None;
     let (status, body, kind) = match result {
         Ok((v, raw)) => {
@@ -113,14 +132,8 @@ fn respond(result: Result<(Json, Option<Vec<u8>>), ApiError>) -> Response {
     let crc = crc32fast::hash(&bytes);
     let mut resp = (status, Bytes::from(bytes)).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert("x-amz-crc32", HeaderValue::from(crc));
-    if let Ok(v) = HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>())) {
-        h.insert("x-amzn-requestid", v);
-    }
     if let Some(kind) = kind {
         h.insert("x-amzn-errortype", HeaderValue::from_static(kind));
     }

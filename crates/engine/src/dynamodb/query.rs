@@ -7,7 +7,7 @@ use std::ops::Bound;
 use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
-use super::expr::key::KeyOp;
+use super::expr::key::{KeyCondition, KeyOp};
 use super::expr::{Context, ExprKind};
 use super::index::index_prefix;
 use super::items::item_field;
@@ -65,12 +65,21 @@ impl Service {
                 "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
             ));
         }
+        // The segments before the expressions (the service's order).
+        let segment = req.get("Segment").and_then(Json::as_u64);
+        let total = req.get("TotalSegments").and_then(Json::as_u64);
+        match (segment, total) {
+            (Some(_), None) => return Err(validation("The TotalSegments parameter is required but was not present in the request when Segment parameter is present")),
+            (None, Some(_)) => return Err(validation("The Segment parameter is required but was not present in the request when parameter TotalSegments is present")),
+            (Some(s), Some(t)) if s >= t => return Err(validation(format!("The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"))),
+            _ => {}
+        }
         let names = names_of(req);
         let mut ctx = Context::new(names.as_ref(), values_of(req)).map_err(expr_err)?;
-        let key_cond = match str_of(req, "KeyConditionExpression") {
-            Some(t) if is_query => Some(query_keys::from_expression(
-                &ctx.key_condition(t).map_err(expr_err)?,
-            )),
+        // Every expression is read first, then the key condition's shape is
+        // checked (the service's order).
+        let key_syntax = match str_of(req, "KeyConditionExpression") {
+            Some(t) if is_query => Some(ctx.key_condition_syntax(t).map_err(expr_err)?),
             _ => None,
         };
         let filter = str_of(req, "FilterExpression")
@@ -83,6 +92,10 @@ impl Service {
             .transpose()
             .map_err(expr_err)?
             .or_else(|| legacy::attributes_to_get(req));
+        let key_cond = key_syntax
+            .map(|c| KeyCondition::from_condition(&c).map(|kc| query_keys::from_expression(&kc)))
+            .transpose()
+            .map_err(expr_err)?;
         ctx.finish().map_err(expr_err)?;
         let key_cond = match key_cond {
             Some(kc) => Some(kc),
@@ -104,14 +117,6 @@ impl Service {
                 "ALL_ATTRIBUTES"
             },
         );
-        let segment = req.get("Segment").and_then(Json::as_u64);
-        let total = req.get("TotalSegments").and_then(Json::as_u64);
-        match (segment, total) {
-            (Some(_), None) => return Err(validation("The TotalSegments parameter is required but was not present in the request when Segment parameter is present")),
-            (None, Some(_)) => return Err(validation("The Segment parameter is required but was not present in the request when parameter TotalSegments is present")),
-            (Some(s), Some(t)) if s >= t => return Err(validation(format!("The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"))),
-            _ => {}
-        }
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let consistent = req.get("ConsistentRead").and_then(Json::as_bool) == Some(true);
         let index = match str_of(req, "IndexName") {
@@ -147,6 +152,9 @@ impl Service {
                 &legacy_filter,
                 str_of(req, "FilterExpression").and(filter.as_ref()),
             )?;
+        }
+        if let (false, Some(index), Some(esk)) = (is_query, &index, &start_key) {
+            query_keys::check_scan_start(&meta, index, esk)?;
         }
         if let Some(index) = index.as_ref().filter(|i| i.global) {
             if select == "ALL_ATTRIBUTES" && index.projection != "ALL" {

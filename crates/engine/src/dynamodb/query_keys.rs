@@ -100,6 +100,48 @@ fn key_piece(key: &Item, name: &str, ty: &str, hash: bool) -> Result<(), ApiErro
     Ok(())
 }
 
+/// The key attributes of the table and of `index`, each once.
+fn key_names<'a>(meta: &'a TableMeta, index: Option<&'a IndexMeta>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = std::iter::once(meta.hash.0.as_str())
+        .chain(meta.range.as_ref().map(|r| r.0.as_str()))
+        .collect();
+    for (n, _) in index
+        .iter()
+        .flat_map(|i| std::iter::once(&i.hash).chain(&i.range))
+    {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    names
+}
+
+/// Scan's first checks of an ExclusiveStartKey on an index (before its
+/// Select is checked, as recorded): the table's and the index's key
+/// attributes, no more, no fewer, and the index's keys of their types.
+pub(super) fn check_scan_start(
+    meta: &TableMeta,
+    index: &IndexMeta,
+    esk: &Item,
+) -> Result<(), ApiError> {
+    let invalid_start = || validation("The provided starting key is invalid");
+    if esk.len() != key_names(meta, Some(index)).len() {
+        return Err(invalid_start());
+    }
+    for (name, ty) in std::iter::once(&index.hash).chain(&index.range) {
+        match esk.get(name) {
+            None => return Err(invalid_start()),
+            Some(v) if v.type_name() != ty => {
+                return Err(validation(
+                    "The provided key element does not match the schema",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// The partition key's value and the sort key's condition, after the
 /// service's checks of the conditions and the start key against the schema
 /// of the table or `index`.
@@ -114,21 +156,8 @@ pub(super) fn check(
         None => (&meta.hash, meta.range.as_ref()),
     };
     let invalid_start = || validation("The provided starting key is invalid");
-    if let Some(esk) = esk {
-        let mut names: Vec<&str> = std::iter::once(meta.hash.0.as_str())
-            .chain(meta.range.as_ref().map(|r| r.0.as_str()))
-            .collect();
-        for (n, _) in index
-            .iter()
-            .flat_map(|i| std::iter::once(&i.hash).chain(&i.range))
-        {
-            if !names.contains(&n.as_str()) {
-                names.push(n);
-            }
-        }
-        if esk.len() != names.len() {
-            return Err(invalid_start());
-        }
+    if esk.is_some_and(|esk| esk.len() != key_names(meta, index).len()) {
+        return Err(invalid_start());
     }
     let find = |name: &str| conds.iter().find(|c| c.name == name);
     let schema = std::iter::once((hash, true)).chain(range.map(|r| (r, false)));

@@ -192,8 +192,10 @@ impl Service {
         };
         let model = validate::dynamodb();
         validate::check_types(model, action, body).map_err(refused)?;
-        // The tagging actions look at their ResourceArn between the two steps.
+        // The tagging actions look at their ResourceArn, the table-level
+        // actions at their TableName, between the two steps.
         super::tags::check_arn_given(action, body)?;
+        super::tables::check_name_given(action, body)?;
         validate::check_constraints(model, action, body).map_err(refused)?;
         let ratio = self.settings.fail_call_ratio;
         if ratio > 0.0 && rand::random::<f64>() < ratio {

@@ -340,7 +340,13 @@ impl Service {
             .ok_or_else(|| table_not_found(name))?;
         match meta.status(now) {
             "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),
-            "DELETING" => return Err(in_use(format!("Table is being deleted: {name}"))),
+            // "If table is already in the DELETING state, no error is
+            // returned" (the API reference): the description again.
+            "DELETING" => {
+                return Ok(
+                    json!({ "TableDescription": deleting_description(&meta, now, &self.settings.region) }),
+                )
+            }
             "UPDATING" => {
                 return Err(in_use(format!(
                     "Table: {name} is in the process of being updated."
@@ -359,12 +365,7 @@ impl Service {
                     .to_string(),
             ));
         }
-        let mut desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));
-        desc["TableStatus"] = json!("DELETING");
-        // As recorded: the answer no longer lists the global indexes.
-        if let Some(d) = desc.as_object_mut() {
-            d.remove("GlobalSecondaryIndexes");
-        }
+        let desc = deleting_description(&meta, now, &self.settings.region);
         // Its items go now; the table shows DELETING for the engine's delay.
         self.store
             .write::<_, ApiError>(|w| Ok(w.delete_table(name, meta.id)?))?;
@@ -376,4 +377,49 @@ impl Service {
         }
         Ok(json!({ "TableDescription": desc }))
     }
+}
+
+/// DeleteTable's answer: the table as DELETING, without its global indexes
+/// (as recorded).
+fn deleting_description(meta: &TableMeta, now: u64, region: &str) -> Json {
+    let mut desc = meta.describe_with(now, ACCOUNT, region, &|_| (0, 0));
+    desc["TableStatus"] = json!("DELETING");
+    if let Some(d) = desc.as_object_mut() {
+        d.remove("GlobalSecondaryIndexes");
+    }
+    desc
+}
+
+/// The actions on a whole table, which check the TableName they are given
+/// before the model's constraints, with their own words (as recorded).
+const TABLE_LEVEL: [&str; 6] = [
+    "CreateTable",
+    "DescribeTable",
+    "DeleteTable",
+    "UpdateTable",
+    "DescribeTimeToLive",
+    "UpdateTimeToLive",
+];
+
+/// A table-level action's own check of its TableName (the types are checked
+/// already): present, and a name (not an ARN) of 3 to 255 characters.
+pub(super) fn check_name_given(action: &str, body: &Json) -> Result<(), ApiError> {
+    if !TABLE_LEVEL.contains(&action) {
+        return Ok(());
+    }
+    let name = match body.get("TableName") {
+        None | Some(Json::Null) => {
+            return Err(validation(
+                "The parameter 'TableName' is required but was not present in the request",
+            ))
+        }
+        Some(v) => v.as_str().unwrap_or_default(),
+    };
+    let length = name.chars().count();
+    if !name.starts_with("arn:") && !(3..=255).contains(&length) {
+        return Err(validation(
+            "TableName must be at least 3 characters long and at most 255 characters long",
+        ));
+    }
+    Ok(())
 }

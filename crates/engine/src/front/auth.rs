@@ -77,7 +77,7 @@ pub(crate) fn check(
     if credentials.is_empty() {
         return Ok(());
     }
-    let signed = read(request)?;
+    let signed = read(request, service)?;
     let scope: Vec<&str> = signed.credential.split('/').collect();
     let [key_id, day, region, scoped_service, terminator] = scope[..] else {
         return Err(incomplete(format!(
@@ -141,7 +141,10 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// Reads the signature's parts from the header or the query string.
-fn read(request: &Request<'_>) -> Result<Signed, ApiError> {
+/// DynamoDB words a missing signature its own way and takes an
+/// `Authorization` header that is not `AWS4-…` for a missing one (as
+/// recorded).
+fn read(request: &Request<'_>, service: &str) -> Result<Signed, ApiError> {
     let auth = request
         .headers
         .get(header::AUTHORIZATION)
@@ -151,14 +154,20 @@ fn read(request: &Request<'_>) -> Result<Signed, ApiError> {
             .into_owned()
             .collect();
     let in_query = query.contains_key("X-Amz-Algorithm");
+    let dynamodb = service == DYNAMODB;
+    let missing = || {
+        let message = match dynamodb {
+            true => "Request is missing Authentication Token",
+            false => "Missing Authentication Token",
+        };
+        Err(err(Code::MissingAuthenticationTokenException, message))
+    };
     match (auth, in_query) {
         (Some(_), true) => Err(invalid(
             "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.",
         )),
-        (None, false) => Err(err(
-            Code::MissingAuthenticationTokenException,
-            "Missing Authentication Token",
-        )),
+        (None, false) => missing(),
+        (Some(auth), false) if dynamodb && !auth.starts_with("AWS4-") => missing(),
         (Some(auth), false) => from_header(&auth, request.headers),
         (None, true) => from_query(&query),
     }

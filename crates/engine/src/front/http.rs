@@ -62,6 +62,15 @@ fn request_id() -> String {
     )
 }
 
+/// A DynamoDB request id: 52 characters of base32hex (`0-9`, `A-V`), the
+/// form DynamoDB's ids have (260 random bits).
+fn dynamodb_request_id() -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHIJKLMNOPQRSTUV";
+    (0..52)
+        .map(|_| ALPHABET[usize::from(rand::random::<u8>() % 32)] as char)
+        .collect()
+}
+
 /// The headers every answer carries: `x-amzn-RequestId`, `x-amz-id-2` (72
 /// random bytes in base64, as the service sends), and CORS headers when the
 /// request came from a web page (`Origin`).
@@ -335,10 +344,7 @@ async fn handle(
         }
     }
     // End of S3.
-    let ddb_action = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix(crate::dynamodb::http::TARGET_PREFIX));
+    let ddb_action = dynamodb_action(&headers);
     let limit_for = match ddb_action {
         Some(_) => crate::front::limits::DYNAMODB,
         None => action,
@@ -357,7 +363,7 @@ async fn handle(
             body: &body.bytes,
         };
         let mut resp = crate::dynamodb::http::handle(ddb, action.to_string(), &request).await;
-        stamp(&mut resp, &request_id(), cors);
+        stamp(&mut resp, &dynamodb_request_id(), cors);
         return resp;
     }
     if let Some(mut resp) = refuse_early(&method, &headers, &body.bytes) {
@@ -384,6 +390,25 @@ async fn handle(
         stamp(&mut resp, &id, true);
     }
     resp
+}
+
+/// The DynamoDB action a request names, if it is DynamoDB's: its target has
+/// DynamoDB's prefix, or it names no Kinesis target and comes in DynamoDB's
+/// content type, `application/x-amz-json-1.0` (then the action is unknown,
+/// `""`, and DynamoDB answers it).
+fn dynamodb_action(headers: &HeaderMap) -> Option<&str> {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    if let Some(action) = target.and_then(|t| t.strip_prefix(crate::dynamodb::http::TARGET_PREFIX))
+    {
+        return Some(action);
+    }
+    let json_1_0 = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| ct.trim() == "application/x-amz-json-1.0");
+    let kinesis = target.is_some_and(|t| t.starts_with(TARGET_PREFIX));
+    (json_1_0 && !kinesis).then_some("")
 }
 
 /// The answer to a body that was not read completely: the rest of it is not

@@ -29,6 +29,8 @@ mod legacy;
 mod limits;
 #[path = "dynamodb/more.rs"]
 mod more;
+#[path = "dynamodb/order.rs"]
+mod order;
 #[path = "dynamodb/states.rs"]
 mod states;
 #[path = "dynamodb/storage.rs"]
@@ -37,6 +39,8 @@ mod storage;
 mod tags;
 #[path = "dynamodb/updating.rs"]
 mod updating;
+#[path = "dynamodb/wire.rs"]
+mod wire;
 
 const TABLE: &str = "UnicornSensorData";
 

@@ -46,6 +46,10 @@ fn key_name(op: &Operand) -> Result<Option<String>, ExprError> {
     }
 }
 
+fn is_value(op: &Operand) -> bool {
+    matches!(op, Operand::Value(_))
+}
+
 fn value(op: &Operand) -> AttributeValue {
     match op {
         Operand::Value(v) => v.clone(),
@@ -81,10 +85,14 @@ impl KeyCondition {
             Condition::AttributeType(..) => return Err(operator("attribute_type")),
             Condition::Contains(..) => return Err(operator("contains")),
             Condition::Compare(c, a, b) => {
-                let (na, nb) = (key_name(a)?, key_name(b)?);
-                let (name, v, flipped) = match (na, nb) {
-                    (Some(_), Some(_)) => return Err(self.multiple()),
-                    (Some(n), None) => (n, value(b), false),
+                // The first operand's own checks come first; then any
+                // second attribute (nested or not) is one too many.
+                let na = key_name(a)?;
+                if na.is_some() && !is_value(b) {
+                    return Err(self.multiple());
+                }
+                let (name, v, flipped) = match (na, key_name(b)?) {
+                    (Some(n), _) => (n, value(b), false),
                     (None, Some(n)) => (n, value(a), true),
                     (None, None) => return Err(self.none()),
                 };
@@ -104,7 +112,7 @@ impl KeyCondition {
                             .into(),
                     ));
                 };
-                if key_name(lo)?.is_some() || key_name(hi)?.is_some() {
+                if !is_value(lo) || !is_value(hi) {
                     return Err(self.multiple());
                 }
                 (name, KeyOp::Between(value(lo), value(hi)))
@@ -116,7 +124,7 @@ impl KeyCondition {
                             .into(),
                     ));
                 };
-                if key_name(prefix)?.is_some() {
+                if !is_value(prefix) {
                     return Err(self.multiple());
                 }
                 (name, KeyOp::BeginsWith(value(prefix)))

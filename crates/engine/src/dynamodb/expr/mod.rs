@@ -164,8 +164,15 @@ impl Context {
 
     /// Parses a KeyConditionExpression and checks it is one Query allows.
     pub fn key_condition(&mut self, text: &str) -> Result<key::KeyCondition, ExprError> {
-        let cond = parser::parse_condition(self, ExprKind::KeyCondition, text)?;
+        let cond = self.key_condition_syntax(text)?;
         key::KeyCondition::from_condition(&cond)
+    }
+
+    /// Parses a KeyConditionExpression without checking the shape Query
+    /// accepts ([`key::KeyCondition::from_condition`] does): the service
+    /// reads every expression of a request before it looks at that shape.
+    pub fn key_condition_syntax(&mut self, text: &str) -> Result<Condition, ExprError> {
+        parser::parse_condition(self, ExprKind::KeyCondition, text)
     }
 
     /// Parses an UpdateExpression.

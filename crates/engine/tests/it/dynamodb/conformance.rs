@@ -57,7 +57,7 @@ pub(super) async fn ok(url: &str, action: &str, body: Json) -> Json {
 
 /// Table `hash` (key `a`: S) and `range` (keys `a`, `b`: S, a local index
 /// on `d` and a global one on `c`, `d`), on an engine without state delay.
-async fn tables(url: &str) {
+pub(super) async fn tables(url: &str) {
     let throughput = json!({"ReadCapacityUnits": 5, "WriteCapacityUnits": 5});
     ok(
         url,

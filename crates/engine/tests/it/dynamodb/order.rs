@@ -1,0 +1,124 @@
+//! The order of the service's checks where dynalite's suite recorded it:
+//! a table-level action's own TableName checks, every expression of a Query
+//! read before its key condition's shape, Scan's segments before its
+//! expressions, and Scan's start key on an index before its Select.
+
+use serde_json::json;
+
+use super::conformance::{invalid, ok, tables};
+
+#[tokio::test]
+async fn table_level_actions_check_their_table_name_first() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let required = "The parameter 'TableName' is required but was not present in the request";
+    let length = "TableName must be at least 3 characters long and at most 255 characters long";
+    let long = "a".repeat(256);
+    for action in [
+        "CreateTable",
+        "DescribeTable",
+        "DeleteTable",
+        "UpdateTable",
+        "DescribeTimeToLive",
+        "UpdateTimeToLive",
+    ] {
+        invalid(&url, action, json!({}), required).await;
+        for name in ["", "a;", long.as_str()] {
+            invalid(&url, action, json!({"TableName": name}), length).await;
+        }
+    }
+    // The item actions keep the model's checks only.
+    super::conformance::refused(
+        &url,
+        "GetItem",
+        json!({"TableName": "ab", "Key": {"a": {"S": "x"}}}),
+        "ResourceNotFoundException",
+        "Requested resource not found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_query_reads_every_expression_before_its_key_conditions_shape() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let query = |key: &str, filter: &str, projection: &str| {
+        json!({
+            "TableName": "abc",
+            "KeyConditionExpression": key,
+            "FilterExpression": filter,
+            "ProjectionExpression": projection,
+            "ExpressionAttributeValues": {":a": {"S": "N"}},
+        })
+    };
+    let kce = "attribute_type(a, :a)";
+    invalid(
+        &url,
+        "Query",
+        query(kce, "", ""),
+        "Invalid FilterExpression: The expression can not be empty;",
+    )
+    .await;
+    invalid(
+        &url,
+        "Query",
+        query(kce, "a > b", ""),
+        "Invalid ProjectionExpression: The expression can not be empty;",
+    )
+    .await;
+    let multiple =
+        "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition";
+    let nested = "KeyConditionExpressions cannot have conditions on nested attributes";
+    for (key, message) in [
+        ("b > a.b", multiple),
+        ("b between c[1] and d", multiple),
+        ("a between b and size(a)", multiple),
+        ("begins_with(a, b)", multiple),
+        ("b.d > a AND c.d > e.f", nested),
+        ("a.d > c", nested),
+        ("b[0] > a", nested),
+    ] {
+        let body = json!({"TableName": "abc", "KeyConditionExpression": key});
+        invalid(&url, "Query", body, message).await;
+    }
+}
+
+#[tokio::test]
+async fn a_scan_checks_segments_before_expressions_and_an_index_start_key_before_select() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    invalid(
+        &url,
+        "Scan",
+        json!({"TableName": "abc", "Segment": 1, "FilterExpression": "", "ExpressionAttributeNames": {}}),
+        "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
+    )
+    .await;
+    tables(&url).await;
+    let scan = |index: &str, start: serde_json::Value| json!({"TableName": "range", "IndexName": index, "Select": "ALL_ATTRIBUTES", "ExclusiveStartKey": start});
+    let s = |v: &str| json!({"S": v});
+    let n = json!({"N": "1"});
+    let start = "The provided starting key is invalid";
+    let schema = "The provided key element does not match the schema";
+    // The table's keys a, b and the index's c, d: four, no more, no fewer.
+    for key in [
+        json!({}),
+        json!({"a": s("1"), "c": s("1"), "d": s("1")}),
+        json!({"a": s("1"), "b": s("1"), "c": s("1"), "z": s("1")}),
+        json!({"a": s("1"), "b": s("1"), "c": s("1"), "d": s("1"), "e": s("1")}),
+    ] {
+        invalid(&url, "Scan", scan("global", key), start).await;
+    }
+    for key in [
+        json!({"x": s("1"), "y": s("1"), "c": n, "d": s("1")}),
+        json!({"x": s("1"), "y": s("1"), "c": s("1"), "d": n}),
+    ] {
+        invalid(&url, "Scan", scan("global", key), schema).await;
+    }
+    ok(
+        &url,
+        "Scan",
+        json!({"TableName": "range", "IndexName": "global", "ExclusiveStartKey": {"a": s("1"), "b": s("1"), "c": s("1"), "d": s("1")}}),
+    )
+    .await;
+}
