@@ -145,6 +145,8 @@ impl Service {
             )?),
             None => None,
         };
+        // The index's (or table's) keys in the filter, then a scan's start
+        // key on an index, then Select, then paths into keys (as recorded).
         if is_query {
             query_keys::check_filter(
                 &meta,
@@ -169,6 +171,12 @@ impl Service {
                     index.name
                 )));
             }
+        }
+        if is_query {
+            query_keys::check_filter_paths(
+                &meta,
+                str_of(req, "FilterExpression").and(filter.as_ref()),
+            )?;
         }
         self.admit(&meta, index.as_ref().map(|i| i.name.as_str()), false)?;
         // A local index fetches what it does not hold from the table.

@@ -269,6 +269,16 @@ pub(super) fn check_filter(
             )));
         }
     }
+    Ok(())
+}
+
+/// The filter's paths into key attributes of the table or any index:
+/// refused (checked after a global index's Select, as recorded).
+pub(super) fn check_filter_paths(
+    meta: &TableMeta,
+    expr: Option<&Condition>,
+) -> Result<(), ApiError> {
+    let paths = expr.map(Condition::paths).unwrap_or_default();
     let nested = |name: &str| paths.iter().any(|p| p.0.len() > 1 && p.head() == name);
     let scalar = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed";
     for (name, _) in std::iter::once(&meta.hash).chain(&meta.range) {

@@ -39,15 +39,13 @@ fn key_name(op: &Operand) -> Result<Option<String>, ExprError> {
                 "KeyConditionExpressions cannot have conditions on nested attributes",
             )),
         },
-        Operand::Size(_) => Err(err(
-            "KeyConditionExpressions cannot contain nested operations",
-        )),
+        Operand::Size(_) => Err(nested_operations()),
         Operand::Value(_) => Ok(None),
     }
 }
 
-fn is_value(op: &Operand) -> bool {
-    matches!(op, Operand::Value(_))
+fn nested_operations() -> ExprError {
+    err("KeyConditionExpressions cannot contain nested operations")
 }
 
 fn value(op: &Operand) -> AttributeValue {
@@ -88,8 +86,8 @@ impl KeyCondition {
                 // The first operand's own checks come first; then any
                 // second attribute (nested or not) is one too many.
                 let na = key_name(a)?;
-                if na.is_some() && !is_value(b) {
-                    return Err(self.multiple());
+                if na.is_some() {
+                    self.second(b)?;
                 }
                 let (name, v, flipped) = match (na, key_name(b)?) {
                     (Some(n), _) => (n, value(b), false),
@@ -112,9 +110,8 @@ impl KeyCondition {
                             .into(),
                     ));
                 };
-                if !is_value(lo) || !is_value(hi) {
-                    return Err(self.multiple());
-                }
+                self.second(lo)?;
+                self.second(hi)?;
                 (name, KeyOp::Between(value(lo), value(hi)))
             }
             Condition::BeginsWith(x, prefix) => {
@@ -124,9 +121,7 @@ impl KeyCondition {
                             .into(),
                     ));
                 };
-                if !is_value(prefix) {
-                    return Err(self.multiple());
-                }
+                self.second(prefix)?;
                 (name, KeyOp::BeginsWith(value(prefix)))
             }
         };
@@ -137,6 +132,16 @@ impl KeyCondition {
         }
         self.0.push((name, op));
         Ok(())
+    }
+
+    /// An operand after the key attribute, left to right: a value, not a
+    /// function (nested operation) or another attribute.
+    fn second(&self, op: &Operand) -> Result<(), ExprError> {
+        match op {
+            Operand::Value(_) => Ok(()),
+            Operand::Size(_) => Err(nested_operations()),
+            Operand::Path(_) => Err(self.multiple()),
+        }
     }
 
     fn multiple(&self) -> ExprError {

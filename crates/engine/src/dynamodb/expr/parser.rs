@@ -13,7 +13,6 @@ use crate::dynamodb::value::AttributeValue;
 /// Categories of non-syntax problems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Cat {
-    Parens,
     UnknownFunction,
     MisusedFunction,
     Reserved,
@@ -149,6 +148,14 @@ impl<'a, 'c> Parser<'a, 'c> {
         })
     }
 
+    /// The first problem recorded, in the order of the parse, among `cats`.
+    pub fn first_of(&self, cats: &[Cat]) -> Option<String> {
+        self.problems
+            .iter()
+            .find(|(c, _)| cats.contains(c))
+            .map(|(_, m)| m.clone())
+    }
+
     pub(crate) fn is_keyword(word: &str) -> bool {
         ["AND", "OR", "NOT", "BETWEEN", "IN"]
             .iter()
@@ -234,7 +241,7 @@ impl<'a, 'c> Parser<'a, 'c> {
         match self.peek().clone() {
             Tok::ValueRef(key) => {
                 self.advance();
-                Ok(Operand::Value(self.value_ref(&key, Cat::AttrName)))
+                Ok(Operand::Value(self.value_ref(&key, Cat::AttrValue)))
             }
             Tok::Ident(name)
                 if !Self::is_keyword(&name) && *self.peek_at(1) == Tok::Sym("(".into()) =>
@@ -254,14 +261,11 @@ impl<'a, 'c> Parser<'a, 'c> {
                 )))
             }
             Tok::Sym(s) if s == "(" => {
-                // A parenthesised operand parses but is redundant.
+                // A parenthesised operand (`(size(b)) = :n`, as recorded);
+                // doubled parentheses are found before parsing.
                 self.advance();
                 let op = self.parse_operand()?;
                 self.expect_sym(")")?;
-                self.problem(
-                    Cat::Parens,
-                    "The expression has redundant parentheses;".into(),
-                );
                 Ok(op)
             }
             _ => Ok(Operand::Path(self.parse_path()?)),
@@ -338,6 +342,33 @@ impl<'a, 'c> Parser<'a, 'c> {
         None
     }
 
+    /// True if parentheses enclose nothing but parentheses somewhere (`((a
+    /// = b))`, `((views))`): the service reports it before any other error,
+    /// even a syntax error further on (as recorded).
+    fn doubled_parens(&self) -> bool {
+        // Positions of the open `(`; a `)` closing the one opened right after
+        // its outer one, itself closed right after, is a doubled pair.
+        let mut open: Vec<usize> = Vec::new();
+        let mut closed_inner: Option<(usize, usize)> = None;
+        for (i, t) in self.toks.iter().enumerate() {
+            match &t.tok {
+                Tok::Sym(s) if s == "(" => open.push(i),
+                Tok::Sym(s) if s == ")" => {
+                    let Some(start) = open.pop() else { continue };
+                    // A function's own parentheses group nothing.
+                    let call = start > 0
+                        && matches!(&self.toks[start - 1].tok, Tok::Ident(w) if !Self::is_keyword(w));
+                    if !call && closed_inner == Some((start + 1, i - 1)) {
+                        return true;
+                    }
+                    closed_inner = Some((start, i));
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
     /// True if the `(` here encloses a single operand followed by an operator.
     fn paren_operand_ahead(&self) -> bool {
         let Some(close) = self.matching_paren(self.pos) else {
@@ -360,15 +391,6 @@ impl<'a, 'c> Parser<'a, 'c> {
 
     fn parse_primary(&mut self) -> PResult<Condition> {
         if self.is_sym("(") && !self.paren_operand_ahead() {
-            let open = self.pos;
-            if let (Some(close), Tok::Sym(inner)) = (self.matching_paren(open), self.peek_at(1)) {
-                if inner == "(" && self.matching_paren(open + 1) == Some(close - 1) {
-                    self.problem(
-                        Cat::Parens,
-                        "The expression has redundant parentheses;".into(),
-                    );
-                }
-            }
             self.advance();
             let cond = self.parse_or()?;
             self.expect_sym(")")?;
@@ -475,21 +497,25 @@ pub(crate) fn parse_condition(
         return Err(invalid("The expression can not be empty;".into()));
     }
     let mut p = Parser::new(ctx, text);
+    if p.doubled_parens() {
+        return Err(invalid("The expression has redundant parentheses;".into()));
+    }
     let cond = p.parse_or().map_err(|e| invalid(e.0.clone()))?;
     if *p.peek() != Tok::Eof {
         return Err(invalid(p.error().0));
     }
-    let order = [
-        Cat::Parens,
-        Cat::UnknownFunction,
-        Cat::MisusedFunction,
-        Cat::Reserved,
+    let order = [Cat::UnknownFunction, Cat::MisusedFunction, Cat::Reserved];
+    // Then the checks of names, values and operands, whichever the parse
+    // met first (as recorded: `a = a AND :undefined > a` names the `=`,
+    // `begins_with(:undefined, #undefined, b)` the value).
+    let semantic = [
         Cat::AttrName,
+        Cat::AttrValue,
         Cat::Operand,
         Cat::Distinct,
         Cat::Function,
     ];
-    match p.first_problem(&order) {
+    match p.first_problem(&order).or_else(|| p.first_of(&semantic)) {
         Some(detail) => Err(invalid(detail)),
         None => Ok(cond),
     }

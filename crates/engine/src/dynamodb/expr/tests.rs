@@ -125,7 +125,9 @@ fn semantic_errors_use_the_service_wording() {
         ("attribute_exists(a) = :v", "The function is not allowed to be used this way in an expression; function: attribute_exists"),
         ("a = a", "The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]"),
         ("((a = :v))", "The expression has redundant parentheses;"),
-        ("(a) = :v", "The expression has redundant parentheses;"),
+        ("((a)) = :v", "The expression has redundant parentheses;"),
+        // Before a syntax error further on, as recorded.
+        ("(a)between(((b.c)).d)and(c)", "The expression has redundant parentheses;"),
         ("a BETWEEN :n AND :v", "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:x}"),
     ];
     for (text, detail) in cases {
@@ -140,6 +142,34 @@ fn semantic_errors_use_the_service_wording() {
         cond_err("a BETWEEN :a AND :b", &[], bounds),
         "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {N:5}, upper bound operand: AttributeValue: {N:1}"
     );
+    // One pair of parentheses around an operand is not redundant (as
+    // recorded: `(size(b)) = :b` scans).
+    let n = json!({":n": {"N": "3"}});
+    for text in ["(size(b)) = :n", "((size(b)) = :n) AND (c) = :n"] {
+        assert!(
+            ctx(&[], n.clone())
+                .condition(ExprKind::Condition, text)
+                .is_ok(),
+            "{text}"
+        );
+    }
+    // A function's parentheses around a parenthesised operand are not
+    // doubled; the values' and operands' checks report the first met.
+    let sv = json!({":v": {"S": "x"}});
+    for (text, detail) in [
+        ("a = a AND whatever((:v)) > a", "Invalid function name; function: whatever"),
+        ("a = a AND ((a = a AND a = a)) AND a = a", "The expression has redundant parentheses;"),
+        ("begins_with(:hello, #a, #b)", "An expression attribute value used in expression is not defined; attribute value: :hello"),
+        ("a = a AND :undefined > a", "The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]"),
+        ("attribute_type(a, size(a)) AND a = a", "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: N"),
+        ("attribute_exists(:v) AND a = a", "Operator or function requires a document path; operator or function: attribute_exists"),
+    ] {
+        assert_eq!(
+            cond_err(text, &[], sv.clone()),
+            format!("Invalid ConditionExpression: {detail}"),
+            "{text}"
+        );
+    }
     // Parentheses outrank unknown functions, which outrank reserved words.
     assert_eq!(
         cond_err("((foo(Name)))", &[], json!({})),
@@ -483,13 +513,13 @@ proptest! {
 
 #[test]
 fn deep_nesting_is_a_syntax_error_not_a_crash() {
-    let text = format!("{}a = :v{}", "(".repeat(5000), ")".repeat(5000));
+    let text = format!("{}a = :v{}", "(a = :v AND ".repeat(5000), ")".repeat(5000));
     let err = ctx(&[], json!({":v": {"S": "x"}}))
         .condition(ExprKind::Condition, &text)
         .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("Invalid ConditionExpression: Syntax error; token: \"(\""),
+            .starts_with("Invalid ConditionExpression: Syntax error; token: "),
         "{err}"
     );
     let nots = format!("{}a = :v", "NOT ".repeat(5000));

@@ -8,7 +8,7 @@ use super::model::{Dialect, Kind, Model, ShapeId};
 
 /// Where a value sits: DynamoDB words a wrong structure differently as a field of a
 /// structure and as an element of a list or map.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Place {
     Field,
     Element,
@@ -285,6 +285,18 @@ fn kinesis(kind: &Kind, found: Found) -> String {
     }
 }
 
+const PARAMETERIZED: &str = "class sun.reflect.generics.reflectiveObjects.ParameterizedTypeImpl cannot be cast to class java.lang.Class (sun.reflect.generics.reflectiveObjects.ParameterizedTypeImpl and java.lang.Class are in module java.base of loader 'bootstrap')";
+
+/// The Java type the service reads `shape` into.
+fn java_class(model: &Model, shape: ShapeId) -> String {
+    let s = &model.shapes[shape];
+    match s.kind {
+        Kind::Structure(_) => format!("{}.{}", model.namespace, s.name),
+        Kind::List(member) => format!("java.util.List<{}>", java_class(model, member)),
+        _ => format!("java.lang.{}", java_type(&s.kind)),
+    }
+}
+
 /// DynamoDB's wording, as recorded against the service by dynalite's test suite.
 fn dynamodb(model: &Model, shape: ShapeId, found: Found, place: Place) -> String {
     let s = &model.shapes[shape];
@@ -308,14 +320,18 @@ fn dynamodb(model: &Model, shape: ShapeId, found: Found, place: Place) -> String
             Place::Element => "Unexpected value type in payload".into(),
         },
         (Kind::List(_), Found::Object) => object,
+        // A collection inside a collection is a parameterized type to the
+        // service's Java reader, which fails to cast it (as recorded).
+        (
+            Kind::List(_) | Kind::Map { .. },
+            Found::Bool(_) | Found::Integer | Found::Decimal | Found::Text(_),
+        ) if place == Place::Element => PARAMETERIZED.into(),
         (Kind::List(_), _) => "Unexpected field type".into(),
         (Kind::Map { value, .. }, Found::List) => {
-            let v = &model.shapes[*value];
-            let v = match v.kind {
-                Kind::Structure(_) => format!("{}.{}", model.namespace, v.name),
-                _ => format!("java.lang.{}", java_type(&v.kind)),
-            };
-            format!("Unrecognized collection type java.util.Map<java.lang.String, {v}>")
+            format!(
+                "Unrecognized collection type java.util.Map<java.lang.String, {}>",
+                java_class(model, *value)
+            )
         }
         (Kind::Map { .. }, _) => "Unexpected field type".into(),
         (_, Found::Object) => object,

@@ -69,11 +69,15 @@ async fn a_query_reads_every_expression_before_its_key_conditions_shape() {
     let multiple =
         "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition";
     let nested = "KeyConditionExpressions cannot have conditions on nested attributes";
+    let operations = "KeyConditionExpressions cannot contain nested operations";
     for (key, message) in [
         ("b > a.b", multiple),
         ("b between c[1] and d", multiple),
         ("a between b and size(a)", multiple),
         ("begins_with(a, b)", multiple),
+        ("a > size(b.d)", operations),
+        ("a between size(b) and size(a)", operations),
+        ("size(b) > a AND a.b > b AND b > c", operations),
         ("b.d > a AND c.d > e.f", nested),
         ("a.d > c", nested),
         ("b[0] > a", nested),
@@ -119,6 +123,98 @@ async fn a_scan_checks_segments_before_expressions_and_an_index_start_key_before
         &url,
         "Scan",
         json!({"TableName": "range", "IndexName": "global", "ExclusiveStartKey": {"a": s("1"), "b": s("1"), "c": s("1"), "d": s("1")}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_query_checks_index_keys_in_its_filter_then_select_then_paths_into_keys() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let defs: Vec<serde_json::Value> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| json!({"AttributeName": n, "AttributeType": "S"}))
+        .collect();
+    ok(
+        &url,
+        "CreateTable",
+        json!({
+            "TableName": "keys",
+            "AttributeDefinitions": defs,
+            "KeySchema": [
+                {"AttributeName": "a", "KeyType": "HASH"},
+                {"AttributeName": "b", "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [{
+                "IndexName": "gsi",
+                "KeySchema": [
+                    {"AttributeName": "c", "KeyType": "HASH"},
+                    {"AttributeName": "d", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }],
+        }),
+    )
+    .await;
+    let eq = json!({"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]});
+    invalid(
+        &url,
+        "Query",
+        json!({"TableName": "keys", "IndexName": "gsi", "Select": "ALL_ATTRIBUTES",
+               "KeyConditions": {"c": eq}, "QueryFilter": {"d": eq}}),
+        "QueryFilter can only contain non-primary key attributes: Primary key attribute: d",
+    )
+    .await;
+    let query = |select: Option<&str>| {
+        let mut q = json!({"TableName": "keys", "IndexName": "gsi",
+            "KeyConditionExpression": "c = :a", "FilterExpression": "a.b = :a",
+            "ExpressionAttributeValues": {":a": {"S": "a"}}});
+        if let Some(s) = select {
+            q["Select"] = json!(s);
+        }
+        q
+    };
+    invalid(
+        &url,
+        "Query",
+        query(Some("ALL_ATTRIBUTES")),
+        "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index gsi because its projection type is not ALL",
+    )
+    .await;
+    invalid(
+        &url,
+        "Query",
+        query(None),
+        "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: a",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_collection_in_a_collection_is_refused_in_the_services_java_words() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let cast = "class sun.reflect.generics.reflectiveObjects.ParameterizedTypeImpl cannot be cast to class java.lang.Class (sun.reflect.generics.reflectiveObjects.ParameterizedTypeImpl and java.lang.Class are in module java.base of loader 'bootstrap')";
+    let serialization = |body: serde_json::Value, action: &'static str, message: &'static str| {
+        let url = url.clone();
+        async move {
+            let (status, answer) = super::conformance::call(&url, action, &body.to_string()).await;
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(answer["Message"], message, "{body}");
+        }
+    };
+    serialization(json!({"RequestItems": {"t": "23"}}), "BatchWriteItem", cast).await;
+    serialization(
+        json!({"RequestItems": {"t": {"Keys": [true]}}}),
+        "BatchGetItem",
+        cast,
+    )
+    .await;
+    serialization(
+        json!({"RequestItems": []}),
+        "BatchWriteItem",
+        "Unrecognized collection type java.util.Map<java.lang.String, java.util.List<com.amazonaws.dynamodb.v20120810.WriteRequest>>",
     )
     .await;
 }
