@@ -32,6 +32,16 @@ pub(super) fn check_size(item: &Item) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// [`check_size`] of an item an update made, in the service's words for it.
+pub(super) fn check_update_size(item: &Item) -> Result<(), ApiError> {
+    if item_size(item) > MAX_ITEM_SIZE {
+        return Err(validation(
+            "Item size to update has exceeded the maximum allowed size",
+        ));
+    }
+    Ok(())
+}
+
 /// The request's condition (and, for UpdateItem, update) expressions.
 pub(super) struct Exprs {
     pub(super) condition: Option<super::expr::Condition>,
@@ -189,7 +199,7 @@ impl Service {
                 Some(u) => u.apply(&base).map_err(|e| validation(e.to_string()))?,
                 None => base,
             };
-            check_size(&new)?;
+            check_update_size(&new)?;
             meta.check_indexes(&new)?;
             let used = Consumed::write(&meta, &key, old.as_ref(), Some(&new));
             meta.apply(w, &key, old.as_ref(), Some(&new))?;

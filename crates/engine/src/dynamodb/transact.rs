@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
-use super::items::{check, check_size, exprs, item_field, Exprs};
+use super::items::{check, check_size, check_update_size, exprs, item_field, Exprs};
 use super::service::{str_of, validation, Service, TableMeta};
 use super::value::{item_size, item_to_json, Item};
 use crate::front::error::{err, ApiError, Code};
@@ -159,7 +159,7 @@ impl Service {
                             Some(u) => u.apply(&base).map_err(|e| validation(e.to_string()))?,
                             None => base,
                         };
-                        check_size(&new)?;
+                        check_update_size(&new)?;
                         p.meta.check_indexes(&new)?;
                         Some(new)
                     }

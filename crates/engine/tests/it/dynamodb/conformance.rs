@@ -140,6 +140,17 @@ async fn an_items_size_is_checked_before_its_table_is_looked_up() {
         "b-missing": [{"PutRequest": {"Item": over}}],
     }});
     invalid(&url, "BatchWriteItem", two, TOO_BIG).await;
+    // An update that makes the item too big: the service's words for it.
+    tables(&url).await;
+    invalid(
+        &url,
+        "UpdateItem",
+        json!({"TableName": "hash", "Key": {"a": {"S": "k"}},
+               "UpdateExpression": "SET b = :b",
+               "ExpressionAttributeValues": {":b": {"S": "x".repeat(limit - 2)}}}),
+        "Item size to update has exceeded the maximum allowed size",
+    )
+    .await;
     refused(
         &url,
         "BatchWriteItem",
