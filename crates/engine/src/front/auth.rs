@@ -64,6 +64,22 @@ struct Signed {
     expires: Option<u64>,
 }
 
+/// Part `index` of a SigV4 `Authorization` header's credential scope
+/// (`AKID/20240101/<region: 2>/<service: 3>/aws4_request`), if any.
+pub(crate) fn scope_part(headers: &HeaderMap, index: usize) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|cred| cred.split([',', ' ']).next())
+        .and_then(|cred| cred.split('/').nth(index))
+}
+
+/// The service a request's credential scope names, if any.
+pub(crate) fn scope_service(headers: &HeaderMap) -> Option<&str> {
+    scope_part(headers, 3)
+}
+
 /// Checks `request`'s signature against `credentials` (access key id,
 /// secret access key) at time `now`, for the API whose signing name is
 /// `service` (the one the request is routed to: [`KINESIS`], [`DYNAMODB`]).

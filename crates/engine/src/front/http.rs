@@ -33,12 +33,7 @@ pub(crate) fn router(engine: Arc<Engine>, bodies: BodyLimits) -> Router {
 
 /// Region from a SigV4 `Authorization` header's credential scope.
 fn region(headers: &HeaderMap) -> String {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|cred| cred.split([',', ' ']).next())
-        .and_then(|cred| cred.split('/').nth(2))
+    auth::scope_part(headers, 2)
         .filter(|r| {
             !r.is_empty()
                 && r.len() <= 32
@@ -393,9 +388,10 @@ async fn handle(
 }
 
 /// The DynamoDB action a request names, if it is DynamoDB's: its target has
-/// DynamoDB's prefix, or it names no Kinesis target and comes in DynamoDB's
-/// content type, `application/x-amz-json-1.0` (then the action is unknown,
-/// `""`, and DynamoDB answers it).
+/// DynamoDB's prefix, or it names no Kinesis target, comes in DynamoDB's
+/// content type, `application/x-amz-json-1.0`, and is unsigned or signed for
+/// DynamoDB (then the action is unknown, `""`, and DynamoDB answers it;
+/// signed for Kinesis, Kinesis answers it, as recorded).
 fn dynamodb_action(headers: &HeaderMap) -> Option<&str> {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
     if let Some(action) = target.and_then(|t| t.strip_prefix(crate::dynamodb::http::TARGET_PREFIX))
@@ -408,7 +404,8 @@ fn dynamodb_action(headers: &HeaderMap) -> Option<&str> {
         .and_then(|ct| ct.split(';').next())
         .is_some_and(|ct| ct.trim() == "application/x-amz-json-1.0");
     let kinesis = target.is_some_and(|t| t.starts_with(TARGET_PREFIX));
-    (json_1_0 && !kinesis).then_some("")
+    let other_scope = auth::scope_service(headers).is_some_and(|s| s != auth::DYNAMODB);
+    (json_1_0 && !kinesis && !other_scope).then_some("")
 }
 
 /// The answer to a body that was not read completely: the rest of it is not

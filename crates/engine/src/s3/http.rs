@@ -20,13 +20,7 @@ pub(crate) fn is_s3(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
     // A request signed for another service (its SigV4 credential scope
     // names `kinesis`, say) is that service's, whatever its method: Kinesis
     // answers a GET with its AccessDeniedException, as recorded.
-    let scope_service = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|cred| cred.split([',', ' ']).next())
-        .and_then(|cred| cred.split('/').nth(3));
-    if scope_service.is_some_and(|service| service != "s3") {
+    if crate::front::auth::scope_service(headers).is_some_and(|service| service != "s3") {
         return false;
     }
     let form = headers

@@ -70,6 +70,17 @@ async fn a_request_in_dynamodbs_content_type_without_a_target_is_dynamodbs() {
     let (status, head, body) = post(&e.url(), "", &[JSON_1_0], "{}").await;
     assert_eq!((status, body), (400, bare("UnknownOperationException")));
     assert_eq!(header(&head, "x-amzn-requestid").map(str::len), Some(52));
+    // Signed for Kinesis, the same request is Kinesis's (a UUID request id).
+    let kinesis = (
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=AKID/20261203/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=x",
+    );
+    let (_, head, body) = post(&e.url(), "", &[JSON_1_0, kinesis], "{}").await;
+    assert_eq!(
+        header(&head, "x-amzn-requestid").map(str::len),
+        Some(36),
+        "{body}"
+    );
     // A misspelt action of DynamoDB's: unknown, before anything else.
     let misspelt = ("x-amz-target", "DynamoDB_20120810.ListTable");
     let (status, _, body) = post(&e.url(), "", &[misspelt, JSON_1_0], "").await;
