@@ -47,6 +47,25 @@ pub(super) struct Exprs {
     pub(super) condition: Option<super::expr::Condition>,
     pub(super) update: Option<super::expr::Update>,
     pub(super) projection: Option<super::expr::Projection>,
+    /// The update came from the legacy AttributeUpdates.
+    pub(super) legacy_update: bool,
+}
+
+impl Exprs {
+    /// The item `update` makes of `base`, or the service's error: a wrong
+    /// type is worded apart for AttributeUpdates (as recorded).
+    pub(super) fn updated(
+        &self,
+        update: &super::expr::Update,
+        base: &Item,
+    ) -> Result<Item, ApiError> {
+        update.apply(base).map_err(|e| match e {
+            super::expr::UpdateError::WrongType if self.legacy_update => {
+                validation("Type mismatch for attribute to update")
+            }
+            e => validation(e.to_string()),
+        })
+    }
 }
 
 /// The request's expressions, or its legacy parameters translated into
@@ -60,8 +79,9 @@ pub(super) fn exprs(req: &Map<String, Json>) -> Result<Exprs, ApiError> {
     let update = str_of(req, "UpdateExpression")
         .map(|t| ctx.update(t))
         .transpose()
-        .map_err(expr_err)?
-        .or(legacy_update);
+        .map_err(expr_err)?;
+    let legacy = update.is_none() && legacy_update.is_some();
+    let update = update.or(legacy_update);
     let condition = str_of(req, "ConditionExpression")
         .map(|t| ctx.condition(ExprKind::Condition, t))
         .transpose()
@@ -77,6 +97,7 @@ pub(super) fn exprs(req: &Map<String, Json>) -> Result<Exprs, ApiError> {
         condition,
         update,
         projection,
+        legacy_update: legacy,
     })
 }
 
@@ -196,7 +217,7 @@ impl Service {
             check(&ex, old.as_ref()).inspect_err(|_| self.consume(&meta, &used, true))?;
             let base = old.clone().unwrap_or_else(|| key_item.clone());
             let new = match &ex.update {
-                Some(u) => u.apply(&base).map_err(|e| validation(e.to_string()))?,
+                Some(u) => ex.updated(u, &base)?,
                 None => base,
             };
             check_update_size(&new)?;

@@ -156,7 +156,7 @@ impl Service {
                     Op::Update(key_item) => {
                         let base = old.unwrap_or_else(|| key_item.clone());
                         let new = match &p.ex.update {
-                            Some(u) => u.apply(&base).map_err(|e| validation(e.to_string()))?,
+                            Some(u) => p.ex.updated(u, &base)?,
                             None => base,
                         };
                         check_update_size(&new)?;

@@ -32,6 +32,7 @@ use crate::dynamodb::value::AttributeValue;
 
 pub use ast::{Condition, Projection, Update};
 pub use reserved::is_reserved;
+pub use update::UpdateError;
 
 /// Which request parameter an expression came from (it prefixes its errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

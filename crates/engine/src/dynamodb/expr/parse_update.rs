@@ -80,6 +80,14 @@ impl Parser<'_, '_> {
                 self.expect_sym(")")?;
                 Ok(self.update_function(&name, args))
             }
+            // A clause's keyword cannot be an operand (`SET a = set`).
+            Tok::Ident(name)
+                if ["SET", "REMOVE", "ADD", "DELETE"]
+                    .iter()
+                    .any(|k| name.eq_ignore_ascii_case(k)) =>
+            {
+                Err(self.error())
+            }
             _ => Ok(UpdateOperand::Path(self.parse_path()?)),
         }
     }

@@ -272,6 +272,7 @@ fn update_expressions_parse_and_check() {
         ("SET a = :nope", "An expression attribute value used in expression is not defined; attribute value: :nope"),
         ("SET a = :n,", "Syntax error; token: \"<EOF>\", near: \",\""),
         ("PUT a = :n", "Syntax error; token: \"PUT\", near: \"PUT a\""),
+        ("set a=set", "Syntax error; token: \"set\", near: \"=set\""),
     ] {
         assert_eq!(err(text), format!("Invalid UpdateExpression: {detail}"), "{text}");
     }

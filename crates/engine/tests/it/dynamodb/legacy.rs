@@ -355,6 +355,26 @@ async fn attribute_updates_put_add_delete() {
     assert_eq!(item["Rides"], n("5"));
     assert_eq!(item["Tags"], Av::Ss(vec!["a".into(), "c".into()]));
     assert_eq!(item["Log"], Av::L(vec![n("1"), n("2")]));
+    // A DELETE or ADD of another type: the legacy parameter's own words.
+    for (name, wrong) in [
+        ("Tags", Av::Ns(vec!["1".into()])),
+        ("Rides", Av::Ns(vec!["1".into()])),
+    ] {
+        let err = c
+            .update_item()
+            .table_name(TABLE)
+            .set_key(Some(key(0)))
+            .attribute_updates(name, update(AttributeAction::Delete, Some(wrong.clone())))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(
+            err.message(),
+            Some("Type mismatch for attribute to update"),
+            "{name}"
+        );
+    }
     // Updating a key attribute is refused.
     let err = c
         .update_item()
