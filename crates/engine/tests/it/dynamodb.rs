@@ -468,14 +468,16 @@ async fn validation_errors_are_worded_as_the_service_words_them() {
         .into_service_error();
     assert_eq!(err.code(), Some("ValidationException"));
     let message = err.message().unwrap();
+    // Named at the map with every rule of the list, as dynalite's suite
+    // recorded it.
     assert!(
         message.starts_with(
-            "1 validation error detected: Value '[com.amazonaws.dynamodb.v20120810.WriteRequest@"
+            "1 validation error detected: Value '{UnicornSensorData=[com.amazonaws.dynamodb.v20120810.WriteRequest@"
         ),
         "{message}"
     );
     assert!(
-        message.ends_with("at 'requestItems.UnicornSensorData.member' failed to satisfy constraint: Member must have length less than or equal to 25"),
+        message.ends_with("at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"),
         "{message}"
     );
     // A partition key over 2048 bytes.

@@ -140,7 +140,23 @@ fn member(
                     );
                 }
             } else {
-                for (name, item) in object {
+                // A list value over its maximum is named at the map, with
+                // every rule of the list (as recorded for BatchWriteItem's
+                // 26 writes); one under its minimum at its own path.
+                let too_long = |x: &Value| {
+                    let len = x.as_array().map(Vec::len);
+                    matches!((len, vs.max), (Some(n), Some(max)) if n as f64 > max)
+                };
+                if object.values().any(too_long) {
+                    let all = all_rules(vs).join(", ");
+                    push(
+                        out,
+                        Some(shown()),
+                        path,
+                        &format!("Map value must satisfy constraint: [{all}]"),
+                    );
+                }
+                for (name, item) in object.iter().filter(|(_, x)| !too_long(x)) {
                     let at = Path::Key(path, name);
                     member(
                         model,
@@ -228,7 +244,10 @@ fn violations(shape: &Shape, value: &Value) -> Vec<String> {
 /// inside "Member must satisfy constraint: [...]": maximum before minimum.
 fn all_rules(shape: &Shape) -> Vec<String> {
     let mut rules = Vec::new();
-    let sized = matches!(shape.kind, Kind::String | Kind::Blob);
+    let sized = matches!(
+        shape.kind,
+        Kind::String | Kind::Blob | Kind::List(_) | Kind::Map { .. }
+    );
     if sized {
         if let Some(max) = shape.max {
             rules.push(format!(

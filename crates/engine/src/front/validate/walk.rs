@@ -482,11 +482,23 @@ fn walk(model: &Model) -> (Vec<String>, usize) {
     let mut failures = std::mem::take(&mut walker.problems);
     for (op, case) in &cases {
         let wanted = format!("at '{}' failed to satisfy constraint: ", case.path);
+        // A map's value may be named at the map, with all of its rules.
+        let at_map = case
+            .path
+            .strip_suffix(".member")
+            .and_then(|p| p.rsplit_once('.'))
+            .map(|(map, _)| {
+                format!(
+                    "at '{map}' failed to satisfy constraint: Map value must satisfy constraint: ["
+                )
+            });
         match check(model, op, &case.request) {
             Err(Invalid::Validation(violations)) => {
-                let named = violations
-                    .iter()
-                    .any(|v| v.contains(&wanted) && v.contains(&case.rule));
+                let named = violations.iter().any(|v| {
+                    let place = v.contains(&wanted)
+                        || at_map.as_ref().is_some_and(|m| v.contains(m.as_str()));
+                    place && v.contains(&case.rule)
+                });
                 if !named {
                     failures.push(format!(
                         "{op} {}: [{}] not in {violations:?}",
