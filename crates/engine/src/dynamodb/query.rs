@@ -172,12 +172,11 @@ impl Service {
                 )));
             }
         }
-        if is_query {
-            query_keys::check_filter_paths(
-                &meta,
-                str_of(req, "FilterExpression").and(filter.as_ref()),
-            )?;
-        }
+        // Query and Scan alike (as recorded).
+        query_keys::check_filter_paths(
+            &meta,
+            str_of(req, "FilterExpression").and(filter.as_ref()),
+        )?;
         self.admit(&meta, index.as_ref().map(|i| i.name.as_str()), false)?;
         // A local index fetches what it does not hold from the table.
         let fetch = index.as_ref().is_some_and(|i| {

@@ -63,11 +63,12 @@ pub fn values_equal(a: &AttributeValue, b: &AttributeValue) -> bool {
     }
 }
 
-/// `size()` of a value: string length in UTF-8 bytes, binary length,
+/// `size()` of a value: a string's length in characters (UTF-16 units, as
+/// the service counts: `size` of "abÿ" is 3, as recorded), binary length,
 /// elements of a set, list or map; none for N, BOOL and NULL.
 pub fn size_of(v: &AttributeValue) -> Option<Number> {
     let n = match v {
-        AttributeValue::S(s) => s.len(),
+        AttributeValue::S(s) => s.encode_utf16().count(),
         AttributeValue::B(b) => b.len(),
         AttributeValue::Ss(x) => x.len(),
         AttributeValue::Ns(x) => x.len(),

@@ -38,8 +38,9 @@ impl Token {
     }
 }
 
+/// A name starts with a letter: `_c` is a syntax error (as recorded).
 fn is_ident_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_'
+    c.is_ascii_alphabetic()
 }
 
 fn is_ident_part(c: char) -> bool {

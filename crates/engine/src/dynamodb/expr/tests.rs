@@ -42,6 +42,14 @@ fn syntax_errors_name_the_token_and_its_neighbours() {
         ("a = :v :v", "Syntax error; token: \":v\", near: \":v :v\""),
         ("a == :v", "Syntax error; token: \"=\", near: \"== :v\""),
         ("a ! :v", "Syntax error; token: \"!\", near: \"a ! :v\""),
+        (
+            "attribute_not_exists(_c)",
+            "Syntax error; token: \"_\", near: \"(_c\"",
+        ),
+        (
+            "attribute_not_exists(c._d)",
+            "Syntax error; token: \"_\", near: \"._d\"",
+        ),
         ("a-b = :v", "Syntax error; token: \"-\", near: \"a-b\""),
         (
             "a = :v AND",

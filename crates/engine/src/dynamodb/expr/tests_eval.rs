@@ -248,3 +248,11 @@ fn key_conditions_are_what_query_allows() {
         "Query key condition not supported"
     );
 }
+
+#[test]
+fn size_of_a_string_counts_characters() {
+    use super::eval::size_of;
+    let three = crate::dynamodb::number::Number::parse("3").ok();
+    assert_eq!(size_of(&AttributeValue::S("abÿ".into())), three);
+    assert_eq!(size_of(&AttributeValue::B(b"abc".to_vec())), three);
+}
