@@ -172,11 +172,12 @@ impl Service {
                 )));
             }
         }
-        // Query and Scan alike (as recorded).
-        query_keys::check_filter_paths(
-            &meta,
-            str_of(req, "FilterExpression").and(filter.as_ref()),
-        )?;
+        if is_query {
+            query_keys::check_filter_paths(
+                &meta,
+                str_of(req, "FilterExpression").and(filter.as_ref()),
+            )?;
+        }
         self.admit(&meta, index.as_ref().map(|i| i.name.as_str()), false)?;
         // A local index fetches what it does not hold from the table.
         let fetch = index.as_ref().is_some_and(|i| {
@@ -268,6 +269,13 @@ impl Service {
             } else {
                 to = Bound::Excluded(key);
             }
+        }
+        if !is_query {
+            // A scan's filter after its start key (as recorded).
+            query_keys::check_filter_paths(
+                &meta,
+                str_of(req, "FilterExpression").and(filter.as_ref()),
+            )?;
         }
         let forward = forward || !is_query;
         let limit = req.get("Limit").and_then(Json::as_u64).map(|l| l as usize);

@@ -107,6 +107,14 @@ async fn a_scan_checks_segments_before_expressions_and_an_index_start_key_before
         "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: a",
     )
     .await;
+    // ... after its start key.
+    invalid(
+        &url,
+        "Scan",
+        json!({"TableName": "hash", "FilterExpression": "attribute_exists(a.b.c)", "ExclusiveStartKey": {"b": {"S": "a"}}}),
+        "The provided starting key is invalid: The provided key element does not match the schema",
+    )
+    .await;
     let scan = |index: &str, start: serde_json::Value| json!({"TableName": "range", "IndexName": index, "Select": "ALL_ATTRIBUTES", "ExclusiveStartKey": start});
     let s = |v: &str| json!({"S": v});
     let n = json!({"N": "1"});
