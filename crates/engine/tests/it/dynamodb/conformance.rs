@@ -405,7 +405,7 @@ async fn table_actions_check_the_request_then_name_the_missing_table() {
         ),
         (
             json!({"GlobalSecondaryIndexUpdates": []}),
-            "At least one of ProvisionedThroughput, UpdateStreamEnabled or GlobalSecondaryIndexUpdates is required".to_string(),
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required".to_string(),
         ),
         (
             json!({"GlobalSecondaryIndexUpdates": [{}, {}]}),

@@ -234,3 +234,16 @@ async fn a_collection_in_a_collection_is_refused_in_the_services_java_words() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_attribute_type_outside_its_enum_lists_b_n_s() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    invalid(
+        &e.url(),
+        "CreateTable",
+        json!({"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "b", "AttributeType": "SS"}],
+               "KeySchema": [{"KeyType": "HASH", "AttributeName": "b"}], "BillingMode": "PAY_PER_REQUEST"}),
+        "1 validation error detected: Value 'SS' at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]",
+    )
+    .await;
+}
