@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
-use super::expr::{Context, ExprKind};
+use super::expr::{Context, ExprKind, Update};
 use super::legacy;
 use super::service::{
     expr_err, names_of, str_of, validation, value_err, values_of, Service, TableMeta,
@@ -210,6 +210,9 @@ impl Service {
                 "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
             )));
         }
+        if let Some(u) = &ex.update {
+            check_update_keys(&meta, u)?;
+        }
         self.admit(&meta, None, true)?;
         let (old, new, used) = self.store.write::<_, ApiError>(|w| {
             let old = w.get(&key)?;
@@ -221,6 +224,7 @@ impl Service {
                 None => base,
             };
             check_update_size(&new)?;
+            check_updated_index_keys(&meta, &new)?;
             meta.check_indexes(&new)?;
             let used = Consumed::write(&meta, &key, old.as_ref(), Some(&new));
             meta.apply(w, &key, old.as_ref(), Some(&new))?;
@@ -264,6 +268,44 @@ pub(super) fn check(ex: &Exprs, old: Option<&Item>) -> Result<(), ApiError> {
         if !cond.eval(old.unwrap_or(&empty)) {
             return Err(conditional_failed());
         }
+    }
+    Ok(())
+}
+
+/// An update's checks against the key schema before it runs (as recorded):
+/// an index key set or added with a type the expression alone shows to be
+/// wrong (indexes in order, hash key first), then paths into key attributes.
+fn check_update_keys(meta: &TableMeta, update: &Update) -> Result<(), ApiError> {
+    let top = |p: &super::expr::ast::Path, name: &str| p.0.len() == 1 && p.head() == name;
+    for index in &meta.indexes {
+        for (name, ty) in std::iter::once(&index.hash).chain(&index.range) {
+            let set = update.set.iter().find(|(p, _)| top(p, name));
+            let added = update.add.iter().find(|(p, _)| top(p, name));
+            let actual = set
+                .and_then(|(_, v)| v.known_type())
+                .or(added.map(|(_, v)| v.type_name()));
+            if let Some(actual) = actual.filter(|a| a != ty) {
+                return Err(validation(format!(
+                    "One or more parameter values were invalid: Type mismatch for Index Key {name} Expected: {ty} Actual: {actual} IndexName: {}",
+                    index.name
+                )));
+            }
+        }
+    }
+    super::query_keys::check_key_paths(meta, &update.paths())
+}
+
+/// An updated item whose index key took a type the index does not take.
+fn check_updated_index_keys(meta: &TableMeta, item: &Item) -> Result<(), ApiError> {
+    let wrong = meta.indexes.iter().any(|i| {
+        std::iter::once(&i.hash)
+            .chain(&i.range)
+            .any(|(name, ty)| item.get(name).is_some_and(|v| v.type_name() != ty))
+    });
+    if wrong {
+        return Err(validation(
+            "The update expression attempted to update the secondary index key to unsupported type",
+        ));
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::expr::ast::Condition;
+use super::expr::ast::{Condition, Path};
 use super::expr::key::{KeyCondition, KeyOp};
 use super::index::IndexMeta;
 use super::legacy::AttrCondition;
@@ -278,7 +278,11 @@ pub(super) fn check_filter_paths(
     meta: &TableMeta,
     expr: Option<&Condition>,
 ) -> Result<(), ApiError> {
-    let paths = expr.map(Condition::paths).unwrap_or_default();
+    check_key_paths(meta, &expr.map(Condition::paths).unwrap_or_default())
+}
+
+/// `paths` into key attributes of the table or any index: refused.
+pub(super) fn check_key_paths(meta: &TableMeta, paths: &[&Path]) -> Result<(), ApiError> {
     let nested = |name: &str| paths.iter().any(|p| p.0.len() > 1 && p.head() == name);
     let scalar = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed";
     for (name, _) in std::iter::once(&meta.hash).chain(&meta.range) {

@@ -118,7 +118,54 @@ pub struct Update {
     pub delete: Vec<(Path, AttributeValue)>,
 }
 
+impl UpdateOperand {
+    fn paths<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        match self {
+            UpdateOperand::Path(p) => out.push(p),
+            UpdateOperand::Value(_) => {}
+            UpdateOperand::IfNotExists(p, default) => {
+                out.push(p);
+                default.paths(out);
+            }
+            UpdateOperand::ListAppend(a, b) => {
+                a.paths(out);
+                b.paths(out);
+            }
+        }
+    }
+}
+
+impl SetValue {
+    /// The type of what it sets when the expression alone tells: a value's,
+    /// N for `+` and `-`, L for `list_append`.
+    pub fn known_type(&self) -> Option<&'static str> {
+        match self {
+            SetValue::Plus(..) | SetValue::Minus(..) => Some("N"),
+            SetValue::Operand(UpdateOperand::Value(v)) => Some(v.type_name()),
+            SetValue::Operand(UpdateOperand::ListAppend(..)) => Some("L"),
+            SetValue::Operand(_) => None,
+        }
+    }
+}
+
 impl Update {
+    /// Every path the update reads or writes.
+    pub fn paths(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = Vec::new();
+        for (target, value) in &self.set {
+            out.push(target);
+            match value {
+                SetValue::Operand(a) => a.paths(&mut out),
+                SetValue::Plus(a, b) | SetValue::Minus(a, b) => {
+                    a.paths(&mut out);
+                    b.paths(&mut out);
+                }
+            }
+        }
+        out.extend(self.targets().skip(self.set.len()));
+        out
+    }
+
     /// Every path the update writes (for "cannot update a key attribute").
     pub fn targets(&self) -> impl Iterator<Item = &Path> {
         self.set

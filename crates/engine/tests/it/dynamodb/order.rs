@@ -247,3 +247,40 @@ async fn an_attribute_type_outside_its_enum_lists_b_n_s() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_update_is_checked_against_the_index_keys_before_and_after_it_runs() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let key = json!({"a": {"S": "k"}, "b": {"S": "k"}});
+    let update = |expr: &str| {
+        json!({"TableName": "range", "Key": key, "UpdateExpression": expr,
+               "ExpressionAttributeValues": {":n": {"N": "1"}}})
+    };
+    // Known from the expression alone: before the item is read.
+    invalid(
+        &url,
+        "UpdateItem",
+        update("SET e = c[1], c = a + :n"),
+        "One or more parameter values were invalid: Type mismatch for Index Key c Expected: S Actual: N IndexName: global",
+    )
+    .await;
+    invalid(
+        &url,
+        "UpdateItem",
+        update("SET f = d[1], e = :n"),
+        "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: IndexKey: d",
+    )
+    .await;
+    // Known only from the item.
+    ok(&url, "UpdateItem", update("SET e = :n")).await;
+    let copy = json!({"TableName": "range", "Key": key, "UpdateExpression": "SET c = e"});
+    invalid(
+        &url,
+        "UpdateItem",
+        copy,
+        "The update expression attempted to update the secondary index key to unsupported type",
+    )
+    .await;
+}
