@@ -146,8 +146,24 @@ fn update_errors_use_the_service_wording() {
         ("SET Absent.a = :one", UpdateError::InvalidPath),
         ("SET Distance.a = :one", UpdateError::InvalidPath),
         ("SET Doc.elems.x = :one", UpdateError::InvalidPath),
+        // REMOVE and DELETE need the parent, of the right kind (as recorded).
+        ("REMOVE Absent.a", UpdateError::InvalidPath),
+        ("REMOVE Absent[1]", UpdateError::InvalidPath),
+        ("REMOVE Distance.a", UpdateError::InvalidPath),
+        ("DELETE Absent.a :tags", UpdateError::InvalidPath),
+        ("DELETE Distance.a :tags", UpdateError::InvalidPath),
+        ("DELETE Doc[1] :tags", UpdateError::InvalidPath),
+        ("DELETE Doc.elems.x :tags", UpdateError::InvalidPath),
     ] {
         assert_eq!(apply(update), Err(error), "{update}");
+    }
+    // A missing leaf in a parent of the right kind changes nothing.
+    for update in [
+        "REMOVE Doc.absent",
+        "DELETE Doc.absent :tags",
+        "DELETE Absent :tags",
+    ] {
+        assert_eq!(apply(update), Ok(item_to_json(&item())), "{update}");
     }
     assert_eq!(
         UpdateError::MissingAttribute.to_string(),

@@ -120,11 +120,27 @@ fn remove(item: &mut Item, path: &Path) -> Result<(), UpdateError> {
                 l.remove(*i as usize);
             }
         }
+        // Below an attribute that does not exist, or of the wrong kind:
+        // refused (as recorded: `REMOVE y.a` without `y`).
         Ok(_) => return Err(UpdateError::InvalidPath),
-        // Removing below an attribute that does not exist changes nothing.
-        Err(_) => {}
+        Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// That `path`'s parent exists and holds its last step's kind (a map for
+/// `.name`, a list for `[i]`): what REMOVE and DELETE need even when the
+/// path itself is absent.
+fn check_parent(item: &Item, path: &Path) -> Result<(), UpdateError> {
+    let (last, init) = path.0.split_last().ok_or(UpdateError::InvalidPath)?;
+    if init.is_empty() {
+        return Ok(());
+    }
+    match (resolve(item, &Path(init.to_vec())), last) {
+        (Some(AttributeValue::M(_)), PathElem::Name(_))
+        | (Some(AttributeValue::L(_)), PathElem::Index(_)) => Ok(()),
+        _ => Err(UpdateError::InvalidPath),
+    }
 }
 
 fn union<T: Ord + Clone>(a: &mut Vec<T>, b: &[T]) {
@@ -204,8 +220,9 @@ impl Update {
             .collect::<Result<_, UpdateError>>()?;
         let mut deletes: Vec<(&Path, Option<AttributeValue>)> = Vec::new();
         for (p, v) in &self.delete {
-            if let Some(existing) = resolve(item, p) {
-                deletes.push((p, delete(existing, v)?));
+            match resolve(item, p) {
+                Some(existing) => deletes.push((p, delete(existing, v)?)),
+                None => check_parent(item, p)?,
             }
         }
         let mut out = item.clone();
