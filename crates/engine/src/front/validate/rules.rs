@@ -131,13 +131,7 @@ fn member(
                     .values()
                     .any(|x| !x.is_null() && !violations(vs, x).is_empty())
                 {
-                    let all = all_rules(vs).join(", ");
-                    push(
-                        out,
-                        Some(shown()),
-                        path,
-                        &format!("Map value must satisfy constraint: [{all}]"),
-                    );
+                    map_value_violation(out, shown(), path, vs);
                 }
             } else {
                 // A list value over its maximum is named at the map, with
@@ -148,13 +142,7 @@ fn member(
                     matches!((len, vs.max), (Some(n), Some(max)) if n as f64 > max)
                 };
                 if object.values().any(too_long) {
-                    let all = all_rules(vs).join(", ");
-                    push(
-                        out,
-                        Some(shown()),
-                        path,
-                        &format!("Map value must satisfy constraint: [{all}]"),
-                    );
+                    map_value_violation(out, shown(), path, vs);
                 }
                 for (name, item) in object.iter().filter(|(_, x)| !too_long(x)) {
                     let at = Path::Key(path, name);
@@ -171,6 +159,17 @@ fn member(
         }
         _ => {}
     }
+}
+
+/// A map's values named at the map, with every rule of the value's shape.
+fn map_value_violation(out: &mut Vec<String>, shown: String, path: &Path<'_>, value: &Shape) {
+    let all = all_rules(value).join(", ");
+    push(
+        out,
+        Some(shown),
+        path,
+        &format!("Map value must satisfy constraint: [{all}]"),
+    );
 }
 
 fn push(out: &mut Vec<String>, shown: Option<String>, path: &Path<'_>, rule: &str) {
