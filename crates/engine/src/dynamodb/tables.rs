@@ -401,8 +401,9 @@ const TABLE_LEVEL: [&str; 6] = [
     "UpdateTimeToLive",
 ];
 
-/// A table-level action's own check of its TableName (the types are checked
-/// already): present, and a name (not an ARN) of 3 to 255 characters.
+/// A table-level action's own checks before the model's (the types are
+/// checked already): its TableName present, and a name (not an ARN) of 3 to
+/// 255 characters; UpdateTimeToLive's attribute name not empty.
 pub(super) fn check_name_given(action: &str, body: &Json) -> Result<(), ApiError> {
     if !TABLE_LEVEL.contains(&action) {
         return Ok(());
@@ -419,6 +420,15 @@ pub(super) fn check_name_given(action: &str, body: &Json) -> Result<(), ApiError
     if !name.starts_with("arn:") && !(3..=255).contains(&length) {
         return Err(validation(
             "TableName must be at least 3 characters long and at most 255 characters long",
+        ));
+    }
+    // UpdateTimeToLive words an empty attribute name its own way too.
+    let ttl_name = body
+        .pointer("/TimeToLiveSpecification/AttributeName")
+        .and_then(Json::as_str);
+    if action == "UpdateTimeToLive" && ttl_name == Some("") {
+        return Err(validation(
+            "TimeToLiveSpecification.AttributeName must be non empty",
         ));
     }
     Ok(())

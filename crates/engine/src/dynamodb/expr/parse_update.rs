@@ -185,9 +185,11 @@ impl Parser<'_, '_> {
         Ok((path, value))
     }
 
-    fn update_clauses(&mut self) -> PResult<Update> {
+    /// The update, and the paths it writes in the order of the text.
+    fn update_clauses(&mut self) -> PResult<(Update, Vec<Path>)> {
         let mut update = Update::default();
         let mut seen: Vec<String> = Vec::new();
+        let mut written: Vec<Path> = Vec::new();
         loop {
             let clause = match self.peek() {
                 Tok::Ident(w)
@@ -213,11 +215,24 @@ impl Parser<'_, '_> {
                         let path = self.parse_path()?;
                         self.expect_sym("=")?;
                         let value = self.set_value()?;
+                        written.push(path.clone());
                         update.set.push((path, value));
                     }
-                    "REMOVE" => update.remove.push(self.parse_path()?),
-                    "ADD" => update.add.push(self.path_value("ADD")?),
-                    _ => update.delete.push(self.path_value("DELETE")?),
+                    "REMOVE" => {
+                        let path = self.parse_path()?;
+                        written.push(path.clone());
+                        update.remove.push(path);
+                    }
+                    "ADD" => {
+                        let (path, value) = self.path_value("ADD")?;
+                        written.push(path.clone());
+                        update.add.push((path, value));
+                    }
+                    _ => {
+                        let (path, value) = self.path_value("DELETE")?;
+                        written.push(path.clone());
+                        update.delete.push((path, value));
+                    }
                 }
                 if !self.is_sym(",") {
                     break;
@@ -225,7 +240,7 @@ impl Parser<'_, '_> {
                 self.advance();
             }
             if *self.peek() == Tok::Eof {
-                return Ok(update);
+                return Ok((update, written));
             }
         }
     }
@@ -241,8 +256,9 @@ pub(crate) fn parse_update(ctx: &mut Context, text: &str) -> Result<Update, Expr
         return Err(invalid("The expression can not be empty;".into()));
     }
     let mut p = Parser::new(ctx, text);
-    let update = p.update_clauses().map_err(|e| invalid(e.0))?;
-    let targets: Vec<&Path> = update.targets().collect();
+    let (update, written) = p.update_clauses().map_err(|e| invalid(e.0))?;
+    // Conflicts name the paths in the order of the text (as recorded).
+    let targets: Vec<&Path> = written.iter().collect();
     check_paths(&mut p, &targets);
     let order = [
         Cat::Reserved,

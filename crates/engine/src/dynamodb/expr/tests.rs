@@ -269,6 +269,8 @@ fn update_expressions_parse_and_check() {
         ("SET a = :n REMOVE a", "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a]"),
         ("SET a.b = :n, a.b.c = :n", "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a, b, c]"),
         ("SET a.b = :n, a[1] = :n", "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a, [1]]"),
+        // Named in the order of the text, whatever the clauses.
+        ("REMOVE a.c SET a[1] = :n", "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, c], path two: [a, [1]]"),
         ("ADD a :s", "Incorrect operand type for operator or function; operator: ADD, operand type: STRING"),
         ("DELETE a :n", "Incorrect operand type for operator or function; operator: DELETE, operand type: NUMBER"),
         ("SET a = :s + :n", "Incorrect operand type for operator or function; operator or function: +, operand type: S"),

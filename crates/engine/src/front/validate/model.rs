@@ -384,10 +384,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
 
 /// The order in which the service lists an enum's values where it is not the
 /// model's: DynamoDB's `ScalarAttributeType` is `[B, N, S]` in its messages
-/// (the model lists S, N, B), as recorded by dynalite's suite and by tests of
-/// today's service.
+/// (the model lists S, N, B) and `ProjectionType` `[ALL, INCLUDE,
+/// KEYS_ONLY]`, as recorded by dynalite's suite (and the first by a newer
+/// suite); other enums keep the model's order, as recorded too.
 fn service_order(shape: &str, mut set: Vec<String>) -> Vec<String> {
-    if shape == "ScalarAttributeType" {
+    if ["ScalarAttributeType", "ProjectionType"].contains(&shape) {
         set.sort();
     }
     set

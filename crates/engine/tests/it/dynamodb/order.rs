@@ -27,6 +27,13 @@ async fn table_level_actions_check_their_table_name_first() {
             invalid(&url, action, json!({"TableName": name}), length).await;
         }
     }
+    invalid(
+        &url,
+        "UpdateTimeToLive",
+        json!({"TableName": "abc", "TimeToLiveSpecification": {"AttributeName": "", "Enabled": true}}),
+        "TimeToLiveSpecification.AttributeName must be non empty",
+    )
+    .await;
     // The item actions keep the model's checks only.
     super::conformance::refused(
         &url,
@@ -244,6 +251,17 @@ async fn an_attribute_type_outside_its_enum_lists_b_n_s() {
         json!({"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "b", "AttributeType": "SS"}],
                "KeySchema": [{"KeyType": "HASH", "AttributeName": "b"}], "BillingMode": "PAY_PER_REQUEST"}),
         "1 validation error detected: Value 'SS' at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]",
+    )
+    .await;
+    // So are projection types, sorted; other enums keep the model's order.
+    invalid(
+        &e.url(),
+        "CreateTable",
+        json!({"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "b", "AttributeType": "S"}],
+               "KeySchema": [{"KeyType": "HASH", "AttributeName": "b"}], "BillingMode": "PAY_PER_REQUEST",
+               "GlobalSecondaryIndexes": [{"IndexName": "abc", "KeySchema": [{"KeyType": "HASH", "AttributeName": "b"}],
+                                           "Projection": {"ProjectionType": "abc"}}]}),
+        "1 validation error detected: Value 'abc' at 'globalSecondaryIndexes.1.member.projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]",
     )
     .await;
 }
