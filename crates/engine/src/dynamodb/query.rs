@@ -280,6 +280,7 @@ impl Service {
         let forward = forward || !is_query;
         let limit = req.get("Limit").and_then(Json::as_u64).map(|l| l as usize);
         let (mut scanned, mut bytes) = (0usize, 0usize);
+        let mut fetched_bytes = 0usize;
         let mut last = None;
         let mut failed = None;
         // Items go out as stored when nothing needs them decoded.
@@ -344,7 +345,10 @@ impl Service {
                         .key_of(&meta.key_attrs(&item), true)
                         .map(|k| self.store.get(&k))
                     {
-                        Ok(Ok(Some(full))) => item = full,
+                        Ok(Ok(Some(full))) => {
+                            fetched_bytes += item_size(&full);
+                            item = full;
+                        }
                         Ok(Err(e)) => {
                             failed = Some(ApiError::from(e));
                             return false;
@@ -373,11 +377,16 @@ impl Service {
         if let Some(e) = failed {
             return Err(e);
         }
-        let used = Consumed::read(
+        let mut used = Consumed::read(
             &meta,
             index.as_ref().map(|i| i.name.as_str()),
             read_units(bytes, consistent),
         );
+        // What a local index fetched from the table is read from the table
+        // too, rounded up over all of it (as recorded).
+        if fetched_bytes > 0 {
+            used.table += read_units(fetched_bytes, consistent);
+        }
         self.consume(&meta, &used, false);
         let mut out = json!({"Count": count, "ScannedCount": scanned});
         capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);

@@ -302,3 +302,47 @@ async fn an_update_is_checked_against_the_index_keys_before_and_after_it_runs() 
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_local_index_query_pays_for_what_it_fetches_from_the_table() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let defs: Vec<serde_json::Value> = ["a", "b", "d"]
+        .iter()
+        .map(|n| json!({"AttributeName": n, "AttributeType": "S"}))
+        .collect();
+    ok(
+        &url,
+        "CreateTable",
+        json!({
+            "TableName": "fetch", "AttributeDefinitions": defs, "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"}],
+            "LocalSecondaryIndexes": [{"IndexName": "lsi",
+                "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "d", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+        }),
+    )
+    .await;
+    for b in ["1", "2"] {
+        let item =
+            json!({"a": {"S": "k"}, "b": {"S": b}, "d": {"S": b}, "e": {"S": "x".repeat(3000)}});
+        ok(&url, "PutItem", json!({"TableName": "fetch", "Item": item})).await;
+    }
+    let out = ok(
+        &url,
+        "Query",
+        json!({"TableName": "fetch", "IndexName": "lsi", "Select": "ALL_ATTRIBUTES", "ConsistentRead": true,
+               "KeyConditionExpression": "a = :k", "ExpressionAttributeValues": {":k": {"S": "k"}},
+               "ReturnConsumedCapacity": "INDEXES"}),
+    )
+    .await;
+    assert_eq!(out["Count"], 2);
+    // The index's entries: 1 unit; the two fetched items (~6 KB): 2.
+    let used = &out["ConsumedCapacity"];
+    assert_eq!(used["Table"]["CapacityUnits"], 2.0, "{used}");
+    assert_eq!(
+        used["LocalSecondaryIndexes"]["lsi"]["CapacityUnits"], 1.0,
+        "{used}"
+    );
+    assert_eq!(used["CapacityUnits"], 3.0, "{used}");
+}
