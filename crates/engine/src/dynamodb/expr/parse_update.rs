@@ -80,6 +80,13 @@ impl Parser<'_, '_> {
                 self.expect_sym(")")?;
                 Ok(self.update_function(&name, args))
             }
+            // A parenthesised operand: `(c[1]) + (b.a)`.
+            Tok::Sym(s) if s == "(" => {
+                self.advance();
+                let op = self.update_operand()?;
+                self.expect_sym(")")?;
+                Ok(op)
+            }
             // A clause's keyword cannot be an operand (`SET a = set`).
             Tok::Ident(name)
                 if ["SET", "REMOVE", "ADD", "DELETE"]
@@ -140,6 +147,25 @@ impl Parser<'_, '_> {
     }
 
     fn set_value(&mut self) -> PResult<SetValue> {
+        // `(b + c)` whole, up to the next action: the same value.
+        if self.is_sym("(") {
+            if let Some(close) = self.matching_paren(self.pos) {
+                let ends = match &self.toks[(close + 1).min(self.toks.len() - 1)].tok {
+                    Tok::Eof => true,
+                    Tok::Sym(s) => s == ",",
+                    Tok::Ident(w) => ["SET", "REMOVE", "ADD", "DELETE"]
+                        .iter()
+                        .any(|k| k.eq_ignore_ascii_case(w)),
+                    _ => false,
+                };
+                if ends {
+                    self.advance();
+                    let value = self.set_value()?;
+                    self.expect_sym(")")?;
+                    return Ok(value);
+                }
+            }
+        }
         let a = self.update_operand()?;
         let op = if self.is_sym("+") {
             "+"

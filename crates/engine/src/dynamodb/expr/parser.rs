@@ -325,7 +325,7 @@ impl<'a, 'c> Parser<'a, 'c> {
     }
 
     /// Index of the `)` matching the `(` at token `open`.
-    fn matching_paren(&self, open: usize) -> Option<usize> {
+    pub(crate) fn matching_paren(&self, open: usize) -> Option<usize> {
         let mut depth = 0usize;
         for (i, t) in self.toks.iter().enumerate().skip(open) {
             match &t.tok {

@@ -272,3 +272,29 @@ fn size_of_a_string_counts_characters() {
     assert_eq!(size_of(&AttributeValue::S("abÿ".into())), three);
     assert_eq!(size_of(&AttributeValue::B(b"abc".to_vec())), three);
 }
+
+#[test]
+fn parenthesised_update_values_parse_and_lists_fill_in_index_order() {
+    // Doc.elems has three elements; the new ones go past the end.
+    let out = apply(
+        "SET Doc.elems[5] = (Distance - :one), Doc.elems[3] = ((Distance) + (:one)), x = (:one)",
+    )
+    .unwrap();
+    assert_eq!(
+        out["Doc"]["M"]["elems"]["L"],
+        json!([{"S": "a"}, {"N": "7"}, {"M": {"deep": {"S": "x"}}}, {"N": "43"}, {"N": "41"}])
+    );
+    assert_eq!(out["x"], json!({"N": "1"}));
+    let mut c = ctx(&[], values());
+    for text in [
+        "SET (a = (b + c))",
+        "SET a = (b.c).d + e",
+        "SET a = (b.c)[0] + e",
+    ] {
+        let err = c.update(text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("Invalid UpdateExpression: Syntax error; "),
+            "{text}: {err}"
+        );
+    }
+}

@@ -226,6 +226,10 @@ impl Update {
             }
         }
         let mut out = item.clone();
+        // In path order, so list elements past the end are appended in index
+        // order (as recorded: SET c[4] = .., c[2] = .. on two elements).
+        let mut sets = sets;
+        sets.sort_by(|a, b| a.0.cmp(b.0));
         for (p, v) in sets {
             put(&mut out, p, v)?;
         }
@@ -236,6 +240,8 @@ impl Update {
         for p in removes {
             remove(&mut out, p)?;
         }
+        let mut adds = adds;
+        adds.sort_by(|a, b| a.0.cmp(b.0));
         for (p, v) in adds {
             put(&mut out, p, v)?;
         }
