@@ -84,15 +84,14 @@ impl IndexMeta {
 
     /// Checks the index's key attributes of an item about to be written.
     pub(crate) fn check_item(&self, item: &Item) -> Result<(), ApiError> {
+        if let Some((name, ty, actual)) = self.key_type_mismatch(item) {
+            return Err(validation(format!(
+                "One or more parameter values were invalid: Type mismatch for Index Key {name} Expected: {ty} Actual: {actual} IndexName: {}",
+                self.name
+            )));
+        }
         for (name, ty) in std::iter::once(&self.hash).chain(self.range.as_ref()) {
             let Some(v) = item.get(name) else { continue };
-            if v.type_name() != ty {
-                return Err(validation(format!(
-                    "One or more parameter values were invalid: Type mismatch for Index Key {name} Expected: {ty} Actual: {} IndexName: {}",
-                    v.type_name(),
-                    self.name
-                )));
-            }
             let empty = v.is_empty_scalar();
             if empty {
                 return Err(validation(format!(
@@ -103,6 +102,20 @@ impl IndexMeta {
             }
         }
         Ok(())
+    }
+
+    /// The first key attribute of the index `item` holds with another type:
+    /// its name, the index's type and the item's.
+    pub(crate) fn key_type_mismatch<'a>(
+        &'a self,
+        item: &Item,
+    ) -> Option<(&'a str, &'a str, &'static str)> {
+        std::iter::once(&self.hash)
+            .chain(self.range.as_ref())
+            .find_map(|(name, ty)| {
+                let actual = item.get(name)?.type_name();
+                (actual != ty).then_some((name.as_str(), ty.as_str(), actual))
+            })
     }
 
     /// Whether `attr` is stored in the index.

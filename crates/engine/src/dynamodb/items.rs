@@ -24,20 +24,20 @@ pub(super) fn item_field(req: &Map<String, Json>, field: &str) -> Result<Item, A
 }
 
 pub(super) fn check_size(item: &Item) -> Result<(), ApiError> {
-    if item_size(item) > MAX_ITEM_SIZE {
-        return Err(validation(
-            "Item size has exceeded the maximum allowed size",
-        ));
-    }
-    Ok(())
+    size_within(item, "Item size has exceeded the maximum allowed size")
 }
 
 /// [`check_size`] of an item an update made, in the service's words for it.
 pub(super) fn check_update_size(item: &Item) -> Result<(), ApiError> {
+    size_within(
+        item,
+        "Item size to update has exceeded the maximum allowed size",
+    )
+}
+
+fn size_within(item: &Item, refused: &str) -> Result<(), ApiError> {
     if item_size(item) > MAX_ITEM_SIZE {
-        return Err(validation(
-            "Item size to update has exceeded the maximum allowed size",
-        ));
+        return Err(validation(refused));
     }
     Ok(())
 }
@@ -297,12 +297,11 @@ fn check_update_keys(meta: &TableMeta, update: &Update) -> Result<(), ApiError> 
 
 /// An updated item whose index key took a type the index does not take.
 fn check_updated_index_keys(meta: &TableMeta, item: &Item) -> Result<(), ApiError> {
-    let wrong = meta.indexes.iter().any(|i| {
-        std::iter::once(&i.hash)
-            .chain(&i.range)
-            .any(|(name, ty)| item.get(name).is_some_and(|v| v.type_name() != ty))
-    });
-    if wrong {
+    if meta
+        .indexes
+        .iter()
+        .any(|i| i.key_type_mismatch(item).is_some())
+    {
         return Err(validation(
             "The update expression attempted to update the secondary index key to unsupported type",
         ));
