@@ -40,6 +40,13 @@ fn check_paths(p: &mut Parser<'_, '_>, paths: &[&Path]) {
     }
 }
 
+/// A clause's keyword (SET, REMOVE, ADD, DELETE), in any case.
+fn is_clause(word: &str) -> bool {
+    ["SET", "REMOVE", "ADD", "DELETE"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(word))
+}
+
 fn type_word(v: &AttributeValue) -> Option<&'static str> {
     Some(match v {
         AttributeValue::S(_) => "STRING",
@@ -88,13 +95,7 @@ impl Parser<'_, '_> {
                 Ok(op)
             }
             // A clause's keyword cannot be an operand (`SET a = set`).
-            Tok::Ident(name)
-                if ["SET", "REMOVE", "ADD", "DELETE"]
-                    .iter()
-                    .any(|k| name.eq_ignore_ascii_case(k)) =>
-            {
-                Err(self.error())
-            }
+            Tok::Ident(name) if is_clause(&name) => Err(self.error()),
             _ => Ok(UpdateOperand::Path(self.parse_path()?)),
         }
     }
@@ -153,9 +154,7 @@ impl Parser<'_, '_> {
                 let ends = match &self.toks[(close + 1).min(self.toks.len() - 1)].tok {
                     Tok::Eof => true,
                     Tok::Sym(s) => s == ",",
-                    Tok::Ident(w) => ["SET", "REMOVE", "ADD", "DELETE"]
-                        .iter()
-                        .any(|k| k.eq_ignore_ascii_case(w)),
+                    Tok::Ident(w) => is_clause(w),
                     _ => false,
                 };
                 if ends {
@@ -218,13 +217,7 @@ impl Parser<'_, '_> {
         let mut written: Vec<Path> = Vec::new();
         loop {
             let clause = match self.peek() {
-                Tok::Ident(w)
-                    if ["SET", "REMOVE", "ADD", "DELETE"]
-                        .iter()
-                        .any(|k| k.eq_ignore_ascii_case(w)) =>
-                {
-                    w.to_ascii_uppercase()
-                }
+                Tok::Ident(w) if is_clause(w) => w.to_ascii_uppercase(),
                 _ => return Err(self.error()),
             };
             self.advance();

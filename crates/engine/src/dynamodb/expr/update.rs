@@ -208,12 +208,12 @@ impl Update {
     /// attributes alone when there is none). The input is left untouched.
     pub fn apply(&self, item: &Item) -> Result<Item, UpdateError> {
         // Read every operand against the original item first.
-        let sets: Vec<(&Path, AttributeValue)> = self
+        let mut sets: Vec<(&Path, AttributeValue)> = self
             .set
             .iter()
             .map(|(p, v)| Ok((p, set_value(item, v)?)))
             .collect::<Result<_, UpdateError>>()?;
-        let adds: Vec<(&Path, AttributeValue)> = self
+        let mut adds: Vec<(&Path, AttributeValue)> = self
             .add
             .iter()
             .map(|(p, v)| Ok((p, add(resolve(item, p), v)?)))
@@ -228,7 +228,6 @@ impl Update {
         let mut out = item.clone();
         // In path order, so list elements past the end are appended in index
         // order (as recorded: SET c[4] = .., c[2] = .. on two elements).
-        let mut sets = sets;
         sets.sort_by(|a, b| a.0.cmp(b.0));
         for (p, v) in sets {
             put(&mut out, p, v)?;
@@ -240,7 +239,6 @@ impl Update {
         for p in removes {
             remove(&mut out, p)?;
         }
-        let mut adds = adds;
         adds.sort_by(|a, b| a.0.cmp(b.0));
         for (p, v) in adds {
             put(&mut out, p, v)?;
