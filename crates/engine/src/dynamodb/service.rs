@@ -195,7 +195,7 @@ impl Service {
         // The tagging actions look at their ResourceArn, the table-level
         // actions at their TableName, between the two steps.
         super::tags::check_arn_given(action, body)?;
-        super::tables::check_name_given(action, body)?;
+        super::tables::check_table_action(action, body)?;
         validate::check_constraints(model, action, body).map_err(refused)?;
         let ratio = self.settings.fail_call_ratio;
         if ratio > 0.0 && rand::random::<f64>() < ratio {

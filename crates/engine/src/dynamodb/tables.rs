@@ -404,7 +404,7 @@ const TABLE_LEVEL: [&str; 6] = [
 /// A table-level action's own checks before the model's (the types are
 /// checked already): its TableName present, and a name (not an ARN) of 3 to
 /// 255 characters; UpdateTimeToLive's attribute name not empty.
-pub(super) fn check_name_given(action: &str, body: &Json) -> Result<(), ApiError> {
+pub(super) fn check_table_action(action: &str, body: &Json) -> Result<(), ApiError> {
     if !TABLE_LEVEL.contains(&action) {
         return Ok(());
     }
