@@ -4,8 +4,10 @@
 //!
 //! An index entry is stored in the `index` space under table id + index
 //! number + the index's key bytes + the table's key bytes (so entries with
-//! equal index keys stay distinct and ordered by the table's key), its value
-//! the projected item. Items without the index's key attributes are not in
+//! equal index keys stay distinct), its value the projected item; with the
+//! partition tags of [`super::partition`] in tables that have them (the
+//! index key behind its partition's tag, the table key behind the tag of
+//! the whole table key, which orders entries with equal index keys). Items without the index's key attributes are not in
 //! it (sparse indexes).
 
 use serde::{Deserialize, Serialize};
@@ -330,8 +332,19 @@ impl TableMeta {
     /// The index's storage key of `item` stored under the table key `key`.
     pub(crate) fn index_key(&self, index: &IndexMeta, key: &[u8], item: &Item) -> Option<Vec<u8>> {
         let mut k = index_prefix(self.id, index.no);
+        if !self.hashed() {
+            k.extend(index.key_bytes(item)?);
+            k.extend(&key[8..]);
+            return Some(k);
+        }
+        // The index's partition tag, its key, then the tag of the whole
+        // table key (entries sharing the index's key come in that order, as
+        // the service returns them) and the table key past its own tag.
+        k.extend(super::partition::tag(item.get(&index.hash.0)?, None));
         k.extend(index.key_bytes(item)?);
-        k.extend(&key[8..]);
+        let range = self.range.as_ref().and_then(|(name, _)| item.get(name));
+        k.extend(super::partition::tag(item.get(&self.hash.0)?, range));
+        k.extend(key.get(8 + 3..)?);
         Some(k)
     }
 

@@ -16,6 +16,7 @@ mod keypaths;
 mod legacy;
 mod meta;
 pub mod number;
+mod partition;
 mod query;
 mod query_keys;
 pub(crate) mod service;

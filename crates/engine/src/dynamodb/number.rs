@@ -308,6 +308,34 @@ impl Number {
         }
     }
 
+    /// The service's own bytes of the number, the ones its partition hash
+    /// is taken of (the order of a Scan and its segments follow that hash):
+    /// an exponent byte (base 100), then the digits in pairs, each pair
+    /// stored as pair + 1, or as 101 - pair for a negative number, which
+    /// ends with 102 when shorter than 20 pairs. Zero is the byte 0x80.
+    pub fn hash_bytes(&self) -> Vec<u8> {
+        if self.is_zero() {
+            return vec![0x80];
+        }
+        // The decimal exponent of the form 0.ddd × 10^e, made even by a
+        // leading zero digit so that the digits split into base-100 pairs.
+        let exponent = self.exp + 1;
+        let pad = exponent.rem_euclid(2);
+        let mut digits = vec![0u8; pad as usize];
+        digits.extend(&self.digits);
+        let first = (exponent + pad).div_euclid(2) - 64;
+        let mut out = Vec::with_capacity(digits.len() / 2 + 3);
+        out.push(if self.negative { !first } else { first } as u8);
+        for pair in digits.chunks(2) {
+            let v = pair[0] * 10 + pair.get(1).copied().unwrap_or(0);
+            out.push(if self.negative { 101 - v } else { v + 1 });
+        }
+        if self.negative && out.len() - 1 < 20 {
+            out.push(102);
+        }
+        out
+    }
+
     /// Size as DynamoDB counts it toward the item size.
     pub fn size(&self) -> usize {
         if self.is_zero() {

@@ -11,7 +11,8 @@ use super::expr::key::{KeyCondition, KeyOp};
 use super::expr::{Context, ExprKind};
 use super::index::index_prefix;
 use super::items::item_field;
-use super::service::{expr_err, names_of, str_of, validation, values_of, Service};
+use super::partition;
+use super::service::{expr_err, names_of, str_of, validation, values_of, Service, TableMeta};
 use super::store::table_bounds;
 use super::store::Space;
 use super::value::{item_size, item_to_json, AttributeValue, Item};
@@ -35,6 +36,16 @@ pub(super) fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
 
 fn key_bytes(v: &AttributeValue) -> Vec<u8> {
     v.key_bytes().unwrap_or_default()
+}
+
+/// The key bytes of a partition key value, behind its tag in a table that
+/// has them ([`partition`]).
+fn partition_bytes(meta: &TableMeta, v: &AttributeValue) -> Vec<u8> {
+    if meta.hashed() {
+        join(&partition::tag(v, None), &key_bytes(v))
+    } else {
+        key_bytes(v)
+    }
 }
 
 fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
@@ -205,14 +216,26 @@ impl Service {
             Some(i) => i.hash.clone(),
             None => meta.hash.clone(),
         };
+        // A segment's slots of the partition hash (a parallel Scan).
+        let slots = segment
+            .zip(total)
+            .map(|(s, t)| partition::segment_slots(s, t));
         let (mut from, mut to, prefix) = match key_bounds {
-            None => (
-                Bound::Included(table_from.clone()),
-                Bound::Excluded(table_to),
-                table_from,
-            ),
+            // A segment of a table with tagged keys is one slice of them.
+            None => match slots.filter(|_| meta.hashed()) {
+                Some((lo, hi)) => (
+                    partition::slot_key(&table_from, lo).map_or(Bound::Unbounded, Bound::Included),
+                    partition::slot_key(&table_from, hi).map_or(Bound::Unbounded, Bound::Excluded),
+                    table_from,
+                ),
+                None => (
+                    Bound::Included(table_from.clone()),
+                    Bound::Excluded(table_to),
+                    table_from,
+                ),
+            },
             Some((hv, op)) => {
-                let p = join(&table_from, &key_bytes(&hv));
+                let p = join(&table_from, &partition_bytes(&meta, &hv));
                 let end = successor(&p).map_or(Bound::Unbounded, Bound::Excluded);
                 let at = |v: &AttributeValue| join(&p, &key_bytes(v));
                 let (from, to, prefix) = match op {
@@ -264,6 +287,19 @@ impl Service {
                     meta.index_key(i, &table_key, &esk).ok_or_else(invalid)?
                 }
             };
+            // A start key from another segment's slots.
+            let slot = esk
+                .get(&key_hash.0)
+                .map(|v| partition::slot(&partition::tag(v, None)));
+            if let (Some((lo, hi)), Some(slot)) = (slots, slot) {
+                if !(lo..hi).contains(&slot) {
+                    return Err(validation(format!(
+                        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: {} Segment: {}",
+                        total.unwrap_or_default(),
+                        segment.unwrap_or_default()
+                    )));
+                }
+            }
             if forward || !is_query {
                 from = Bound::Excluded(key);
             } else {
@@ -284,7 +320,8 @@ impl Service {
         let mut last = None;
         let mut failed = None;
         // Items go out as stored when nothing needs them decoded.
-        let plain = filter.is_none() && projection.is_none() && !fetch && segment.is_none();
+        let by_slot = slots.filter(|_| !meta.hashed());
+        let plain = filter.is_none() && projection.is_none() && !fetch && by_slot.is_none();
         let counting = select == "COUNT";
         let mut raw: Vec<u8> = Vec::new();
         let mut count = 0usize;
@@ -329,9 +366,12 @@ impl Service {
                         return false;
                     }
                 };
-                if let (Some(s), Some(t)) = (segment, total) {
-                    let hk = item.get(&key_hash.0).map(key_bytes).unwrap_or_default();
-                    if u64::from(crc32fast::hash(&hk)) % t != s {
+                // Plain keys: the segment's items found by their tag.
+                if let Some((lo, hi)) = by_slot {
+                    let slot = item
+                        .get(&key_hash.0)
+                        .map(|v| partition::slot(&partition::tag(v, None)));
+                    if !slot.is_some_and(|s| (lo..hi).contains(&s)) {
                         return true;
                     }
                 }

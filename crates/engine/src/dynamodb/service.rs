@@ -55,6 +55,11 @@ pub(crate) struct TableMeta {
     /// LastIncreaseDateTime, LastDecreaseDateTime and the decreases today.
     #[serde(default)]
     pub throughput_log: super::updating::ThroughputLog,
+    /// How its storage keys are laid out: 0 plain (tables created before
+    /// 2026-12-03), [`HASHED_LAYOUT`](super::partition::HASHED_LAYOUT) with
+    /// the partition tag ([`super::partition`]).
+    #[serde(default)]
+    pub key_layout: u8,
 }
 
 /// What the service needs of the engine's configuration.
@@ -398,6 +403,9 @@ impl TableMeta {
                 } else {
                     "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
                 }));
+            }
+            if self.hashed() && name == &self.hash.0 {
+                key.extend(super::partition::tag(v, None));
             }
             key.extend(v.key_bytes().ok_or_else(mismatch)?);
         }

@@ -266,6 +266,7 @@ impl Service {
             deleting_indexes: Vec::new(),
             updating: None,
             throughput_log: Default::default(),
+            key_layout: super::partition::HASHED_LAYOUT,
             indexes: indexes
                 .into_iter()
                 .map(|mut i| {

@@ -1,7 +1,9 @@
 //! The order of the service's checks where dynalite's suite recorded it:
 //! a table-level action's own TableName checks, every expression of a Query
 //! read before its key condition's shape, Scan's segments before its
-//! expressions, and Scan's start key on an index before its Select.
+//! expressions, Scan's start key on an index before its Select and a start
+//! key from another segment before the filter's key paths; and the order of
+//! index entries that share their index key.
 
 use serde_json::json;
 
@@ -148,6 +150,78 @@ async fn a_scan_checks_segments_before_expressions_and_an_index_start_key_before
         json!({"TableName": "range", "IndexName": "global", "ExclusiveStartKey": {"a": s("1"), "b": s("1"), "c": s("1"), "d": s("1")}}),
     )
     .await;
+    // A start key must belong to the segment (the partition hash's slots),
+    // checked before the filter's key paths. "2" is in the first half of
+    // the slots, "hello" in the second.
+    let segment = |segment: u32, start: &str| json!({"TableName": "hash", "Segment": segment, "TotalSegments": 2, "FilterExpression": "attribute_exists(a.b.c)", "ExclusiveStartKey": {"a": s(start)}});
+    invalid(
+        &url,
+        "Scan",
+        segment(1, "2"),
+        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: 1",
+    )
+    .await;
+    invalid(
+        &url,
+        "Scan",
+        segment(0, "hello"),
+        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: 0",
+    )
+    .await;
+    invalid(
+        &url,
+        "Scan",
+        segment(0, "2"),
+        "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: a",
+    )
+    .await;
+}
+
+/// Index entries with equal index keys come in the order of the hash of
+/// their table key, as dynalite's suite recorded a Query of a global index.
+#[tokio::test]
+async fn equal_index_keys_come_in_the_order_of_the_table_keys_hash() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let s = |v: &str| json!({"S": v});
+    let keys = [
+        ("a", "a"),
+        ("b", "a"),
+        ("c", "a"),
+        ("c", "b"),
+        ("d", "a"),
+        ("d", "b"),
+    ];
+    for (a, b) in keys {
+        let item = json!({"a": s(a), "b": s(b), "c": s("same"), "d": s("a")});
+        ok(&url, "PutItem", json!({"TableName": "range", "Item": item})).await;
+    }
+    let answer = ok(
+        &url,
+        "Query",
+        json!({
+            "TableName": "range",
+            "IndexName": "global",
+            "KeyConditionExpression": "c = :c",
+            "ExpressionAttributeValues": {":c": s("same")},
+            "ExclusiveStartKey": {"a": s("a"), "b": s("a"), "c": s("same"), "d": s("a")},
+        }),
+    )
+    .await;
+    let order: Vec<String> = answer["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}{}",
+                i["a"]["S"].as_str().unwrap(),
+                i["b"]["S"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(order, ["da", "ba", "ca", "db", "cb"]);
 }
 
 #[tokio::test]
