@@ -3,14 +3,17 @@
 //! backend when the engine has no data dir.
 //!
 //! Five redb tables: `meta` (table name → table description as JSON),
-//! `items` (table id, 8 bytes big-endian + partition key bytes + sort key
-//! bytes, from [`AttributeValue::key_bytes`] → the item as DynamoDB JSON),
+//! `items` (table id, 8 bytes big-endian + the partition key's hash tag,
+//! 3 bytes, in tables created since 2026-12-03 (`super::partition`) +
+//! partition key bytes + sort key bytes, from [`AttributeValue::key_bytes`]
+//! → the item as DynamoDB JSON),
 //! `index` (table id + index number, 4 bytes + the index's key bytes + the
 //! table's key bytes → the projected item), `expiry` (table id + TTL
 //! seconds, 8 bytes + the item's storage key → nothing) and `stats` (table
 //! id and index number, 0 for the table → item count and bytes, 8 bytes
 //! each, kept in the same transactions as the items).
-//! Key bytes sort as the service sorts keys, so a Query is one range scan.
+//! Key bytes sort as the service sorts keys, so a Query is one range scan,
+//! and a Scan (or one of its segments) too.
 //! A write group is durable once its frame of the write journal is synced
 //! (`journal.log`, [`journal`]), before the request is answered; the
 //! B-tree is committed with immediate durability (fsync) at checkpoints.
