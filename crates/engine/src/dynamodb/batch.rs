@@ -8,88 +8,134 @@ use super::capacity::{self, read_units, Consumed};
 use super::expr::Projection;
 use super::items::check_size;
 use super::legacy;
-use super::service::{validation, value_err, KeyGiven, Service, TableMeta};
+use super::service::{str_of, validation, value_err, KeyGiven, Service, TableMeta};
+use super::typed::{BatchWrite, Write};
 use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
 
-/// One write of a BatchWriteItem.
-struct Write<'a> {
+/// One write of a BatchWriteItem, located.
+struct Located<'a> {
     table: &'a str,
     key: Vec<u8>,
-    put: Option<Item>,
-    /// The request as sent, for UnprocessedItems.
-    request: &'a Json,
+    write: &'a Write,
+}
+
+impl Write {
+    fn item(&self) -> &Item {
+        match self {
+            Write::Put(item) | Write::Delete(item) => item,
+        }
+    }
+
+    fn put(&self) -> Option<&Item> {
+        match self {
+            Write::Put(item) => Some(item),
+            Write::Delete(_) => None,
+        }
+    }
+
+    /// The write as UnprocessedItems lists it.
+    fn to_json(&self) -> Json {
+        match self {
+            Write::Put(item) => json!({"PutRequest": {"Item": item_to_json(item)}}),
+            Write::Delete(key) => json!({"DeleteRequest": {"Key": item_to_json(key)}}),
+        }
+    }
+}
+
+/// A BatchWriteItem read the general way: each write's values and size are
+/// checked in the request's order (the service's), before any table is
+/// looked up.
+fn read_batch_write(req: &Map<String, Json>) -> Result<BatchWrite, ApiError> {
+    let empty = Map::new();
+    let tables = req
+        .get("RequestItems")
+        .and_then(Json::as_object)
+        .unwrap_or(&empty);
+    let mut out = BatchWrite {
+        tables: Vec::new(),
+        return_consumed: str_of(req, "ReturnConsumedCapacity").map(str::to_string),
+    };
+    for (table, requests) in tables {
+        let mut writes = Vec::new();
+        for r in requests.as_array().into_iter().flatten() {
+            let (put, key_json) = match (r.get("PutRequest"), r.get("DeleteRequest")) {
+                (Some(p), None) => (true, &p["Item"]),
+                (None, Some(d)) => (false, &d["Key"]),
+                _ => {
+                    return Err(validation(
+                        "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+                    ))
+                }
+            };
+            let item = item_from_json(key_json).map_err(value_err)?;
+            writes.push(if put {
+                check_size(&item)?;
+                Write::Put(item)
+            } else {
+                Write::Delete(item)
+            });
+        }
+        out.tables.push((table.clone(), writes));
+    }
+    Ok(out)
 }
 
 impl Service {
     pub(super) fn batch_write_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
-        let empty = Map::new();
-        let tables = req
-            .get("RequestItems")
-            .and_then(Json::as_object)
-            .unwrap_or(&empty);
-        // The request's own checks (values, item sizes) come before any
-        // table is looked up, as the service checks.
-        let mut parsed = Vec::new();
-        for (table, requests) in tables {
-            for r in requests.as_array().into_iter().flatten() {
-                let (put, key_json) = match (r.get("PutRequest"), r.get("DeleteRequest")) {
-                    (Some(p), None) => (true, &p["Item"]),
-                    (None, Some(d)) => (false, &d["Key"]),
-                    _ => {
-                        return Err(validation(
-                            "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
-                        ))
-                    }
-                };
-                let item = item_from_json(key_json).map_err(value_err)?;
-                if put {
-                    check_size(&item)?;
-                }
-                parsed.push((table, r, put, item));
+        let request = read_batch_write(req)?;
+        self.write_batch(&request)
+    }
+
+    /// Writes a BatchWriteItem read either way (the general way, or
+    /// straight from the body by [`super::typed::batch_write`]).
+    pub(super) fn write_batch(&self, request: &BatchWrite) -> Result<Json, ApiError> {
+        let all = || {
+            request
+                .tables
+                .iter()
+                .flat_map(|(t, ws)| ws.iter().map(move |w| (t.as_str(), w)))
+        };
+        for (_, w) in all() {
+            if let Some(item) = w.put() {
+                check_size(item)?;
             }
         }
         let mut writes = Vec::new();
         let mut seen = BTreeSet::new();
         // Each table's description, looked up once.
         let mut metas: BTreeMap<&str, TableMeta> = BTreeMap::new();
-        for (table, r, put, item) in parsed {
-            if !metas.contains_key(table.as_str()) {
+        for (table, write) in all() {
+            if !metas.contains_key(table) {
                 metas.insert(table, self.table(table)?);
             }
-            let meta = &metas[table.as_str()];
-            let given = if put {
-                KeyGiven::BatchItem
-            } else {
-                KeyGiven::Key
+            let meta = &metas[table];
+            let given = match write {
+                Write::Put(_) => KeyGiven::BatchItem,
+                Write::Delete(_) => KeyGiven::Key,
             };
-            let key = meta.key_given(&item, given)?;
-            if put {
-                meta.check_indexes(&item)?;
+            let key = meta.key_given(write.item(), given)?;
+            if let Some(item) = write.put() {
+                meta.check_indexes(item)?;
             }
-            if !seen.insert((table.as_str(), key.clone())) {
+            if !seen.insert((table, key.clone())) {
                 return Err(validation("Provided list of item keys contains duplicates"));
             }
-            writes.push(Write {
-                table,
-                key,
-                put: put.then_some(item),
-                request: r,
-            });
+            writes.push(Located { table, key, write });
         }
         // The engine's fault injection: a share of the writes left
         // unprocessed; with limits enforced, the writes to a table whose
         // throughput is used up too (all of them: the service's error).
         let ratio = self.settings.fail_entry_ratio;
         let mut throttled = None;
-        let (skipped, done): (Vec<Write>, Vec<Write>) = writes.into_iter().partition(|w| {
+        let (skipped, done): (Vec<Located>, Vec<Located>) = writes.into_iter().partition(|w| {
             if ratio > 0.0 && rand::random::<f64>() < ratio {
                 return true;
             }
             // Taken at once (from the new item's size) so that the writes
             // of one batch share what is left.
             let meta = &metas[w.table];
-            let estimate = Consumed::write(meta, &w.key, None, w.put.as_ref());
+            let estimate = Consumed::write(meta, &w.key, None, w.write.put());
             match self.take(meta, &estimate) {
                 Ok(()) => false,
                 Err(e) => {
@@ -107,7 +153,7 @@ impl Service {
                 let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
                 for write in &done {
                     let meta = &metas[write.table];
-                    let new = write.put.as_ref();
+                    let new = write.write.put();
                     let c = if meta.is_plain() {
                         let old = meta.apply_plain(w, &write.key, new)?;
                         Consumed::write_plain(old.unwrap_or(0), new.map_or(0, item_size))
@@ -129,11 +175,12 @@ impl Service {
                 .or_insert_with(|| json!([]))
                 .as_array_mut()
             {
-                list.push(write.request.clone());
+                list.push(write.write.to_json());
             }
         }
         let mut out = json!({ "UnprocessedItems": unprocessed });
-        capacity::attach_list(&mut out, capacity::report_of(req), &used);
+        let report = capacity::report_named(request.return_consumed.as_deref());
+        capacity::attach_list(&mut out, report, &used);
         Ok(out)
     }
 

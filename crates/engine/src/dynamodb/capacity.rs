@@ -127,7 +127,12 @@ pub(crate) enum Report {
 }
 
 pub(crate) fn report_of(req: &Map<String, Json>) -> Report {
-    match str_of(req, "ReturnConsumedCapacity") {
+    report_named(str_of(req, "ReturnConsumedCapacity"))
+}
+
+/// The report a ReturnConsumedCapacity of `name` asks for.
+pub(crate) fn report_named(name: Option<&str>) -> Report {
+    match name {
         Some("TOTAL") => Report::Total,
         Some("INDEXES") => Report::Indexes,
         _ => Report::None,

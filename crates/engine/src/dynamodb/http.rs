@@ -49,6 +49,19 @@ async fn dispatch(
     request: &auth::Request<'_>,
 ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
     let body = request.body;
+    // The workshop's hot path: a BatchWriteItem in the plain valid form,
+    // read without a JSON tree (anything else goes the general way below).
+    if action == "BatchWriteItem" {
+        if let Some(batch) = super::typed::batch_write(body) {
+            auth::check(
+                &service.settings.auth,
+                auth::DYNAMODB,
+                request,
+                now(&service),
+            )?;
+            return blocking(move || service.call_batch_write(&batch)).await;
+        }
+    }
     // In the service's order (as recorded): a body that is not JSON (a bare
     // SerializationException), an unknown action, the signature, then no
     // body at all (bare again: the SDKs send `{}` for an empty input).
@@ -66,18 +79,31 @@ async fn dispatch(
             "Start of structure or map found where not expected",
         ));
     }
-    let now = std::time::UNIX_EPOCH
-        + std::time::Duration::from_millis(service.settings.clock.now_millis());
-    auth::check(&service.settings.auth, auth::DYNAMODB, request, now)?;
+    auth::check(
+        &service.settings.auth,
+        auth::DYNAMODB,
+        request,
+        now(&service),
+    )?;
     let Some(value) = value else {
         return Err(err(Code::SerializationException, ""));
     };
-    let result = tokio::task::spawn_blocking(move || service.call(&action, &value))
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "dynamodb action panicked");
-            Err(internal("internal error"))
-        });
+    blocking(move || service.call(&action, &value)).await
+}
+
+/// The engine's clock as a time.
+fn now(service: &Service) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(service.settings.clock.now_millis())
+}
+
+/// Runs an action off the async threads (it reads and writes the store).
+async fn blocking(
+    call: impl FnOnce() -> Result<(Json, Option<Vec<u8>>), ApiError> + Send + 'static,
+) -> Result<(Json, Option<Vec<u8>>), ApiError> {
+    let result = tokio::task::spawn_blocking(call).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "dynamodb action panicked");
+        Err(internal("internal error"))
+    });
     if let Err(e) = &result {
         tracing::debug!(code = e.code.as_str(), message = %e.message, "dynamodb request failed");
     }

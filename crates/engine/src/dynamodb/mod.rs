@@ -26,6 +26,7 @@ mod tables;
 mod tags;
 mod transact;
 mod ttl;
+mod typed;
 mod updating;
 pub mod value;
 

@@ -202,15 +202,7 @@ impl Service {
         super::tags::check_arn_given(action, body)?;
         super::tables::check_table_action(action, body)?;
         validate::check_constraints(model, action, body).map_err(refused)?;
-        let ratio = self.settings.fail_call_ratio;
-        if ratio > 0.0 && rand::random::<f64>() < ratio {
-            return Err(ApiError {
-                status: 500,
-                code: Code::InternalServerError,
-                message: "Internal server error".into(),
-                details: None,
-            });
-        }
+        self.inject_call_failure()?;
         self.housekeeping();
         let empty = Map::new();
         let req = body.as_object().unwrap_or(&empty);
@@ -227,6 +219,33 @@ impl Service {
             obj.retain(|_, v| !v.is_null());
         }
         Ok((out, items))
+    }
+
+    /// A BatchWriteItem read straight from its body
+    /// ([`super::typed::batch_write`]): what that reader accepts passes the
+    /// model's checks, the rest goes as in [`Service::call`].
+    pub(crate) fn call_batch_write(
+        &self,
+        request: &super::typed::BatchWrite,
+    ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
+        self.inject_call_failure()?;
+        self.housekeeping();
+        Ok((self.write_batch(request)?, None))
+    }
+
+    /// The engine's fault injection: a share of calls fail as the
+    /// service's internal errors do.
+    fn inject_call_failure(&self) -> Result<(), ApiError> {
+        let ratio = self.settings.fail_call_ratio;
+        if ratio > 0.0 && rand::random::<f64>() < ratio {
+            return Err(ApiError {
+                status: 500,
+                code: Code::InternalServerError,
+                message: "Internal server error".into(),
+                details: None,
+            });
+        }
+        Ok(())
     }
 
     fn act(&self, action: &str, req: &Map<String, Json>) -> Result<Json, ApiError> {
