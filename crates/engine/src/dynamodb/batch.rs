@@ -9,6 +9,7 @@ use super::expr::Projection;
 use super::items::check_size;
 use super::legacy;
 use super::service::{str_of, validation, value_err, KeyGiven, Service, TableMeta};
+use super::store::encode;
 use super::typed::{BatchWrite, Write};
 use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
@@ -147,16 +148,29 @@ impl Service {
         if let (true, Some(e)) = (done.is_empty(), throttled) {
             return Err(e);
         }
+        // The items of tables without indexes or TTL are encoded before the
+        // write group's turn, beside the other requests' work.
+        let encoded = done
+            .iter()
+            .map(|w| match w.write.put() {
+                Some(item) if metas[w.table].is_plain() => encode(item).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
         if !done.is_empty() {
             used = self.store.write::<_, ApiError>(|w| {
                 let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
-                for write in &done {
+                for (write, bytes) in done.iter().zip(&encoded) {
                     let meta = &metas[write.table];
                     let new = write.write.put();
                     let c = if meta.is_plain() {
+                        let new = new.zip(bytes.as_deref());
                         let old = meta.apply_plain(w, &write.key, new)?;
-                        Consumed::write_plain(old.unwrap_or(0), new.map_or(0, item_size))
+                        Consumed::write_plain(
+                            old.unwrap_or(0),
+                            new.map_or(0, |(i, _)| item_size(i)),
+                        )
                     } else {
                         let old = w.get(&write.key)?;
                         let c = Consumed::write(meta, &write.key, old.as_ref(), new);

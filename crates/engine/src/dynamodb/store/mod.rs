@@ -303,11 +303,10 @@ impl Store {
                 open.tx = Some(self.db.begin_write().map_err(db_err)?);
                 journal::begin(&mut open.ops);
             }
-            let mut w = Writer {
-                tx: open.tx.as_ref().expect("opened above"),
-                deltas: std::collections::BTreeMap::new(),
-                ops: self.journaled.then_some(&mut open.ops),
-            };
+            let mut w = Writer::new(
+                open.tx.as_ref().expect("opened above"),
+                self.journaled.then_some(&mut open.ops),
+            );
             let out = f(&mut w)?;
             w.flush_stats()?;
             (out, open.group)
