@@ -1,10 +1,14 @@
-//! Stored items read straight from their DynamoDB JSON into [`Item`]s,
-//! without a JSON tree in between (GetItem, a Query or Scan that filters or
-//! projects, and every write that needs the old item read them). Stored JSON was written by the engine
-//! ([`AttributeValue`]'s `Serialize`), so this reader accepts exactly that
-//! form: one data type per value, canonical numbers. Anything else is an
-//! error, which the store reports as a damaged record; requests are read by
-//! [`AttributeValue::from_json`], with the service's checks.
+//! DynamoDB JSON read straight into [`Item`]s, without a JSON tree in
+//! between: stored items (GetItem, a Query or Scan that filters or
+//! projects, and every write that needs the old item read them) and the
+//! items of a BatchWriteItem in its plain form ([`super::typed`]). It reads
+//! only valid items in the plain form: one data type per value, valid
+//! numbers and base64, sets neither empty nor with a value twice, NULL
+//! `true`, attribute names neither empty, too long nor given twice. Anything
+//! else is an error: for a stored item the store reports a damaged record
+//! (the engine wrote it with [`AttributeValue`]'s `Serialize`); a request
+//! is then read the general way, [`AttributeValue::from_json`], with the
+//! service's checks and words.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,8 +27,11 @@ pub(crate) fn item_from_slice(json: &[u8]) -> Option<Item> {
     Some(item)
 }
 
+/// The longest attribute name (the model's `AttributeName`).
+const MAX_ATTRIBUTE_NAME: usize = 65535;
+
 /// An item: attribute name → value.
-struct ItemSeed;
+pub(crate) struct ItemSeed;
 
 impl<'de> DeserializeSeed<'de> for ItemSeed {
     type Value = Item;
@@ -44,8 +51,13 @@ impl<'de> Visitor<'de> for ItemSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
         let mut item = BTreeMap::new();
         while let Some(name) = map.next_key::<String>()? {
+            if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME {
+                return Err(de::Error::custom("an attribute name empty or too long"));
+            }
             let value = map.next_value_seed(ValueSeed)?;
-            item.insert(name, value);
+            if item.insert(name, value).is_some() {
+                return Err(de::Error::custom("an attribute name given twice"));
+            }
         }
         Ok(item)
     }
@@ -78,21 +90,35 @@ impl<'de> Visitor<'de> for ValueSeed {
             Tag::N => AttributeValue::N(map.next_value::<StoredNumber>()?.0),
             Tag::B => AttributeValue::B(map.next_value::<StoredBinary>()?.0),
             Tag::Bool => AttributeValue::Bool(map.next_value()?),
-            Tag::Null => {
-                map.next_value::<de::IgnoredAny>()?;
-                AttributeValue::Null
-            }
+            Tag::Null => match map.next_value()? {
+                true => AttributeValue::Null,
+                false => return Err(de::Error::custom("NULL false")),
+            },
             Tag::M => AttributeValue::M(map.next_value_seed(ItemSeed)?),
             Tag::L => AttributeValue::L(inner(map.next_value::<Vec<StoredValue>>()?, |v| v.0)),
-            Tag::Ss => AttributeValue::Ss(map.next_value()?),
-            Tag::Ns => AttributeValue::Ns(inner(map.next_value::<Vec<StoredNumber>>()?, |n| n.0)),
-            Tag::Bs => AttributeValue::Bs(inner(map.next_value::<Vec<StoredBinary>>()?, |b| b.0)),
+            Tag::Ss => AttributeValue::Ss(set(map.next_value()?)?),
+            Tag::Ns => {
+                AttributeValue::Ns(set(inner(map.next_value::<Vec<StoredNumber>>()?, |n| n.0))?)
+            }
+            Tag::Bs => {
+                AttributeValue::Bs(set(inner(map.next_value::<Vec<StoredBinary>>()?, |b| b.0))?)
+            }
         };
         if map.next_key::<de::IgnoredAny>()?.is_some() {
             return Err(de::Error::custom("an attribute value with two types"));
         }
         Ok(value)
     }
+}
+
+/// A set: neither empty nor with a value twice.
+fn set<T: Ord, E: de::Error>(values: Vec<T>) -> Result<Vec<T>, E> {
+    let mut sorted: Vec<&T> = values.iter().collect();
+    sorted.sort();
+    if values.is_empty() || sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(E::custom("a set empty or with a value twice"));
+    }
+    Ok(values)
 }
 
 /// The values inside newtypes (collected in place: same layout).
@@ -217,6 +243,11 @@ mod tests {
             r#"{"a": {"B": "!!"}}"#,
             r#"{"a": {"S": "x"}} trailing"#,
             r#"[1]"#,
+            r#"{"a": {"NULL": false}}"#,
+            r#"{"a": {"SS": []}}"#,
+            r#"{"a": {"NS": ["1", "1.0"]}}"#,
+            r#"{"": {"S": "x"}}"#,
+            r#"{"a": {"S": "x"}, "a": {"S": "y"}}"#,
         ] {
             assert_eq!(item_from_slice(bad.as_bytes()), None, "{bad}");
         }

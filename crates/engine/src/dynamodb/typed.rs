@@ -6,16 +6,16 @@
 //! given twice) makes it decline, and the request is read the general way
 //! ([`super::service::Service::call`]), which checks it as the service does
 //! and words its errors. So this reader never answers an error itself, and
-//! what it accepts reads as the general way reads it (tested below).
+//! what it accepts reads as the general way reads it (tested below). Items
+//! are read by the reader of stored items ([`super::stored::ItemSeed`]),
+//! which accepts valid items only.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::number::Number;
-use super::value::{AttributeValue, Item};
+use super::stored::ItemSeed;
+use super::value::Item;
 
 /// One write of a BatchWriteItem.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,12 +34,10 @@ pub(crate) struct BatchWrite {
     pub return_consumed: Option<String>,
 }
 
-/// The model's limits: tables per call, writes per table, table name and
-/// attribute name lengths.
+/// The model's limits: tables per call, writes per table, table name length.
 const MAX_TABLES: usize = 25;
 const MAX_WRITES: usize = 25;
 const MAX_TABLE_NAME: usize = 1024;
-const MAX_ATTRIBUTE_NAME: usize = 65535;
 
 /// The request in `body`, or None to read it the general way.
 pub(crate) fn batch_write(body: &[u8]) -> Option<BatchWrite> {
@@ -245,124 +243,6 @@ impl<'de> Visitor<'de> for Inner {
             return Err(decline());
         }
         Ok(item)
-    }
-}
-
-/// An item (or a map value): attribute name → value.
-struct ItemSeed;
-
-impl<'de> DeserializeSeed<'de> for ItemSeed {
-    type Value = Item;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ItemSeed {
-    type Value = Item;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an item")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
-        let mut item = BTreeMap::new();
-        while let Some(name) = map.next_key::<String>()? {
-            if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME {
-                return Err(decline());
-            }
-            let value = map.next_value_seed(ValueSeed)?;
-            if item.insert(name, value).is_some() {
-                return Err(decline());
-            }
-        }
-        Ok(item)
-    }
-}
-
-/// One attribute value: exactly one data type, its value valid.
-struct ValueSeed;
-
-impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = AttributeValue;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AttributeValue, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-/// A value inside a list.
-struct Listed(AttributeValue);
-
-impl<'de> serde::Deserialize<'de> for Listed {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ValueSeed.deserialize(d).map(Listed)
-    }
-}
-
-fn number<E: de::Error>(text: &str) -> Result<Number, E> {
-    Number::parse(text).map_err(|_| decline())
-}
-
-fn binary<E: de::Error>(text: &str) -> Result<Vec<u8>, E> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|_| decline())
-}
-
-/// A set: not empty, no value twice.
-fn set<T: Ord, E: de::Error>(values: Vec<T>) -> Result<Vec<T>, E> {
-    let mut sorted: Vec<&T> = values.iter().collect();
-    sorted.sort();
-    if values.is_empty() || sorted.windows(2).any(|w| w[0] == w[1]) {
-        return Err(decline());
-    }
-    Ok(values)
-}
-
-impl<'de> Visitor<'de> for ValueSeed {
-    type Value = AttributeValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an attribute value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AttributeValue, A::Error> {
-        let ty = map.next_key::<String>()?.ok_or_else(decline)?;
-        let value = match ty.as_str() {
-            "S" => AttributeValue::S(map.next_value()?),
-            "N" => AttributeValue::N(number(&map.next_value::<String>()?)?),
-            "B" => AttributeValue::B(binary(&map.next_value::<String>()?)?),
-            "BOOL" => AttributeValue::Bool(map.next_value()?),
-            "NULL" => match map.next_value()? {
-                true => AttributeValue::Null,
-                false => return Err(decline()),
-            },
-            "M" => AttributeValue::M(map.next_value_seed(ItemSeed)?),
-            "L" => AttributeValue::L(
-                map.next_value::<Vec<Listed>>()?
-                    .into_iter()
-                    .map(|v| v.0)
-                    .collect(),
-            ),
-            "SS" => AttributeValue::Ss(set(map.next_value()?)?),
-            "NS" => {
-                let texts: Vec<String> = map.next_value()?;
-                let ns = texts.iter().map(|t| number(t)).collect::<Result<_, _>>()?;
-                AttributeValue::Ns(set(ns)?)
-            }
-            "BS" => {
-                let texts: Vec<String> = map.next_value()?;
-                let bs = texts.iter().map(|t| binary(t)).collect::<Result<_, _>>()?;
-                AttributeValue::Bs(set(bs)?)
-            }
-            _ => return Err(decline()),
-        };
-        if map.next_key::<IgnoredAny>()?.is_some() {
-            return Err(decline());
-        }
-        Ok(value)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The typed reader accepts exactly what the general way reads, and reads
 //! it the same; it declines everything else.
 
+use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 
