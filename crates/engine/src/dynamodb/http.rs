@@ -53,12 +53,7 @@ async fn dispatch(
     // read without a JSON tree (anything else goes the general way below).
     if action == "BatchWriteItem" {
         if let Some(batch) = super::typed::batch_write(body) {
-            auth::check(
-                &service.settings.auth,
-                auth::DYNAMODB,
-                request,
-                now(&service),
-            )?;
+            signed(&service, request)?;
             return blocking(move || service.call_batch_write(&batch)).await;
         }
     }
@@ -79,21 +74,18 @@ async fn dispatch(
             "Start of structure or map found where not expected",
         ));
     }
-    auth::check(
-        &service.settings.auth,
-        auth::DYNAMODB,
-        request,
-        now(&service),
-    )?;
+    signed(&service, request)?;
     let Some(value) = value else {
         return Err(err(Code::SerializationException, ""));
     };
     blocking(move || service.call(&action, &value)).await
 }
 
-/// The engine's clock as a time.
-fn now(service: &Service) -> std::time::SystemTime {
-    std::time::UNIX_EPOCH + std::time::Duration::from_millis(service.settings.clock.now_millis())
+/// Checks the request's signature at the engine's clock time.
+fn signed(service: &Service, request: &auth::Request<'_>) -> Result<(), ApiError> {
+    let now = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(service.settings.clock.now_millis());
+    auth::check(&service.settings.auth, auth::DYNAMODB, request, now)
 }
 
 /// Runs an action off the async threads (it reads and writes the store).
