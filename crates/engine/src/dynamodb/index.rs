@@ -7,8 +7,8 @@
 //! equal index keys stay distinct), its value the projected item; with the
 //! partition tags of [`super::partition`] in tables that have them (the
 //! index key behind its partition's tag, the table key behind the tag of
-//! the whole table key, which orders entries with equal index keys). Items without the index's key attributes are not in
-//! it (sparse indexes).
+//! the whole table key, which orders entries with equal index keys). Items
+//! without the index's key attributes are not in it (sparse indexes).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};

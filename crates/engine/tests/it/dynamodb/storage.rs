@@ -237,6 +237,10 @@ async fn new_tables_scan_in_the_services_hash_order_and_old_tables_keep_working(
     assert!(scan_keys(&c, "Fresh", Some((1, 4096)))
         .await
         .contains(&"1668".to_string()));
+    // More segments than slots: some hold none.
+    assert!(scan_keys(&c, "Fresh", Some((1, 1_000_000)))
+        .await
+        .is_empty());
     assert!(scan_keys(&c, "Fresh", Some((4, 4096)))
         .await
         .contains(&"3435".to_string()));
