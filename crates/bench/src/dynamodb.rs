@@ -181,6 +181,9 @@ async fn workload(server: &Server, args: &DynamoDbArgs) -> Result<DynamoDbResult
     let written = per * args.callers.max(1);
     let write_rate = written as f64 / start.elapsed().as_secs_f64();
     eprintln!("dynamodb: {}: {written} items written", server.label);
+    // A new connection: a long write phase leaves the first one idle past
+    // the server's idle limit (it closes it).
+    let mut c = Conn::open(&server.url).await?;
     // Query: one partition of 1,000 items, read whole (~230 KB, one page).
     batch_write(&mut c, (0..1000).map(|i| item("hot", i)).collect()).await?;
     let query = format!(
