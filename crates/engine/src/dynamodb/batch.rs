@@ -9,7 +9,7 @@ use super::expr::Projection;
 use super::items::check_size;
 use super::legacy;
 use super::service::{str_of, validation, value_err, KeyGiven, Service, TableMeta};
-use super::store::encode;
+use super::store::encode_sized;
 use super::typed::{BatchWrite, Write};
 use super::value::{item_from_json, item_size, item_to_json, Item};
 use crate::front::error::ApiError;
@@ -153,7 +153,10 @@ impl Service {
         let encoded = done
             .iter()
             .map(|w| match w.write.put() {
-                Some(item) if metas[w.table].is_plain() => encode(item).map(Some),
+                Some(item) if metas[w.table].is_plain() => {
+                    let size = item_size(item);
+                    encode_sized(item, size).map(|bytes| Some((bytes, size)))
+                }
                 _ => Ok(None),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -165,12 +168,9 @@ impl Service {
                     let meta = &metas[write.table];
                     let new = write.write.put();
                     let c = if meta.is_plain() {
-                        let new = new.zip(bytes.as_deref());
+                        let new = bytes.as_ref().map(|(b, size)| (b.as_slice(), *size));
                         let old = meta.apply_plain(w, &write.key, new)?;
-                        Consumed::write_plain(
-                            old.unwrap_or(0),
-                            new.map_or(0, |(i, _)| item_size(i)),
-                        )
+                        Consumed::write_plain(old.unwrap_or(0), new.map_or(0, |(_, size)| size))
                     } else {
                         let old = w.get(&write.key)?;
                         let c = Consumed::write(meta, &write.key, old.as_ref(), new);

@@ -374,15 +374,15 @@ impl TableMeta {
     /// [`TableMeta::apply`] for a table that [`TableMeta::is_plain`], without
     /// reading the old item first: the write itself hands back the size of
     /// the item it replaced, which is returned (None: there was none). `new`
-    /// comes with its encoding ([`super::store::encode`]).
+    /// is the item's encoding ([`super::store::encode`]) and its size.
     pub(crate) fn apply_plain(
         &self,
         w: &mut Writer<'_>,
         key: &[u8],
-        new: Option<(&Item, &[u8])>,
+        new: Option<(&[u8], usize)>,
     ) -> Result<Option<usize>, StoreError> {
-        let old = w.swap(key, new.map(|(_, bytes)| bytes))?;
-        let new_size = new.map_or(0, |(item, _)| item_size(item)) as i64;
+        let old = w.swap(key, new.map(|(bytes, _)| bytes))?;
+        let new_size = new.map_or(0, |(_, size)| size) as i64;
         let count = i64::from(new.is_some()) - i64::from(old.is_some());
         w.add_stats(self.id, 0, count, new_size - old.unwrap_or(0) as i64);
         Ok(old)

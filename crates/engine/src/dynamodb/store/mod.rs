@@ -432,7 +432,12 @@ const SIZED: u8 = 1;
 
 /// The stored form of `item`.
 pub(crate) fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
-    let size = u32::try_from(super::value::item_size(item)).unwrap_or(u32::MAX);
+    encode_sized(item, super::value::item_size(item))
+}
+
+/// [`encode`] of an item whose size the caller has counted already.
+pub(crate) fn encode_sized(item: &Item, size: usize) -> Result<Vec<u8>, StoreError> {
+    let size = u32::try_from(size).unwrap_or(u32::MAX);
     let mut out = vec![SIZED];
     out.extend(size.to_be_bytes());
     serde_json::to_writer(&mut out, item).map_err(db_err)?;
