@@ -148,3 +148,103 @@ fn journal_writes_without_their_tables_file_are_refused() {
     let err = Store::open(Some(copy.path())).err().unwrap().to_string();
     assert!(err.contains("tables.redb was missing"), "{err}");
 }
+
+/// Takes a checkpoint now, as the committer does when one is due.
+fn checkpoint_now(store: &Store) {
+    let mut committed = store.committed.lock().unwrap();
+    store.checkpoint(committed.journal.as_mut()).unwrap();
+}
+
+#[test]
+fn concurrent_read_modify_writes_lose_no_update_across_groups_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(Some(dir.path())).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    // A table's figures are read, added to and written back.
+                    store
+                        .write::<_, StoreError>(|w| {
+                            w.add_stats(9, 0, 1, 10);
+                            Ok(())
+                        })
+                        .unwrap();
+                    if i % 50 == 0 {
+                        checkpoint_now(&store);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.stats(9, 0).unwrap(), (800, 8000));
+    drop(store);
+    let store = Store::open(Some(dir.path())).unwrap();
+    assert_eq!(store.stats(9, 0).unwrap(), (800, 8000));
+}
+
+fn ranged(store: &Store, forward: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    store
+        .range_raw(
+            Space::Index,
+            Bound::Included(&key(0)),
+            Bound::Excluded(&key(100)),
+            forward,
+            |k, v| {
+                out.push((k.to_vec(), v.json().to_vec()));
+                true
+            },
+        )
+        .unwrap();
+    out
+}
+
+#[test]
+fn reads_merge_the_write_buffer_over_the_b_tree_before_and_after_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(dir.path())).unwrap();
+    let put = |range: std::ops::Range<u32>, v: &'static str| {
+        store
+            .write::<_, StoreError>(|w| {
+                for i in range {
+                    w.put_raw(Space::Index, &key(i), v.as_bytes())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    };
+    put(0..40, "old");
+    checkpoint_now(&store);
+    // In the buffer: new values, deletions, a clear and keys put after it.
+    put(20..60, "new");
+    store
+        .write::<_, StoreError>(|w| {
+            for i in (0..60).step_by(3) {
+                w.delete_raw(Space::Index, &key(i))?;
+            }
+            w.clear(Space::Index, &key(50)[..key(50).len() - 1])?;
+            w.put_raw(Space::Index, &key(52), b"after the clear")
+        })
+        .unwrap();
+    let want: Vec<(Vec<u8>, Vec<u8>)> = (0..60)
+        .filter(|i| i % 3 != 0 && !(50..60).contains(i))
+        .map(|i| (key(i), if i < 20 { "old" } else { "new" }.into()))
+        .chain([(key(52), b"after the clear".to_vec())])
+        .collect();
+    let check = |store: &Store| {
+        assert_eq!(ranged(store, true), want);
+        let mut back = want.clone();
+        back.reverse();
+        assert_eq!(ranged(store, false), back);
+    };
+    check(&store);
+    checkpoint_now(&store);
+    check(&store);
+    drop(store);
+    check(&Store::open(Some(dir.path())).unwrap());
+}
