@@ -15,8 +15,9 @@ use super::{clear_prefix, lock, space_def, Store, META, META_ID};
 pub(super) fn write_layer(tx: &WriteTransaction, layer: &Layer) -> Result<(), String> {
     let err = |e: redb::Error| e.to_string();
     for space in 0..super::buffer::SPACES as u8 {
-        let (cleared, changes) = layer.changes(space);
-        if cleared.is_empty() && changes.is_empty() {
+        let (cleared, mut changes) = layer.changes(space);
+        let mut changes = changes.by_ref().peekable();
+        if cleared.is_empty() && changes.peek().is_none() {
             continue;
         }
         if space == META_ID {
@@ -25,7 +26,7 @@ pub(super) fn write_layer(tx: &WriteTransaction, layer: &Layer) -> Result<(), St
                 let name =
                     std::str::from_utf8(name).map_err(|_| "a table name that is not UTF-8")?;
                 match desc {
-                    Some(desc) => t.insert(name, desc.as_slice()).map(drop),
+                    Some(desc) => t.insert(name, desc).map(drop),
                     None => t.remove(name).map(drop),
                 }
                 .map_err(|e| err(e.into()))?;
@@ -39,8 +40,8 @@ pub(super) fn write_layer(tx: &WriteTransaction, layer: &Layer) -> Result<(), St
         }
         for (key, value) in changes {
             match value {
-                Some(value) => t.insert(key.as_slice(), value.as_slice()).map(drop),
-                None => t.remove(key.as_slice()).map(drop),
+                Some(value) => t.insert(key, value).map(drop),
+                None => t.remove(key).map(drop),
             }
             .map_err(|e| err(e.into()))?;
         }
@@ -57,22 +58,24 @@ impl Store {
     /// leaves the buffer as it is (reads stay right, the journal holds
     /// every change) and stops writes until a restart, which applies the
     /// journal again.
-    pub(super) fn commit(
-        &self,
-        mut journal: Option<&mut Journal>,
-        ops: &[u8],
-    ) -> Result<(), String> {
+    pub(super) fn commit(&self, mut journal: Option<&mut Journal>) -> Result<(), String> {
         let appended = match journal.as_deref_mut() {
             Some(j) => match j.stopped() {
                 Some(why) => Err(format!(
                     "writes stopped ({why}); restart the engine, which applies the journal again"
                 )),
-                None if journal::is_empty(ops) => Ok(()),
-                None => j.append(ops).map_err(|e| {
-                    let e = format!("writing {}: {e}", j.path().display());
-                    j.stop(e.clone());
-                    e
-                }),
+                None => {
+                    // Readers may read meanwhile; only this committer writes.
+                    let buffered = super::read(&self.buffer);
+                    match buffered.committing.frame() {
+                        Some(frame) if !journal::is_empty(frame) => j.append(frame).map_err(|e| {
+                            let e = format!("writing {}: {e}", j.path().display());
+                            j.stop(e.clone());
+                            e
+                        }),
+                        _ => Ok(()),
+                    }
+                }
             },
             None => Ok(()),
         };

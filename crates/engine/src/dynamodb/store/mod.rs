@@ -181,12 +181,11 @@ pub(crate) struct Store {
     gate: group::Gate,
 }
 
-/// The write group requests are joining: its number, its changes (which
-/// its requests read) and the same changes as a journal frame.
+/// The write group requests are joining: its number and its changes
+/// (which its requests read; recorded as its journal frame).
 struct Open {
     staged: Layer,
     group: u64,
-    ops: Vec<u8>,
 }
 
 /// The write buffer, the changes of the group being committed (which the
@@ -291,7 +290,6 @@ impl Store {
             open: Mutex::new(Open {
                 staged: Layer::default(),
                 group: 1,
-                ops: Vec::new(),
             }),
             buffer: RwLock::new(Buffered {
                 layer: Layer::default(),
@@ -353,14 +351,7 @@ impl Store {
             let _on_the_way = self.gate.arrive();
             let mut guard = lock(&self.open);
             let open = &mut *guard;
-            if self.journaled && open.ops.is_empty() {
-                journal::begin(&mut open.ops);
-            }
-            let mut w = Writer::new(
-                self,
-                &mut open.staged,
-                self.journaled.then_some(&mut open.ops),
-            );
+            let mut w = Writer::new(self, &mut open.staged);
             let out = f(&mut w)?;
             w.flush_stats()?;
             (out, open.group)
@@ -370,7 +361,7 @@ impl Store {
             // Nobody committed this group yet: commit it for everyone in it,
             // once the requests already applying their writes are in.
             self.gate.gather();
-            let ops = {
+            {
                 let mut open = lock(&self.open);
                 open.group += 1;
                 // Staged as the group being committed before the next
@@ -380,9 +371,8 @@ impl Store {
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
                     .committing = staged;
-                std::mem::take(&mut open.ops)
-            };
-            if let Err(e) = self.commit(committed.journal.as_mut(), &ops) {
+            }
+            if let Err(e) = self.commit(committed.journal.as_mut()) {
                 tracing::error!(error = %e, "dynamodb commit failed");
                 committed.failed.insert(group);
             }

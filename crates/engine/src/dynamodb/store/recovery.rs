@@ -8,7 +8,7 @@ use redb::Database;
 use super::buffer::Layer;
 use super::checkpoint::write_layer;
 use super::journal::{self, Journal};
-use super::{db_err, StoreError, DELETE, PUT};
+use super::{db_err, StoreError, PUT};
 
 /// The changes of the journal's frames, in order, as one layer.
 fn replay(frames: &[Vec<u8>]) -> Result<Layer, String> {
@@ -18,11 +18,8 @@ fn replay(frames: &[Vec<u8>]) -> Result<Layer, String> {
             if usize::from(op.space) >= super::buffer::SPACES {
                 return Err(format!("unknown key space {}", op.space));
             }
-            match op.kind {
-                PUT => layer.put(op.space, op.key, Some(op.value.to_vec())),
-                DELETE => layer.put(op.space, op.key, None),
-                _ => layer.clear(op.space, op.key),
-            }
+            let value = (op.kind == PUT).then_some(op.value);
+            layer.record(op.kind, op.space, op.key, value);
         }
     }
     Ok(layer)

@@ -8,7 +8,6 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
 use serde_json::Value as Json;
 
 use super::buffer::{self, Layer, Seen};
-use super::journal;
 use super::{
     db_err, decode, space_def, stats_decode, stats_key, visit_merged, Space, Store, StoreError,
     Stored, CLEAR, DELETE, ITEMS_ID, META_ID, PUT, STATS_ID,
@@ -29,8 +28,6 @@ pub(crate) struct Writer<'a> {
     staged: &'a mut Layer,
     /// Changes of item count and bytes by `stats` key, written at the end.
     pub(super) deltas: std::collections::BTreeMap<[u8; 12], (i64, i64)>,
-    /// The group's journal frame (durable mode).
-    pub(super) ops: Option<&'a mut Vec<u8>>,
     /// The B-tree's read transaction, kept for the request's reads while no
     /// checkpoint happens (beginning one and opening a table per item cost
     /// more than the read).
@@ -38,16 +35,11 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    pub(super) fn new(
-        store: &'a Store,
-        staged: &'a mut Layer,
-        ops: Option<&'a mut Vec<u8>>,
-    ) -> Self {
+    pub(super) fn new(store: &'a Store, staged: &'a mut Layer) -> Self {
         Writer {
             store,
             staged,
             deltas: Default::default(),
-            ops,
             snapshot: None,
         }
     }
@@ -106,15 +98,9 @@ impl<'a> Writer<'a> {
         })
     }
 
-    /// Records a change: staged for the group's readers, and in its frame.
+    /// Records a change in the group's staged layer (and journal frame).
     fn log(&mut self, kind: u8, space: u8, key: &[u8], value: Option<&[u8]>) {
-        match kind {
-            CLEAR => self.staged.clear(space, key),
-            _ => self.staged.put(space, key, value.map(<[u8]>::to_vec)),
-        }
-        if let Some(ops) = self.ops.as_deref_mut() {
-            journal::push(ops, kind, space, key, value);
-        }
+        self.staged.record(kind, space, key, value);
     }
 
     /// Adds to the item count and bytes of a table (`index` 0) or index.
