@@ -13,9 +13,9 @@ fn key(i: u32) -> Vec<u8> {
     k
 }
 
-/// A store in `dir` that wrote `groups` groups of 10 index entries (no
-/// checkpoint by time), and a copy of its files taken while it still runs.
-fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
+/// A store in `dir` that checkpoints by size only (its journal keeps the
+/// groups a test writes).
+fn open_keeping_the_journal(dir: &Path) -> Store {
     let store = Store::open(Some(dir)).unwrap();
     store
         .committed
@@ -25,6 +25,25 @@ fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
         .as_mut()
         .unwrap()
         .checkpoint_by_size_only();
+    store
+}
+
+/// A copy of the store files in `dir`, as a crash leaves them.
+fn copy_files(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    let to = copy.path().join("dynamodb");
+    std::fs::create_dir_all(&to).unwrap();
+    for f in std::fs::read_dir(dir.join("dynamodb")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+    }
+    copy
+}
+
+/// A store in `dir` that wrote `groups` groups of 10 index entries (no
+/// checkpoint by time), and a copy of its files taken while it still runs.
+fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
+    let store = open_keeping_the_journal(dir);
     for g in 0..groups {
         store
             .write::<_, StoreError>(|w| {
@@ -35,14 +54,21 @@ fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
             })
             .unwrap();
     }
-    let copy = tempfile::tempdir().unwrap();
-    let to = copy.path().join("dynamodb");
-    std::fs::create_dir_all(&to).unwrap();
-    for f in std::fs::read_dir(dir.join("dynamodb")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
-    }
+    let copy = copy_files(dir);
     (store, copy)
+}
+
+/// Runs `write(store, thread)` on 4 threads at once and waits for them.
+fn on_4_threads(store: &std::sync::Arc<Store>, write: fn(&Store, u32)) {
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || write(&store, t))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }
 
 fn keys(store: &Store) -> Vec<Vec<u8>> {
@@ -153,26 +179,18 @@ fn journal_writes_without_their_tables_file_are_refused() {
 fn concurrent_read_modify_writes_lose_no_update_across_groups() {
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(Store::open(Some(dir.path())).unwrap());
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for _ in 0..200 {
-                    // A table's figures are read, added to and written back;
-                    // each group reads what the groups before it wrote.
-                    store
-                        .write::<_, StoreError>(|w| {
-                            w.add_stats(9, 0, 1, 10);
-                            Ok(())
-                        })
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    on_4_threads(&store, |store, _| {
+        for _ in 0..200 {
+            // A table's figures are read, added to and written back; each
+            // group reads what the groups before it wrote.
+            store
+                .write::<_, StoreError>(|w| {
+                    w.add_stats(9, 0, 1, 10);
+                    Ok(())
+                })
+                .unwrap();
+        }
+    });
     assert_eq!(store.stats(9, 0).unwrap(), (800, 8000));
     drop(store);
     let store = Store::open(Some(dir.path())).unwrap();
@@ -180,41 +198,19 @@ fn concurrent_read_modify_writes_lose_no_update_across_groups() {
 }
 
 #[test]
-fn groups_acknowledged_while_others_sync_all_come_back_after_a_crash() {
+fn groups_acknowledged_to_concurrent_writers_all_come_back_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(Store::open(Some(dir.path())).unwrap());
-    store
-        .committed
-        .lock()
-        .unwrap()
-        .journal
-        .as_mut()
-        .unwrap()
-        .checkpoint_by_size_only();
-    let threads: Vec<_> = (0..4u32)
-        .map(|t| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for i in 0..50 {
-                    store
-                        .write::<_, StoreError>(|w| {
-                            w.put_raw(Space::Index, &key(t * 1000 + i), b"acknowledged")
-                        })
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    let store = std::sync::Arc::new(open_keeping_the_journal(dir.path()));
+    on_4_threads(&store, |store, t| {
+        for i in 0..50 {
+            store
+                .write::<_, StoreError>(|w| {
+                    w.put_raw(Space::Index, &key(t * 1000 + i), b"acknowledged")
+                })
+                .unwrap();
+        }
+    });
     // Every write was answered: the files as a crash leaves them hold all.
-    let copy = tempfile::tempdir().unwrap();
-    let to = copy.path().join("dynamodb");
-    std::fs::create_dir_all(&to).unwrap();
-    for f in std::fs::read_dir(dir.path().join("dynamodb")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
-    }
+    let copy = copy_files(dir.path());
     assert_eq!(keys(&Store::open(Some(copy.path())).unwrap()).len(), 200);
 }
