@@ -3,42 +3,26 @@
 
 use std::path::Path;
 
-use redb::{Database, WriteTransaction};
+use redb::Database;
 
+use super::buffer::Layer;
+use super::checkpoint::write_layer;
 use super::journal::{self, Journal};
-use super::{
-    clear_prefix, db_err, StoreError, DELETE, EXPIRY, INDEX, ITEMS, ITEMS_ID, META, META_ID, PUT,
-    STATS, STATS_ID,
-};
+use super::{db_err, StoreError, PUT};
 
-/// Applies one change of the journal again (at start).
-fn replay(tx: &WriteTransaction, op: &journal::Op<'_>) -> Result<(), String> {
-    let err = |e: redb::Error| e.to_string();
-    if op.space == META_ID {
-        let mut t = tx.open_table(META).map_err(|e| err(e.into()))?;
-        let name = std::str::from_utf8(op.key).map_err(|_| "a table name that is not UTF-8")?;
-        match op.kind {
-            PUT => t.insert(name, op.value).map(drop),
-            DELETE => t.remove(name).map(drop),
-            _ => return Err(format!("change {} of the table list", op.kind)),
+/// The changes of the journal's frames, in order, as one layer.
+fn replay(frames: &[Vec<u8>]) -> Result<Layer, String> {
+    let mut layer = Layer::default();
+    for frame in frames {
+        for op in journal::ops(frame)? {
+            if usize::from(op.space) >= super::buffer::SPACES {
+                return Err(format!("unknown key space {}", op.space));
+            }
+            let value = (op.kind == PUT).then_some(op.value);
+            layer.record(op.kind, op.space, op.key, value);
         }
-        .map_err(|e| err(e.into()))?;
-        return Ok(());
     }
-    let def = match op.space {
-        ITEMS_ID => ITEMS,
-        2 => INDEX,
-        3 => EXPIRY,
-        STATS_ID => STATS,
-        s => return Err(format!("unknown key space {s}")),
-    };
-    let mut t = tx.open_table(def).map_err(|e| err(e.into()))?;
-    match op.kind {
-        PUT => t.insert(op.key, op.value).map(drop),
-        DELETE => t.remove(op.key).map(drop),
-        _ => clear_prefix(&mut t, op.key),
-    }
-    .map_err(|e| err(e.into()))
+    Ok(layer)
 }
 
 /// Opens the journal of `dir` and applies its intact frames again on top of
@@ -65,12 +49,9 @@ pub(super) fn recover(db: &Database, dir: &Path, created: bool) -> Result<Journa
             "it holds writes but tables.redb was missing (now created empty): restore tables.redb, or move the journal away to start empty".into(),
         ));
     }
+    let layer = replay(&found.frames).map_err(damaged)?;
     let tx = db.begin_write().map_err(db_err)?;
-    for frame in &found.frames {
-        for op in journal::ops(frame).map_err(damaged)? {
-            replay(&tx, &op).map_err(|e| damaged(format!("replaying it: {e}")))?;
-        }
-    }
+    write_layer(&tx, &layer).map_err(|e| damaged(format!("replaying it: {e}")))?;
     tx.commit().map_err(db_err)?;
     journal
         .restart()

@@ -214,3 +214,71 @@ fn groups_acknowledged_to_concurrent_writers_all_come_back_after_a_crash() {
     let copy = copy_files(dir.path());
     assert_eq!(keys(&Store::open(Some(copy.path())).unwrap()).len(), 200);
 }
+
+/// Takes a checkpoint now, as the committer does when one is due.
+fn checkpoint_now(store: &Store) {
+    let mut committed = store.committed.lock().unwrap();
+    store.checkpoint(committed.journal.as_mut()).unwrap();
+}
+
+fn ranged(store: &Store, forward: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    store
+        .range_raw(
+            Space::Index,
+            Bound::Included(&key(0)),
+            Bound::Excluded(&key(100)),
+            forward,
+            |k, v| {
+                out.push((k.to_vec(), v.json().to_vec()));
+                true
+            },
+        )
+        .unwrap();
+    out
+}
+
+#[test]
+fn reads_merge_the_write_buffer_over_the_b_tree_before_and_after_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(dir.path())).unwrap();
+    let put = |range: std::ops::Range<u32>, v: &'static str| {
+        store
+            .write::<_, StoreError>(|w| {
+                for i in range {
+                    w.put_raw(Space::Index, &key(i), v.as_bytes())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    };
+    put(0..40, "old");
+    checkpoint_now(&store);
+    // In the buffer: new values, deletions, a clear and keys put after it.
+    put(20..60, "new");
+    store
+        .write::<_, StoreError>(|w| {
+            for i in (0..60).step_by(3) {
+                w.delete_raw(Space::Index, &key(i))?;
+            }
+            w.clear(Space::Index, &key(50)[..key(50).len() - 1])?;
+            w.put_raw(Space::Index, &key(52), b"after the clear")
+        })
+        .unwrap();
+    let want: Vec<(Vec<u8>, Vec<u8>)> = (0..60)
+        .filter(|i| i % 3 != 0 && !(50..60).contains(i))
+        .map(|i| (key(i), if i < 20 { "old" } else { "new" }.into()))
+        .chain([(key(52), b"after the clear".to_vec())])
+        .collect();
+    let check = |store: &Store| {
+        assert_eq!(ranged(store, true), want);
+        let mut back = want.clone();
+        back.reverse();
+        assert_eq!(ranged(store, false), back);
+    };
+    check(&store);
+    checkpoint_now(&store);
+    check(&store);
+    drop(store);
+    check(&Store::open(Some(dir.path())).unwrap());
+}
