@@ -87,6 +87,11 @@ fn check(cli: &Cli) -> Result<(), clap::Error> {
     }
 }
 
+/// The engine's allocator (see Cargo.toml).
+#[cfg(not(windows))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     cli::main(
         cli::Program::new("wildrydes"),
