@@ -83,9 +83,7 @@ impl<'a> Writer<'a> {
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if let Seen::Value(v) = self.staged.get(space, key) {
-            return f(Some(v));
-        }
+        // The staged layer is the first of `layers`: looked up once.
         self.read(space, |layers, t| {
             match buffer::lookup(layers, space, key) {
                 Seen::Value(v) => f(Some(v)),
