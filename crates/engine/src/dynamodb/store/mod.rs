@@ -176,8 +176,6 @@ pub(crate) struct Store {
     committed: Mutex<Committed>,
     /// The acknowledged changes the B-tree does not hold yet.
     buffer: RwLock<Buffered>,
-    /// Whether writes go through the journal (durable mode).
-    journaled: bool,
     gate: group::Gate,
 }
 
@@ -297,7 +295,6 @@ impl Store {
                 checkpoints: 0,
                 since: Instant::now(),
             }),
-            journaled: journal.is_some(),
             gate: group::Gate::default(),
             committed: Mutex::new(Committed {
                 last: 0,
