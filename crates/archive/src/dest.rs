@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use kinesis::client::{load_sdk, ConnectError, SdkOptions};
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -35,6 +36,8 @@ pub enum LocationError {
         bucket: String,
         source: object_store::Error,
     },
+    #[error("cannot use S3 bucket {0:?}")]
+    Connect(String, #[source] ConnectError),
     #[error("cannot use directory {}: {source}", path.display())]
     Dir {
         path: PathBuf,
@@ -112,65 +115,6 @@ impl CredentialProvider for ChainCredentials {
     }
 }
 
-/// Region and credentials as every wildrydes client resolves them (see
-/// `kinesis::client`): the flag, the standard chain, else `us-east-1`; for a
-/// loopback endpoint only the environment and the shared files, else dummy
-/// credentials (the engine takes any).
-async fn aws_chain(
-    region: Option<String>,
-    endpoint: Option<&str>,
-) -> (String, Option<SharedCredentialsProvider>) {
-    use aws_config::meta::credentials::CredentialsProviderChain;
-    use aws_config::meta::region::RegionProviderChain;
-    use aws_config::{BehaviorVersion, Region};
-    let flag = region.map(Region::new);
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if endpoint.is_some_and(kinesis::client::is_loopback) {
-        let region = RegionProviderChain::first_try(flag)
-            .or_else(aws_config::environment::region::EnvironmentVariableRegionProvider::new())
-            .or_else(aws_config::profile::ProfileFileRegionProvider::builder().build())
-            .or_else(Region::new(kinesis::client::DEFAULT_REGION));
-        let credentials = CredentialsProviderChain::first_try(
-            "Environment",
-            aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new(),
-        )
-        .or_else(
-            "Profile",
-            aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
-        )
-        .or_else(
-            "LocalDummy",
-            aws_credential_types::Credentials::new(
-                "wildrydes-local",
-                "wildrydes-local",
-                None,
-                None,
-                "loopback",
-            ),
-        );
-        loader = loader.region(region).credentials_provider(credentials);
-    } else {
-        let region = RegionProviderChain::first_try(flag)
-            .or_default_provider()
-            .or_else(Region::new(kinesis::client::DEFAULT_REGION));
-        loader = loader.region(region);
-    }
-    let config = loader.load().await;
-    let region = config.region().map_or_else(
-        || kinesis::client::DEFAULT_REGION.to_owned(),
-        |r| r.to_string(),
-    );
-    (region, config.credentials_provider())
-}
-
-fn s3_endpoint(options: &S3Options) -> Option<String> {
-    options.endpoint.clone().or_else(|| {
-        ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-            .iter()
-            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-    })
-}
-
 impl Store {
     /// Opens `location` (a directory is created if missing).
     pub async fn open(location: &Location, options: &S3Options) -> Result<Store, LocationError> {
@@ -192,9 +136,20 @@ impl Store {
                 })
             }
             Location::S3 { bucket, prefix } => {
-                let endpoint = s3_endpoint(options);
-                let (region, credentials) =
-                    aws_chain(options.region.clone(), endpoint.as_deref()).await;
+                // Region, credentials and endpoint as every wildrydes client
+                // resolves them (`kinesis::client::load_sdk`).
+                let sdk = load_sdk(&SdkOptions {
+                    region: options.region.clone(),
+                    endpoint: options.endpoint.clone(),
+                    endpoint_vars: &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"],
+                    operation_timeout: Duration::from_secs(120),
+                    attempt_timeout: Duration::from_secs(120),
+                    sdk_max_attempts: 1,
+                })
+                .await
+                .map_err(|e| LocationError::Connect(bucket.clone(), e))?;
+                let (region, endpoint) = (sdk.region, sdk.endpoint);
+                let credentials = sdk.config.credentials_provider();
                 let mut builder = AmazonS3Builder::new()
                     .with_bucket_name(bucket)
                     .with_region(&region)

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -325,7 +326,9 @@ pub async fn load_sdk(options: &SdkOptions<'_>) -> Result<Sdk, ConnectError> {
     let local = endpoint.as_deref().is_some_and(is_loopback);
     let flag_region = options.region.clone().map(Region::new);
 
+    let http = crate::https::client();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http.clone())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))
@@ -340,9 +343,14 @@ pub async fn load_sdk(options: &SdkOptions<'_>) -> Result<Sdk, ConnectError> {
     if local {
         // No instance metadata, no container credentials: a local engine
         // accepts anything, so a missing configuration is not an error.
+        let files = ProviderConfig::default().with_http_client(http);
         let region = RegionProviderChain::first_try(flag_region)
             .or_else(aws_config::environment::region::EnvironmentVariableRegionProvider::new())
-            .or_else(aws_config::profile::ProfileFileRegionProvider::builder().build())
+            .or_else(
+                aws_config::profile::ProfileFileRegionProvider::builder()
+                    .configure(&files)
+                    .build(),
+            )
             .or_else(Region::new(DEFAULT_REGION));
         let credentials = CredentialsProviderChain::first_try(
             "Environment",
@@ -350,7 +358,9 @@ pub async fn load_sdk(options: &SdkOptions<'_>) -> Result<Sdk, ConnectError> {
         )
         .or_else(
             "Profile",
-            aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(&files)
+                .build(),
         )
         .or_else(
             "LocalDummy",

@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod client;
+pub mod https;
 pub mod reader;
 pub mod retry;
 pub mod start;

@@ -27,6 +27,7 @@ pub fn kinesis_signed_by(url: &str, key: &str, secret: &str) -> aws_sdk_kinesis:
     use aws_sdk_kinesis::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
     let conf = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(kinesis::https::client())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .endpoint_url(url)
@@ -45,6 +46,7 @@ pub fn dynamodb_signed_by(url: &str, key: &str, secret: &str) -> aws_sdk_dynamod
     use aws_sdk_dynamodb::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(kinesis::https::client())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .endpoint_url(url)
@@ -86,6 +88,7 @@ pub fn s3_signed_by(url: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(kinesis::https::client())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .endpoint_url(url)
