@@ -65,7 +65,10 @@ fn our_command(words: &[String]) -> Option<(&'static str, Vec<String>)> {
         .cloned()
         .collect::<Vec<_>>();
     if words.first().map(String::as_str) == Some("cargo") {
-        let bin_at = words.iter().position(|w| w == "--bin")?;
+        // `--bin NAME`, or `-p NAME` for a package whose binary has its name.
+        let bin_at = words
+            .iter()
+            .position(|w| ["--bin", "-p", "--package"].contains(&w.as_str()))?;
         let dashes = words.iter().position(|w| w == "--")?;
         let name = words.get(bin_at + 1)?.clone();
         words = std::iter::once(name)
