@@ -2,10 +2,10 @@
 //! own hyper 1.x client with rustls over *ring*, where the SDK's default
 //! (`default-https-client`) uses rustls over AWS-LC.
 //!
-//! AWS-LC is a C library built from source with CMake: it cost about 113 s of
-//! CPU and sat on the first release build's critical path (measured
-//! 2026-12-03, `cargo build --release --timings`), while *ring*, which the
-//! archive's `object_store` links anyway, builds in about 13 s. What the
+//! AWS-LC is a C library built from source with CMake: it took about 113 s of
+//! a first release build (`cargo build --release --timings`, 2026-12-03),
+//! while *ring*, which the archive's `object_store` links anyway, builds in
+//! about 23 s. What the
 //! default client does besides is kept: the proxy from `HTTPS_PROXY` /
 //! `HTTP_PROXY` / `NO_PROXY`, and the SDK's connect and read timeouts and
 //! sleep implementation. Given up: the post-quantum hybrid key exchange
