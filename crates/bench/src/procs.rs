@@ -120,11 +120,8 @@ pub fn sibling_binary(name: &str) -> Result<PathBuf> {
         bail!(
             "{} not found next to wildrydes-bench; build it first: cargo build --release -p {}",
             path.display(),
-            if name == "wildrydes" {
-                "wildrydes"
-            } else {
-                name
-            }
+            // wildrydes-query is the query package's binary.
+            name.strip_prefix("wildrydes-").unwrap_or(name)
         );
     }
     Ok(path)

@@ -7,12 +7,15 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use archive::{Location, S3Options, Store};
 use clap::{Args, ValueEnum};
 
-use crate::{write_stream, OutputFormat, Session};
+use object_store::ObjectStore;
+
+use crate::{write_stream, CountingStore, OutputFormat, Session};
 
 /// The bucket `wildrydes up` archives the stream into.
 pub const LOCAL_ARCHIVE: &str = "s3://wildrydes-data/";
@@ -49,6 +52,35 @@ pub struct QueryArgs {
     /// AWS region [default: AWS_REGION, the profile, else us-east-1]
     #[arg(long)]
     pub region: Option<String>,
+    /// After each statement, print on stderr one JSON line with its figures:
+    /// rows, seconds (opening the archive included, for the first),
+    /// open_seconds, and the objects read (what partition filters saved)
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// What `--stats` measures.
+struct Stats {
+    counting: Arc<CountingStore>,
+    started: Instant,
+    open_seconds: f64,
+}
+
+impl Stats {
+    /// Prints the figures of the statement that began at `self.started`,
+    /// then starts counting the next one.
+    fn print(&mut self, rows: u64) {
+        let line = serde_json::json!({
+            "rows": rows,
+            "seconds": self.started.elapsed().as_secs_f64(),
+            "open_seconds": self.open_seconds,
+            "objects_read": self.counting.reads().len(),
+        });
+        eprintln!("{line}");
+        self.counting.reset();
+        self.started = Instant::now();
+        self.open_seconds = 0.0;
+    }
 }
 
 fn env_endpoint() -> Option<String> {
@@ -80,7 +112,14 @@ pub async fn run(args: QueryArgs) -> Result<()> {
         (Location::S3 { .. }, Some(e)) => format!("{location} at {e}"),
         _ => location.to_string(),
     };
-    let session = Session::open(store.store.clone(), store.prefix.clone())
+    let started = Instant::now();
+    let counting = Arc::new(CountingStore::new(store.store.clone()));
+    let object_store: Arc<dyn ObjectStore> = if args.stats {
+        counting.clone()
+    } else {
+        store.store.clone()
+    };
+    let session = Session::open(object_store, store.prefix.clone())
         .await
         .with_context(|| {
             let hint = if args.archive.is_none() {
@@ -108,19 +147,33 @@ pub async fn run(args: QueryArgs) -> Result<()> {
         None if stdout_tty => OutputFormat::Table,
         None => OutputFormat::Json,
     };
+    let mut stats = args.stats.then(|| Stats {
+        counting,
+        open_seconds: started.elapsed().as_secs_f64(),
+        started,
+    });
     match args.sql {
-        Some(sql) => run_one(&session, &sql, format).await,
-        None => prompt(&session, format, &where_).await,
+        Some(sql) => run_one(&session, &sql, format, stats.as_mut()).await,
+        None => prompt(&session, format, &where_, stats.as_mut()).await,
     }
 }
 
-async fn run_one(session: &Session, sql: &str, format: OutputFormat) -> Result<()> {
+async fn run_one(
+    session: &Session,
+    sql: &str,
+    format: OutputFormat,
+    stats: Option<&mut Stats>,
+) -> Result<()> {
     let stream = session.stream(sql).await?;
     let mut out = std::io::stdout().lock();
-    match write_stream(stream, format, &mut out).await {
-        Err(crate::QueryError::Output(e)) if is_broken_pipe(e.as_ref()) => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
+    let rows = match write_stream(stream, format, &mut out).await {
+        Err(crate::QueryError::Output(e)) if is_broken_pipe(e.as_ref()) => return Ok(()),
+        other => other?,
+    };
+    if let Some(stats) = stats {
+        stats.print(rows);
     }
+    Ok(())
 }
 
 fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -139,7 +192,12 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Statements from stdin, each ending in `;` (or at the end of input);
 /// `\q`, `quit` or `exit` leaves. An error is printed and the prompt goes on.
-async fn prompt(session: &Session, format: OutputFormat, where_: &str) -> Result<()> {
+async fn prompt(
+    session: &Session,
+    format: OutputFormat,
+    where_: &str,
+    mut stats: Option<&mut Stats>,
+) -> Result<()> {
     let tty = std::io::stdin().is_terminal();
     if tty {
         eprintln!(
@@ -187,7 +245,8 @@ async fn prompt(session: &Session, format: OutputFormat, where_: &str) -> Result
         }
         let complete = done || statement.trim_end().ends_with(';');
         if complete && !statement.trim().trim_end_matches(';').trim().is_empty() {
-            if let Err(err) = run_one(session, statement.trim(), format).await {
+            if let Err(err) = run_one(session, statement.trim(), format, stats.as_deref_mut()).await
+            {
                 failed.store(true, std::sync::atomic::Ordering::Relaxed);
                 eprintln!("error: {err:#}");
             }

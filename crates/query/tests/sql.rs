@@ -434,3 +434,43 @@ async fn the_prompt_at_a_terminal_runs_statements_and_survives_errors() {
     let error = screen.find("error:").expect("the error is shown");
     assert!(screen[error..].contains("wildrydes> "), "{screen}");
 }
+
+/// `--stats`: one JSON line on stderr per statement, with its rows and the
+/// objects it read (an hour's filter reads that hour's objects only; a
+/// LIMIT may stop before all of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_give_the_rows_and_the_objects_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), &records(), Format::Json, Compression::None).await;
+    let all = objects_by_hour(dir.path());
+    let stats = |sql: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wildrydes-query"))
+            .arg("--archive")
+            .arg(dir.path())
+            .args(["--format", "csv", "--stats", sql])
+            .output()
+            .expect("wildrydes-query runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        let line: serde_json::Value = serde_json::from_str(stderr.trim())
+            .unwrap_or_else(|e| panic!("one JSON line on stderr ({e}): {stderr}"));
+        line
+    };
+    let hour10 = records()
+        .iter()
+        .filter(|s| arrival(s).format("%H").to_string() == "10")
+        .count();
+    let hour = stats("SELECT Name FROM wildrydes WHERE hour = 10");
+    assert_eq!(hour["rows"], hour10, "{hour}");
+    assert_eq!(hour["objects_read"], all["10"].len(), "{hour}");
+    let seconds = hour["seconds"].as_f64().unwrap();
+    let open = hour["open_seconds"].as_f64().unwrap();
+    assert!(open > 0.0 && open <= seconds, "{hour}");
+    let every = stats("SELECT SUM(Distance) FROM wildrydes");
+    assert_eq!(every["rows"], 1, "{every}");
+    assert_eq!(
+        every["objects_read"],
+        all.values().map(BTreeSet::len).sum::<usize>(),
+        "{every}"
+    );
+}
