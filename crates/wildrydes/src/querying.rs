@@ -14,7 +14,7 @@ pub(crate) const QUERY_BIN: &str = "wildrydes-query";
 #[command(disable_help_flag = true)]
 pub(crate) struct QueryArgs {
     /// "SQL" [--archive s3://BUCKET/PREFIX | DIR] [--format table|json|csv]
-    /// [--endpoint URL] [--region R]: `wildrydes query --help` tells more
+    /// [--stats] [--endpoint URL] [--region R]: `wildrydes query --help` tells more
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
