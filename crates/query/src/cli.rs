@@ -64,12 +64,24 @@ struct Stats {
     counting: Arc<CountingStore>,
     started: Instant,
     open_seconds: f64,
+    /// Whether a statement began already (the first one's time includes
+    /// opening the archive).
+    begun: bool,
 }
 
 impl Stats {
-    /// Prints the figures of the statement that began at `self.started`,
-    /// then starts counting the next one.
-    fn print(&mut self, rows: u64) {
+    /// A statement begins: the figures start from zero, except for the
+    /// first statement, which began with opening the archive.
+    fn begin(&mut self) {
+        if std::mem::replace(&mut self.begun, true) {
+            self.counting.reset();
+            self.started = Instant::now();
+            self.open_seconds = 0.0;
+        }
+    }
+
+    /// Prints the figures of the statement that ended with `rows`.
+    fn print(&self, rows: u64) {
         let line = serde_json::json!({
             "rows": rows,
             "seconds": self.started.elapsed().as_secs_f64(),
@@ -77,9 +89,6 @@ impl Stats {
             "objects_read": self.counting.reads().len(),
         });
         eprintln!("{line}");
-        self.counting.reset();
-        self.started = Instant::now();
-        self.open_seconds = 0.0;
     }
 }
 
@@ -151,6 +160,7 @@ pub async fn run(args: QueryArgs) -> Result<()> {
         counting,
         open_seconds: started.elapsed().as_secs_f64(),
         started,
+        begun: false,
     });
     match args.sql {
         Some(sql) => run_one(&session, &sql, format, stats.as_mut()).await,
@@ -162,8 +172,11 @@ async fn run_one(
     session: &Session,
     sql: &str,
     format: OutputFormat,
-    stats: Option<&mut Stats>,
+    mut stats: Option<&mut Stats>,
 ) -> Result<()> {
+    if let Some(stats) = stats.as_deref_mut() {
+        stats.begin();
+    }
     let stream = session.stream(sql).await?;
     let mut out = std::io::stdout().lock();
     let rows = match write_stream(stream, format, &mut out).await {

@@ -474,3 +474,42 @@ async fn stats_give_the_rows_and_the_objects_read() {
         "{every}"
     );
 }
+
+/// `--stats` at the prompt: one line per statement, each with its own
+/// figures (a statement's reads are not counted again in the next one's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_at_the_prompt_are_per_statement() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), &records(), Format::Json, Compression::None).await;
+    let all = objects_by_hour(dir.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wildrydes-query"))
+        .arg("--archive")
+        .arg(dir.path())
+        .args(["--format", "csv", "--stats"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wildrydes-query runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"SELECT COUNT(*) FROM wildrydes;\nSELECT COUNT(*) FROM wildrydes WHERE hour = 11;\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    let every = all.values().map(BTreeSet::len).sum::<usize>();
+    assert_eq!(lines[0]["objects_read"], every, "{stderr}");
+    assert_eq!(lines[1]["objects_read"], all["11"].len(), "{stderr}");
+    assert_eq!(lines[1]["open_seconds"], 0.0, "{stderr}");
+}
