@@ -122,11 +122,12 @@ pub async fn run(args: QueryArgs) -> Result<()> {
         _ => location.to_string(),
     };
     let started = Instant::now();
-    let counting = Arc::new(CountingStore::new(store.store.clone()));
-    let object_store: Arc<dyn ObjectStore> = if args.stats {
-        counting.clone()
-    } else {
-        store.store.clone()
+    let counting = args
+        .stats
+        .then(|| Arc::new(CountingStore::new(store.store.clone())));
+    let object_store: Arc<dyn ObjectStore> = match &counting {
+        Some(counting) => counting.clone(),
+        None => store.store.clone(),
     };
     let session = Session::open(object_store, store.prefix.clone())
         .await
@@ -156,7 +157,7 @@ pub async fn run(args: QueryArgs) -> Result<()> {
         None if stdout_tty => OutputFormat::Table,
         None => OutputFormat::Json,
     };
-    let mut stats = args.stats.then(|| Stats {
+    let mut stats = counting.map(|counting| Stats {
         counting,
         open_seconds: started.elapsed().as_secs_f64(),
         started,
