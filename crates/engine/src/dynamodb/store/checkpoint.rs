@@ -1,14 +1,18 @@
 //! A write group's commit (its journal frame synced, its changes into the
-//! write buffer) and the checkpoint (the buffer into the B-tree, synced, the
-//! journal started again).
+//! write buffer) and the checkpoint: the buffer frozen, the journal going on
+//! in a new file, and a background thread writing the frozen changes into
+//! the B-tree, so that writers do not wait for it.
 
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
-use redb::WriteTransaction;
+use redb::{Database, WriteTransaction};
 
 use super::buffer::Layer;
 use super::journal::{self, Journal, CHECKPOINT_AFTER, CHECKPOINT_BYTES};
-use super::{clear_prefix, lock, space_def, Store, META, META_ID};
+use super::{clear_prefix, lock, space_def, Buffered, Store, META, META_ID};
 
 /// Writes the changes of `layer` into the B-tree: per key space, the
 /// prefixes cleared, then every key put or deleted (in key order).
@@ -49,15 +53,156 @@ pub(super) fn write_layer(tx: &WriteTransaction, layer: &Layer) -> Result<(), St
     Ok(())
 }
 
+/// Writes `layer` into the B-tree in one transaction with immediate
+/// durability.
+fn write_durably(db: &Database, layer: &Layer) -> Result<(), String> {
+    let tx = db.begin_write().map_err(|e| e.to_string())?;
+    write_layer(&tx, layer)?;
+    tx.commit().map_err(|e| e.to_string())
+}
+
+/// A frozen write buffer for the background thread, and the journal file
+/// that holds its changes (removed once they are durable in the B-tree).
+struct Job {
+    layer: Arc<Layer>,
+    journal: Option<PathBuf>,
+}
+
+#[derive(Default)]
+struct State {
+    job: Option<Job>,
+    /// A checkpoint is waiting or running.
+    busy: bool,
+    /// The thread is asked to stop once its job is done.
+    stop: bool,
+    /// Why a checkpoint failed: its frozen changes stay in the buffer
+    /// (reads stay right, the journal holds them) and writes stop.
+    failed: Option<String>,
+    /// Jobs wait (tests: the files as a crash during a checkpoint leaves them).
+    held: bool,
+}
+
+#[derive(Default)]
+struct Handoff {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Handoff {
+    fn wait<'a>(&self, st: std::sync::MutexGuard<'a, State>) -> std::sync::MutexGuard<'a, State> {
+        self.changed.wait(st).unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until no checkpoint is waiting or running; the reason of a
+    /// failed one, if any.
+    fn idle(&self) -> Result<(), String> {
+        let mut st = lock(&self.state);
+        while st.busy {
+            st = self.wait(st);
+        }
+        st.failed.clone().map_or(Ok(()), Err)
+    }
+}
+
+/// The background checkpoint thread.
+pub(super) struct Background {
+    handoff: Arc<Handoff>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the thread, which writes frozen buffers of `buffer` into `db`.
+    pub(super) fn start(db: Arc<Database>, buffer: Arc<RwLock<Buffered>>) -> Background {
+        let handoff = Arc::new(Handoff::default());
+        let h = handoff.clone();
+        let thread = std::thread::Builder::new()
+            .name("dynamodb-checkpoint".into())
+            .spawn(move || run(&db, &buffer, &h))
+            .expect("starting the dynamodb checkpoint thread");
+        Background {
+            handoff,
+            thread: Some(thread),
+        }
+    }
+
+    /// Holds the thread's next jobs (`true`) or lets them run.
+    #[cfg(test)]
+    pub(super) fn hold(&self, held: bool) {
+        lock(&self.handoff.state).held = held;
+        self.handoff.changed.notify_all();
+    }
+
+    /// Whether a checkpoint is waiting or running.
+    #[cfg(test)]
+    pub(super) fn busy(&self) -> bool {
+        lock(&self.handoff.state).busy
+    }
+
+    /// Lets the thread finish its checkpoint, then stops it.
+    fn stop(&mut self) {
+        {
+            let mut st = lock(&self.handoff.state);
+            st.stop = true;
+            st.held = false;
+        }
+        self.handoff.changed.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(db: &Database, buffer: &RwLock<Buffered>, handoff: &Handoff) {
+    loop {
+        let job = {
+            let mut st = lock(&handoff.state);
+            loop {
+                if !st.held {
+                    if let Some(job) = st.job.take() {
+                        break job;
+                    }
+                }
+                if st.stop {
+                    return;
+                }
+                st = handoff.wait(st);
+            }
+        };
+        let done = write_durably(db, &job.layer);
+        if done.is_ok() {
+            let mut buffered = buffer.write().unwrap_or_else(|p| p.into_inner());
+            buffered.frozen = Arc::default();
+            buffered.checkpoints += 1;
+        }
+        match (&done, &job.journal) {
+            (Ok(()), Some(path)) => {
+                // Left behind, it is applied again at the next start: harmless.
+                if let Err(e) = std::fs::remove_file(path) {
+                    tracing::warn!(error = %e, path = %path.display(), "dynamodb journal file not removed after its checkpoint");
+                }
+            }
+            (Ok(()), None) => {}
+            (Err(e), _) => tracing::error!(error = %e, "dynamodb checkpoint failed; writes stop"),
+        }
+        // The frozen layer is freed here, outside every lock.
+        drop(job);
+        let mut st = lock(&handoff.state);
+        st.busy = false;
+        if let Err(e) = done {
+            st.failed = Some(e);
+        }
+        handoff.changed.notify_all();
+    }
+}
+
 impl Store {
     /// Commits the write group staged as `committing`: in durable mode its
     /// journal frame is synced first (a group whose frame cannot be written
     /// is dropped, and writes stop: the next group's requests may have read
-    /// its changes); then its changes join the write buffer, which a
-    /// checkpoint writes into the B-tree when due. A failed checkpoint
-    /// leaves the buffer as it is (reads stay right, the journal holds
-    /// every change) and stops writes until a restart, which applies the
-    /// journal again.
+    /// its changes); then its changes join the write buffer, which is
+    /// checkpointed when due. A failed checkpoint leaves its changes in the
+    /// buffer (reads stay right, the journal holds every change) and stops
+    /// writes until a restart, which applies the journal again.
     pub(super) fn commit(&self, mut journal: Option<&mut Journal>) -> Result<(), String> {
         let appended = match journal.as_deref_mut() {
             Some(j) => match j.stopped() {
@@ -94,32 +239,70 @@ impl Store {
                 }
         };
         if due {
-            if let Err(e) = self.checkpoint(journal.as_deref_mut()) {
+            if let Err(e) = self.freeze(journal.as_deref_mut()) {
                 match journal {
                     Some(j) => j.stop(e),
-                    None => {
-                        tracing::error!(error = %e, "dynamodb checkpoint failed; retried later")
-                    }
+                    None => tracing::error!(error = %e, "dynamodb checkpoint failed"),
                 }
             }
         }
         Ok(())
     }
 
-    /// Writes the buffer into the B-tree in one durable transaction, starts
-    /// the journal again and empties the buffer. Only the committer calls
-    /// it (holding the `committed` lock), so the buffer cannot change in
-    /// between; readers see the buffer over either B-tree meanwhile, which
-    /// both give the same answers.
+    /// Hands the write buffer to the background thread: the journal goes
+    /// on in a new file and the buffer starts empty above the frozen one.
+    /// While a checkpoint runs the buffer keeps growing, up to twice
+    /// [`CHECKPOINT_BYTES`]; past that, the committer waits for it (memory
+    /// stays bounded whatever the write rate).
+    pub(super) fn freeze(&self, journal: Option<&mut Journal>) -> Result<(), String> {
+        let handoff = &self.background.handoff;
+        let mut st = lock(&handoff.state);
+        while st.busy {
+            if (super::read(&self.buffer).layer.bytes() as u64) < 2 * CHECKPOINT_BYTES {
+                return Ok(());
+            }
+            st = handoff.wait(st);
+        }
+        if let Some(e) = &st.failed {
+            return Err(e.clone());
+        }
+        let old = match journal {
+            Some(j) => Some(j.rotate().map_err(|e| {
+                format!(
+                    "starting a new journal file after {}: {e}",
+                    j.path().display()
+                )
+            })?),
+            None => None,
+        };
+        let layer = {
+            let mut buffered = self.buffer.write().unwrap_or_else(|p| p.into_inner());
+            buffered.since = Instant::now();
+            let layer = Arc::new(std::mem::take(&mut buffered.layer));
+            buffered.frozen = layer.clone();
+            layer
+        };
+        st.job = Some(Job {
+            layer,
+            journal: old,
+        });
+        st.busy = true;
+        handoff.changed.notify_all();
+        Ok(())
+    }
+
+    /// Writes the buffer into the B-tree now, once a background checkpoint
+    /// is done, and starts the live journal file again. Only holders of the
+    /// `committed` lock call it (a clean stop, tests), so no group commits
+    /// in between.
     pub(super) fn checkpoint(&self, journal: Option<&mut Journal>) -> Result<(), String> {
+        self.background.handoff.idle()?;
         {
             let buffered = super::read(&self.buffer);
             if buffered.layer.is_empty() {
                 return Ok(());
             }
-            let tx = self.db.begin_write().map_err(|e| e.to_string())?;
-            write_layer(&tx, &buffered.layer)?;
-            tx.commit().map_err(|e| e.to_string())?;
+            write_durably(&self.db, &buffered.layer)?;
         }
         if let Some(j) = journal {
             j.restart()
@@ -138,9 +321,11 @@ impl Store {
 }
 
 impl Drop for Store {
-    /// A clean stop writes the buffer into the B-tree and empties the
-    /// journal (a request's staged changes were never acknowledged).
+    /// A clean stop lets a background checkpoint finish, writes the buffer
+    /// into the B-tree and empties the journal (a request's staged changes
+    /// were never acknowledged).
     fn drop(&mut self) {
+        self.background.stop();
         let mut committed = lock(&self.committed);
         if committed
             .journal

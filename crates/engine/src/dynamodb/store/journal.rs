@@ -6,22 +6,25 @@
 //! each item of a batch into another unicorn's partition, so every item cost
 //! a 4 KiB page write (measured on 2026-12-03: 640 KiB written and synced per
 //! group of ~90 items, 8 ms on this machine's disk). Instead, each write
-//! group is appended to this journal as one frame (its key/value changes,
-//! ~200 bytes an item) and synced before the group is committed to redb
-//! without a sync and answered; every [`CHECKPOINT_BYTES`] or
-//! [`CHECKPOINT_AFTER`], a group is committed with immediate durability (the
-//! pages of all the groups since, each written once) and the journal starts
-//! again.
+//! group is appended to the journal as one frame (its key/value changes,
+//! ~200 bytes an item) and synced before the group joins the write buffer
+//! and is answered; every [`CHECKPOINT_BYTES`] or [`CHECKPOINT_AFTER`], the
+//! buffer is frozen, the journal goes on in a new file, and a background
+//! thread writes the frozen changes into the B-tree with immediate
+//! durability (each page written once), then removes the file that held
+//! them (RocksDB's memtable flush and WAL switch, in small).
 //!
-//! The file, `dynamodb/journal.log`, uses the Kinesis log's layout
-//! ([`crate::store::log`]: a checksummed header with a salt, then frames
-//! with a marker, their length and checksums). At start, every intact frame
-//! is applied again, in order, on top of the last durable commit: a frame
-//! holds absolute puts, deletes and range clears, so applying frames that
-//! the B-tree already holds changes nothing. A torn frame at the end (a
-//! crash during its write: never acknowledged) is cut, with a warning; a
-//! damaged frame followed by an intact one refuses the start and names the
-//! file.
+//! The files, `dynamodb/journal.N.log` (N counts up; `journal.log`, from
+//! files written before 2026-12-03, comes first), use the Kinesis log's
+//! layout ([`crate::store::log`]: a checksummed header with a salt, then
+//! frames with a marker, their length and checksums). At start, every
+//! intact frame of every file is applied again, oldest first, on top of the
+//! last durable commit: a frame holds absolute puts, deletes and range
+//! clears, so applying frames that the B-tree already holds changes
+//! nothing. A torn frame at the end of the newest file (a crash during its
+//! write: never acknowledged) is cut, with a warning; a damaged frame
+//! followed by an intact one, or any damage in an older file, refuses the
+//! start and names the file.
 //!
 //! A frame's payload: a version byte (1), then operations
 //! `[kind u8][space u8][key len u32 LE][key]` and, for a put,
@@ -124,9 +127,11 @@ fn len(rest: &mut &[u8]) -> Result<usize, String> {
     Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
 }
 
-/// The open journal.
+/// The live journal file, which write groups are appended to.
 #[derive(Debug)]
 pub(crate) struct Journal {
+    dir: PathBuf,
+    number: u64,
     file: File,
     path: PathBuf,
     salt: u32,
@@ -138,79 +143,123 @@ pub(crate) struct Journal {
     stopped: Option<String>,
 }
 
-/// What [`Journal::open`] found.
-#[derive(Debug)]
-pub(crate) struct Recovered {
-    pub journal: Journal,
-    /// The payloads of the intact frames, in order.
+/// What [`read`] found in a folder's journal files.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// The payloads of the intact frames, oldest file first, in order.
     pub frames: Vec<Vec<u8>>,
-    /// Bytes of a torn last frame that were cut.
+    /// Bytes of a torn last frame of the newest file (never acknowledged).
     pub cut: u64,
+    /// The files read, oldest first.
+    pub files: Vec<PathBuf>,
+    /// The number for the next journal file.
+    pub next: u64,
+}
+
+/// The journal files of `dir`, oldest first: `journal.log` (files written
+/// before 2026-12-03 kept one file, number 0), then `journal.N.log`.
+fn files(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let number = match name {
+            "journal.log" => Some(0),
+            _ => name
+                .strip_prefix("journal.")
+                .and_then(|n| n.strip_suffix(".log"))
+                .and_then(|n| n.parse::<u64>().ok()),
+        };
+        if let Some(number) = number {
+            out.push((number, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads every journal file of `dir`, oldest first. The newest may end in
+/// a torn frame (cut) or have a torn header (a crash while it was started:
+/// it holds nothing); a file holding no more than a header holds no frame.
+/// Any other damage is refused with the file and what is wrong with it:
+/// a file older than the newest was complete before the next was started.
+pub(crate) fn read(dir: &Path) -> Result<Found, (PathBuf, String)> {
+    let io = |path: &Path, what: &str, e: std::io::Error| {
+        (path.to_path_buf(), format!("{what} it: {e}"))
+    };
+    let listed = files(dir).map_err(|e| io(dir, "listing", e))?;
+    let mut found = Found {
+        next: listed.last().map_or(1, |(n, _)| n + 1),
+        ..Found::default()
+    };
+    for (i, (_, path)) in listed.iter().enumerate() {
+        let newest = i + 1 == listed.len();
+        let file = File::open(path).map_err(|e| io(path, "opening", e))?;
+        let len = file.metadata().map_err(|e| io(path, "reading", e))?.len();
+        found.files.push(path.clone());
+        if len <= log::SEG_HEADER {
+            continue;
+        }
+        let format = log::read_format(&file, len).map_err(|e| io(path, "reading", e))?;
+        let Some(format @ log::Format::V2 { .. }) = format else {
+            return Err((path.clone(), "its header is damaged".into()));
+        };
+        let mut reader = FrameReader::with_format(&file, format, format.data_start(), len);
+        loop {
+            match reader.next().map_err(|e| io(path, "reading", e))? {
+                Next::End => break,
+                Next::Frame { payload, .. } => found.frames.push(payload.to_vec()),
+                Next::Bad { offset, reason } => {
+                    if let Some(next) = reader.resync(offset).map_err(|e| io(path, "reading", e))? {
+                        return Err((
+                            path.clone(),
+                            format!("{reason} at byte {offset}, with an intact frame at byte {next} after it"),
+                        ));
+                    }
+                    if !newest {
+                        return Err((
+                            path.clone(),
+                            format!(
+                                "{reason} at byte {offset}, in a journal file a newer one follows"
+                            ),
+                        ));
+                    }
+                    found.cut = len - offset;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 impl Journal {
-    /// Opens `dir/journal.log` (creating it when missing) and reads its
-    /// intact frames. A damaged frame with an intact one after it, or a
-    /// damaged header on a file longer than a header, is refused with
-    /// `Err(detail)`; the file is left as it was.
-    pub(crate) fn open(dir: &Path) -> Result<Recovered, String> {
-        let path = dir.join("journal.log");
-        let shown = path.display().to_string();
-        let io = |what: &str, e: std::io::Error| format!("{what} {shown}: {e}");
+    /// Starts journal file number `number` in `dir`, its header and the
+    /// folder synced (a frame appended to it is found after a crash).
+    pub(crate) fn create(dir: &Path, number: u64) -> std::io::Result<Journal> {
+        let path = dir.join(format!("journal.{number}.log"));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| io("opening", e))?;
-        let len = file.metadata().map_err(|e| io("reading", e))?.len();
-        let mut frames = Vec::new();
-        let mut cut = 0;
-        let format = log::read_format(&file, len).map_err(|e| io("reading", e))?;
-        // A file no longer than a header holds no frame (frames follow a
-        // synced header): a journal torn while it was started again.
-        if len > log::SEG_HEADER {
-            let Some(format @ log::Format::V2 { .. }) = format else {
-                return Err("its header is damaged".into());
-            };
-            let mut reader = FrameReader::with_format(&file, format, format.data_start(), len);
-            loop {
-                match reader.next().map_err(|e| io("reading", e))? {
-                    Next::End => break,
-                    Next::Frame { payload, .. } => frames.push(payload.to_vec()),
-                    Next::Bad { offset, reason } => {
-                        if let Some(next) = reader.resync(offset).map_err(|e| io("reading", e))? {
-                            return Err(format!(
-                                "{reason} at byte {offset}, with an intact frame at byte {next} after it"
-                            ));
-                        }
-                        cut = len - offset;
-                        break;
-                    }
-                }
-            }
-        }
+            .truncate(true)
+            .open(&path)?;
         let mut journal = Journal {
+            dir: dir.to_path_buf(),
+            number,
             file,
             path,
             salt: 0,
-            len,
+            len: 0,
             since: Instant::now(),
             every: CHECKPOINT_AFTER,
             frame: Vec::new(),
             stopped: None,
         };
-        if frames.is_empty() {
-            // Nothing to keep (a torn frame alone is cut with the rest).
-            journal.restart().map_err(|e| io("starting", e))?;
-            sync_dir(dir).map_err(|e| io("syncing the folder of", e))?;
-        }
-        Ok(Recovered {
-            journal,
-            frames,
-            cut,
-        })
+        journal.restart()?;
+        sync_dir(dir)?;
+        Ok(journal)
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -238,9 +287,9 @@ impl Journal {
         Ok(())
     }
 
-    /// Stops writes: after a frame was synced, its group's commit (or the
-    /// journal's restart) failed, so the journal no longer follows the
-    /// B-tree. A restart of the engine applies the journal again.
+    /// Stops writes: after a frame was synced, its group's commit (or a
+    /// checkpoint) failed, so the journal no longer follows the B-tree. A
+    /// restart of the engine applies the journal again.
     pub(crate) fn stop(&mut self, why: String) {
         self.stopped.get_or_insert(why);
     }
@@ -250,18 +299,29 @@ impl Journal {
         self.stopped.as_deref()
     }
 
-    /// Whether the next group should be a checkpoint.
+    /// Whether the write buffer should be checkpointed.
     pub(crate) fn due(&self) -> bool {
         self.len >= CHECKPOINT_BYTES || self.since.elapsed() >= self.every
     }
 
-    /// Checkpoints by size only (tests that need frames to stay).
+    /// Checkpoints by size, or also every `every` (tests).
     #[cfg(test)]
-    pub(crate) fn checkpoint_by_size_only(&mut self) {
-        self.every = Duration::MAX;
+    pub(crate) fn checkpoint_every(&mut self, every: Duration) {
+        self.every = every;
     }
 
-    /// Starts the journal again (after a durable commit holding every
+    /// Goes on in a new journal file (the next number) and returns the path
+    /// of the one before, which a checkpoint of the write buffer as it is
+    /// now makes unneeded.
+    pub(crate) fn rotate(&mut self) -> std::io::Result<PathBuf> {
+        let mut next = Journal::create(&self.dir, self.number + 1)?;
+        next.every = self.every;
+        next.stopped = self.stopped.take();
+        let old = std::mem::replace(self, next);
+        Ok(old.path)
+    }
+
+    /// Starts this journal file again (after a durable commit holding every
     /// frame's changes): a new header, with a new salt.
     pub(crate) fn restart(&mut self) -> std::io::Result<()> {
         self.salt = log::new_salt();
@@ -324,65 +384,107 @@ mod tests {
         assert!(ops(&[]).is_err());
     }
 
-    fn written(dir: &Path, frames: &[&[u8]]) -> PathBuf {
-        let mut j = Journal::open(dir).unwrap().journal;
+    /// A journal file numbered `number` in `dir` holding `frames`.
+    fn written(dir: &Path, number: u64, frames: &[&[u8]]) -> PathBuf {
+        let mut j = Journal::create(dir, number).unwrap();
         for f in frames {
             j.append(f).unwrap();
         }
         j.path().to_path_buf()
     }
 
+    fn frames(found: &Found) -> Vec<&[u8]> {
+        found.frames.iter().map(Vec::as_slice).collect()
+    }
+
     #[test]
-    fn frames_come_back_in_order_after_a_reopen() {
+    fn frames_come_back_in_order_oldest_file_first() {
         let dir = tempfile::tempdir().unwrap();
-        written(dir.path(), &[b"\x01one", b"\x01two"]);
-        let r = Journal::open(dir.path()).unwrap();
-        assert_eq!(r.frames, vec![b"\x01one".to_vec(), b"\x01two".to_vec()]);
-        assert_eq!(r.cut, 0);
+        written(dir.path(), 2, &[b"\x01three"]);
+        written(dir.path(), 1, &[b"\x01one", b"\x01two"]);
+        let r = read(dir.path()).unwrap();
+        assert_eq!(frames(&r), [&b"\x01one"[..], b"\x01two", b"\x01three"]);
+        assert_eq!((r.cut, r.files.len(), r.next), (0, 2, 3));
+    }
+
+    #[test]
+    fn a_rotated_journal_goes_on_in_the_next_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::create(dir.path(), 1).unwrap();
+        j.append(b"\x01one").unwrap();
+        let old = j.rotate().unwrap();
+        j.append(b"\x01two").unwrap();
+        assert_eq!(old, dir.path().join("journal.1.log"));
+        assert_eq!(j.path(), dir.path().join("journal.2.log"));
+        assert_eq!(
+            frames(&read(dir.path()).unwrap()),
+            [&b"\x01one"[..], b"\x01two"]
+        );
+        std::fs::remove_file(old).unwrap();
+        assert_eq!(frames(&read(dir.path()).unwrap()), [&b"\x01two"[..]]);
+    }
+
+    #[test]
+    fn the_single_file_of_earlier_versions_is_read_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = written(dir.path(), 0, &[b"\x01old"]);
+        std::fs::rename(path, dir.path().join("journal.log")).unwrap();
+        written(dir.path(), 1, &[b"\x01new"]);
+        assert_eq!(
+            frames(&read(dir.path()).unwrap()),
+            [&b"\x01old"[..], b"\x01new"]
+        );
     }
 
     #[test]
     fn a_torn_last_frame_is_cut_and_nothing_before_it_is_lost() {
         let dir = tempfile::tempdir().unwrap();
-        let path = written(dir.path(), &[b"\x01one", b"\x01two"]);
+        let path = written(dir.path(), 1, &[b"\x01one", b"\x01two"]);
         let len = std::fs::metadata(&path).unwrap().len();
         let f = OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 2).unwrap();
-        let r = Journal::open(dir.path()).unwrap();
-        assert_eq!(r.frames, vec![b"\x01one".to_vec()]);
+        let r = read(dir.path()).unwrap();
+        assert_eq!(frames(&r), [&b"\x01one"[..]]);
         assert!(r.cut > 0);
+        // In a file a newer one follows, the same tear is damage.
+        written(dir.path(), 2, &[b"\x01three"]);
+        let (file, err) = read(dir.path()).unwrap_err();
+        assert_eq!(file, path);
+        assert!(err.contains("a newer one follows"), "{err}");
     }
 
     #[test]
     fn a_damaged_frame_before_an_intact_one_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let path = written(dir.path(), &[b"\x01first-frame", b"\x01second-frame"]);
+        let path = written(dir.path(), 1, &[b"\x01first-frame", b"\x01second-frame"]);
         let mut bytes = std::fs::read(&path).unwrap();
         let at = bytes.windows(5).position(|w| w == b"first").unwrap();
         bytes[at] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let err = Journal::open(dir.path()).unwrap_err();
+        let (file, err) = read(dir.path()).unwrap_err();
+        assert_eq!(file, path);
         assert!(err.contains("intact frame"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
 
     #[test]
-    fn a_damaged_header_is_refused_and_a_torn_one_starts_empty() {
+    fn a_damaged_header_is_refused_and_a_torn_one_holds_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let path = written(dir.path(), &[b"\x01one"]);
+        let path = written(dir.path(), 1, &[b"\x01one"]);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[10] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        assert!(Journal::open(dir.path())
+        assert!(read(dir.path())
             .unwrap_err()
+            .1
             .contains("header is damaged"));
-        // Torn while started again: part of a header, or a header's length
-        // of zeros (its bytes never reached the disk).
+        // Torn while started: part of a header, or a header's length of
+        // zeros (its bytes never reached the disk).
         for torn in [bytes[..7].to_vec(), vec![0u8; log::SEG_HEADER as usize]] {
             std::fs::write(&path, &torn).unwrap();
-            let r = Journal::open(dir.path()).unwrap();
+            let r = read(dir.path()).unwrap();
             assert!(r.frames.is_empty());
-            assert_eq!(std::fs::metadata(&path).unwrap().len(), log::SEG_HEADER);
+            assert_eq!(r.files, std::slice::from_ref(&path));
         }
     }
 }

@@ -25,37 +25,44 @@ fn replay(frames: &[Vec<u8>]) -> Result<Layer, String> {
     Ok(layer)
 }
 
-/// Opens the journal of `dir` and applies its intact frames again on top of
-/// the B-tree's last durable commit, then makes them durable there.
+/// Reads the journal files of `dir` and applies their intact frames again
+/// on top of the B-tree's last durable commit, makes them durable there,
+/// removes the files (oldest first: a crash in between leaves a newest file
+/// whose torn end is still allowed) and starts a new one.
 pub(super) fn recover(db: &Database, dir: &Path, created: bool) -> Result<Journal, StoreError> {
-    let damaged = |detail: String| StoreError::Damaged {
-        path: dir.join("journal.log").display().to_string(),
+    let damaged = |path: &Path, detail: String| StoreError::Damaged {
+        path: path.display().to_string(),
         detail,
     };
-    let found = Journal::open(dir).map_err(damaged)?;
-    let mut journal = found.journal;
+    let found = journal::read(dir).map_err(|(path, detail)| damaged(&path, detail))?;
     if found.cut > 0 {
         tracing::warn!(
             bytes = found.cut,
             "dynamodb journal: the last write was torn (a crash during it, never acknowledged); cut"
         );
     }
-    if found.frames.is_empty() {
-        return Ok(journal);
+    let shown = found
+        .files
+        .first()
+        .map_or(dir.join("journal.log"), Clone::clone);
+    if !found.frames.is_empty() {
+        if created {
+            // Frames hold only the writes since the last checkpoint.
+            return Err(damaged(
+                &shown,
+                "it holds writes but tables.redb was missing (now created empty): restore tables.redb, or move the journal away to start empty".into(),
+            ));
+        }
+        let layer = replay(&found.frames).map_err(|e| damaged(&shown, e))?;
+        let tx = db.begin_write().map_err(db_err)?;
+        write_layer(&tx, &layer).map_err(|e| damaged(&shown, format!("replaying it: {e}")))?;
+        tx.commit().map_err(db_err)?;
+        tracing::info!(groups = found.frames.len(), "dynamodb journal replayed");
     }
-    if created {
-        // Frames hold only the writes since the last checkpoint.
-        return Err(damaged(
-            "it holds writes but tables.redb was missing (now created empty): restore tables.redb, or move the journal away to start empty".into(),
-        ));
+    for path in &found.files {
+        std::fs::remove_file(path)
+            .map_err(|e| StoreError::Redb(format!("removing {}: {e}", path.display())))?;
     }
-    let layer = replay(&found.frames).map_err(damaged)?;
-    let tx = db.begin_write().map_err(db_err)?;
-    write_layer(&tx, &layer).map_err(|e| damaged(format!("replaying it: {e}")))?;
-    tx.commit().map_err(db_err)?;
-    journal
-        .restart()
-        .map_err(|e| StoreError::Redb(format!("starting the journal again: {e}")))?;
-    tracing::info!(groups = found.frames.len(), "dynamodb journal replayed");
-    Ok(journal)
+    Journal::create(dir, found.next)
+        .map_err(|e| StoreError::Redb(format!("starting the journal in {}: {e}", dir.display())))
 }

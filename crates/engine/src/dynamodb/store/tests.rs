@@ -3,7 +3,8 @@
 //! frame is cut, a damaged one refuses the start.
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::{Space, Store, StoreError};
 
@@ -13,9 +14,8 @@ fn key(i: u32) -> Vec<u8> {
     k
 }
 
-/// A store in `dir` that checkpoints by size only (its journal keeps the
-/// groups a test writes).
-fn open_keeping_the_journal(dir: &Path) -> Store {
+/// A store in `dir` that checkpoints every `every` (and by size).
+fn open_checkpointing_every(dir: &Path, every: Duration) -> Store {
     let store = Store::open(Some(dir)).unwrap();
     store
         .committed
@@ -24,8 +24,14 @@ fn open_keeping_the_journal(dir: &Path) -> Store {
         .journal
         .as_mut()
         .unwrap()
-        .checkpoint_by_size_only();
+        .checkpoint_every(every);
     store
+}
+
+/// A store in `dir` that checkpoints by size only (its journal keeps the
+/// groups a test writes).
+fn open_keeping_the_journal(dir: &Path) -> Store {
+    open_checkpointing_every(dir, Duration::MAX)
 }
 
 /// A copy of the store files in `dir`, as a crash leaves them.
@@ -88,8 +94,24 @@ fn keys(store: &Store) -> Vec<Vec<u8>> {
     out
 }
 
-fn journal(dir: &Path) -> std::path::PathBuf {
-    dir.join("dynamodb").join("journal.log")
+/// The journal files of the store in `dir`, oldest first.
+fn journals(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir.join("dynamodb"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let n = name.strip_prefix("journal.")?.strip_suffix(".log")?;
+            Some((n.parse().ok()?, p.clone()))
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The live journal file of the store in `dir`.
+fn journal(dir: &Path) -> PathBuf {
+    journals(dir).pop().expect("a journal file")
 }
 
 #[test]
@@ -281,4 +303,115 @@ fn reads_merge_the_write_buffer_over_the_b_tree_before_and_after_checkpoints() {
     check(&store);
     drop(store);
     check(&Store::open(Some(dir.path())).unwrap());
+}
+
+/// Waits until no background checkpoint is waiting or running.
+fn wait_idle(store: &Store) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while store.background.busy() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the checkpoint never ended"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn put_groups(store: &Store, groups: std::ops::Range<u32>) {
+    for g in groups {
+        store
+            .write::<_, StoreError>(|w| {
+                for i in g * 10..g * 10 + 10 {
+                    w.put_raw(Space::Index, &key(i), format!("value-{i}").as_bytes())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_crash_during_a_background_checkpoint_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_keeping_the_journal(dir.path());
+    put_groups(&store, 0..3);
+    store.background.hold(true);
+    {
+        let mut committed = store.committed.lock().unwrap();
+        store.freeze(committed.journal.as_mut()).unwrap();
+    }
+    // The frozen groups' file stays until they are in the B-tree; newer
+    // groups go to the next file.
+    put_groups(&store, 3..5);
+    assert_eq!(journals(dir.path()).len(), 2);
+    assert_eq!(keys(&store), (0..50).map(key).collect::<Vec<_>>());
+    let crashed = copy_files(dir.path());
+    store.background.hold(false);
+    wait_idle(&store);
+    assert_eq!(
+        journals(dir.path()).len(),
+        1,
+        "the frozen groups' file removed"
+    );
+    assert_eq!(keys(&store), (0..50).map(key).collect::<Vec<_>>());
+    let recovered = Store::open(Some(crashed.path())).unwrap();
+    assert_eq!(keys(&recovered), (0..50).map(key).collect::<Vec<_>>());
+    assert_eq!(
+        journals(crashed.path()).len(),
+        1,
+        "both files applied, then removed"
+    );
+    drop(store);
+    assert_eq!(keys(&Store::open(Some(dir.path())).unwrap()).len(), 50);
+}
+
+#[test]
+fn checkpoints_in_the_background_keep_every_write_of_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every group is a checkpoint: the thread and the writers race all along.
+    let store = std::sync::Arc::new(open_checkpointing_every(dir.path(), Duration::ZERO));
+    on_4_threads(&store, |store, t| {
+        for i in 0..100 {
+            let k = key(t * 1000 + i);
+            store
+                .write::<_, StoreError>(|w| {
+                    w.add_stats(9, 0, 1, 1);
+                    w.put_raw(Space::Index, &k, b"acknowledged")
+                })
+                .unwrap();
+            let mut seen = false;
+            store
+                .range_raw(
+                    Space::Index,
+                    Bound::Included(&k),
+                    Bound::Included(&k),
+                    true,
+                    |_, _| {
+                        seen = true;
+                        false
+                    },
+                )
+                .unwrap();
+            assert!(seen, "a write not read back at once");
+        }
+    });
+    assert_eq!(keys(&store).len(), 400);
+    assert_eq!(store.stats(9, 0).unwrap(), (400, 400));
+    let crashed = copy_files_when_idle(&store, dir.path());
+    assert_eq!(keys(&Store::open(Some(crashed.path())).unwrap()).len(), 400);
+    drop(store);
+    assert_eq!(journals(dir.path()).len(), 1);
+    let store = Store::open(Some(dir.path())).unwrap();
+    assert_eq!(keys(&store).len(), 400);
+    assert_eq!(store.stats(9, 0).unwrap(), (400, 400));
+}
+
+/// The store's files, copied while no checkpoint runs (as a crash leaves
+/// them; a copy taken during one would mix two times of the B-tree file).
+fn copy_files_when_idle(store: &Store, dir: &Path) -> tempfile::TempDir {
+    store.background.hold(true);
+    wait_idle(store);
+    let copy = copy_files(dir);
+    store.background.hold(false);
+    copy
 }

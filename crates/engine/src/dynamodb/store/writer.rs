@@ -71,7 +71,12 @@ impl<'a> Writer<'a> {
         }
         let table = slot.as_ref().expect("opened above");
         f(
-            &[&*self.staged, &buffered.committing, &buffered.layer],
+            &[
+                &*self.staged,
+                &buffered.committing,
+                &buffered.layer,
+                &buffered.frozen,
+            ],
             table,
         )
     }
