@@ -3,7 +3,7 @@
 //! in a new file, and a background thread writing the frozen changes into
 //! the B-tree, so that writers do not wait for it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -111,13 +111,18 @@ pub(super) struct Background {
 }
 
 impl Background {
-    /// Starts the thread, which writes frozen buffers of `buffer` into `db`.
-    pub(super) fn start(db: Arc<Database>, buffer: Arc<RwLock<Buffered>>) -> Background {
+    /// Starts the thread, which writes frozen buffers of `buffer` into `db`
+    /// and keeps a spare journal file ready in `journal_dir`.
+    pub(super) fn start(
+        db: Arc<Database>,
+        buffer: Arc<RwLock<Buffered>>,
+        journal_dir: Option<PathBuf>,
+    ) -> Background {
         let handoff = Arc::new(Handoff::default());
         let h = handoff.clone();
         let thread = std::thread::Builder::new()
             .name("dynamodb-checkpoint".into())
-            .spawn(move || run(&db, &buffer, &h))
+            .spawn(move || run(&db, &buffer, &h, journal_dir.as_deref()))
             .expect("starting the dynamodb checkpoint thread");
         Background {
             handoff,
@@ -152,7 +157,7 @@ impl Background {
     }
 }
 
-fn run(db: &Database, buffer: &RwLock<Buffered>, handoff: &Handoff) {
+fn run(db: &Database, buffer: &RwLock<Buffered>, handoff: &Handoff, journal_dir: Option<&Path>) {
     loop {
         let job = {
             let mut st = lock(&handoff.state);
@@ -183,6 +188,12 @@ fn run(db: &Database, buffer: &RwLock<Buffered>, handoff: &Handoff) {
             }
             (Ok(()), None) => {}
             (Err(e), _) => tracing::error!(error = %e, "dynamodb checkpoint failed; writes stop"),
+        }
+        if let (Ok(()), Some(dir)) = (&done, journal_dir) {
+            // Without a spare, the next journal file grows as it is written.
+            if let Err(e) = journal::prepare(dir) {
+                tracing::warn!(error = %e, dir = %dir.display(), "no spare dynamodb journal file prepared");
+            }
         }
         // The frozen layer is freed here, outside every lock.
         drop(job);

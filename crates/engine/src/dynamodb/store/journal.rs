@@ -179,11 +179,60 @@ fn files(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Reads every journal file of `dir`, oldest first. The newest may end in
-/// a torn frame (cut) or have a torn header (a crash while it was started:
-/// it holds nothing); a file holding no more than a header holds no frame.
-/// Any other damage is refused with the file and what is wrong with it:
-/// a file older than the newest was complete before the next was started.
+/// The spare journal file: [`PREPARED_BYTES`] of zeros, synced, which the
+/// next journal file starts from.
+const SPARE: &str = "journal.spare";
+
+/// The bytes a journal file is prepared with. A frame appended within them
+/// changes neither the file's size nor its blocks, so its `fdatasync`
+/// writes no file-system metadata; appended past a file's end, each sync
+/// also commits the file system's journal, which in ext4's ordered mode
+/// first writes out the other files' dirty pages (the B-tree's
+/// checkpoints). Measured on this machine (ext4, 2026-12-03, 12 KiB
+/// frames): 315-432 µs a sync appended, 173-220 µs within written zeros;
+/// in the engine under BatchWriteItem, an appended frame's write and sync
+/// took 0.7-1.1 ms.
+const PREPARED_BYTES: u64 = CHECKPOINT_BYTES + (1 << 20);
+
+/// Leaves a spare journal file in `dir` if there is none: written to a
+/// temporary name, synced, then renamed (a crash leaves either no spare or
+/// a whole one).
+pub(crate) fn prepare(dir: &Path) -> std::io::Result<()> {
+    let spare = dir.join(SPARE);
+    if spare.exists() {
+        return Ok(());
+    }
+    let tmp = dir.join(format!("{SPARE}.tmp"));
+    let mut file = File::create(&tmp)?;
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..PREPARED_BYTES.div_ceil(1 << 20) {
+        file.write_all(&zeros)?;
+    }
+    file.sync_all()?;
+    std::fs::rename(&tmp, &spare)
+}
+
+/// Whether the bytes of `file` from `from` to `to` are all zeros.
+fn zeros(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(buf.len() as u64) as usize;
+        log::read_exact_at(file, &mut buf[..n], at)?;
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
+/// Reads every journal file of `dir`, oldest first. Frames end where the
+/// file or its prepared zeros begin; the newest file may end in a torn frame
+/// (cut); a file holding nothing but zeros after its header holds no frame,
+/// whatever its header (torn while it was started). Any other damage is
+/// refused with the file and what is wrong with it: a file older than the
+/// newest was complete before the next was started.
 pub(crate) fn read(dir: &Path) -> Result<Found, (PathBuf, String)> {
     let io = |path: &Path, what: &str, e: std::io::Error| {
         (path.to_path_buf(), format!("{what} it: {e}"))
@@ -198,7 +247,7 @@ pub(crate) fn read(dir: &Path) -> Result<Found, (PathBuf, String)> {
         let file = File::open(path).map_err(|e| io(path, "opening", e))?;
         let len = file.metadata().map_err(|e| io(path, "reading", e))?.len();
         found.files.push(path.clone());
-        if len <= log::SEG_HEADER {
+        if zeros(&file, log::SEG_HEADER, len).map_err(|e| io(path, "reading", e))? {
             continue;
         }
         let format = log::read_format(&file, len).map_err(|e| io(path, "reading", e))?;
@@ -210,6 +259,11 @@ pub(crate) fn read(dir: &Path) -> Result<Found, (PathBuf, String)> {
             match reader.next().map_err(|e| io(path, "reading", e))? {
                 Next::End => break,
                 Next::Frame { payload, .. } => found.frames.push(payload.to_vec()),
+                Next::Bad { offset, .. }
+                    if zeros(&file, offset, len).map_err(|e| io(path, "reading", e))? =>
+                {
+                    break
+                }
                 Next::Bad { offset, reason } => {
                     if let Some(next) = reader.resync(offset).map_err(|e| io(path, "reading", e))? {
                         return Err((
@@ -237,13 +291,15 @@ pub(crate) fn read(dir: &Path) -> Result<Found, (PathBuf, String)> {
 impl Journal {
     /// Starts journal file number `number` in `dir`, its header and the
     /// folder synced (a frame appended to it is found after a crash).
+    /// The file is the spare one [`prepare`] left, when there is one.
     pub(crate) fn create(dir: &Path, number: u64) -> std::io::Result<Journal> {
         let path = dir.join(format!("journal.{number}.log"));
+        let prepared = std::fs::rename(dir.join(SPARE), &path).is_ok();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(!prepared)
             .open(&path)?;
         let mut journal = Journal {
             dir: dir.to_path_buf(),
@@ -257,7 +313,7 @@ impl Journal {
             frame: Vec::new(),
             stopped: None,
         };
-        journal.restart()?;
+        journal.start(!prepared)?;
         sync_dir(dir)?;
         Ok(journal)
     }
@@ -324,8 +380,16 @@ impl Journal {
     /// Starts this journal file again (after a durable commit holding every
     /// frame's changes): a new header, with a new salt.
     pub(crate) fn restart(&mut self) -> std::io::Result<()> {
+        self.start(true)
+    }
+
+    /// Writes a new header (a new salt), after emptying the file or over
+    /// the zeros of a prepared one, and syncs it.
+    fn start(&mut self, empty: bool) -> std::io::Result<()> {
         self.salt = log::new_salt();
-        self.file.set_len(0)?;
+        if empty {
+            self.file.set_len(0)?;
+        }
         self.file.seek(SeekFrom::Start(0))?;
         self.file.write_all(&log::segment_header(0, self.salt))?;
         self.file.sync_data()?;
@@ -434,6 +498,25 @@ mod tests {
             frames(&read(dir.path()).unwrap()),
             [&b"\x01old"[..], b"\x01new"]
         );
+    }
+
+    #[test]
+    fn a_prepared_file_ends_where_its_zeros_begin() {
+        let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path()).unwrap();
+        let path = written(dir.path(), 1, &[b"\x01one", b"\x01two"]);
+        assert!(!dir.path().join(SPARE).exists(), "the spare was taken");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), PREPARED_BYTES);
+        let r = read(dir.path()).unwrap();
+        assert_eq!(frames(&r), [&b"\x01one"[..], b"\x01two"]);
+        assert_eq!(r.cut, 0, "zeros are no torn frame");
+        // Its header torn in a crash while it was started: nothing in it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let end = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
+        bytes[log::SEG_HEADER as usize..end].fill(0);
+        bytes[3] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(read(dir.path()).unwrap().frames.is_empty());
     }
 
     #[test]

@@ -303,7 +303,11 @@ impl Store {
             since: Instant::now(),
         }));
         Ok(Store {
-            background: checkpoint::Background::start(db.clone(), buffer.clone()),
+            background: checkpoint::Background::start(
+                db.clone(),
+                buffer.clone(),
+                dir.map(|d| d.join("dynamodb")),
+            ),
             db,
             open: Mutex::new(Open {
                 staged: Layer::default(),

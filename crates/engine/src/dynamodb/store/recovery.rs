@@ -63,6 +63,9 @@ pub(super) fn recover(db: &Database, dir: &Path, created: bool) -> Result<Journa
         std::fs::remove_file(path)
             .map_err(|e| StoreError::Redb(format!("removing {}: {e}", path.display())))?;
     }
-    Journal::create(dir, found.next)
-        .map_err(|e| StoreError::Redb(format!("starting the journal in {}: {e}", dir.display())))
+    let start = |e: std::io::Error| {
+        StoreError::Redb(format!("starting the journal in {}: {e}", dir.display()))
+    };
+    journal::prepare(dir).map_err(start)?;
+    Journal::create(dir, found.next).map_err(start)
 }
