@@ -573,12 +573,24 @@ async fn a_durable_engine_keeps_items_without_a_shutdown() {
     let items: Vec<_> = (0..60).map(|m| summary("Rocinante", m)).collect();
     batch_write(&c, items).await;
     // kill -9: the files as they are on disk right after the last
-    // acknowledgement, while the engine still runs and never shut down.
+    // acknowledgement, while the engine still runs and never shut down. A
+    // background checkpoint may run meanwhile: the journal files first (one
+    // removed after listing was in the B-tree already), then the B-tree
+    // (copy-on-write with its header first: one durable commit or the next).
     let src = dir.path().join("dynamodb");
     std::fs::create_dir_all(copy.path().join("dynamodb")).unwrap();
-    for f in std::fs::read_dir(&src).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), copy.path().join("dynamodb").join(f.file_name())).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|f| f.unwrap().file_name())
+        .collect();
+    files.sort_by_key(|name| name == "tables.redb");
+    for name in files {
+        match std::fs::copy(src.join(&name), copy.path().join("dynamodb").join(&name)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            r => {
+                r.unwrap();
+            }
+        }
     }
     let e2 = engine::spawn(config(copy.path())).await.unwrap();
     let c2 = client(&e2.url());
