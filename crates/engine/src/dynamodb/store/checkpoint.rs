@@ -173,7 +173,12 @@ fn run(db: &Database, buffer: &RwLock<Buffered>, handoff: &Handoff, journal_dir:
                 st = handoff.wait(st);
             }
         };
-        let done = write_durably(db, &job.layer);
+        // A panic fails the checkpoint like an error (writes stop) instead
+        // of leaving writers and the clean stop waiting for it forever.
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_durably(db, &job.layer)
+        }))
+        .unwrap_or_else(|_| Err("the checkpoint panicked".into()));
         if done.is_ok() {
             let mut buffered = buffer.write().unwrap_or_else(|p| p.into_inner());
             buffered.frozen = Arc::default();

@@ -209,6 +209,8 @@ pub(crate) fn prepare(dir: &Path) -> std::io::Result<()> {
         file.write_all(&zeros)?;
     }
     file.sync_all()?;
+    // Closed before it is renamed (Windows renames no open file).
+    drop(file);
     std::fs::rename(&tmp, &spare)
 }
 
