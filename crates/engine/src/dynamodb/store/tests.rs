@@ -418,3 +418,46 @@ fn copy_files_when_idle(store: &Store, dir: &Path) -> tempfile::TempDir {
     store.background.hold(false);
     copy
 }
+
+#[test]
+fn writers_wait_for_a_checkpoint_only_past_twice_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open_keeping_the_journal(dir.path()));
+    store.background.hold(true);
+    // 4 KiB values, 100 a group (~400 KiB): the first checkpoint is frozen
+    // (and held) after 8 MiB of journal, ~21 groups; the buffer above it
+    // then fills up to twice that, ~41 groups more, before a writer waits.
+    let value = vec![7u8; 4096];
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for g in 0..80u32 {
+                store
+                    .write::<_, StoreError>(|w| {
+                        for i in 0..100 {
+                            w.put_raw(Space::Index, &key(g * 100 + i), &value)?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+                tx.send(g).unwrap();
+            }
+        })
+    };
+    let mut last = 0;
+    while let Ok(g) = rx.recv_timeout(Duration::from_millis(500)) {
+        last = g;
+    }
+    // ~8 MiB frozen + ~16 MiB buffered, of the 32 MiB the writer has.
+    assert!(
+        (50..75).contains(&last),
+        "the writer stopped after group {last}"
+    );
+    assert!(store.background.busy());
+    store.background.hold(false);
+    writer.join().unwrap();
+    assert_eq!(rx.iter().last(), Some(79));
+    drop(store);
+    assert_eq!(keys(&Store::open(Some(dir.path())).unwrap()).len(), 8_000);
+}
