@@ -50,16 +50,7 @@ fn copy_files(dir: &Path) -> tempfile::TempDir {
 /// checkpoint by time), and a copy of its files taken while it still runs.
 fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
     let store = open_keeping_the_journal(dir);
-    for g in 0..groups {
-        store
-            .write::<_, StoreError>(|w| {
-                for i in g * 10..g * 10 + 10 {
-                    w.put_raw(Space::Index, &key(i), format!("value-{i}").as_bytes())?;
-                }
-                Ok(())
-            })
-            .unwrap();
-    }
+    put_groups(&store, 0..groups);
     let copy = copy_files(dir);
     (store, copy)
 }
@@ -320,6 +311,7 @@ fn wait_idle(store: &Store) {
     }
 }
 
+/// Writes groups of 10 index entries: group `g` puts keys `10g..10g+10`.
 fn put_groups(store: &Store, groups: std::ops::Range<u32>) {
     for g in groups {
         store
