@@ -6,6 +6,8 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod fixed;
+
 const FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
 
 /// A point in time as the Wild Rydes records carry it (millisecond precision, UTC).
@@ -55,7 +57,12 @@ impl From<DateTime<Utc>> for StatusTime {
 
 impl fmt::Display for StatusTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_datetime().format(FORMAT))
+        match fixed::format(self.0) {
+            // Years 0 to 9999: the fixed layout, without chrono's formatter
+            // (a loader writes hundreds of thousands of these a second).
+            Some(bytes) => f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?),
+            None => write!(f, "{}", self.to_datetime().format(FORMAT)),
+        }
     }
 }
 
@@ -65,6 +72,9 @@ impl FromStr for StatusTime {
     /// Reads `YYYY-MM-DD HH:MM:SS` with an optional fraction of a second
     /// (the wire format has exactly three digits; more or fewer are accepted).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(millis) = fixed::parse(s.as_bytes()) {
+            return Ok(Self(millis));
+        }
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
             .map(|t| Self(t.and_utc().timestamp_millis()))
             .map_err(|_| TimeError(s.to_owned()))
