@@ -160,6 +160,8 @@ impl Service {
                 _ => Ok(None),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let report = capacity::report_named(request.return_consumed.as_deref());
+        let old_sizes = !matches!(report, capacity::Report::None);
         let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
         if !done.is_empty() {
             used = self.store.write::<_, ApiError>(|w| {
@@ -169,7 +171,7 @@ impl Service {
                     let new = write.write.put();
                     let c = if meta.is_plain() {
                         let new = bytes.as_ref().map(|(b, size)| (b.as_slice(), *size));
-                        let old = meta.apply_plain(w, &write.key, new)?;
+                        let old = meta.apply_plain(w, &write.key, new, old_sizes)?;
                         Consumed::write_plain(old.unwrap_or(0), new.map_or(0, |(_, size)| size))
                     } else {
                         let old = w.get(&write.key)?;
@@ -193,7 +195,6 @@ impl Service {
             }
         }
         let mut out = json!({ "UnprocessedItems": unprocessed });
-        let report = capacity::report_named(request.return_consumed.as_deref());
         capacity::attach_list(&mut out, report, &used);
         Ok(out)
     }

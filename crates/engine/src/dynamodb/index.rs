@@ -366,30 +366,30 @@ impl TableMeta {
     }
 
     /// Whether the table has neither indexes nor TTL: a write to it needs
-    /// only the replaced item's size ([`TableMeta::apply_plain`]).
+    /// no look at the old item ([`TableMeta::apply_plain`]).
     pub(crate) fn is_plain(&self) -> bool {
         self.indexes.is_empty() && self.ttl_attribute.is_none()
     }
 
     /// [`TableMeta::apply`] for a table that [`TableMeta::is_plain`], without
-    /// reading the old item first: the write itself hands back the size of
-    /// the item it replaced, which is returned (None: there was none). `new`
-    /// is the item's encoding ([`super::store::encode`]) and its size.
+    /// reading the old item: `new` is the item's encoding
+    /// ([`super::store::encode`]) and its size. With `old_size` the size of
+    /// the item it replaces is read first and returned (None: there was
+    /// none), for a ConsumedCapacity report.
     pub(crate) fn apply_plain(
         &self,
         w: &mut Writer<'_>,
         key: &[u8],
         new: Option<(&[u8], usize)>,
+        old_size: bool,
     ) -> Result<Option<usize>, StoreError> {
-        let old = w.swap(key, new.map(|(bytes, _)| bytes))?;
-        let new_size = new.map_or(0, |(_, size)| size) as i64;
-        let count = i64::from(new.is_some()) - i64::from(old.is_some());
-        w.add_stats(self.id, 0, count, new_size - old.unwrap_or(0) as i64);
+        let old = if old_size { w.size_of(key)? } else { None };
+        w.put_encoded(key, new.map(|(bytes, _)| bytes));
         Ok(old)
     }
 
     /// Writes `new` (or deletes, for None) under `key`, where `old` was
-    /// stored, keeping every index, the TTL expiry entries and the figures.
+    /// stored, keeping every index, the TTL expiry entries and the indexes' figures.
     /// The caller checked `new` with [`TableMeta::check_indexes`].
     pub(crate) fn apply(
         &self,
@@ -403,9 +403,8 @@ impl TableMeta {
             None if old.is_some() => w.delete(key)?,
             None => return Ok(()),
         }
+        // The table's own figures are the checkpoint's.
         let size = |i: Option<&Item>| i.map_or(0, |i| item_size(i) as i64);
-        let count = i64::from(new.is_some()) - i64::from(old.is_some());
-        w.add_stats(self.id, 0, count, size(new) - size(old));
         for index in &self.indexes {
             let old_key = old.and_then(|o| self.index_key(index, key, o));
             let new_key = new.and_then(|n| self.index_key(index, key, n));

@@ -124,10 +124,11 @@ impl Service {
                 .map_err(|e| StoreError::Corrupt(format!("a table description ({e})")))?;
             tables.insert(meta.name.clone(), meta);
         }
-        // Files written before the figures were kept: count once.
+        // Files written before the figures were kept: count once (the
+        // journal is applied: nothing is buffered).
         for meta in tables.values() {
             if !store.has_stats(meta.id)? {
-                store.write::<_, StoreError>(|w| {
+                let (n, bytes) = store.write::<_, StoreError>(|w| {
                     let (from, to) = super::store::table_bounds(meta.id);
                     let (mut n, mut bytes) = (0, 0);
                     let mut after: Option<Vec<u8>> = None;
@@ -145,8 +146,9 @@ impl Service {
                             .map(|(_, i)| super::value::item_size(i) as u64)
                             .sum::<u64>();
                     }
-                    w.set_stats(meta.id, 0, n, bytes)
+                    Ok((n, bytes))
                 })?;
+                store.set_table_figures(meta.id, n, bytes)?;
             }
         }
         Ok(Service {

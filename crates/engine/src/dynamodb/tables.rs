@@ -277,8 +277,8 @@ impl Service {
         };
         let stored = serde_json::to_value(&meta).unwrap_or_default();
         self.store.write::<_, ApiError>(|w| {
+            // No figures yet: the first checkpoint of its items counts them.
             w.put_table(&name, &stored)?;
-            w.set_stats(meta.id, 0, 0, 0)?;
             Ok(())
         })?;
         let desc = meta.describe_with(now, ACCOUNT, &self.settings.region, &|_| (0, 0));
@@ -301,7 +301,7 @@ impl Service {
     pub(super) fn description(&self, meta: &TableMeta) -> Result<Json, ApiError> {
         let mut figures = std::collections::BTreeMap::new();
         if meta.deleted_at_ms.is_none() {
-            figures.insert(0, self.store.stats(meta.id, 0)?);
+            figures.insert(0, self.store.table_figures(meta.id)?);
             for i in &meta.indexes {
                 figures.insert(i.no, self.store.stats(meta.id, i.no)?);
             }

@@ -137,6 +137,16 @@ impl Layer {
         }
     }
 
+    /// Whether this layer changes a key of `space` starting with `prefix`.
+    pub(super) fn touches(&self, space: u8, prefix: &[u8]) -> bool {
+        let s = usize::from(space);
+        self.maps[s]
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(prefix))
+            || self.cleared[s].iter().any(|p| p.starts_with(prefix))
+    }
+
     /// Whether a clear in this layer removed `key` of the layers under it.
     pub(super) fn hides(&self, space: u8, key: &[u8]) -> bool {
         self.cleared[usize::from(space)]

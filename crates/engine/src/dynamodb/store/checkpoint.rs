@@ -3,22 +3,35 @@
 //! in a new file, and a background thread writing the frozen changes into
 //! the B-tree, so that writers do not wait for it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use redb::{Database, WriteTransaction};
+use redb::{Database, ReadableTable, WriteTransaction};
 
 use super::buffer::Layer;
 use super::journal::{self, Journal, CHECKPOINT_AFTER, CHECKPOINT_BYTES};
-use super::{clear_prefix, lock, space_def, Buffered, Store, META, META_ID};
+use super::{
+    clear_prefix, lock, space_def, stats_decode, stats_encode, stats_key, Buffered, Store, Stored,
+    ITEMS_ID, META, META_ID, STATS, STATS_ID,
+};
 
 /// Writes the changes of `layer` into the B-tree: per key space, the
 /// prefixes cleared, then every key put or deleted (in key order).
+/// Writes a layer's changes into the B-tree in `tx`: META, then STATS
+/// (the indexes' figures, which writers keep, and the clears of a deleted
+/// table's), then the items, whose insertions and removals hand back the
+/// items they replace: the tables' own figures (`index` 0) are updated
+/// from those, in the same transaction. So a table's figures always match
+/// the items the B-tree holds, a write never reads the old item for them,
+/// and writing a layer again (the journal replayed after a crash that
+/// followed a checkpoint) changes nothing.
 pub(super) fn write_layer(tx: &WriteTransaction, layer: &Layer) -> Result<(), String> {
     let err = |e: redb::Error| e.to_string();
-    for space in 0..super::buffer::SPACES as u8 {
+    let mut figures: BTreeMap<u64, (i64, i64)> = BTreeMap::new();
+    for space in [META_ID, STATS_ID, ITEMS_ID, 2, 3] {
         let (cleared, mut changes) = layer.changes(space);
         let mut changes = changes.by_ref().peekable();
         if cleared.is_empty() && changes.peek().is_none() {
@@ -43,18 +56,61 @@ pub(super) fn write_layer(tx: &WriteTransaction, layer: &Layer) -> Result<(), St
             clear_prefix(&mut t, prefix).map_err(|e| err(e.into()))?;
         }
         for (key, value) in changes {
-            match value {
-                Some(value) => t.insert(key, value).map(drop),
-                None => t.remove(key).map(drop),
+            if space == STATS_ID && key.len() == 12 && key[8..] == [0; 4] {
+                // A table's own figures, which journals written before
+                // 2026-12-04 carry: counted from the items below instead.
+                continue;
+            }
+            let old = match value {
+                Some(value) => t.insert(key, value),
+                None => t.remove(key),
             }
             .map_err(|e| err(e.into()))?;
+            if space == ITEMS_ID {
+                let old = old.map(|o| item_size(key, o.value())).transpose()?;
+                let new = value.map(|v| item_size(key, v)).transpose()?;
+                let table = key
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or("an item key shorter than its table id")?;
+                let f = figures.entry(table).or_default();
+                f.0 += i64::from(new.is_some()) - i64::from(old.is_some());
+                f.1 += new.unwrap_or(0) as i64 - old.unwrap_or(0) as i64;
+            }
+        }
+    }
+    if !figures.is_empty() {
+        let mut t = tx.open_table(STATS).map_err(|e| err(e.into()))?;
+        for (table, (count, bytes)) in figures {
+            let key = stats_key(table, 0);
+            let (n, b) = t
+                .get(key.as_slice())
+                .map_err(|e| err(e.into()))?
+                .map_or((0, 0), |v| stats_decode(v.value()));
+            let v = stats_encode(
+                n.saturating_add_signed(count),
+                b.saturating_add_signed(bytes),
+            );
+            t.insert(key.as_slice(), v.as_slice())
+                .map_err(|e| err(e.into()))?;
         }
     }
     Ok(())
 }
 
-/// Writes `layer` into the B-tree in one transaction with immediate
-/// durability.
+/// The size of a stored item as DynamoDB counts it.
+fn item_size(key: &[u8], stored: &[u8]) -> Result<usize, String> {
+    let stored = Stored(stored);
+    match stored.size() {
+        Some(size) => Ok(size),
+        None => stored
+            .item(key)
+            .map(|i| crate::dynamodb::value::item_size(&i))
+            .map_err(|e| e.to_string()),
+    }
+}
+
 fn write_durably(db: &Database, layer: &Layer) -> Result<(), String> {
     let tx = db.begin_write().map_err(|e| e.to_string())?;
     write_layer(&tx, layer)?;

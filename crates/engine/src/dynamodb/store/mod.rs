@@ -11,7 +11,11 @@
 //! table's key bytes → the projected item), `expiry` (table id + TTL
 //! seconds, 8 bytes + the item's storage key → nothing) and `stats` (table
 //! id and index number, 0 for the table → item count and bytes, 8 bytes
-//! each, kept in the same transactions as the items).
+//! each). An index's figures are kept by the writes, which read the old
+//! item anyway to update the index; a table's own are kept by the
+//! checkpoint, from the items its insertions replace ([`checkpoint::write_layer`]),
+//! so a write to a table without indexes or TTL reads nothing first, and
+//! DescribeTable takes a checkpoint when the table has buffered changes.
 //! Key bytes sort as the service sorts keys, so a Query is one range scan,
 //! and a Scan (or one of its segments) too.
 //! A write group is durable once its frame of the write journal is synced
@@ -61,6 +65,8 @@ use recovery::recover;
 
 mod buffer;
 mod checkpoint;
+#[cfg(test)]
+mod figures_tests;
 mod group;
 mod journal;
 mod recovery;
@@ -142,6 +148,13 @@ pub(crate) fn stats_key(table_id: u64, index: u32) -> [u8; 12] {
     k[..8].copy_from_slice(&table_id.to_be_bytes());
     k[8..].copy_from_slice(&index.to_be_bytes());
     k
+}
+
+fn stats_encode(count: u64, bytes: u64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&count.to_be_bytes());
+    v[8..].copy_from_slice(&bytes.to_be_bytes());
+    v
 }
 
 fn stats_decode(v: &[u8]) -> (u64, u64) {
@@ -426,6 +439,45 @@ impl Store {
         self.get_raw(STATS_ID, &stats_key(table_id, index), |v| {
             v.map_or((0, 0), stats_decode)
         })
+    }
+
+    /// A table's item count and bytes, exact: when the write buffer holds
+    /// changes of its items, a checkpoint writes them into the B-tree
+    /// first, which counts them ([`checkpoint::write_layer`]).
+    pub(crate) fn table_figures(&self, table_id: u64) -> Result<(u64, u64), StoreError> {
+        let prefix = table_id.to_be_bytes();
+        let pending = {
+            let buffered = read(&self.buffer);
+            buffered
+                .layers()
+                .iter()
+                .any(|l| l.touches(ITEMS_ID, &prefix))
+        };
+        if pending {
+            let mut committed = lock(&self.committed);
+            self.checkpoint(committed.journal.as_mut())
+                .map_err(StoreError::Redb)?;
+        }
+        self.stats(table_id, 0)
+    }
+
+    /// Sets a table's figures in the B-tree at once (after counting the
+    /// items of a file written before they were kept; nothing may be
+    /// buffered for the table).
+    pub(crate) fn set_table_figures(
+        &self,
+        table_id: u64,
+        count: u64,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = tx.open_table(STATS).map_err(db_err)?;
+            let v = stats_encode(count, bytes);
+            t.insert(stats_key(table_id, 0).as_slice(), v.as_slice())
+                .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
     }
 
     /// Whether the figures of a table are stored (files written before they were kept have none).

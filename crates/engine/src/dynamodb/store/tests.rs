@@ -30,12 +30,12 @@ fn open_checkpointing_every(dir: &Path, every: Duration) -> Store {
 
 /// A store in `dir` that checkpoints by size only (its journal keeps the
 /// groups a test writes).
-fn open_keeping_the_journal(dir: &Path) -> Store {
+pub(super) fn open_keeping_the_journal(dir: &Path) -> Store {
     open_checkpointing_every(dir, Duration::MAX)
 }
 
 /// A copy of the store files in `dir`, as a crash leaves them.
-fn copy_files(dir: &Path) -> tempfile::TempDir {
+pub(super) fn copy_files(dir: &Path) -> tempfile::TempDir {
     let copy = tempfile::tempdir().unwrap();
     let to = copy.path().join("dynamodb");
     std::fs::create_dir_all(&to).unwrap();
@@ -86,7 +86,7 @@ fn keys(store: &Store) -> Vec<Vec<u8>> {
 }
 
 /// The journal files of the store in `dir`, oldest first.
-fn journals(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn journals(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir.join("dynamodb"))
         .unwrap()
         .map(|f| f.unwrap().path())
@@ -197,20 +197,20 @@ fn concurrent_read_modify_writes_lose_no_update_across_groups() {
     let store = std::sync::Arc::new(Store::open(Some(dir.path())).unwrap());
     on_4_threads(&store, |store, _| {
         for _ in 0..200 {
-            // A table's figures are read, added to and written back; each
+            // An index's figures are read, added to and written back; each
             // group reads what the groups before it wrote.
             store
                 .write::<_, StoreError>(|w| {
-                    w.add_stats(9, 0, 1, 10);
+                    w.add_stats(9, 1, 1, 10);
                     Ok(())
                 })
                 .unwrap();
         }
     });
-    assert_eq!(store.stats(9, 0).unwrap(), (800, 8000));
+    assert_eq!(store.stats(9, 1).unwrap(), (800, 8000));
     drop(store);
     let store = Store::open(Some(dir.path())).unwrap();
-    assert_eq!(store.stats(9, 0).unwrap(), (800, 8000));
+    assert_eq!(store.stats(9, 1).unwrap(), (800, 8000));
 }
 
 #[test]
@@ -370,7 +370,7 @@ fn checkpoints_in_the_background_keep_every_write_of_concurrent_writers() {
             let k = key(t * 1000 + i);
             store
                 .write::<_, StoreError>(|w| {
-                    w.add_stats(9, 0, 1, 1);
+                    w.add_stats(9, 1, 1, 1);
                     w.put_raw(Space::Index, &k, b"acknowledged")
                 })
                 .unwrap();
@@ -391,14 +391,14 @@ fn checkpoints_in_the_background_keep_every_write_of_concurrent_writers() {
         }
     });
     assert_eq!(keys(&store).len(), 400);
-    assert_eq!(store.stats(9, 0).unwrap(), (400, 400));
+    assert_eq!(store.stats(9, 1).unwrap(), (400, 400));
     let crashed = copy_files_when_idle(&store, dir.path());
     assert_eq!(keys(&Store::open(Some(crashed.path())).unwrap()).len(), 400);
     drop(store);
     assert_eq!(journals(dir.path()).len(), 1);
     let store = Store::open(Some(dir.path())).unwrap();
     assert_eq!(keys(&store).len(), 400);
-    assert_eq!(store.stats(9, 0).unwrap(), (400, 400));
+    assert_eq!(store.stats(9, 1).unwrap(), (400, 400));
 }
 
 /// The store's files, copied while no checkpoint runs (as a crash leaves

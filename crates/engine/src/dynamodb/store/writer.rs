@@ -9,8 +9,8 @@ use serde_json::Value as Json;
 
 use super::buffer::{self, Layer, Seen};
 use super::{
-    db_err, decode, space_def, stats_decode, stats_key, visit_merged, Space, Store, StoreError,
-    Stored, CLEAR, DELETE, ITEMS_ID, META_ID, PUT, STATS_ID,
+    db_err, decode, space_def, stats_decode, stats_encode, stats_key, visit_merged, Space, Store,
+    StoreError, Stored, CLEAR, DELETE, ITEMS_ID, META_ID, PUT, STATS_ID,
 };
 use crate::dynamodb::value::Item;
 
@@ -106,14 +106,16 @@ impl<'a> Writer<'a> {
         self.staged.record(kind, space, key, value);
     }
 
-    /// Adds to the item count and bytes of a table (`index` 0) or index.
+    /// Adds to the item count and bytes of an index (a table's own figures,
+    /// `index` 0, are kept by the checkpoint: [`super::checkpoint::write_layer`]).
     pub(crate) fn add_stats(&mut self, table_id: u64, index: u32, count: i64, bytes: i64) {
+        debug_assert_ne!(index, 0, "a table's figures are the checkpoint's");
         let d = self.deltas.entry(stats_key(table_id, index)).or_default();
         d.0 += count;
         d.1 += bytes;
     }
 
-    /// Sets the figures of a table or index (after counting them).
+    /// Sets the figures of an index (after counting them).
     pub(crate) fn set_stats(
         &mut self,
         table_id: u64,
@@ -121,9 +123,9 @@ impl<'a> Writer<'a> {
         count: u64,
         bytes: u64,
     ) -> Result<(), StoreError> {
+        debug_assert_ne!(index, 0, "a table's figures are the checkpoint's");
         self.deltas.remove(&stats_key(table_id, index));
-        let mut v = count.to_be_bytes().to_vec();
-        v.extend(bytes.to_be_bytes());
+        let v = stats_encode(count, bytes);
         self.log(PUT, STATS_ID, &stats_key(table_id, index), Some(&v));
         Ok(())
     }
@@ -131,8 +133,7 @@ impl<'a> Writer<'a> {
     pub(super) fn flush_stats(&mut self) -> Result<(), StoreError> {
         for (key, (dn, db)) in std::mem::take(&mut self.deltas) {
             let (n, b) = self.get_raw(STATS_ID, &key, |v| Ok(v.map_or((0, 0), stats_decode)))?;
-            let mut v = n.saturating_add_signed(dn).to_be_bytes().to_vec();
-            v.extend(b.saturating_add_signed(db).to_be_bytes());
+            let v = stats_encode(n.saturating_add_signed(dn), b.saturating_add_signed(db));
             self.log(PUT, STATS_ID, &key, Some(&v));
         }
         Ok(())
@@ -254,15 +255,21 @@ impl<'a> Writer<'a> {
     }
 
     /// Stores an item encoded by [`encode`](super::encode) under `key`
-    /// (None: removes it) and returns the size of the item it replaced, if
-    /// any. The caller encodes it before it joins the write group, so that
-    /// work stays out of the group's turn.
-    pub(crate) fn swap(
-        &mut self,
-        key: &[u8],
-        bytes: Option<&[u8]>,
-    ) -> Result<Option<usize>, StoreError> {
-        let old = self.get_raw(ITEMS_ID, key, |v| {
+    /// (None: removes it), without reading what it replaces: the table's
+    /// figures are kept by the checkpoint, which sees the replaced item
+    /// ([`super::checkpoint::write_layer`]). The caller encodes it before it
+    /// joins the write group, so that work stays out of the group's turn.
+    pub(crate) fn put_encoded(&mut self, key: &[u8], bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => self.log(PUT, ITEMS_ID, key, Some(bytes)),
+            None => self.log(DELETE, ITEMS_ID, key, None),
+        }
+    }
+
+    /// The size of the item stored under `key`, if any (as DynamoDB counts
+    /// it; decoded from files that did not keep it).
+    pub(crate) fn size_of(&mut self, key: &[u8]) -> Result<Option<usize>, StoreError> {
+        self.get_raw(ITEMS_ID, key, |v| {
             v.map(|v| {
                 let stored = Stored(v);
                 stored.size().map_or_else(
@@ -275,12 +282,7 @@ impl<'a> Writer<'a> {
                 )
             })
             .transpose()
-        })?;
-        match bytes {
-            Some(bytes) => self.log(PUT, ITEMS_ID, key, Some(bytes)),
-            None => self.log(DELETE, ITEMS_ID, key, None),
-        }
-        Ok(old)
+        })
     }
 
     pub(crate) fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
