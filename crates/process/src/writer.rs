@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use kinesis::retry::{classify, describe, Backoff, ErrorKind};
 use tokio::task::JoinSet;
@@ -298,22 +298,35 @@ fn keys(requests: &[WriteRequest]) -> Vec<Key> {
         .collect()
 }
 
-/// One item per key, in first-seen order, the last version of each key.
+/// One item per key, in first-seen order, the last version of each key
+/// (the keys are borrowed, not copied: this runs for every item of a load).
 fn dedupe(items: Vec<Item>) -> Vec<Item> {
-    let mut index: HashMap<Key, usize> = HashMap::with_capacity(items.len());
-    let mut out: Vec<Item> = Vec::with_capacity(items.len());
-    for item in items {
-        match key_of(&item) {
-            Some(key) => match index.get(&key) {
-                Some(&at) => out[at] = item,
-                None => {
-                    index.insert(key, out.len());
-                    out.push(item);
-                }
-            },
+    // For each item, the index of the version written in its place.
+    let winners: Vec<Option<usize>> = {
+        let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
+        let mut winners: Vec<Option<usize>> = (0..items.len()).map(Some).collect();
+        for (i, item) in items.iter().enumerate() {
             // Without a key DynamoDB refuses it, with its own message.
-            None => out.push(item),
+            if let (Some(AttributeValue::S(n)), Some(AttributeValue::S(t))) =
+                (item.get("Name"), item.get("StatusTime"))
+            {
+                if let Some(&at) = first.get(&(n.as_str(), t.as_str())) {
+                    winners[at] = Some(i);
+                    winners[i] = None;
+                } else {
+                    first.insert((n, t), i);
+                }
+            }
         }
+        winners
+    };
+    if winners.iter().enumerate().all(|(i, w)| *w == Some(i)) {
+        return items;
     }
-    out
+    let mut items: Vec<Option<Item>> = items.into_iter().map(Some).collect();
+    winners
+        .into_iter()
+        .flatten()
+        .filter_map(|w| items[w].take())
+        .collect()
 }
