@@ -231,10 +231,16 @@ fn run(db: &Database, buffer: &RwLock<Buffered>, handoff: &Handoff, journal_dir:
         };
         // A panic fails the checkpoint like an error (writes stop) instead
         // of leaving writers and the clean stop waiting for it forever.
+        let began = Instant::now();
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             write_durably(db, &job.layer)
         }))
         .unwrap_or_else(|_| Err("the checkpoint panicked".into()));
+        tracing::debug!(
+            bytes = job.layer.bytes(),
+            took = ?began.elapsed(),
+            "dynamodb checkpoint written"
+        );
         if done.is_ok() {
             let mut buffered = buffer.write().unwrap_or_else(|p| p.into_inner());
             buffered.frozen = Arc::default();
@@ -333,6 +339,7 @@ impl Store {
             if (super::read(&self.buffer).layer.bytes() as u64) < 2 * CHECKPOINT_BYTES {
                 return Ok(());
             }
+            tracing::debug!("dynamodb writes wait for the running checkpoint");
             st = handoff.wait(st);
         }
         if let Some(e) = &st.failed {
