@@ -18,9 +18,8 @@ use super::{
     ITEMS_ID, META, META_ID, STATS, STATS_ID,
 };
 
-/// Writes the changes of `layer` into the B-tree: per key space, the
-/// prefixes cleared, then every key put or deleted (in key order).
-/// Writes a layer's changes into the B-tree in `tx`: META, then STATS
+/// Writes a layer's changes into the B-tree in `tx`, per key space the
+/// prefixes cleared, then every key put or deleted (in key order): META, then STATS
 /// (the indexes' figures, which writers keep, and the clears of a deleted
 /// table's), then the items, whose insertions and removals hand back the
 /// items they replace: the tables' own figures (`index` 0) are updated
@@ -111,6 +110,8 @@ fn item_size(key: &[u8], stored: &[u8]) -> Result<usize, String> {
     }
 }
 
+/// Writes `layer` into the B-tree in one transaction with immediate
+/// durability.
 fn write_durably(db: &Database, layer: &Layer) -> Result<(), String> {
     let tx = db.begin_write().map_err(|e| e.to_string())?;
     write_layer(&tx, layer)?;
