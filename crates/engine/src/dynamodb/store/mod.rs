@@ -60,11 +60,14 @@ use serde_json::Value as Json;
 
 use super::value::Item;
 use buffer::{Layer, Seen};
+pub(crate) use figures::stats_key;
+use figures::{stats_decode, stats_encode};
 use journal::{Journal, CLEAR, DELETE, PUT};
 use recovery::recover;
 
 mod buffer;
 mod checkpoint;
+mod figures;
 #[cfg(test)]
 mod figures_tests;
 mod group;
@@ -140,33 +143,6 @@ fn clear_prefix(
         Some(end) => t.retain_in::<&[u8], _>(prefix..end.as_slice(), |_, _| false),
         None => t.retain_in::<&[u8], _>(prefix.., |_, _| false),
     }
-}
-
-/// The key of a table's (`index` 0) or an index's figures in `stats`.
-pub(crate) fn stats_key(table_id: u64, index: u32) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..8].copy_from_slice(&table_id.to_be_bytes());
-    k[8..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
-fn stats_encode(count: u64, bytes: u64) -> [u8; 16] {
-    let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&count.to_be_bytes());
-    v[8..].copy_from_slice(&bytes.to_be_bytes());
-    v
-}
-
-fn stats_decode(v: &[u8]) -> (u64, u64) {
-    let n = v
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_be_bytes);
-    let b = v
-        .get(8..16)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_be_bytes);
-    (n, b)
 }
 
 /// A storage failure; the service answers it as an InternalServerError.
@@ -432,57 +408,6 @@ impl Store {
         let t = tx.open_table(def).map_err(db_err)?;
         let v = t.get(key).map_err(db_err)?;
         Ok(f(v.as_ref().map(|v| v.value())))
-    }
-
-    /// The item count and bytes of a table (`index` 0) or one of its indexes.
-    pub(crate) fn stats(&self, table_id: u64, index: u32) -> Result<(u64, u64), StoreError> {
-        self.get_raw(STATS_ID, &stats_key(table_id, index), |v| {
-            v.map_or((0, 0), stats_decode)
-        })
-    }
-
-    /// A table's item count and bytes, exact: when the write buffer holds
-    /// changes of its items, a checkpoint writes them into the B-tree
-    /// first, which counts them ([`checkpoint::write_layer`]).
-    pub(crate) fn table_figures(&self, table_id: u64) -> Result<(u64, u64), StoreError> {
-        let prefix = table_id.to_be_bytes();
-        let pending = {
-            let buffered = read(&self.buffer);
-            buffered
-                .layers()
-                .iter()
-                .any(|l| l.touches(ITEMS_ID, &prefix))
-        };
-        if pending {
-            let mut committed = lock(&self.committed);
-            self.checkpoint(committed.journal.as_mut())
-                .map_err(StoreError::Redb)?;
-        }
-        self.stats(table_id, 0)
-    }
-
-    /// Sets a table's figures in the B-tree at once (after counting the
-    /// items of a file written before they were kept; nothing may be
-    /// buffered for the table).
-    pub(crate) fn set_table_figures(
-        &self,
-        table_id: u64,
-        count: u64,
-        bytes: u64,
-    ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
-        {
-            let mut t = tx.open_table(STATS).map_err(db_err)?;
-            let v = stats_encode(count, bytes);
-            t.insert(stats_key(table_id, 0).as_slice(), v.as_slice())
-                .map_err(db_err)?;
-        }
-        tx.commit().map_err(db_err)
-    }
-
-    /// Whether the figures of a table are stored (files written before they were kept have none).
-    pub(crate) fn has_stats(&self, table_id: u64) -> Result<bool, StoreError> {
-        self.get_raw(STATS_ID, &stats_key(table_id, 0), |v| v.is_some())
     }
 
     /// The item stored under `key`.
