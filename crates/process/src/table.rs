@@ -59,9 +59,10 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, TableErr
         Err(e) => return Err(err(describe(&e))),
     };
     if !created {
-        // It exists already. DescribeTable can be slow on a big table (the
-        // local engine counts its items to answer): only a clear answer that
-        // it is not usable yet makes us wait.
+        // It exists already. DescribeTable can take a moment (the local
+        // engine first writes its buffered changes into its B-tree, so that
+        // ItemCount is exact): only a clear answer that it is not usable
+        // yet makes us wait.
         match client.describe_table().table_name(table).send().await {
             Ok(out)
                 if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Creating) => {}
