@@ -100,14 +100,7 @@ pub(super) fn write_layer(tx: &WriteTransaction, layer: &Layer) -> Result<(), St
 
 /// The size of a stored item as DynamoDB counts it.
 fn item_size(key: &[u8], stored: &[u8]) -> Result<usize, String> {
-    let stored = Stored(stored);
-    match stored.size() {
-        Some(size) => Ok(size),
-        None => stored
-            .item(key)
-            .map(|i| crate::dynamodb::value::item_size(&i))
-            .map_err(|e| e.to_string()),
-    }
+    Stored(stored).counted_size(key).map_err(|e| e.to_string())
 }
 
 /// Writes `layer` into the B-tree in one transaction with immediate

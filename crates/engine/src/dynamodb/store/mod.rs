@@ -508,6 +508,15 @@ impl<'a> Stored<'a> {
     pub(crate) fn item(&self, key: &[u8]) -> Result<Item, StoreError> {
         decode(key, self.0)
     }
+
+    /// The item's size as DynamoDB counts it: stored with it, or counted
+    /// from the item (files written before the size was kept).
+    pub(crate) fn counted_size(&self, key: &[u8]) -> Result<usize, StoreError> {
+        match self.size() {
+            Some(size) => Ok(size),
+            None => self.item(key).map(|i| super::value::item_size(&i)),
+        }
+    }
 }
 
 fn decode(key: &[u8], bytes: &[u8]) -> Result<Item, StoreError> {

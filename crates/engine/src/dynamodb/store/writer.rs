@@ -270,18 +270,7 @@ impl<'a> Writer<'a> {
     /// it; decoded from files that did not keep it).
     pub(crate) fn size_of(&mut self, key: &[u8]) -> Result<Option<usize>, StoreError> {
         self.get_raw(ITEMS_ID, key, |v| {
-            v.map(|v| {
-                let stored = Stored(v);
-                stored.size().map_or_else(
-                    || {
-                        stored
-                            .item(key)
-                            .map(|i| crate::dynamodb::value::item_size(&i))
-                    },
-                    Ok,
-                )
-            })
-            .transpose()
+            v.map(|v| Stored(v).counted_size(key)).transpose()
         })
     }
 
