@@ -90,8 +90,13 @@ pub fn status_line_item(line: &[u8]) -> Result<Item, ItemError> {
 
 /// The item's key; `None` if it has no string Name and StatusTime.
 pub fn key_of(item: &Item) -> Option<Key> {
+    key_ref(item).map(|(n, t)| (n.to_owned(), t.to_owned()))
+}
+
+/// [`key_of`] without copying the strings.
+pub fn key_ref(item: &Item) -> Option<(&str, &str)> {
     match (item.get("Name"), item.get("StatusTime")) {
-        (Some(AttributeValue::S(n)), Some(AttributeValue::S(t))) => Some((n.clone(), t.clone())),
+        (Some(AttributeValue::S(n)), Some(AttributeValue::S(t))) => Some((n, t)),
         _ => None,
     }
 }

@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use kinesis::retry::{classify, describe, Backoff, ErrorKind};
 use tokio::task::JoinSet;
 
-use crate::item::{key_of, Item, Key};
+use crate::item::{key_of, key_ref, Item, Key};
 
 /// DynamoDB's limit of requests per BatchWriteItem call.
 pub const MAX_ITEMS_PER_CALL: usize = 25;
@@ -307,14 +307,12 @@ fn dedupe(items: Vec<Item>) -> Vec<Item> {
         let mut winners: Vec<Option<usize>> = (0..items.len()).map(Some).collect();
         for (i, item) in items.iter().enumerate() {
             // Without a key DynamoDB refuses it, with its own message.
-            if let (Some(AttributeValue::S(n)), Some(AttributeValue::S(t))) =
-                (item.get("Name"), item.get("StatusTime"))
-            {
-                if let Some(&at) = first.get(&(n.as_str(), t.as_str())) {
+            if let Some(key) = key_ref(item) {
+                if let Some(&at) = first.get(&key) {
                     winners[at] = Some(i);
                     winners[i] = None;
                 } else {
-                    first.insert((n, t), i);
+                    first.insert(key, i);
                 }
             }
         }
