@@ -116,9 +116,9 @@ pub async fn check_table(
                 backoff.wait().await;
                 continue;
             }
-            // A slow DescribeTable (the local engine counts the items of
-            // the table to answer) must not stop the stage: a missing table
-            // is still reported by the first write.
+            // A slow DescribeTable (the local engine may first write its
+            // buffered changes into its B-tree) must not stop the stage: a
+            // missing table is still reported by the first write.
             tracing::warn!(table, error = %describe(&e), "cannot check the table; going on");
             return Ok(());
         }
