@@ -32,7 +32,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 1_000)]
     pub unicorns: u64,
     /// `wildrydes load --in-flight`.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = process::LOAD_IN_FLIGHT)]
     pub in_flight: u64,
     /// Goal of the load, items/s.
     #[arg(long, default_value_t = 50_000.0)]

@@ -22,6 +22,11 @@ use crate::writer::{ItemWriter, WriteError};
 
 /// Items parsed before they are handed to the writer.
 const CHUNK: usize = 4_000;
+/// BatchWriteItem calls a load keeps in flight by default (`wildrydes load
+/// --in-flight`): measured on 2026-12-04 against the local durable engine on
+/// 2 cores, 64 loaded 6.5 % faster than 32 (the server commits larger write
+/// groups), 128 no faster than 64.
+pub const LOAD_IN_FLIGHT: u64 = 64;
 /// Bad lines reported one by one; the rest are only counted.
 const SHOWN_BAD_LINES: u64 = 20;
 

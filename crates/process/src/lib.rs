@@ -22,7 +22,7 @@ pub mod table;
 pub mod writer;
 
 pub use aws_lambda_events as events;
-pub use file::{LoadError, LoadSummary, Loader, OnBadLine};
+pub use file::{LoadError, LoadSummary, Loader, OnBadLine, LOAD_IN_FLIGHT};
 pub use item::{Item, Key, TABLE};
 pub use runner::{run, ProcessError, RunOptions, RunStats};
 pub use stream::Processor;

@@ -28,7 +28,7 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = OnBadLine::Skip)]
     on_bad_line: OnBadLine,
     /// BatchWriteItem calls in flight.
-    #[arg(long, value_name = "N", default_value_t = 32,
+    #[arg(long, value_name = "N", default_value_t = process::LOAD_IN_FLIGHT,
           value_parser = clap::value_parser!(u64).range(1..=256))]
     in_flight: u64,
     #[command(flatten)]
@@ -44,7 +44,7 @@ pub async fn run(args: LoadArgs) -> Result<()> {
     process::table::check_table(&clients, &args.table).await?;
     let writer = process::ItemWriter::new(clients.dynamodb.clone(), &args.table)
         .with_location(clients.dynamodb_location())
-        .with_max_in_flight(usize::try_from(args.in_flight).unwrap_or(32));
+        .with_max_in_flight(usize::try_from(args.in_flight).unwrap_or(64));
     let on_bad_line = match args.on_bad_line {
         OnBadLine::Skip => process::OnBadLine::Skip,
         OnBadLine::Stop => process::OnBadLine::Stop,
