@@ -226,7 +226,11 @@ mod tests {
         }
         for v in values {
             if let Ok(written) = number("x", v) {
-                let display = if v == 0.0 { "0".to_owned() } else { v.to_string() };
+                let display = if v == 0.0 {
+                    "0".to_owned()
+                } else {
+                    v.to_string()
+                };
                 assert_eq!(written.parse::<f64>(), Ok(v), "{written}");
                 assert_eq!(written.len(), display.len(), "{written} {display}");
                 assert!(!written.contains(['e', 'E']), "{written}");

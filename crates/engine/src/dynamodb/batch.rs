@@ -1,6 +1,6 @@
 //! BatchWriteItem and BatchGetItem.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{json, Map, Value as Json};
 
@@ -103,26 +103,46 @@ impl Service {
             }
         }
         let mut writes = Vec::new();
-        let mut seen = BTreeSet::new();
         // Each table's description, looked up once.
         let mut metas: BTreeMap<&str, TableMeta> = BTreeMap::new();
+        let mut failed = None;
         for (table, write) in all() {
-            if !metas.contains_key(table) {
-                metas.insert(table, self.table(table)?);
-            }
-            let meta = &metas[table];
-            let given = match write {
-                Write::Put(_) => KeyGiven::BatchItem,
-                Write::Delete(_) => KeyGiven::Key,
+            // The storage key of the write, its item checked against the
+            // table's description (looked up once per table).
+            let mut locate = || {
+                if !metas.contains_key(table) {
+                    metas.insert(table, self.table(table)?);
+                }
+                let meta = &metas[table];
+                let given = match write {
+                    Write::Put(_) => KeyGiven::BatchItem,
+                    Write::Delete(_) => KeyGiven::Key,
+                };
+                let key = meta.key_given(write.item(), given)?;
+                if let Some(item) = write.put() {
+                    meta.check_indexes(item)?;
+                }
+                Ok::<_, ApiError>(key)
             };
-            let key = meta.key_given(write.item(), given)?;
-            if let Some(item) = write.put() {
-                meta.check_indexes(item)?;
+            match locate() {
+                Ok(key) => writes.push(Located { table, key, write }),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
-            if !seen.insert((table, key.clone())) {
-                return Err(validation("Provided list of item keys contains duplicates"));
-            }
-            writes.push(Located { table, key, write });
+        }
+        // A key seen twice before the first write that failed is named
+        // first, as if each write were checked in turn.
+        let mut seen = HashSet::with_capacity(writes.len());
+        if !writes
+            .iter()
+            .all(|w| seen.insert((w.table, w.key.as_slice())))
+        {
+            return Err(validation("Provided list of item keys contains duplicates"));
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         // The engine's fault injection: a share of the writes left
         // unprocessed; with limits enforced, the writes to a table whose

@@ -377,14 +377,20 @@ impl TableMeta {
         given: KeyGiven,
     ) -> Result<Vec<u8>, ApiError> {
         let mismatch = || validation("The provided key element does not match the schema");
-        let mut key = self.id.to_be_bytes().to_vec();
+        // Table id, partition tag, two keys of a few dozen bytes each.
+        let mut key = Vec::with_capacity(96);
+        key.extend(self.id.to_be_bytes());
         let want = 1 + usize::from(self.range.is_some());
         if given == KeyGiven::Key && item.len() != want {
             return Err(mismatch());
         }
         // Only PutItem names the attribute that does not match.
         let exact = given != KeyGiven::Item;
-        for (name, ty) in std::iter::once(&self.hash).chain(self.range.as_ref()) {
+        for (i, (name, ty)) in std::iter::once(&self.hash)
+            .chain(self.range.as_ref())
+            .enumerate()
+        {
+            let is_hash = i == 0;
             let Some(v) = item.get(name) else {
                 return Err(if exact {
                     mismatch()
@@ -417,7 +423,7 @@ impl TableMeta {
                     "{prefix} The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
                 )));
             }
-            let limit = if name == &self.hash.0 { 2048 } else { 1024 };
+            let limit = if is_hash { 2048 } else { 1024 };
             if v.size() > limit {
                 return Err(validation(if limit == 2048 {
                     "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"
@@ -425,10 +431,12 @@ impl TableMeta {
                     "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
                 }));
             }
-            if self.hashed() && name == &self.hash.0 {
+            if is_hash && self.hashed() {
                 key.extend(super::partition::tag(v, None));
             }
-            key.extend(v.key_bytes().ok_or_else(mismatch)?);
+            if !v.push_key_bytes(&mut key) {
+                return Err(mismatch());
+            }
         }
         Ok(key)
     }

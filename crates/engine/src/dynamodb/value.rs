@@ -218,9 +218,16 @@ impl AttributeValue {
     /// numbers numerically, binaries bytewise), so keys can be concatenated
     /// in an ordered key-value store. None for other types.
     pub fn key_bytes(&self) -> Option<Vec<u8>> {
-        fn escaped(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.push_key_bytes(&mut out).then_some(out)
+    }
+
+    /// Appends [`AttributeValue::key_bytes`] to `out`; false (and nothing
+    /// appended) for other types than S, N and B.
+    pub fn push_key_bytes(&self, out: &mut Vec<u8>) -> bool {
+        fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             // 0x00 becomes 0x00 0xFF; 0x00 0x00 ends the value.
-            let mut out = Vec::with_capacity(bytes.len() + 2);
+            out.reserve(bytes.len() + 2);
             for &b in bytes {
                 out.push(b);
                 if b == 0 {
@@ -228,14 +235,14 @@ impl AttributeValue {
                 }
             }
             out.extend([0, 0]);
-            out
         }
         match self {
-            AttributeValue::S(s) => Some(escaped(s.as_bytes())),
-            AttributeValue::B(b) => Some(escaped(b)),
-            AttributeValue::N(n) => Some(n.key_bytes()),
-            _ => None,
+            AttributeValue::S(s) => escaped(out, s.as_bytes()),
+            AttributeValue::B(b) => escaped(out, b),
+            AttributeValue::N(n) => out.extend(n.key_bytes()),
+            _ => return false,
         }
+        true
     }
 
     /// Decodes [`AttributeValue::key_bytes`] of a key of type `ty` (`S`, `N`

@@ -234,6 +234,29 @@ async fn attribute_values_are_checked_and_worded_as_the_service_does() {
 }
 
 #[tokio::test]
+async fn batch_write_names_the_first_problem_in_request_order() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let put = |a: &str| json!({"PutRequest": {"Item": {"a": {"S": a}}}});
+    let wrong = json!({"PutRequest": {"Item": {"a": {"N": "1"}}}});
+    invalid(
+        &url,
+        "BatchWriteItem",
+        json!({"RequestItems": {"hash": [put("x"), put("x"), wrong]}}),
+        "Provided list of item keys contains duplicates",
+    )
+    .await;
+    invalid(
+        &url,
+        "BatchWriteItem",
+        json!({"RequestItems": {"hash": [put("x"), wrong, put("x")]}}),
+        "The provided key element does not match the schema",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn key_errors_are_worded_per_action_as_recorded() {
     let e = engine::spawn_in_memory().await.unwrap();
     let url = e.url();
