@@ -100,7 +100,7 @@ impl Number {
             negative = bytes[0] == b'-';
             i = 1;
         }
-        let mut mantissa = Vec::new();
+        let mut mantissa = Vec::with_capacity(bytes.len());
         let mut point: Option<usize> = None;
         while i < bytes.len() {
             match bytes[i] {
@@ -146,7 +146,10 @@ impl Number {
         };
         let last = mantissa.iter().rposition(|&d| d != 0).unwrap_or(first);
         let exp = int_len - 1 - first as i64 + e;
-        let digits = mantissa[first..=last].to_vec();
+        // The significant digits, kept in the mantissa's buffer.
+        mantissa.truncate(last + 1);
+        mantissa.drain(..first);
+        let digits = mantissa;
         let exp = exp.clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2)) as i32;
         Ok(Number {
             negative,
@@ -384,39 +387,65 @@ impl PartialOrd for Number {
 }
 
 /// Canonical plain notation, no exponent: `-0.0012`, `1200`, `0`.
-impl fmt::Display for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Number {
+    /// Passes the number's decimal text (no exponent, as the service writes
+    /// numbers) to `f`, written on the stack when it fits (every number
+    /// within the service's limits does).
+    pub fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        let mut buf = [0u8; 192];
+        let mut len = 0;
+        let fits = self.write_text(|b| match buf.get_mut(len) {
+            Some(slot) => {
+                *slot = b;
+                len += 1;
+                true
+            }
+            None => false,
+        });
+        if fits {
+            f(std::str::from_utf8(&buf[..len]).expect("digits, sign and point are ASCII"))
+        } else {
+            let mut text = Vec::new();
+            self.write_text(|b| {
+                text.push(b);
+                true
+            });
+            f(&String::from_utf8(text).expect("digits, sign and point are ASCII"))
+        }
+    }
+
+    /// Writes the decimal text byte by byte while `put` accepts them;
+    /// false when it refused one.
+    fn write_text(&self, mut put: impl FnMut(u8) -> bool) -> bool {
         if self.is_zero() {
-            return f.write_str("0");
+            return put(b'0');
         }
-        let mut s = String::with_capacity(self.digits.len() + 8);
-        if self.negative {
-            s.push('-');
+        if self.negative && !put(b'-') {
+            return false;
         }
-        let digit = |k: i32| -> char {
+        let digit = |k: i32| -> u8 {
             usize::try_from(k)
                 .ok()
                 .and_then(|k| self.digits.get(k))
-                .map_or('0', |d| char::from(b'0' + d))
+                .map_or(b'0', |d| b'0' + d)
         };
         let last_power = self.exp - self.digits.len() as i32 + 1;
         if self.exp < 0 {
-            s.push_str("0.");
-            for p in (last_power..0).rev() {
-                s.push(digit(self.exp - p));
+            if !(put(b'0') && put(b'.')) {
+                return false;
             }
+            (last_power..0).rev().all(|p| put(digit(self.exp - p)))
         } else {
-            for p in (0..=self.exp).rev() {
-                s.push(digit(self.exp - p));
-            }
-            if last_power < 0 {
-                s.push('.');
-                for p in (last_power..0).rev() {
-                    s.push(digit(self.exp - p));
-                }
-            }
+            (0..=self.exp).rev().all(|p| put(digit(self.exp - p)))
+                && (last_power >= 0
+                    || (put(b'.') && (last_power..0).rev().all(|p| put(digit(self.exp - p)))))
         }
-        f.write_str(&s)
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_text(|text| f.write_str(text))
     }
 }
 

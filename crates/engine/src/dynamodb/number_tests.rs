@@ -28,6 +28,21 @@ fn canonical_forms() {
 }
 
 #[test]
+fn the_extremes_are_written_in_full_and_beyond_them_too() {
+    let largest = format!("-{}{}", "9".repeat(38), "0".repeat(88));
+    assert_eq!(n(&format!("-{}e88", "9".repeat(38))).to_string(), largest);
+    let smallest = format!("-0.{}{}", "0".repeat(129), "9".repeat(38));
+    assert_eq!(
+        n(&format!("-{}e-167", "9".repeat(38))).to_string(),
+        smallest
+    );
+    // Past the stack buffer (numbers out of the service's range, as a sum
+    // is before its check).
+    let huge = Number::parse_unchecked("1e300").unwrap();
+    assert_eq!(huge.to_string(), format!("1{}", "0".repeat(300)));
+}
+
+#[test]
 fn rejects_non_numbers_with_the_service_wording() {
     assert_eq!(
         Number::parse("").unwrap_err().to_string(),

@@ -346,7 +346,7 @@ impl serde::Serialize for AttributeValue {
         let mut m = serializer.serialize_map(Some(1))?;
         match self {
             AttributeValue::S(s) => m.serialize_entry("S", s)?,
-            AttributeValue::N(n) => m.serialize_entry("N", &Text(n))?,
+            AttributeValue::N(n) => n.with_text(|text| m.serialize_entry("N", text))?,
             AttributeValue::B(b) => m.serialize_entry("B", &Text(Base64(b)))?,
             AttributeValue::Bool(b) => m.serialize_entry("BOOL", b)?,
             AttributeValue::Null => m.serialize_entry("NULL", &true)?,
