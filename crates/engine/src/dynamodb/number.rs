@@ -393,52 +393,69 @@ impl Number {
     /// within the service's limits does).
     pub fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         let mut buf = [0u8; 192];
-        let mut len = 0;
-        let fits = self.write_text(|b| match buf.get_mut(len) {
-            Some(slot) => {
-                *slot = b;
-                len += 1;
-                true
+        let mut heap = Vec::new();
+        let len = self.text_len();
+        let out = match buf.get_mut(..len) {
+            Some(out) => out,
+            None => {
+                heap.resize(len, 0);
+                &mut heap[..]
             }
-            None => false,
-        });
-        if fits {
-            f(std::str::from_utf8(&buf[..len]).expect("digits, sign and point are ASCII"))
-        } else {
-            let mut text = Vec::new();
-            self.write_text(|b| {
-                text.push(b);
-                true
-            });
-            f(&String::from_utf8(text).expect("digits, sign and point are ASCII"))
+        };
+        self.write_text(out);
+        f(std::str::from_utf8(out).expect("digits, sign and point are ASCII"))
+    }
+
+    /// The length of the decimal text.
+    fn text_len(&self) -> usize {
+        if self.is_zero() {
+            return 1;
+        }
+        let n = self.digits.len();
+        let sign = usize::from(self.negative);
+        match usize::try_from(self.exp) {
+            // 0.000ddd
+            Err(_) => sign + 2 + self.exp.unsigned_abs() as usize - 1 + n,
+            // ddd000, or ddd.ddd
+            Ok(e) if n <= e + 1 => sign + e + 1,
+            Ok(_) => sign + n + 1,
         }
     }
 
-    /// Writes the decimal text byte by byte while `put` accepts them;
-    /// false when it refused one.
-    fn write_text(&self, mut put: impl FnMut(u8) -> bool) -> bool {
+    /// Writes the decimal text into `out`, exactly [`Number::text_len`] long.
+    fn write_text(&self, out: &mut [u8]) {
         if self.is_zero() {
-            return put(b'0');
+            out[0] = b'0';
+            return;
         }
-        if self.negative && !put(b'-') {
-            return false;
-        }
-        let digit = |k: i32| -> u8 {
-            usize::try_from(k)
-                .ok()
-                .and_then(|k| self.digits.get(k))
-                .map_or(b'0', |d| b'0' + d)
-        };
-        let last_power = self.exp - self.digits.len() as i32 + 1;
-        if self.exp < 0 {
-            if !(put(b'0') && put(b'.')) {
-                return false;
-            }
-            (last_power..0).rev().all(|p| put(digit(self.exp - p)))
+        let out = if self.negative {
+            out[0] = b'-';
+            &mut out[1..]
         } else {
-            (0..=self.exp).rev().all(|p| put(digit(self.exp - p)))
-                && (last_power >= 0
-                    || (put(b'.') && (last_power..0).rev().all(|p| put(digit(self.exp - p)))))
+            out
+        };
+        let n = self.digits.len();
+        let ascii = |out: &mut [u8], digits: &[u8]| {
+            for (o, d) in out.iter_mut().zip(digits) {
+                *o = b'0' + d;
+            }
+        };
+        match usize::try_from(self.exp) {
+            Err(_) => {
+                let zeros = self.exp.unsigned_abs() as usize - 1;
+                out[..2].copy_from_slice(b"0.");
+                out[2..2 + zeros].fill(b'0');
+                ascii(&mut out[2 + zeros..], &self.digits);
+            }
+            Ok(e) if n <= e + 1 => {
+                ascii(&mut out[..n], &self.digits);
+                out[n..].fill(b'0');
+            }
+            Ok(e) => {
+                ascii(&mut out[..=e], &self.digits[..=e]);
+                out[e + 1] = b'.';
+                ascii(&mut out[e + 2..], &self.digits[e + 1..]);
+            }
         }
     }
 }
