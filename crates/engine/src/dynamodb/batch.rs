@@ -11,7 +11,7 @@ use super::legacy;
 use super::service::{str_of, validation, value_err, KeyGiven, Service, TableMeta};
 use super::store::encode_sized;
 use super::typed::{BatchWrite, Write};
-use super::value::{item_from_json, item_size, item_to_json, Item};
+use super::value::{item_from_json, item_size, item_to_json, Item, MAX_ITEM_SIZE};
 use crate::front::error::ApiError;
 
 /// One write of a BatchWriteItem, located.
@@ -19,6 +19,8 @@ struct Located<'a> {
     table: &'a str,
     key: Vec<u8>,
     write: &'a Write,
+    /// The item's size (0 for a delete).
+    size: usize,
 }
 
 impl Write {
@@ -97,16 +99,26 @@ impl Service {
                 .iter()
                 .flat_map(|(t, ws)| ws.iter().map(move |w| (t.as_str(), w)))
         };
-        for (_, w) in all() {
-            if let Some(item) = w.put() {
-                check_size(item)?;
-            }
-        }
+        // Each put's size, counted once (checked here, then used for the
+        // capacity estimate and the stored form).
+        let sizes = all()
+            .map(|(_, w)| match w.put() {
+                Some(item) => {
+                    let size = item_size(item);
+                    if size > MAX_ITEM_SIZE {
+                        // The service's words, from the one place.
+                        check_size(item)?;
+                    }
+                    Ok(size)
+                }
+                None => Ok(0),
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
         let mut writes = Vec::new();
         // Each table's description, looked up once.
         let mut metas: BTreeMap<&str, TableMeta> = BTreeMap::new();
         let mut failed = None;
-        for (table, write) in all() {
+        for ((table, write), &size) in all().zip(&sizes) {
             // The storage key of the write, its item checked against the
             // table's description (looked up once per table).
             let mut locate = || {
@@ -125,7 +137,12 @@ impl Service {
                 Ok::<_, ApiError>(key)
             };
             match locate() {
-                Ok(key) => writes.push(Located { table, key, write }),
+                Ok(key) => writes.push(Located {
+                    table,
+                    key,
+                    write,
+                    size,
+                }),
                 Err(e) => {
                     failed = Some(e);
                     break;
@@ -156,7 +173,11 @@ impl Service {
             // Taken at once (from the new item's size) so that the writes
             // of one batch share what is left.
             let meta = &metas[w.table];
-            let estimate = Consumed::write(meta, &w.key, None, w.write.put());
+            let estimate = if meta.is_plain() {
+                Consumed::write_plain(0, w.size)
+            } else {
+                Consumed::write(meta, &w.key, None, w.write.put())
+            };
             match self.take(meta, &estimate) {
                 Ok(()) => false,
                 Err(e) => {
@@ -174,8 +195,7 @@ impl Service {
             .iter()
             .map(|w| match w.write.put() {
                 Some(item) if metas[w.table].is_plain() => {
-                    let size = item_size(item);
-                    encode_sized(item, size).map(|bytes| Some((bytes, size)))
+                    encode_sized(item, w.size).map(|bytes| Some((bytes, w.size)))
                 }
                 _ => Ok(None),
             })
