@@ -110,7 +110,7 @@ pub fn number(field: &'static str, value: f64) -> Result<String, ItemError> {
     }
     // ryu writes a shortest exact form several times faster than
     // `Display` (a ride file has three numbers a line), in decimal notation
-    // from 1e-5 up to 1e16, as serde_json wrote them into the file (on a tie
+    // from 1e-5 up to 1e15, as serde_json wrote them into the file (on a tie
     // of two shortest forms it may pick the other one than `Display`);
     // integers need no digits after the point. Tested against `Display`.
     Ok(if value == 0.0 {

@@ -106,7 +106,7 @@ impl Service {
                 Some(item) => {
                     let size = item_size(item);
                     if size > MAX_ITEM_SIZE {
-                        // The service's words, from the one place.
+                        // Refused in the words every write action uses.
                         check_size(item)?;
                     }
                     Ok(size)

@@ -386,10 +386,9 @@ impl PartialOrd for Number {
     }
 }
 
-/// Canonical plain notation, no exponent: `-0.0012`, `1200`, `0`.
 impl Number {
-    /// Passes the number's decimal text (no exponent, as the service writes
-    /// numbers) to `f`, written on the stack when it fits (every number
+    /// Passes the number's decimal text (canonical plain notation, no
+    /// exponent, as the service writes numbers: `-0.0012`, `1200`, `0`) to `f`, written on the stack when it fits (every number
     /// within the service's limits does).
     pub fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         let mut buf = [0u8; 192];
@@ -460,6 +459,7 @@ impl Number {
     }
 }
 
+/// Canonical plain notation, no exponent: [`Number::with_text`].
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.with_text(|text| f.write_str(text))
