@@ -249,7 +249,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown`, ends the subscriptions, waits for in-flight
 /// requests (at most [`SHUTDOWN_GRACE`]), then stops the writer once
-/// everything is flushed.
+/// everything is flushed, and closes the tables.
 async fn serve(
     listener: tokio::net::TcpListener,
     engine: Arc<kinesis::Engine>,
@@ -260,6 +260,7 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
     let bodies = front::limits::BodyLimits::new(settings.body_budget, settings.body_timeout);
+    let held = tables.clone();
     let router = front::http::router(engine.clone(), bodies)
         .layer(axum::Extension(tables))
         .layer(axum::Extension(s3)); // S3 (issue 16)
@@ -279,7 +280,9 @@ async fn serve(
         }
     }
     engine.stop_writer();
-    writer.await.map_err(|e| EngineError::Task(e.to_string()))?
+    let written = writer.await.map_err(|e| EngineError::Task(e.to_string()));
+    dynamodb::close(held, SHUTDOWN_GRACE).await;
+    written?
 }
 
 /// A running engine started by [`spawn`]; dropping it stops the server.

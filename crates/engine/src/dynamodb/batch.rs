@@ -9,7 +9,7 @@ use super::expr::Projection;
 use super::items::check_size;
 use super::legacy;
 use super::service::{str_of, validation, value_err, KeyGiven, Service, TableMeta};
-use super::store::encode_sized;
+use super::store::{encode_sized, Ticket};
 use super::typed::{BatchWrite, Write};
 use super::value::{item_from_json, item_size, item_to_json, Item, MAX_ITEM_SIZE};
 use crate::front::error::ApiError;
@@ -93,6 +93,20 @@ impl Service {
     /// Writes a BatchWriteItem read either way (the general way, or
     /// straight from the body by [`super::typed::batch_write`]).
     pub(super) fn write_batch(&self, request: &BatchWrite) -> Result<Json, ApiError> {
+        let (out, ticket) = self.apply_batch(request)?;
+        if let Some(ticket) = ticket {
+            self.store.wait(ticket)?;
+        }
+        Ok(out)
+    }
+
+    /// A BatchWriteItem's writes applied to the open write group: the answer
+    /// to send once the group is durable (the ticket to wait for; none when
+    /// nothing was written).
+    pub(super) fn apply_batch(
+        &self,
+        request: &BatchWrite,
+    ) -> Result<(Json, Option<Ticket>), ApiError> {
         let all = || {
             request
                 .tables
@@ -203,8 +217,9 @@ impl Service {
         let report = capacity::report_named(request.return_consumed.as_deref());
         let old_sizes = !matches!(report, capacity::Report::None);
         let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
+        let mut ticket = None;
         if !done.is_empty() {
-            used = self.store.write::<_, ApiError>(|w| {
+            let applied = self.store.apply::<_, ApiError>(|w| {
                 let mut used: BTreeMap<String, Consumed> = BTreeMap::new();
                 for (write, bytes) in done.iter().zip(&encoded) {
                     let meta = &metas[write.table];
@@ -223,6 +238,8 @@ impl Service {
                 }
                 Ok(used)
             })?;
+            used = applied.0;
+            ticket = Some(applied.1);
         }
         let mut unprocessed = Map::new();
         for write in skipped {
@@ -236,7 +253,7 @@ impl Service {
         }
         let mut out = json!({ "UnprocessedItems": unprocessed });
         capacity::attach_list(&mut out, report, &used);
-        Ok(out)
+        Ok((out, ticket))
     }
 
     pub(super) fn batch_get_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {

@@ -54,6 +54,9 @@ async fn dispatch(
     if action == "BatchWriteItem" {
         if let Some(batch) = super::typed::batch_write(body) {
             signed(&service, request)?;
+            if let Some(answer) = service.batch_write_in_task(&batch).await {
+                return answer;
+            }
             return blocking(move || service.call_batch_write(&batch)).await;
         }
     }

@@ -54,3 +54,16 @@ pub(crate) fn open(config: &crate::Config) -> Result<Arc<Service>, crate::Engine
     ttl::spawn_sweeper(&service);
     Ok(service)
 }
+
+/// Closes the tables once the engine stops: waits (at most `grace`) until
+/// nothing else holds the service (a group's committer finishing on a
+/// blocking thread, a TTL sweep), then drops it on a blocking thread, so
+/// that its store is checkpointed and its files closed when the engine's
+/// shutdown returns.
+pub(crate) async fn close(service: Arc<Service>, grace: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    while Arc::strong_count(&service) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let _ = tokio::task::spawn_blocking(move || drop(service)).await;
+}

@@ -235,6 +235,58 @@ impl Service {
         Ok((self.write_batch(request)?, None))
     }
 
+    /// [`Service::call_batch_write`] in a task, for a batch whose tables
+    /// have neither indexes nor TTL and which asks for no consumed capacity
+    /// (writing it reads nothing), when no TTL sweep is due: its writes are
+    /// applied on the calling thread (pure memory work) and the task waits
+    /// for their group to be durable
+    /// without holding a thread; only a group's commit (the journal's sync)
+    /// runs on a blocking thread. None: the batch is for
+    /// [`Service::call_batch_write`] on a blocking thread.
+    pub(crate) async fn batch_write_in_task(
+        self: &Arc<Self>,
+        request: &super::typed::BatchWrite,
+    ) -> Option<Result<(Json, Option<Vec<u8>>), ApiError>> {
+        if self.sweep_due() || !self.reads_nothing(request) {
+            return None;
+        }
+        Some(self.batch_write_applied_here(request).await)
+    }
+
+    async fn batch_write_applied_here(
+        self: &Arc<Self>,
+        request: &super::typed::BatchWrite,
+    ) -> Result<(Json, Option<Vec<u8>>), ApiError> {
+        self.inject_call_failure()?;
+        self.settle_tables();
+        let (out, ticket) = self.apply_batch(request)?;
+        if let Some(ticket) = ticket {
+            let commit = || {
+                let service = self.clone();
+                // Not waited for: it goes on committing while groups keep
+                // coming, and this request waits for its own group only.
+                drop(tokio::task::spawn_blocking(move || {
+                    service.store.lead(true)
+                }));
+            };
+            self.store.durable(ticket, commit).await?;
+        }
+        Ok((out, None))
+    }
+
+    /// Whether writing a batch reads nothing: every table exists and has
+    /// neither indexes nor TTL, and no consumed capacity is asked for (its
+    /// report needs the sizes of the items replaced).
+    fn reads_nothing(&self, request: &super::typed::BatchWrite) -> bool {
+        let report = super::capacity::report_named(request.return_consumed.as_deref());
+        let tables = self.tables();
+        matches!(report, super::capacity::Report::None)
+            && request
+                .tables
+                .iter()
+                .all(|(name, _)| tables.get(name).is_some_and(TableMeta::is_plain))
+    }
+
     /// The engine's fault injection: a share of calls fail as the
     /// service's internal errors do.
     fn inject_call_failure(&self) -> Result<(), ApiError> {

@@ -48,11 +48,7 @@ impl Service {
     /// Ends DELETING tables whose time has come, and sweeps expired items
     /// when the clock has passed the next sweep time.
     pub(super) fn housekeeping(&self) {
-        let now = self.now_ms();
-        self.tables().retain(|_, t| {
-            t.settle(now);
-            t.deleted_at_ms.is_none_or(|at| now < at)
-        });
+        let now = self.settle_tables();
         let next = self.next_sweep_ms.load(Ordering::SeqCst);
         if now < next
             || self
@@ -65,6 +61,22 @@ impl Service {
         if let Err(e) = self.sweep(now) {
             tracing::error!(error = %e, "dynamodb TTL sweep");
         }
+    }
+
+    /// Applies the tables' throughput changes and ends the DELETING tables
+    /// whose time has come; returns the clock time it used.
+    pub(super) fn settle_tables(&self) -> u64 {
+        let now = self.now_ms();
+        self.tables().retain(|_, t| {
+            t.settle(now);
+            t.deleted_at_ms.is_none_or(|at| now < at)
+        });
+        now
+    }
+
+    /// Whether the clock has passed the next sweep time.
+    pub(super) fn sweep_due(&self) -> bool {
+        self.now_ms() >= self.next_sweep_ms.load(Ordering::SeqCst)
     }
 
     fn sweep(&self, now_ms: u64) -> Result<(), StoreError> {

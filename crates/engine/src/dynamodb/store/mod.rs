@@ -41,7 +41,7 @@
 //! transactions are serialized, which gives conditional writes their
 //! read-check-write atomicity for free. Its sync per commit is shared:
 //! requests arriving while a commit syncs join the next transaction (group
-//! commit, [`Store::write`]).
+//! commit, [`group`]).
 //!
 //! Through the engine (debug build, AWS SDK for Rust, 4 callers, durable,
 //! with other builds loading the 2 cores): about 2,000-2,400 items/s of
@@ -49,7 +49,6 @@
 //! took ~75-110 ms p50, mostly the debug SDK's deserialization: release
 //! figures are for the benchmark (point 7).
 
-use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -71,12 +70,15 @@ mod figures;
 #[cfg(test)]
 mod figures_tests;
 mod group;
+#[cfg(test)]
+mod group_tests;
 mod journal;
 mod recovery;
 #[cfg(test)]
 mod tests;
 mod writer;
 
+pub(crate) use group::Ticket;
 pub(crate) use writer::Writer;
 
 /// redb's page cache in durable mode (its default, 1 GiB, would let memory
@@ -164,6 +166,8 @@ pub(crate) struct Store {
     db: Arc<Database>,
     open: Mutex<Open>,
     committed: Mutex<Committed>,
+    /// Which write groups are durable, waited on by their requests.
+    durable: group::Durable,
     /// The acknowledged changes the B-tree does not hold yet.
     buffer: Arc<RwLock<Buffered>>,
     gate: group::Gate,
@@ -198,11 +202,8 @@ impl Buffered {
     }
 }
 
-/// The number of the last committed group, the groups whose commit failed,
-/// and the journal (durable mode).
+/// The journal (durable mode), held by the one committing (or checkpointing).
 struct Committed {
-    last: u64,
-    failed: BTreeSet<u64>,
     journal: Option<Journal>,
 }
 
@@ -304,11 +305,8 @@ impl Store {
             }),
             buffer,
             gate: group::Gate::default(),
-            committed: Mutex::new(Committed {
-                last: 0,
-                failed: BTreeSet::new(),
-                journal,
-            }),
+            committed: Mutex::new(Committed { journal }),
+            durable: group::Durable::default(),
         })
     }
 
@@ -343,49 +341,15 @@ impl Store {
 
     /// Runs `f` in a write transaction and returns once that transaction is
     /// committed and durable (its journal frame synced, or, without a data
-    /// dir, committed in memory; group commit: requests arriving while a commit is
-    /// syncing join the next transaction, which one of them commits for all,
-    /// [`group`]).
+    /// dir, committed in memory): [`Store::apply`], then [`Store::wait`].
     /// `f` must write nothing when it returns an error: its writes would be
     /// committed with the others'.
     pub(crate) fn write<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let (out, group) = {
-            let _on_the_way = self.gate.arrive();
-            let mut guard = lock(&self.open);
-            let open = &mut *guard;
-            let mut w = Writer::new(self, &mut open.staged);
-            let out = f(&mut w)?;
-            w.flush_stats()?;
-            (out, open.group)
-        };
-        let mut committed = lock(&self.committed);
-        if committed.last < group {
-            // Nobody committed this group yet: commit it for everyone in it,
-            // once the requests already applying their writes are in.
-            self.gate.gather();
-            {
-                let mut open = lock(&self.open);
-                open.group += 1;
-                // Staged as the group being committed before the next
-                // group's requests can read.
-                let staged = std::mem::take(&mut open.staged);
-                self.buffer
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .committing = staged;
-            }
-            if let Err(e) = self.commit(committed.journal.as_mut()) {
-                tracing::error!(error = %e, "dynamodb commit failed");
-                committed.failed.insert(group);
-            }
-            committed.last = group;
-        }
-        if committed.failed.contains(&group) {
-            return Err(StoreError::Redb(format!("commit of write group {group} failed")).into());
-        }
+        let (out, ticket) = self.apply(f)?;
+        self.wait(ticket)?;
         Ok(out)
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Space, Store, StoreError};
 
-fn key(i: u32) -> Vec<u8> {
+pub(super) fn key(i: u32) -> Vec<u8> {
     let mut k = 7u64.to_be_bytes().to_vec();
     k.extend(format!("item-{i:04}").bytes());
     k
@@ -68,7 +68,7 @@ fn on_4_threads(store: &std::sync::Arc<Store>, write: fn(&Store, u32)) {
     }
 }
 
-fn keys(store: &Store) -> Vec<Vec<u8>> {
+pub(super) fn keys(store: &Store) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     store
         .range_raw(
