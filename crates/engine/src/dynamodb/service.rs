@@ -238,8 +238,9 @@ impl Service {
     /// [`Service::call_batch_write`] in a task, for a batch whose tables
     /// have neither indexes nor TTL and which asks for no consumed capacity
     /// (writing it reads nothing), when no TTL sweep is due: its writes are
-    /// applied on the calling thread (pure memory work) and the task waits
-    /// for their group to be durable
+    /// applied on the calling thread (memory work; the open group's lock may
+    /// be held meanwhile by another request staging its writes, which can
+    /// read the B-tree) and the task waits for their group to be durable
     /// without holding a thread; only a group's commit (the journal's sync)
     /// runs on a blocking thread. None: the batch is for
     /// [`Service::call_batch_write`] on a blocking thread.

@@ -2,9 +2,12 @@
 //! ([`Store::apply`]), then waits until that group is durable
 //! ([`Store::wait`] on a thread, [`Store::durable`] in a task). The first
 //! waiter to find no commit running commits the open group for everyone in
-//! it; requests applying meanwhile form the next group, which one of them
-//! commits as soon as this one is done, so a sync is shared by every
-//! request that arrived during the previous one.
+//! it; requests applying meanwhile form the next group, so a sync is shared
+//! by every request that arrived during the previous one. A thread's waiter
+//! commits one group and returns; a task's waiter has a blocking thread
+//! commit, which goes on with the next group as long as requests applied
+//! writes to it (the journal syncs back to back under load) while each
+//! task returns as soon as its own group is durable.
 //!
 //! Before committing, the committer lets in the requests still applying
 //! their writes ([`Gate`]). Without it, the first request to finish
