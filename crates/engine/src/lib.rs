@@ -41,10 +41,13 @@ pub use store::repair::RepairReport;
 /// every intact log frame on both sides of each damaged region, accepts
 /// missing segments as lost, makes every shard continue past any sequence
 /// number a lost record may have had, and reports exactly what was lost (also
-/// saved in the data dir with the damaged bytes). Changes nothing when no
-/// damage is found.
+/// saved in the data dir with the damaged bytes). The DynamoDB write
+/// journal likewise keeps every intact frame and drops each damaged region.
+/// Changes nothing when no damage is found.
 pub fn repair(dir: &std::path::Path) -> Result<RepairReport, EngineError> {
-    store::repair::repair(dir)
+    let mut report = store::repair::repair(dir)?;
+    dynamodb::repair(dir, &mut report)?;
+    Ok(report)
 }
 
 /// Engine configuration. `Config::default()` is an in-memory engine with the

@@ -58,7 +58,8 @@ enum Command {
     /// workshop's Kinesis Data Analytics application), against AWS or any endpoint.
     Aggregate(aggregating::AggregateArgs),
     /// Repair a damaged data dir that `serve` refuses: keeps every intact
-    /// record, prints (and saves in the dir) exactly what was lost.
+    /// record (Kinesis) and write group (DynamoDB journal), prints (and saves
+    /// in the dir) exactly what was lost.
     Repair(repair::RepairArgs),
     /// Write each summary of a stream as an item of the DynamoDB table UnicornSensorData.
     Process(processing::ProcessArgs),

@@ -67,3 +67,47 @@ pub(crate) async fn close(service: Arc<Service>, grace: std::time::Duration) {
     }
     let _ = tokio::task::spawn_blocking(move || drop(service)).await;
 }
+
+/// The DynamoDB side of `engine::repair`: repairs the write journal in
+/// `DATA_DIR/dynamodb` ([`store::repair`]) and adds what it dropped to the
+/// Kinesis log's `report` (the damaged bytes and a report in the same
+/// `repair-*` folder).
+pub(crate) fn repair(
+    dir: &std::path::Path,
+    report: &mut crate::RepairReport,
+) -> Result<(), crate::EngineError> {
+    use crate::store::log::io;
+    let _lock = crate::store::dir::lock_dir(dir)?;
+    let journal = dir.join("dynamodb");
+    let saved = report.saved.clone().unwrap_or_else(|| {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        dir.join(format!("repair-{stamp}"))
+    });
+    let dropped = store::repair::repair(&journal, || {
+        std::fs::create_dir_all(&saved).map(|()| saved.clone())
+    })
+    .map_err(io(format!(
+        "repairing the DynamoDB journal in {}",
+        journal.display()
+    )))?;
+    if dropped.lines.is_empty() {
+        return Ok(());
+    }
+    // The Kinesis log's "nothing changed" no longer holds.
+    report
+        .lines
+        .retain(|l| !l.starts_with("repair: no damage found"));
+    report.lines.extend(dropped.lines);
+    report.lines.push(format!(
+        "repair: DynamoDB journal: {} bytes dropped, every intact write kept; damaged bytes saved in {}",
+        dropped.lost_bytes,
+        saved.display()
+    ));
+    report.lost_bytes += dropped.lost_bytes;
+    let file = saved.join("dynamodb-report.txt");
+    std::fs::write(&file, report.to_string()).map_err(io(format!("writing {}", file.display())))?;
+    report.saved = Some(saved);
+    Ok(())
+}

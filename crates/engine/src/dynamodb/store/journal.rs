@@ -158,7 +158,7 @@ pub(crate) struct Found {
 
 /// The journal files of `dir`, oldest first: `journal.log` (files written
 /// before 2026-12-03 kept one file, number 0), then `journal.N.log`.
-fn files(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+pub(super) fn files(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -215,7 +215,7 @@ pub(crate) fn prepare(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Whether the bytes of `file` from `from` to `to` are all zeros.
-fn zeros(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
+pub(super) fn zeros(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
     let mut buf = vec![0u8; 64 << 10];
     let mut at = from;
     while at < to {

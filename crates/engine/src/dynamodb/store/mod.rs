@@ -74,6 +74,9 @@ mod group;
 mod group_tests;
 mod journal;
 mod recovery;
+pub(crate) mod repair;
+#[cfg(test)]
+mod repair_tests;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -156,6 +159,8 @@ pub(crate) enum StoreError {
     Corrupt(String),
     #[error("dynamodb storage file {path} is damaged ({detail}): refusing to start on it; move it away to start empty, or restore it from a copy")]
     Damaged { path: String, detail: String },
+    #[error("dynamodb journal file {path} is damaged ({detail}): refusing to start on it; `wildrydes repair` drops the damaged part and keeps every intact write (it reports what is lost), or restore the data dir from a copy")]
+    DamagedJournal { path: String, detail: String },
 }
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {

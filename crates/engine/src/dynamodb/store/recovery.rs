@@ -34,7 +34,10 @@ pub(super) fn recover(db: &Database, dir: &Path, created: bool) -> Result<Journa
         path: path.display().to_string(),
         detail,
     };
-    let found = journal::read(dir).map_err(|(path, detail)| damaged(&path, detail))?;
+    let found = journal::read(dir).map_err(|(path, detail)| StoreError::DamagedJournal {
+        path: path.display().to_string(),
+        detail,
+    })?;
     if found.cut > 0 {
         tracing::warn!(
             bytes = found.cut,

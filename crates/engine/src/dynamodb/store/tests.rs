@@ -48,7 +48,7 @@ pub(super) fn copy_files(dir: &Path) -> tempfile::TempDir {
 
 /// A store in `dir` that wrote `groups` groups of 10 index entries (no
 /// checkpoint by time), and a copy of its files taken while it still runs.
-fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
+pub(super) fn crashed_copy(dir: &Path, groups: u32) -> (Store, tempfile::TempDir) {
     let store = open_keeping_the_journal(dir);
     put_groups(&store, 0..groups);
     let copy = copy_files(dir);
@@ -101,7 +101,7 @@ pub(super) fn journals(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The live journal file of the store in `dir`.
-fn journal(dir: &Path) -> PathBuf {
+pub(super) fn journal(dir: &Path) -> PathBuf {
     journals(dir).pop().expect("a journal file")
 }
 
