@@ -44,7 +44,8 @@ pub async fn run(args: LoadArgs) -> Result<()> {
     process::table::check_table(&clients, &args.table).await?;
     let writer = process::ItemWriter::new(clients.dynamodb.clone(), &args.table)
         .with_location(clients.dynamodb_location())
-        .with_max_in_flight(usize::try_from(args.in_flight).unwrap_or(64));
+        // At most 256 (the flag's range): no truncation.
+        .with_max_in_flight(args.in_flight as usize);
     let on_bad_line = match args.on_bad_line {
         OnBadLine::Skip => process::OnBadLine::Skip,
         OnBadLine::Stop => process::OnBadLine::Stop,
