@@ -22,21 +22,25 @@ fn damage_group_of(dir: &Path, i: u32) -> std::path::PathBuf {
     path
 }
 
+/// Checks that the start refuses the files in `dir`, then repairs them,
+/// saving the damaged bytes in `dir/saved`.
+fn refused_then_repaired(dir: &Path) -> (super::repair::Dropped, std::path::PathBuf) {
+    assert!(Store::open(Some(dir)).is_err(), "the start refuses it");
+    let saved = dir.join("saved");
+    let dropped = repair(&dir.join("dynamodb"), || {
+        std::fs::create_dir_all(&saved).map(|()| saved.clone())
+    })
+    .unwrap();
+    (dropped, saved)
+}
+
 #[test]
 fn a_damaged_group_is_dropped_named_and_saved_and_the_others_come_back() {
     let dir = tempfile::tempdir().unwrap();
     // Groups of 10 keys: 0..10, 10..20, 20..30; the second one damaged.
     let (_running, copy) = crashed_copy(dir.path(), 3);
     let path = damage_group_of(copy.path(), 13);
-    assert!(
-        Store::open(Some(copy.path())).is_err(),
-        "the start refuses it"
-    );
-    let saved = copy.path().join("saved");
-    let dropped = repair(&copy.path().join("dynamodb"), || {
-        std::fs::create_dir_all(&saved).map(|()| saved.clone())
-    })
-    .unwrap();
+    let (dropped, saved) = refused_then_repaired(copy.path());
     assert_eq!(dropped.lines.len(), 1, "{:?}", dropped.lines);
     let line = &dropped.lines[0];
     assert!(line.contains(&path.display().to_string()), "{line}");
@@ -57,15 +61,7 @@ fn a_journal_file_whose_header_is_damaged_is_set_aside_whole() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[9] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    assert!(
-        Store::open(Some(copy.path())).is_err(),
-        "the start refuses it"
-    );
-    let saved = copy.path().join("saved");
-    let dropped = repair(&copy.path().join("dynamodb"), || {
-        std::fs::create_dir_all(&saved).map(|()| saved.clone())
-    })
-    .unwrap();
+    let (dropped, saved) = refused_then_repaired(copy.path());
     assert!(
         dropped.lines[0].contains("header is damaged"),
         "{:?}",
@@ -73,6 +69,8 @@ fn a_journal_file_whose_header_is_damaged_is_set_aside_whole() {
     );
     assert_eq!(dropped.lost_bytes, bytes.len() as u64);
     assert!(!path.exists());
+    let set_aside = saved.join(path.file_name().unwrap());
+    assert_eq!(std::fs::read(set_aside).unwrap(), bytes);
     assert!(Store::open(Some(copy.path())).is_ok());
 }
 
