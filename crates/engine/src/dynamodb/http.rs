@@ -55,7 +55,7 @@ async fn dispatch(
         if let Some(batch) = super::typed::batch_write(body) {
             signed(&service, request)?;
             if let Some(answer) = service.batch_write_in_task(&batch).await {
-                return answer;
+                return logged(answer);
             }
             return blocking(move || service.call_batch_write(&batch)).await;
         }
@@ -99,6 +99,13 @@ async fn blocking(
         tracing::error!(error = %e, "dynamodb action panicked");
         Err(internal("internal error"))
     });
+    logged(result)
+}
+
+/// An action's result, its error logged at debug level.
+fn logged(
+    result: Result<(Json, Option<Vec<u8>>), ApiError>,
+) -> Result<(Json, Option<Vec<u8>>), ApiError> {
     if let Err(e) = &result {
         tracing::debug!(code = e.code.as_str(), message = %e.message, "dynamodb request failed");
     }
