@@ -32,6 +32,8 @@ struct Damaged {
     header: Option<(Vec<u8>, u32)>,
     regions: Vec<(u64, u64, &'static str)>,
     kept: Vec<Vec<u8>>,
+    /// Where a torn last write starts (the newest file only).
+    torn: Option<u64>,
 }
 
 /// Repairs the journal files of `dir` (`DATA_DIR/dynamodb`); the damaged
@@ -83,6 +85,12 @@ pub(crate) fn repair(
                 to - from
             ));
         }
+        if let Some(at) = d.torn {
+            out.lines.push(format!(
+                "{}: an incomplete last write at byte {at} is cut (never acknowledged)",
+                d.path.display()
+            ));
+        }
         // The file again: its header and its intact frames, written beside
         // it, synced, then renamed over it.
         let mut again = header.clone();
@@ -113,6 +121,7 @@ fn scan(path: &Path, newest: bool) -> std::io::Result<Option<Damaged>> {
         header: None,
         regions: Vec::new(),
         kept: Vec::new(),
+        torn: None,
     };
     let format = log::read_format(&file, len)?;
     let Some(format @ log::Format::V2 { salt, .. }) = format else {
@@ -135,7 +144,10 @@ fn scan(path: &Path, newest: bool) -> std::io::Result<Option<Damaged>> {
                         at = next;
                         continue 'file;
                     }
-                    None if newest => break 'file,
+                    None if newest => {
+                        damaged.torn = Some(offset);
+                        break 'file;
+                    }
                     None => {
                         damaged.regions.push((offset, len, reason));
                         break 'file;

@@ -112,3 +112,25 @@ fn the_start_names_the_repair_and_the_engines_repair_reports_the_loss() {
     let store = Store::open(Some(copy.path())).unwrap();
     assert_eq!(keys(&store).len(), 20);
 }
+
+#[test]
+fn a_torn_last_write_after_a_damaged_group_is_cut_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_running, copy) = crashed_copy(dir.path(), 3);
+    damage_group_of(copy.path(), 5);
+    let path = journal(copy.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).unwrap();
+    bytes[end] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let (dropped, _) = refused_then_repaired(copy.path());
+    assert_eq!(dropped.lines.len(), 2, "{:?}", dropped.lines);
+    assert!(
+        dropped.lines[1].contains("incomplete last write"),
+        "{:?}",
+        dropped.lines
+    );
+    // The middle group is the only one kept.
+    let store = Store::open(Some(copy.path())).unwrap();
+    assert_eq!(keys(&store), (10..20).map(key).collect::<Vec<_>>());
+}
