@@ -79,12 +79,10 @@ pub(crate) fn repair(
     use crate::store::log::io;
     let _lock = crate::store::dir::lock_dir(dir)?;
     let journal = dir.join("dynamodb");
-    let saved = report.saved.clone().unwrap_or_else(|| {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        dir.join(format!("repair-{stamp}"))
-    });
+    let saved = report
+        .saved
+        .clone()
+        .unwrap_or_else(|| crate::store::repair::saved_folder(dir));
     let dropped = store::repair::repair(&journal, || {
         std::fs::create_dir_all(&saved).map(|()| saved.clone())
     })

@@ -52,6 +52,15 @@ impl std::fmt::Display for RepairReport {
     }
 }
 
+/// Where a repair of `dir` saves its report and the damaged bytes:
+/// `repair-<unix time>`.
+pub(crate) fn saved_folder(dir: &Path) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    dir.join(format!("repair-{stamp}"))
+}
+
 /// The sequence number of the record at `pos` of shard `idx` (the engine's
 /// format: `491`, the shard in 11 digits, `pos + 1` in 42).
 fn seq(idx: u32, pos: u64) -> String {
@@ -247,10 +256,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport, EngineError> {
             bump += gone.len() as u64 * (biggest / MIN_RECORD + 1);
         }
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let saved = dir.join(format!("repair-{stamp}"));
+    let saved = saved_folder(dir);
     std::fs::create_dir_all(&saved).map_err(io(format!("creating {}", saved.display())))?;
     for d in &damages {
         bump += (d.end - d.offset) / MIN_RECORD + 1;
