@@ -1,23 +1,16 @@
 //! Where objects go and come from: `s3://BUCKET/PREFIX` or a local
 //! directory, both as an [`ObjectStore`], so the AWS path and the local one
-//! are one code path. S3 credentials and region come from the standard AWS
-//! chain, resolved by the same code as every other wildrydes client
-//! ([`kinesis::connect`]): profiles and SSO work, and a loopback endpoint
-//! needs no configuration. An endpoint means path-style addressing (the
-//! engine serves every bucket on one host).
+//! are one code path. A bucket is opened by [`objects::open_bucket`]
+//! (credentials, region and endpoint as every wildrydes client resolves them).
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use kinesis::client::{load_sdk, ConnectError, SdkOptions};
-use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{
-    ClientOptions, CredentialProvider, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+pub use objects::S3Options;
 
 /// `--destination` / `--archive`: `s3://BUCKET/PREFIX` or a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,13 +24,11 @@ pub enum Location {
 pub enum LocationError {
     #[error("{0:?} has no bucket: expected s3://BUCKET or s3://BUCKET/PREFIX")]
     NoBucket(String),
-    #[error("cannot use S3 bucket {bucket:?}: {source}")]
+    #[error("cannot use S3 bucket {bucket:?}")]
     S3 {
         bucket: String,
-        source: object_store::Error,
+        source: objects::ObjectsError,
     },
-    #[error("cannot use S3 bucket {0:?}")]
-    Connect(String, #[source] ConnectError),
     #[error("cannot use directory {}: {source}", path.display())]
     Dir {
         path: PathBuf,
@@ -71,15 +62,6 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// How to reach S3.
-#[derive(Debug, Clone, Default)]
-pub struct S3Options {
-    /// `--region` [default: the standard chain, else us-east-1].
-    pub region: Option<String>,
-    /// `--endpoint` [default: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, else AWS].
-    pub endpoint: Option<String>,
-}
-
 /// An opened location: the store, the prefix inside it, and for a local
 /// directory its root (writes are synced to disk there).
 #[derive(Debug, Clone)]
@@ -88,31 +70,6 @@ pub struct Store {
     pub prefix: Path,
     pub local_root: Option<PathBuf>,
     pub location: Location,
-}
-
-/// The aws-config credential chain, as object_store's credential provider.
-#[derive(Debug)]
-struct ChainCredentials(SharedCredentialsProvider);
-
-#[async_trait::async_trait]
-impl CredentialProvider for ChainCredentials {
-    type Credential = AwsCredential;
-
-    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
-        let c = self
-            .0
-            .provide_credentials()
-            .await
-            .map_err(|e| object_store::Error::Generic {
-                store: "S3",
-                source: format!("no AWS credentials: {e}").into(),
-            })?;
-        Ok(Arc::new(AwsCredential {
-            key_id: c.access_key_id().to_owned(),
-            secret_key: c.secret_access_key().to_owned(),
-            token: c.session_token().map(str::to_owned),
-        }))
-    }
 }
 
 impl Store {
@@ -136,48 +93,14 @@ impl Store {
                 })
             }
             Location::S3 { bucket, prefix } => {
-                // Region, credentials and endpoint as every wildrydes client
-                // resolves them (`kinesis::client::load_sdk`).
-                let sdk = load_sdk(&SdkOptions {
-                    region: options.region.clone(),
-                    endpoint: options.endpoint.clone(),
-                    endpoint_vars: &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"],
-                    operation_timeout: Duration::from_secs(120),
-                    attempt_timeout: Duration::from_secs(120),
-                    sdk_max_attempts: 1,
-                })
-                .await
-                .map_err(|e| LocationError::Connect(bucket.clone(), e))?;
-                let (region, endpoint) = (sdk.region, sdk.endpoint);
-                let credentials = sdk.config.credentials_provider();
-                let mut builder = AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(&region)
-                    .with_retry(RetryConfig {
-                        max_retries: 4,
-                        retry_timeout: Duration::from_secs(60),
-                        ..RetryConfig::default()
-                    })
-                    .with_client_options(
-                        ClientOptions::new()
-                            .with_connect_timeout(Duration::from_secs(3))
-                            .with_timeout(Duration::from_secs(120)),
-                    );
-                if let Some(credentials) = credentials {
-                    builder = builder.with_credentials(Arc::new(ChainCredentials(credentials)));
-                }
-                if let Some(endpoint) = &endpoint {
-                    builder = builder
-                        .with_endpoint(endpoint)
-                        .with_allow_http(endpoint.starts_with("http://"))
-                        .with_virtual_hosted_style_request(false);
-                }
-                let s3 = builder.build().map_err(|source| LocationError::S3 {
-                    bucket: bucket.clone(),
-                    source,
-                })?;
+                let s3 = objects::open_bucket(bucket, options)
+                    .await
+                    .map_err(|source| LocationError::S3 {
+                        bucket: bucket.clone(),
+                        source,
+                    })?;
                 Ok(Store {
-                    store: Arc::new(s3),
+                    store: s3,
                     prefix: Path::from(prefix.as_str()),
                     local_root: None,
                     location: location.clone(),

@@ -105,13 +105,7 @@ async fn archive_rate(args: &ArchiveArgs) -> Result<f64> {
     engine::wait_ready(&mut server, Duration::from_secs(30)).await?;
     let c = engine::client(&server.url);
     engine::create_stream(&c, "wildrydes", args.shards).await?;
-    let clients = process::aws::connect(&process::aws::AwsOptions {
-        region: Some("us-east-1".into()),
-        endpoint: Some(server.url.clone()),
-    })
-    .await?;
-    clients
-        .s3
+    testkit::s3(&server.url)
         .create_bucket()
         .bucket("wildrydes-data")
         .send()

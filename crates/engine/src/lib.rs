@@ -320,6 +320,14 @@ impl EngineHandle {
         self.s3.ensure_bucket(name)
     }
 
+    /// S3 (issue 16): every object created in `bucket` (which must exist)
+    /// announces itself to the Lambda function `function_arn` in
+    /// [`EngineHandle::s3_events`], as a PutBucketNotificationConfiguration
+    /// with that one rule for `s3:ObjectCreated:*` would; durably.
+    pub fn notify_function(&self, bucket: &str, function_arn: &str) -> Result<(), EngineError> {
+        self.s3.notify_function(bucket, function_arn)
+    }
+
     /// The endpoint URL to give an SDK, e.g. `http://127.0.0.1:4567`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -61,7 +61,7 @@ impl Load {
             .map_err(|e| ConfigError::Client(e.to_string()))?;
         Ok(Self::new(Loader {
             writer: ItemWriter::new(clients.dynamodb, table),
-            s3: clients.s3,
+            buckets: clients.buckets,
             on_bad_line: OnBadLine::Skip,
         }))
     }

@@ -1,9 +1,10 @@
-//! DynamoDB and S3 clients, built by [`kinesis::client::load_sdk`] like the
+//! The DynamoDB client, built by [`kinesis::client::load_sdk`] like the
 //! Kinesis one: region from the flag, the standard chain, else `us-east-1`;
 //! endpoint from the flag, else `AWS_ENDPOINT_URL_DYNAMODB` /
-//! `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` (read by the SDK itself); for a
-//! loopback endpoint the credentials chain stops at the environment and the
-//! shared files and falls back to dummy credentials.
+//! `AWS_ENDPOINT_URL` (read by the SDK itself); for a loopback endpoint the
+//! credentials chain stops at the environment and the shared files and falls
+//! back to dummy credentials. S3 is read through [`objects::Buckets`], with
+//! the same options and chain.
 
 use std::time::Duration;
 
@@ -23,7 +24,8 @@ pub struct AwsOptions {
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub s3: aws_sdk_s3::Client,
+    /// S3 buckets with the same region and endpoint.
+    pub buckets: objects::Buckets,
     pub region: String,
     /// The endpoint named by the options or the environment, if any.
     pub endpoint: Option<String>,
@@ -44,23 +46,18 @@ pub async fn connect(options: &AwsOptions) -> Result<Clients, ConnectError> {
     let sdk = load_sdk(&SdkOptions {
         region: options.region.clone(),
         endpoint: options.endpoint.clone(),
-        endpoint_vars: &[
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            "AWS_ENDPOINT_URL_S3",
-            "AWS_ENDPOINT_URL",
-        ],
+        endpoint_vars: &["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"],
         operation_timeout: Duration::from_secs(30),
         attempt_timeout: Duration::from_secs(10),
         sdk_max_attempts: 1,
     })
     .await?;
-    // A local endpoint serves every bucket on one host: path-style URLs.
-    let s3 = aws_sdk_s3::config::Builder::from(&sdk.config)
-        .force_path_style(sdk.endpoint.is_some())
-        .build();
     Ok(Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk.config),
-        s3: aws_sdk_s3::Client::from_conf(s3),
+        buckets: objects::Buckets::new(objects::S3Options {
+            region: options.region.clone(),
+            endpoint: options.endpoint.clone(),
+        }),
         region: sdk.region,
         endpoint: sdk.endpoint,
     })

@@ -8,12 +8,13 @@
 //! before it are written ([`OnBadLine::Stop`]).
 //!
 //! [`Loader::handle`] is the Lambda-shaped entry point: an `S3Event` in,
-//! every object it names fetched with aws-sdk-s3 and loaded.
+//! every object it names fetched through [`objects::Buckets`] and loaded.
 
 use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::s3::S3Event;
+use objects::Buckets;
 use sensor::Status;
 use tokio::sync::mpsc;
 
@@ -100,12 +101,12 @@ enum Parsed {
 pub async fn load(
     target: &str,
     writer: &ItemWriter,
-    s3: &aws_sdk_s3::Client,
+    buckets: &Buckets,
     on_bad_line: OnBadLine,
 ) -> Result<LoadSummary, LoadError> {
     if target.starts_with("s3://") {
         let (bucket, key) = parse_s3_url(target).ok_or_else(|| LoadError::BadUrl(target.into()))?;
-        return load_s3(s3, &bucket, &key, writer, on_bad_line).await;
+        return load_s3(buckets, &bucket, &key, writer, on_bad_line).await;
     }
     let file = std::fs::File::open(target).map_err(|e| LoadError::Read {
         file: target.into(),
@@ -123,30 +124,20 @@ pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
 
 /// Fetches one object and loads it.
 pub async fn load_s3(
-    s3: &aws_sdk_s3::Client,
+    buckets: &Buckets,
     bucket: &str,
     key: &str,
     writer: &ItemWriter,
     on_bad_line: OnBadLine,
 ) -> Result<LoadSummary, LoadError> {
     let name = format!("s3://{bucket}/{key}");
-    let read_err = |detail: String| LoadError::Read {
-        file: name.clone(),
-        detail,
-    };
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    let bytes = buckets
+        .get(bucket, key)
         .await
-        .map_err(|e| read_err(kinesis::retry::describe(&e)))?;
-    let bytes = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| read_err(e.to_string()))?
-        .into_bytes();
+        .map_err(|e| LoadError::Read {
+            file: name.clone(),
+            detail: e.to_string(),
+        })?;
     load_reader(&name, std::io::Cursor::new(bytes), writer, on_bad_line).await
 }
 
@@ -155,7 +146,7 @@ pub async fn load_s3(
 #[derive(Debug, Clone)]
 pub struct Loader {
     pub writer: ItemWriter,
-    pub s3: aws_sdk_s3::Client,
+    pub buckets: Buckets,
     pub on_bad_line: OnBadLine,
 }
 
@@ -180,7 +171,8 @@ impl Loader {
                 tracing::debug!(event = ?record.event_name, bucket, key, "not an object creation; ignored");
                 continue;
             }
-            let summary = load_s3(&self.s3, bucket, &key, &self.writer, self.on_bad_line).await?;
+            let summary =
+                load_s3(&self.buckets, bucket, &key, &self.writer, self.on_bad_line).await?;
             tracing::info!("{summary}");
             done.push(summary);
         }

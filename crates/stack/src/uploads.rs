@@ -6,7 +6,6 @@
 //! once even across restarts (at least once after a crash mid-load, which is
 //! harmless: items are written by key).
 
-use aws_sdk_s3::types::{Event, LambdaFunctionConfiguration, NotificationConfiguration};
 use engine::S3Events;
 use process::events::s3::S3Event;
 
@@ -30,36 +29,21 @@ impl Stack {
                 .ensure_bucket(bucket)
                 .map_err(StackError::Engine)?;
         }
-        let failed = |detail: String| StackError::Task {
-            stage: "loader".into(),
-            detail,
-        };
+        self.engine
+            .notify_function(UPLOADS_BUCKET, FUNCTION_ARN)
+            .map_err(StackError::Engine)?;
         let clients = process::aws::connect(&process::aws::AwsOptions {
             region: None,
             endpoint: Some(self.url()),
         })
         .await
-        .map_err(|e| failed(e.to_string()))?;
-        let trigger = LambdaFunctionConfiguration::builder()
-            .lambda_function_arn(FUNCTION_ARN)
-            .events(Event::S3ObjectCreated)
-            .build()
-            .map_err(|e| failed(e.to_string()))?;
-        clients
-            .s3
-            .put_bucket_notification_configuration()
-            .bucket(UPLOADS_BUCKET)
-            .notification_configuration(
-                NotificationConfiguration::builder()
-                    .lambda_function_configurations(trigger)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| failed(format!("subscribing to {UPLOADS_BUCKET}: {e}")))?;
+        .map_err(|e| StackError::Task {
+            stage: "loader".into(),
+            detail: e.to_string(),
+        })?;
         let loader = process::Loader {
-            writer: process::ItemWriter::new(clients.dynamodb.clone(), process::TABLE),
-            s3: clients.s3.clone(),
+            writer: process::ItemWriter::new(clients.dynamodb, process::TABLE),
+            buckets: clients.buckets,
             on_bad_line: process::OnBadLine::Skip,
         };
         let events = self.engine.s3_events();

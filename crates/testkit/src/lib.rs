@@ -241,12 +241,16 @@ fn build_bin(name: &str, bin: &Path) {
     cargo
         .current_dir(workspace_root())
         .args(["build", "--bin", name]);
-    // Cargo marks its target dir with CACHEDIR.TAG; a triple dir has none.
-    if !target.join("CACHEDIR.TAG").exists() {
-        if let (Some(triple), Some(parent)) = (target.file_name(), target.parent()) {
-            cargo.arg("--target").arg(triple);
-            target = parent;
-        }
+    // `<target>/<triple>/<profile>`: a triple names an architecture, a
+    // vendor and a system (`aarch64-unknown-linux-gnu`); a target dir's own
+    // name need not (`target`, and CACHEDIR.TAG is not in every one).
+    let triple = target
+        .file_name()
+        .and_then(|t| t.to_str())
+        .filter(|t| t.matches('-').count() >= 2 && !target.join("CACHEDIR.TAG").exists());
+    if let (Some(triple), Some(parent)) = (triple, target.parent()) {
+        cargo.arg("--target").arg(triple);
+        target = parent;
     }
     match profile_dir.file_name().and_then(|p| p.to_str()) {
         Some("debug") => {}

@@ -53,7 +53,7 @@ pub async fn run(args: LoadArgs) -> Result<()> {
     let started = Instant::now();
     let (mut items, mut skipped, mut lines) = (0, 0, 0);
     for file in &args.files {
-        let summary = process::file::load(file, &writer, &clients.s3, on_bad_line).await?;
+        let summary = process::file::load(file, &writer, &clients.buckets, on_bad_line).await?;
         eprintln!("load: {summary}");
         items += summary.items_written;
         skipped += summary.skipped;

@@ -65,7 +65,7 @@ impl Service {
     /// Creates the bucket `name` in us-east-1 unless it exists (for `up`).
     pub(crate) fn ensure_bucket(&self, name: &str) -> Result<(), crate::EngineError> {
         let fail = |message: String| crate::EngineError::Io {
-            context: format!("creating bucket {name}: {message}"),
+            context: format!("creating bucket {name}"),
             source: std::io::Error::other(message),
         };
         if !s3s::path::check_bucket_name(name) {
@@ -86,6 +86,43 @@ impl Service {
                 Ok(())
             })
             .map_err(|e| fail(e.to_string()))
+    }
+}
+
+impl Service {
+    /// Makes every object created in `bucket` announce itself to the Lambda
+    /// function `function_arn` (replacing the bucket's notification
+    /// configuration, as PutBucketNotificationConfiguration does), durably.
+    pub(crate) fn notify_function(
+        &self,
+        bucket: &str,
+        function_arn: &str,
+    ) -> Result<(), crate::EngineError> {
+        let rule = events::Rule {
+            kind: events::RuleKind::Lambda,
+            id: None,
+            arn: function_arn.to_owned(),
+            events: vec!["s3:ObjectCreated:*".to_owned()],
+            prefix: None,
+            suffix: None,
+        };
+        let value = serde_json::to_value([rule]).ok();
+        self.store
+            .write(|tx| -> S3Result<()> {
+                let mut meta = buckets::write_bucket(tx, bucket)?;
+                meta.notification = value;
+                let mut t = tx.open_table(store::BUCKETS).map_err(store::db_err)?;
+                t.insert(bucket, store::encode(&meta).as_slice())
+                    .map_err(store::db_err)?;
+                Ok(())
+            })
+            .map_err(|e| {
+                let message = e.message().unwrap_or("s3 storage failed").to_owned();
+                crate::EngineError::Io {
+                    context: format!("setting the notification of bucket {bucket}"),
+                    source: std::io::Error::other(message),
+                }
+            })
     }
 }
 

@@ -14,7 +14,7 @@ async fn function(url: &str) -> (Load, process::aws::Clients) {
     let clients = common::clients(url).await;
     let load = Load::new(Loader {
         writer: ItemWriter::new(clients.dynamodb.clone(), "UnicornSensorData"),
-        s3: clients.s3.clone(),
+        buckets: clients.buckets.clone(),
         on_bad_line: OnBadLine::Skip,
     });
     (load, clients)
@@ -39,8 +39,7 @@ async fn an_uploaded_ride_file_becomes_items() {
         ride.extend(status("Shadowfax", &at, 30.0, 150 - second, 150));
     }
     ride.extend(b"not json\n");
-    clients
-        .s3
+    testkit::s3(&engine.url())
         .put_object()
         .bucket("wildrydes-uploads")
         .key("rides/May 6, 2017.json")

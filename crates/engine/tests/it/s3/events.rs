@@ -188,3 +188,45 @@ async fn object_created_events_follow_the_notification_filters_and_survive_a_res
     let c = client(&e.url());
     assert_eq!(body(&c, "uploads", "rides/big.json").await, b"[]");
 }
+
+#[tokio::test]
+async fn the_engines_own_notification_announces_every_created_object_to_the_function() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:wildrydes-load";
+    // `wildrydes up`'s calls: the bucket must exist first.
+    assert!(e.notify_function("uploads", arn).is_err());
+    e.ensure_bucket("uploads").unwrap();
+    e.notify_function("uploads", arn).unwrap();
+    e.notify_function("uploads", arn).unwrap();
+
+    let c = client(&e.url());
+    let got = c
+        .get_bucket_notification_configuration()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    let rules = got.lambda_function_configurations();
+    assert_eq!(rules.len(), 1, "set twice, one rule: {rules:?}");
+    assert_eq!(rules[0].lambda_function_arn(), arn);
+    assert_eq!(rules[0].events(), [Event::from("s3:ObjectCreated:*")]);
+    assert!(rules[0].filter().is_none());
+
+    for key in ["rides/1.json", "any.csv"] {
+        c.put_object()
+            .bucket("uploads")
+            .key(key)
+            .body(ByteStream::from_static(b"{}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let keys: Vec<String> = e
+        .s3_events()
+        .read(0, 10)
+        .unwrap()
+        .iter()
+        .map(|ev| ev.body["Records"][0]["s3"]["object"]["key"].to_string())
+        .collect();
+    assert_eq!(keys, [r#""rides/1.json""#, r#""any.csv""#]);
+}

@@ -1,0 +1,183 @@
+//! S3 buckets as [`object_store`] stores, for every wildrydes part that
+//! reads or writes objects (the archive, the query side, the ride-file
+//! loader): region, credentials and endpoint are resolved by the same code
+//! as every other wildrydes client ([`kinesis::client::load_sdk`]), so
+//! profiles and SSO work and a loopback endpoint needs no configuration. An
+//! endpoint means path-style addressing (the engine serves every bucket on
+//! one host).
+//!
+//! The loader reads S3 through this crate rather than the AWS SDK's S3
+//! client: object_store is linked for the archive anyway, and the SDK's S3
+//! client was the largest crate of a `wildrydes` build.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use kinesis::client::{load_sdk, ConnectError, SdkOptions};
+use object_store::aws::{AmazonS3Builder, AwsCredential};
+use object_store::path::Path;
+use object_store::{ClientOptions, CredentialProvider, ObjectStore, ObjectStoreExt, RetryConfig};
+
+/// How to reach S3.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// `--region` [default: the standard chain, else us-east-1].
+    pub region: Option<String>,
+    /// `--endpoint` [default: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, else AWS].
+    pub endpoint: Option<String>,
+}
+
+/// Why a bucket could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectsError {
+    /// The region, endpoint or credentials could not be resolved.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// object_store refused the configuration, or a request failed.
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
+}
+
+/// Opens `bucket` as an object store (no request is made yet).
+pub async fn open_bucket(
+    bucket: &str,
+    options: &S3Options,
+) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
+    let sdk = load_sdk(&SdkOptions {
+        region: options.region.clone(),
+        endpoint: options.endpoint.clone(),
+        endpoint_vars: &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"],
+        operation_timeout: Duration::from_secs(120),
+        attempt_timeout: Duration::from_secs(120),
+        sdk_max_attempts: 1,
+    })
+    .await?;
+    let (region, endpoint) = (sdk.region, sdk.endpoint);
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(&region)
+        .with_retry(RetryConfig {
+            max_retries: 4,
+            retry_timeout: Duration::from_secs(60),
+            ..RetryConfig::default()
+        })
+        .with_client_options(
+            ClientOptions::new()
+                .with_connect_timeout(Duration::from_secs(3))
+                .with_timeout(Duration::from_secs(120)),
+        );
+    if let Some(credentials) = sdk.config.credentials_provider() {
+        builder = builder.with_credentials(Arc::new(ChainCredentials(credentials)));
+    }
+    if let Some(endpoint) = &endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    Ok(Arc::new(builder.build()?))
+}
+
+/// The aws-config credential chain, as object_store's credential provider.
+#[derive(Debug)]
+struct ChainCredentials(SharedCredentialsProvider);
+
+#[async_trait::async_trait]
+impl CredentialProvider for ChainCredentials {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        let c = self
+            .0
+            .provide_credentials()
+            .await
+            .map_err(|e| object_store::Error::Generic {
+                store: "S3",
+                source: format!("no AWS credentials: {e}").into(),
+            })?;
+        Ok(Arc::new(AwsCredential {
+            key_id: c.access_key_id().to_owned(),
+            secret_key: c.secret_access_key().to_owned(),
+            token: c.session_token().map(str::to_owned),
+        }))
+    }
+}
+
+/// Any bucket by name, each opened once (the loader reads whichever bucket
+/// an event names).
+#[derive(Debug, Clone, Default)]
+pub struct Buckets {
+    options: S3Options,
+    opened: Arc<Mutex<HashMap<String, Arc<dyn ObjectStore>>>>,
+}
+
+impl Buckets {
+    pub fn new(options: S3Options) -> Self {
+        Self {
+            options,
+            opened: Arc::default(),
+        }
+    }
+
+    /// Serves `bucket` from `store` (tests, or a store built elsewhere).
+    pub fn with_store(self, bucket: &str, store: Arc<dyn ObjectStore>) -> Self {
+        self.lock().insert(bucket.to_owned(), store);
+        self
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn ObjectStore>>> {
+        // The map is only ever inserted into: a panic elsewhere leaves it whole.
+        self.opened.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store of `bucket`, opened on first use.
+    pub async fn bucket(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
+        if let Some(store) = self.lock().get(bucket) {
+            return Ok(store.clone());
+        }
+        let store = open_bucket(bucket, &self.options).await?;
+        Ok(self
+            .lock()
+            .entry(bucket.to_owned())
+            .or_insert(store)
+            .clone())
+    }
+
+    /// The whole object `key` of `bucket`.
+    pub async fn get(&self, bucket: &str, key: &str) -> Result<bytes::Bytes, ObjectsError> {
+        let store = self.bucket(bucket).await?;
+        Ok(store.get(&Path::from(key)).await?.bytes().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+    use object_store::PutPayload;
+
+    #[tokio::test]
+    async fn a_bucket_given_a_store_is_read_from_it() {
+        let store = Arc::new(InMemory::new());
+        store
+            .put(
+                &Path::from("rides/a b.json"),
+                PutPayload::from_static(b"{}"),
+            )
+            .await
+            .unwrap();
+        let buckets = Buckets::new(S3Options::default()).with_store("uploads", store);
+        let body = buckets.get("uploads", "rides/a b.json").await.unwrap();
+        assert_eq!(&body[..], b"{}");
+        let missing = buckets.get("uploads", "rides/none.json").await.unwrap_err();
+        assert!(
+            matches!(
+                missing,
+                ObjectsError::Store(object_store::Error::NotFound { .. })
+            ),
+            "{missing:?}"
+        );
+    }
+}
