@@ -49,6 +49,19 @@ fn notify_rides(c: &Client) -> aws_sdk_s3::operation::put_bucket_notification_co
         )
 }
 
+/// Puts `{}` at each key of the bucket `uploads`, in order.
+async fn put_all(c: &Client, keys: &[&str]) {
+    for key in keys {
+        c.put_object()
+            .bucket("uploads")
+            .key(*key)
+            .body(ByteStream::from_static(b"{}"))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn object_created_events_follow_the_notification_filters_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -78,20 +91,16 @@ async fn object_created_events_follow_the_notification_filters_and_survive_a_res
         let events = events.clone();
         async move { events.wait_past(0).await }
     });
-    for key in [
-        "rides/1.json",
-        "other/2.json",
-        "rides/3.csv",
-        "rides/a b.json",
-    ] {
-        c.put_object()
-            .bucket("uploads")
-            .key(key)
-            .body(ByteStream::from_static(b"{}"))
-            .send()
-            .await
-            .unwrap();
-    }
+    put_all(
+        &c,
+        &[
+            "rides/1.json",
+            "other/2.json",
+            "rides/3.csv",
+            "rides/a b.json",
+        ],
+    )
+    .await;
     tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .unwrap()
@@ -212,15 +221,7 @@ async fn the_engines_own_notification_announces_every_created_object_to_the_func
     assert_eq!(rules[0].events(), [Event::from("s3:ObjectCreated:*")]);
     assert!(rules[0].filter().is_none());
 
-    for key in ["rides/1.json", "any.csv"] {
-        c.put_object()
-            .bucket("uploads")
-            .key(key)
-            .body(ByteStream::from_static(b"{}"))
-            .send()
-            .await
-            .unwrap();
-    }
+    put_all(&c, &["rides/1.json", "any.csv"]).await;
     let keys: Vec<String> = e
         .s3_events()
         .read(0, 10)
