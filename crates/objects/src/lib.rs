@@ -35,9 +35,32 @@ pub enum ObjectsError {
     /// The region, endpoint or credentials could not be resolved.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The bucket does not exist (S3's NoSuchBucket).
+    #[error("no such bucket")]
+    NoSuchBucket,
+    /// The bucket has no object under the key (S3's NoSuchKey).
+    #[error("no such key")]
+    NoSuchKey,
     /// object_store refused the configuration, or a request failed.
     #[error(transparent)]
     Store(#[from] object_store::Error),
+}
+
+impl ObjectsError {
+    /// A 404 in S3's words instead of object_store's, which quote the
+    /// whole response (S3 names the missing bucket with the code
+    /// NoSuchBucket in its body; any other 404 is a missing key).
+    fn of_read(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { source, .. }
+                if source.to_string().contains("NoSuchBucket") =>
+            {
+                ObjectsError::NoSuchBucket
+            }
+            object_store::Error::NotFound { .. } => ObjectsError::NoSuchKey,
+            e => ObjectsError::Store(e),
+        }
+    }
 }
 
 /// Opens `bucket` as an object store (no request is made yet).
@@ -148,7 +171,9 @@ impl Buckets {
     /// The whole object `key` of `bucket`.
     pub async fn get(&self, bucket: &str, key: &str) -> Result<bytes::Bytes, ObjectsError> {
         let store = self.bucket(bucket).await?;
-        Ok(store.get(&Path::from(key)).await?.bytes().await?)
+        let read = store.get(&Path::from(key)).await;
+        let object = read.map_err(ObjectsError::of_read)?;
+        object.bytes().await.map_err(ObjectsError::of_read)
     }
 }
 
@@ -172,12 +197,7 @@ mod tests {
         let body = buckets.get("uploads", "rides/a b.json").await.unwrap();
         assert_eq!(&body[..], b"{}");
         let missing = buckets.get("uploads", "rides/none.json").await.unwrap_err();
-        assert!(
-            matches!(
-                missing,
-                ObjectsError::Store(object_store::Error::NotFound { .. })
-            ),
-            "{missing:?}"
-        );
+        assert!(matches!(missing, ObjectsError::NoSuchKey), "{missing:?}");
+        assert_eq!(missing.to_string(), "no such key");
     }
 }

@@ -205,6 +205,20 @@ async fn a_missing_table_or_file_fails_with_what_to_do() {
         stderr.contains("cannot read /nonexistent/rides.json: No such file"),
         "{stderr}"
     );
+    // A missing bucket or object, in S3's words.
+    let (out, stderr) = load(&engine.url(), &["s3://no-bucket/rides.json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("cannot read s3://no-bucket/rides.json: no such bucket"),
+        "{stderr}"
+    );
+    engine.ensure_bucket("rides").unwrap();
+    let (out, stderr) = load(&engine.url(), &["s3://rides/none.json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("cannot read s3://rides/none.json: no such key"),
+        "{stderr}"
+    );
     let (out, stderr) = load(&engine.url(), &["s3://bucket-only"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
