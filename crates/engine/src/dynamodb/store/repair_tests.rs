@@ -5,22 +5,8 @@
 use std::path::Path;
 
 use super::repair::repair;
-use super::tests::{crashed_copy, journal, key, keys};
+use super::tests::{crashed_copy, damage_group_of, journal, key, keys, tamper};
 use super::Store;
-
-/// Flips a byte of the group holding `value-{i}` in the live journal.
-fn damage_group_of(dir: &Path, i: u32) -> std::path::PathBuf {
-    let path = journal(dir);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let needle = format!("value-{i}");
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())
-        .unwrap();
-    bytes[at] ^= 0x20;
-    std::fs::write(&path, &bytes).unwrap();
-    path
-}
 
 /// Checks that the start refuses the files in `dir`, then repairs them,
 /// saving the damaged bytes in `dir/saved`.
@@ -58,9 +44,7 @@ fn a_journal_file_whose_header_is_damaged_is_set_aside_whole() {
     let dir = tempfile::tempdir().unwrap();
     let (_running, copy) = crashed_copy(dir.path(), 2);
     let path = journal(copy.path());
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[9] ^= 0xff;
-    std::fs::write(&path, &bytes).unwrap();
+    let bytes = tamper(&path, |bytes| bytes[9] ^= 0xff);
     let (dropped, saved) = refused_then_repaired(copy.path());
     assert!(
         dropped.lines[0].contains("header is damaged"),
@@ -80,10 +64,10 @@ fn an_intact_journal_or_a_torn_last_write_is_left_alone() {
     let (_running, copy) = crashed_copy(dir.path(), 3);
     let path = journal(copy.path());
     // A torn last write: the start cuts it (never acknowledged).
-    let mut bytes = std::fs::read(&path).unwrap();
-    let end = bytes.iter().rposition(|&b| b != 0).unwrap();
-    bytes[end] ^= 0xff;
-    std::fs::write(&path, &bytes).unwrap();
+    let bytes = tamper(&path, |bytes| {
+        let end = bytes.iter().rposition(|&b| b != 0).unwrap();
+        bytes[end] ^= 0xff;
+    });
     let dropped = repair(&copy.path().join("dynamodb"), || panic!("nothing to save")).unwrap();
     assert!(dropped.lines.is_empty(), "{:?}", dropped.lines);
     assert_eq!(
@@ -119,10 +103,10 @@ fn a_torn_last_write_after_a_damaged_group_is_cut_and_named() {
     let (_running, copy) = crashed_copy(dir.path(), 3);
     damage_group_of(copy.path(), 5);
     let path = journal(copy.path());
-    let mut bytes = std::fs::read(&path).unwrap();
-    let end = bytes.iter().rposition(|&b| b != 0).unwrap();
-    bytes[end] ^= 0xff;
-    std::fs::write(&path, &bytes).unwrap();
+    tamper(&path, |bytes| {
+        let end = bytes.iter().rposition(|&b| b != 0).unwrap();
+        bytes[end] ^= 0xff;
+    });
     let (dropped, _) = refused_then_repaired(copy.path());
     assert_eq!(dropped.lines.len(), 2, "{:?}", dropped.lines);
     assert!(

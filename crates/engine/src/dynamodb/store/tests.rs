@@ -105,6 +105,28 @@ pub(super) fn journal(dir: &Path) -> PathBuf {
     journals(dir).pop().expect("a journal file")
 }
 
+/// Rewrites the file at `path` as `change` leaves its bytes; returns them.
+pub(super) fn tamper(path: &Path, change: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    change(&mut bytes);
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+/// Flips a byte of the group holding `value-{i}` in the live journal.
+pub(super) fn damage_group_of(dir: &Path, i: u32) -> PathBuf {
+    let path = journal(dir);
+    let needle = format!("value-{i}");
+    tamper(&path, |bytes| {
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .unwrap();
+        bytes[at] ^= 0x20;
+    });
+    path
+}
+
 #[test]
 fn acknowledged_groups_come_back_from_the_journal_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,11 +158,10 @@ fn a_torn_last_group_is_cut_and_the_groups_before_it_kept() {
     let (_running, copy) = crashed_copy(dir.path(), 3);
     // The last frame's last bytes never reached the disk (the file was
     // prepared with zeros: they read as zeros).
-    let path = journal(copy.path());
-    let mut bytes = std::fs::read(&path).unwrap();
-    let end = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
-    bytes[end - 5..end].fill(0);
-    std::fs::write(&path, &bytes).unwrap();
+    tamper(&journal(copy.path()), |bytes| {
+        let end = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
+        bytes[end - 5..end].fill(0);
+    });
     let store = Store::open(Some(copy.path())).unwrap();
     assert_eq!(keys(&store), (0..20).map(key).collect::<Vec<_>>());
 }
@@ -149,11 +170,8 @@ fn a_torn_last_group_is_cut_and_the_groups_before_it_kept() {
 fn a_damaged_group_before_intact_ones_is_named_and_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_running, copy) = crashed_copy(dir.path(), 3);
-    let path = journal(copy.path());
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = bytes.windows(7).position(|w| w == b"value-3").unwrap();
-    bytes[at] ^= 0x20;
-    std::fs::write(&path, &bytes).unwrap();
+    let path = damage_group_of(copy.path(), 3);
+    let bytes = std::fs::read(&path).unwrap();
     let err = Store::open(Some(copy.path())).err().unwrap().to_string();
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("refusing to start"), "{err}");
