@@ -28,7 +28,7 @@ pub(super) fn check_size(item: &Item) -> Result<(), ApiError> {
 }
 
 /// [`check_size`] of an item an update made, in the service's words for it.
-pub(super) fn check_update_size(item: &Item) -> Result<(), ApiError> {
+fn check_update_size(item: &Item) -> Result<(), ApiError> {
     size_within(
         item,
         "Item size to update has exceeded the maximum allowed size",
@@ -200,32 +200,13 @@ impl Service {
         let rv = str_of(req, "ReturnValues").unwrap_or("NONE").to_string();
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let key = meta.key_of(&key_item, true)?;
-        let targets: Vec<String> = ex
-            .update
-            .iter()
-            .flat_map(|u| u.targets().map(|p| p.head().to_string()))
-            .collect();
-        if let Some(k) = targets.iter().find(|t| key_item.contains_key(*t)) {
-            return Err(validation(format!(
-                "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
-            )));
-        }
-        if let Some(u) = &ex.update {
-            check_update_keys(&meta, u)?;
-        }
+        let targets = check_update_request(&meta, &key_item, &ex)?;
         self.admit(&meta, None, true)?;
         let (old, new, used) = self.store.write::<_, ApiError>(|w| {
             let old = w.get(&key)?;
             let used = Consumed::write(&meta, &key, old.as_ref(), None);
             check(&ex, old.as_ref()).inspect_err(|_| self.consume(&meta, &used, true))?;
-            let base = old.clone().unwrap_or_else(|| key_item.clone());
-            let new = match &ex.update {
-                Some(u) => ex.updated(u, &base)?,
-                None => base,
-            };
-            check_update_size(&new)?;
-            check_updated_index_keys(&meta, &new)?;
-            meta.check_indexes(&new)?;
+            let new = updated_item(&meta, &ex, &key_item, old.as_ref())?;
             let used = Consumed::write(&meta, &key, old.as_ref(), Some(&new));
             meta.apply(w, &key, old.as_ref(), Some(&new))?;
             Ok((old, new, used))
@@ -270,6 +251,49 @@ pub(super) fn check(ex: &Exprs, old: Option<&Item>) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// An update's checks before it reads the item, the same for UpdateItem and a
+/// transaction's Update: no key attribute among its targets, then the key
+/// schema's checks. The names of the top-level attributes it targets.
+pub(super) fn check_update_request(
+    meta: &TableMeta,
+    key_item: &Item,
+    ex: &Exprs,
+) -> Result<Vec<String>, ApiError> {
+    let targets: Vec<String> = ex
+        .update
+        .iter()
+        .flat_map(|u| u.targets().map(|p| p.head().to_string()))
+        .collect();
+    if let Some(k) = targets.iter().find(|t| key_item.contains_key(*t)) {
+        return Err(validation(format!(
+            "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
+        )));
+    }
+    if let Some(u) = &ex.update {
+        check_update_keys(meta, u)?;
+    }
+    Ok(targets)
+}
+
+/// The item an update makes of `old` (of its key alone when there is none),
+/// checked as the service checks it: size, then index keys.
+pub(super) fn updated_item(
+    meta: &TableMeta,
+    ex: &Exprs,
+    key_item: &Item,
+    old: Option<&Item>,
+) -> Result<Item, ApiError> {
+    let base = old.cloned().unwrap_or_else(|| key_item.clone());
+    let new = match &ex.update {
+        Some(u) => ex.updated(u, &base)?,
+        None => base,
+    };
+    check_update_size(&new)?;
+    check_updated_index_keys(meta, &new)?;
+    meta.check_indexes(&new)?;
+    Ok(new)
 }
 
 /// An update's checks against the key schema before it runs (as recorded):

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
-use super::items::{check, check_size, check_update_size, exprs, item_field, Exprs};
+use super::items::{
+    check, check_size, check_update_request, exprs, item_field, updated_item, Exprs,
+};
 use super::service::{str_of, validation, Service, TableMeta};
 use super::value::{item_size, item_to_json, Item};
 use crate::front::error::{err, ApiError, Code};
@@ -98,6 +100,9 @@ impl Service {
                 }
             };
             let (meta, key) = self.locate(table, &key_item, exact)?;
+            if let Op::Update(_) = op {
+                check_update_request(&meta, &key_item, &ex)?;
+            }
             let throttled = self
                 .admit(&meta, None, !matches!(op, Op::Check))
                 .err()
@@ -154,14 +159,7 @@ impl Service {
                     Op::Put(item) => Some(item.clone()),
                     Op::Delete => None,
                     Op::Update(key_item) => {
-                        let base = old.unwrap_or_else(|| key_item.clone());
-                        let new = match &p.ex.update {
-                            Some(u) => p.ex.updated(u, &base)?,
-                            None => base,
-                        };
-                        check_update_size(&new)?;
-                        p.meta.check_indexes(&new)?;
-                        Some(new)
+                        Some(updated_item(&p.meta, &p.ex, key_item, old.as_ref())?)
                     }
                 };
                 writes.push((p, old_of(w, &p.key)?, new));

@@ -378,6 +378,47 @@ async fn an_update_is_checked_against_the_index_keys_before_and_after_it_runs() 
 }
 
 #[tokio::test]
+async fn a_transaction_update_is_checked_as_update_item_is() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let key = json!({"a": {"S": "k"}, "b": {"S": "k"}});
+    let transact = |expr: &str, values: bool| {
+        let mut update = json!({"TableName": "range", "Key": key, "UpdateExpression": expr});
+        if values {
+            update["ExpressionAttributeValues"] = json!({":n": {"N": "1"}});
+        }
+        json!({"TransactItems": [{"Update": update}]})
+    };
+    let cases = [
+        (
+            "SET b = :n",
+            "One or more parameter values were invalid: Cannot update attribute b. This attribute is part of the key",
+        ),
+        (
+            "SET e = c[1], c = a + :n",
+            "One or more parameter values were invalid: Type mismatch for Index Key c Expected: S Actual: N IndexName: global",
+        ),
+    ];
+    for (expr, message) in cases {
+        invalid(&url, "TransactWriteItems", transact(expr, true), message).await;
+    }
+    ok(&url, "TransactWriteItems", transact("SET e = :n", true)).await;
+    invalid(
+        &url,
+        "TransactWriteItems",
+        transact("SET c = e", false),
+        "The update expression attempted to update the secondary index key to unsupported type",
+    )
+    .await;
+    let item = ok(&url, "GetItem", json!({"TableName": "range", "Key": key})).await;
+    assert_eq!(
+        item["Item"],
+        json!({"a": {"S": "k"}, "b": {"S": "k"}, "e": {"N": "1"}})
+    );
+}
+
+#[tokio::test]
 async fn a_local_index_query_pays_for_what_it_fetches_from_the_table() {
     let e = engine::spawn_in_memory().await.unwrap();
     let url = e.url();
