@@ -20,6 +20,6 @@ pub mod runner;
 
 pub use batcher::{Batcher, Chunk, Entry, Hints};
 pub use dest::{Location, LocationError, S3Options, Store};
-pub use encode::{status_schema, Compression, Format};
+pub use encode::{Column, Compression, Format, COLUMNS};
 pub use key::Kind;
 pub use runner::{archive, run, ArchiveError, ArchiveOptions, ArchiveStats, BatchSource, Settings};

@@ -6,11 +6,12 @@ use std::io::Read;
 
 use archive::encode::{encode, Compression, Format};
 use archive::{Entry, Kind};
-use arrow_array::{Array, Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{LogicalType, Repetition, TimeUnit, Type as Physical};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
 
 fn entry(data: &str, n: u64) -> Entry {
     Entry {
@@ -62,44 +63,65 @@ fn parquet_holds_the_status_columns_and_the_side_object_the_rest() {
         let out = encode(&entries, Format::Parquet, compression).unwrap();
         assert_eq!(out.kind, Kind::Parquet);
         assert_eq!((out.records, out.failed_records), (1, 4));
-        let reader = ParquetRecordBatchReaderBuilder::try_new(out.body.clone())
-            .unwrap()
-            .build()
-            .unwrap();
-        let batches: Vec<_> = reader.map(Result::unwrap).collect();
-        assert_eq!(batches.len(), 1);
-        let b = &batches[0];
-        assert_eq!(b.schema().fields(), archive::status_schema().fields());
-        let col = |i: usize| b.column(i).clone();
-        let name = col(0);
-        let name = name.as_any().downcast_ref::<StringArray>().unwrap();
-        assert_eq!(name.value(0), "Shadowfax");
-        let time = col(1);
-        let time = time
-            .as_any()
-            .downcast_ref::<TimestampMillisecondArray>()
-            .unwrap();
-        assert_eq!(time.value(0), 1_496_654_229_191);
-        let f = |i: usize| {
-            col(i)
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .unwrap()
-                .value(0)
+        let reader = SerializedFileReader::new(out.body.clone()).unwrap();
+        let schema = reader.metadata().file_metadata().schema_descr();
+        let columns: Vec<_> = schema
+            .columns()
+            .iter()
+            .map(|c| {
+                let t = c.self_type();
+                let info = t.get_basic_info();
+                (
+                    c.name().to_string(),
+                    c.physical_type(),
+                    c.logical_type_ref().cloned(),
+                    info.repetition(),
+                )
+            })
+            .collect();
+        let optional = |name: &str, physical, logical| {
+            (name.to_string(), physical, logical, Repetition::OPTIONAL)
         };
+        let double = |name: &str| optional(name, Physical::DOUBLE, None);
         assert_eq!(
-            (f(2), f(3), f(4)),
-            (42.265486935100476, -71.97442977859625, 163.0)
+            columns,
+            [
+                optional("Name", Physical::BYTE_ARRAY, Some(LogicalType::String)),
+                optional(
+                    "StatusTime",
+                    Physical::INT64,
+                    Some(LogicalType::timestamp(false, TimeUnit::MILLIS))
+                ),
+                double("Latitude"),
+                double("Longitude"),
+                double("Distance"),
+                optional("MagicPoints", Physical::INT64, None),
+                optional("HealthPoints", Physical::INT64, None),
+            ]
         );
-        let n = |i: usize| {
-            col(i)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap()
-                .value(0)
-        };
-        assert_eq!((n(5), n(6)), (110, 151));
-        assert_eq!(b.num_rows(), 1);
+        assert_eq!(reader.metadata().num_row_groups(), 1);
+        let rows: Vec<_> = reader
+            .get_row_iter(None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows.len(), 1);
+        let values: Vec<Field> = rows[0]
+            .get_column_iter()
+            .map(|(_, field)| field.clone())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                Field::Str("Shadowfax".into()),
+                Field::TimestampMillis(1_496_654_229_191),
+                Field::Double(42.265486935100476),
+                Field::Double(-71.97442977859625),
+                Field::Double(163.0),
+                Field::Long(110),
+                Field::Long(151),
+            ]
+        );
 
         // Side object: Firehose's error records, the raw data base64, in order.
         let failed = out.failed.unwrap();
