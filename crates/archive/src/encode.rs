@@ -6,7 +6,7 @@
 //! Parquet is written with the parquet crate's column writers, without
 //! Arrow: the same file (schema, dictionary pages, statistics) as its Arrow
 //! writer made, minus the Arrow schema in its metadata, and Arrow's crates
-//! (90 s of CPU, a tenth of the first build of `wildrydes`) stay out of every
+//! (88 s of CPU, a tenth of the first build of `wildrydes`) stay out of every
 //! binary but `wildrydes-query`.
 
 use std::io::Write;
