@@ -68,9 +68,10 @@ pub struct Encoded {
     pub failed_records: usize,
 }
 
-/// The columns of a Parquet object, in order: the status record's fields,
-/// each optional (as Arrow's nullable fields are written), `StatusTime` a
-/// timestamp in milliseconds not adjusted to UTC (no zone, as in Athena).
+/// The archive's columns, in a Parquet object's order (and what SQL reads
+/// from JSON objects too): the status record's fields, each optional (as
+/// Arrow's nullable fields are written), `StatusTime` a timestamp in
+/// milliseconds not adjusted to UTC (no zone, as in Athena).
 pub const COLUMNS: [(&str, Column); 7] = [
     ("Name", Column::String),
     ("StatusTime", Column::Timestamp),
