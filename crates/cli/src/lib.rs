@@ -21,7 +21,7 @@ mod skeleton;
 
 pub use goflags::{duration, positive_duration};
 pub use signal::shutdown_signal;
-pub use skeleton::{main, parse, report, Program};
+pub use skeleton::{chain_text, main, parse, report, Program};
 
 /// `--version` of every binary: the package version and the git commit it
 /// was built from.

@@ -127,10 +127,29 @@ pub fn report(name: &str, result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if closed_stdout(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{name}: {err:#}");
+            eprintln!("{name}: {}", chain_text(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by `: `, each said once: a cause whose
+/// text ends the text before it (an error whose message quotes its source,
+/// `"reading the stream failed: {0}"`) is not repeated.
+pub fn chain_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if previous.is_empty() || !previous.ends_with(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        previous = text;
+    }
+    out
 }
 
 fn closed_stdout(err: &anyhow::Error) -> bool {
@@ -197,6 +216,32 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(crate::VERSION), "{text}");
         assert!(crate::VERSION.contains("commit"), "{}", crate::VERSION);
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("reading the source stream failed: {0}")]
+        Quoting(#[source] Inner),
+        #[error("reading the source stream failed")]
+        Plain(#[source] Inner),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("stream \"wildrydes\" not found")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let inner = || Inner(std::io::Error::other("status 400"));
+        let quoting = anyhow::Error::new(Outer::Quoting(inner())).context("archive");
+        let plain = anyhow::Error::new(Outer::Plain(inner())).context("archive");
+        let expected =
+            "archive: reading the source stream failed: stream \"wildrydes\" not found: status 400";
+        assert_eq!(chain_text(&quoting), expected);
+        assert_eq!(chain_text(&plain), expected);
+        // Different texts are all kept, even when one contains another.
+        let err = anyhow::anyhow!("no such key").context("no such key in bucket b");
+        assert_eq!(chain_text(&err), "no such key in bucket b: no such key");
     }
 
     #[test]

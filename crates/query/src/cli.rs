@@ -262,7 +262,7 @@ async fn prompt(
             if let Err(err) = run_one(session, statement.trim(), format, stats.as_deref_mut()).await
             {
                 failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                eprintln!("error: {err:#}");
+                eprintln!("error: {}", cli::chain_text(&err));
             }
             statement.clear();
         } else if complete {
