@@ -134,20 +134,20 @@ pub fn report(name: &str, result: anyhow::Result<()>) -> ExitCode {
 }
 
 /// The error and its causes joined by `: `, each said once: a cause whose
-/// text ends the text before it (an error whose message quotes its source,
-/// `"reading the stream failed: {0}"`) is not repeated.
+/// text the line already holds (an error whose message quotes its source,
+/// `"reading the stream failed: {0}"` or `"checkpoint is corrupt ({0}); fix
+/// it"`) is not repeated.
 pub fn chain_text(err: &anyhow::Error) -> String {
     let mut out = String::new();
-    let mut previous = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if previous.is_empty() || !previous.ends_with(&text) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&text);
+        if out.contains(&text) {
+            continue;
         }
-        previous = text;
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
     }
     out
 }
@@ -230,6 +230,10 @@ mod tests {
     #[error("stream \"wildrydes\" not found")]
     struct Inner(#[source] std::io::Error);
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("checkpoint is corrupt ({0}); fix or delete it")]
+    struct Corrupt(#[source] std::io::Error);
+
     #[test]
     fn each_cause_is_said_once() {
         let inner = || Inner(std::io::Error::other("status 400"));
@@ -239,9 +243,15 @@ mod tests {
             "archive: reading the source stream failed: stream \"wildrydes\" not found: status 400";
         assert_eq!(chain_text(&quoting), expected);
         assert_eq!(chain_text(&plain), expected);
-        // Different texts are all kept, even when one contains another.
-        let err = anyhow::anyhow!("no such key").context("no such key in bucket b");
-        assert_eq!(chain_text(&err), "no such key in bucket b: no such key");
+        // Quoted inside the message, not at its end.
+        let corrupt = anyhow::Error::new(Corrupt(std::io::Error::other("EOF at line 2")));
+        assert_eq!(
+            chain_text(&corrupt),
+            "checkpoint is corrupt (EOF at line 2); fix or delete it"
+        );
+        // Texts the line does not hold yet are all kept.
+        let err = anyhow::anyhow!("status 404").context("no such key in bucket b");
+        assert_eq!(chain_text(&err), "no such key in bucket b: status 404");
     }
 
     #[test]
