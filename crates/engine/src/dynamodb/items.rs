@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
-use super::expr::{Context, ExprKind, Update};
+use super::expr::{Context, ExprKind, Projection, Update};
 use super::legacy;
 use super::service::{
     expr_err, names_of, str_of, validation, value_err, values_of, Service, TableMeta,
@@ -49,6 +49,9 @@ pub(super) struct Exprs {
     pub(super) projection: Option<super::expr::Projection>,
     /// The update came from the legacy AttributeUpdates.
     pub(super) legacy_update: bool,
+    /// `ReturnValuesOnConditionCheckFailure` is `ALL_OLD`: a failed
+    /// condition's error carries the item as it was.
+    pub(super) return_old_on_failure: bool,
 }
 
 impl Exprs {
@@ -98,6 +101,8 @@ pub(super) fn exprs(req: &Map<String, Json>) -> Result<Exprs, ApiError> {
         update,
         projection,
         legacy_update: legacy,
+        return_old_on_failure: str_of(req, "ReturnValuesOnConditionCheckFailure")
+            == Some("ALL_OLD"),
     })
 }
 
@@ -200,7 +205,7 @@ impl Service {
         let rv = str_of(req, "ReturnValues").unwrap_or("NONE").to_string();
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let key = meta.key_of(&key_item, true)?;
-        let targets = check_update_request(&meta, &key_item, &ex)?;
+        check_update_request(&meta, &key_item, &ex)?;
         self.admit(&meta, None, true)?;
         let (old, new, used) = self.store.write::<_, ApiError>(|w| {
             let old = w.get(&key)?;
@@ -212,18 +217,27 @@ impl Service {
             Ok((old, new, used))
         })?;
         self.consume(&meta, &used, true);
-        let updated = |item: &Item| -> Item {
-            item.iter()
-                .filter(|(k, _)| targets.contains(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        };
         let mut out = json!({});
-        match rv.as_str() {
-            "ALL_OLD" => attributes(&mut out, old.as_ref()),
-            "ALL_NEW" => attributes(&mut out, Some(&new)),
-            "UPDATED_OLD" => attributes(&mut out, old.as_ref().map(updated).as_ref()),
-            "UPDATED_NEW" => attributes(&mut out, Some(&updated(&new))),
+        match (rv.as_str(), &ex.update) {
+            ("ALL_OLD", _) => attributes(&mut out, old.as_ref()),
+            ("ALL_NEW", _) => attributes(&mut out, Some(&new)),
+            // Only the paths the update changed, each within its attribute
+            // (`SET a.b[2].c` answers `a.b[0].c` of a list of one), as the
+            // service answers: what they held, or what they hold now
+            // (removed paths hold nothing).
+            ("UPDATED_OLD", Some(u)) => {
+                let changed = Projection(u.targets().cloned().collect());
+                attributes(&mut out, old.as_ref().map(|o| changed.apply(o)).as_ref());
+            }
+            ("UPDATED_NEW", Some(u)) => {
+                let changed = Projection(
+                    u.targets()
+                        .filter(|p| !u.remove.contains(p))
+                        .cloned()
+                        .collect(),
+                );
+                attributes(&mut out, Some(&changed.apply(&new)));
+            }
             _ => {}
         }
         capacity::attach(&mut out, capacity::report_of(req), &meta.name, &used);
@@ -243,11 +257,21 @@ impl Service {
     }
 }
 
+/// The request's condition on the item as it is (`old`): a failure is
+/// ConditionalCheckFailedException, with the item (`Item`, as the service
+/// adds it) when the request asked for it with
+/// `ReturnValuesOnConditionCheckFailure: ALL_OLD` and there is one.
 pub(super) fn check(ex: &Exprs, old: Option<&Item>) -> Result<(), ApiError> {
     if let Some(cond) = &ex.condition {
         let empty = Item::new();
         if !cond.eval(old.unwrap_or(&empty)) {
-            return Err(conditional_failed());
+            let mut e = conditional_failed();
+            if let (true, Some(old)) = (ex.return_old_on_failure, old) {
+                let mut details = Map::new();
+                details.insert("Item".into(), item_to_json(old));
+                e.details = Some(Box::new(details));
+            }
+            return Err(e);
         }
     }
     Ok(())
@@ -255,26 +279,23 @@ pub(super) fn check(ex: &Exprs, old: Option<&Item>) -> Result<(), ApiError> {
 
 /// An update's checks before it reads the item, the same for UpdateItem and a
 /// transaction's Update: no key attribute among its targets, then the key
-/// schema's checks. The names of the top-level attributes it targets.
+/// schema's checks.
 pub(super) fn check_update_request(
     meta: &TableMeta,
     key_item: &Item,
     ex: &Exprs,
-) -> Result<Vec<String>, ApiError> {
-    let targets: Vec<String> = ex
-        .update
-        .iter()
-        .flat_map(|u| u.targets().map(|p| p.head().to_string()))
-        .collect();
-    if let Some(k) = targets.iter().find(|t| key_item.contains_key(*t)) {
+) -> Result<(), ApiError> {
+    let Some(u) = &ex.update else { return Ok(()) };
+    if let Some(k) = u
+        .targets()
+        .map(|p| p.head())
+        .find(|t| key_item.contains_key(*t))
+    {
         return Err(validation(format!(
             "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
         )));
     }
-    if let Some(u) = &ex.update {
-        check_update_keys(meta, u)?;
-    }
-    Ok(targets)
+    check_update_keys(meta, u)
 }
 
 /// The item an update makes of `old` (of its key alone when there is none),

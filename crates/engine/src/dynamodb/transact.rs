@@ -26,7 +26,6 @@ struct Planned {
     key: Vec<u8>,
     op: Op,
     ex: Exprs,
-    return_old: bool,
     /// The table's (or index's) throughput was used up: the message.
     throttled: Option<String>,
 }
@@ -112,14 +111,11 @@ impl Service {
                     "Transaction request cannot include multiple operations on one item",
                 ));
             }
-            let return_old =
-                str_of(&spec, "ReturnValuesOnConditionCheckFailure") == Some("ALL_OLD");
             planned.push(Planned {
                 meta,
                 key,
                 op,
                 ex,
-                return_old,
                 throttled,
             });
         }
@@ -140,7 +136,7 @@ impl Service {
                             "Code": "ConditionalCheckFailed",
                             "Message": "The conditional request failed",
                         });
-                        if let (true, Some(old)) = (p.return_old, old.as_ref()) {
+                        if let (true, Some(old)) = (p.ex.return_old_on_failure, old.as_ref()) {
                             r["Item"] = item_to_json(old);
                         }
                         reasons.push(r);
