@@ -81,8 +81,17 @@ fn read_batch_write(req: &Map<String, Json>) -> Result<BatchWrite, ApiError> {
         }
         out.tables.push((table.clone(), writes));
     }
+    // 25 writes per table is the model's limit; 25 in all, the service's.
+    if out.tables.iter().map(|(_, w)| w.len()).sum::<usize>() > MAX_BATCH_WRITES {
+        return Err(validation(
+            "Too many items requested for the BatchWriteItem call",
+        ));
+    }
     Ok(out)
 }
+
+/// The writes a BatchWriteItem may hold, over all its tables.
+const MAX_BATCH_WRITES: usize = 25;
 
 impl Service {
     pub(super) fn batch_write_item(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {

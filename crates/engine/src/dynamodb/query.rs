@@ -128,6 +128,7 @@ impl Service {
                 "ALL_ATTRIBUTES"
             },
         );
+        check_select(select, req, is_query)?;
         let meta = self.table(str_of(req, "TableName").unwrap_or_default())?;
         let consistent = req.get("ConsistentRead").and_then(Json::as_bool) == Some(true);
         let index = match str_of(req, "IndexName") {
@@ -466,5 +467,38 @@ fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
         Bound::Included(v) => Bound::Included(v.as_slice()),
         Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
         Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// Select against the parameters it excludes or needs, in the service's
+/// words (recorded against it: Query's messages carry the validation
+/// prefix, Scan's do not).
+fn check_select(select: &str, req: &Map<String, Json>, is_query: bool) -> Result<(), ApiError> {
+    let has = |k: &str| req.get(k).is_some_and(|v| !v.is_null());
+    let chosen = match select {
+        "COUNT" => "only the Count",
+        other => other,
+    };
+    let refused = if select == "SPECIFIC_ATTRIBUTES" {
+        (!has("ProjectionExpression") && !has("AttributesToGet")).then(|| {
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES".to_string()
+        })
+    } else if has("ProjectionExpression") {
+        Some(format!(
+            "Cannot specify the ProjectionExpression when choosing to get {chosen}"
+        ))
+    } else if has("AttributesToGet") {
+        Some(format!(
+            "Cannot specify the AttributesToGet when choosing to get {chosen}"
+        ))
+    } else if select == "ALL_PROJECTED_ATTRIBUTES" && !has("IndexName") {
+        Some("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName".into())
+    } else {
+        None
+    };
+    match refused {
+        Some(m) if is_query => Err(validation(format!("1 validation error detected: {m}"))),
+        Some(m) => Err(validation(m)),
+        None => Ok(()),
     }
 }

@@ -31,6 +31,8 @@ mod limits;
 mod more;
 #[path = "dynamodb/order.rs"]
 mod order;
+#[path = "dynamodb/refusals.rs"]
+mod refusals;
 #[path = "dynamodb/returns.rs"]
 mod returns;
 #[path = "dynamodb/states.rs"]
