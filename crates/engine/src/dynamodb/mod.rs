@@ -10,6 +10,7 @@ mod batch;
 mod capacity;
 pub mod expr;
 pub(crate) mod http;
+mod idempotency;
 mod index;
 mod items;
 mod keypaths;

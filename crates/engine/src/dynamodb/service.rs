@@ -86,6 +86,8 @@ pub(crate) struct Service {
     pub(super) buckets: super::capacity::Buckets,
     /// Clock time (ms) of the next TTL sweep.
     pub(super) next_sweep_ms: std::sync::atomic::AtomicU64,
+    /// TransactWriteItems' client request tokens.
+    pub(super) tokens: super::idempotency::Tokens,
 }
 
 impl From<StoreError> for ApiError {
@@ -157,6 +159,7 @@ impl Service {
             settings,
             buckets: Default::default(),
             next_sweep_ms: std::sync::atomic::AtomicU64::new(0),
+            tokens: Default::default(),
         })
     }
 

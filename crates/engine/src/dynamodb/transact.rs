@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
+use super::idempotency::Claim;
 use super::items::{
     check, check_size, check_update_request, exprs, item_field, updated_item, Exprs,
 };
@@ -65,7 +66,22 @@ fn cancelled(reasons: Vec<Json>) -> ApiError {
 }
 
 impl Service {
+    /// TransactWriteItems, once per ClientRequestToken ([`super::idempotency`]).
     pub(super) fn transact_write_items(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
+        let Some(token) = str_of(req, "ClientRequestToken") else {
+            return self.transact_write_once(req);
+        };
+        match self.tokens.claim(token, req, self.now_ms())? {
+            Claim::Repeat(answer) => Ok(answer),
+            Claim::Run(running) => {
+                let answer = self.transact_write_once(req)?;
+                running.succeeded(&answer, self.now_ms());
+                Ok(answer)
+            }
+        }
+    }
+
+    fn transact_write_once(&self, req: &Map<String, Json>) -> Result<Json, ApiError> {
         let mut planned = Vec::new();
         let mut seen = BTreeSet::new();
         for entry in req

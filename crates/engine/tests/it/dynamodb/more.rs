@@ -308,3 +308,70 @@ async fn concurrent_writers_are_serialized_and_all_acknowledged_writes_stored() 
         assert_eq!(query_names(&c, &format!("writer{w}")).await.len(), 125);
     }
 }
+
+#[tokio::test]
+async fn a_transaction_retried_with_its_client_token_runs_once() {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create_workshop_table(&c).await;
+    let key = HashMap::from([
+        ("Name".to_string(), Av::S("Rocinante".into())),
+        ("StatusTime".to_string(), Av::S("t".into())),
+    ]);
+    let add = |n: &str| {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(TABLE)
+                    .set_key(Some(key.clone()))
+                    .update_expression("ADD n :one")
+                    .expression_attribute_values(":one", Av::N(n.into()))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let send = |n: &str, token: &str| {
+        c.transact_write_items()
+            .transact_items(add(n))
+            .client_request_token(token)
+            .send()
+    };
+    // A retry (the SDK sends the same token again) changes nothing more.
+    send("1", "token-1").await.unwrap();
+    send("1", "token-1").await.unwrap();
+    let n = || async {
+        let item = c
+            .get_item()
+            .table_name(TABLE)
+            .set_key(Some(key.clone()))
+            .send()
+            .await
+            .unwrap();
+        item.item.unwrap()["n"].clone()
+    };
+    assert_eq!(n().await, Av::N("1".into()));
+    // Another request with that token is refused.
+    let refused = send("5", "token-1").await.unwrap_err().into_service_error();
+    assert!(
+        matches!(
+            refused,
+            TransactWriteItemsError::IdempotentParameterMismatchException(_)
+        ),
+        "{refused:?}"
+    );
+    // Without a token of their own, the SDK's calls get one each.
+    c.transact_write_items()
+        .transact_items(add("1"))
+        .send()
+        .await
+        .unwrap();
+    c.transact_write_items()
+        .transact_items(add("1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(n().await, Av::N("3".into()));
+}
