@@ -83,6 +83,21 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// `<`, `<=`, `>`, `>=` and BETWEEN order numbers, strings and binary
+    /// values only: an operand of another type known before any item is
+    /// read is refused, wherever the comparison sits (as recorded).
+    /// Whether every operand may be ordered.
+    pub(crate) fn check_ordered(&mut self, name: &str, operands: &[&Operand]) -> bool {
+        let unordered = operands
+            .iter()
+            .find_map(|op| static_type(op).filter(|t| !["N", "S", "B"].contains(t)));
+        if let Some(ty) = unordered {
+            let msg = format!("Incorrect operand type for operator or function; operator or function: {name}, operand type: {ty}");
+            self.problem(Cat::Function, msg);
+        }
+        unordered.is_none()
+    }
+
     pub(crate) fn check_between(&mut self, low: &Operand, high: &Operand) {
         let (Operand::Value(a), Operand::Value(b)) = (low, high) else {
             return;

@@ -453,6 +453,9 @@ impl<'a, 'c> Parser<'a, 'c> {
             self.advance();
             let right = self.parse_operand()?;
             self.check_distinct(c.symbol(), &[left.clone(), right.clone()]);
+            if !matches!(c, Comparator::Eq | Comparator::Ne) {
+                self.check_ordered(c.symbol(), &[&left, &right]);
+            }
             return Ok(Condition::Compare(c, left, right));
         }
         if self.is_kw("BETWEEN") {
@@ -463,7 +466,9 @@ impl<'a, 'c> Parser<'a, 'c> {
             }
             self.advance();
             let high = self.parse_operand()?;
-            self.check_between(&low, &high);
+            if self.check_ordered("BETWEEN", &[&left, &low, &high]) {
+                self.check_between(&low, &high);
+            }
             return Ok(Condition::Between(left, low, high));
         }
         if self.is_kw("IN") {

@@ -137,6 +137,11 @@ fn semantic_errors_use_the_service_wording() {
         // Before a syntax error further on, as recorded.
         ("(a)between(((b.c)).d)and(c)", "The expression has redundant parentheses;"),
         ("a BETWEEN :n AND :v", "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:x}"),
+        // Only numbers, strings and binary values are ordered, wherever the
+        // comparison sits.
+        ("a < :l", "Incorrect operand type for operator or function; operator or function: <, operand type: L"),
+        ("a = :v OR NOT (:l >= a)", "Incorrect operand type for operator or function; operator or function: >=, operand type: L"),
+        ("a BETWEEN :l AND :l", "Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: L"),
     ];
     for (text, detail) in cases {
         assert_eq!(
@@ -381,6 +386,14 @@ pub(super) fn condition_strategy() -> impl Strategy<Value = Condition> {
         (comparators, path_strategy(), operand_strategy())
             .prop_filter("distinct operands", |(_, p, o)| *o
                 != Operand::Path(p.clone()))
+            // Only = and <> compare values that have no order.
+            .prop_filter("ordered operands", |(c, _, o)| matches!(
+                c,
+                Comparator::Eq | Comparator::Ne
+            ) || !matches!(
+                o,
+                Operand::Value(AttributeValue::Bool(_))
+            ))
             .prop_map(|(c, p, o)| Condition::Compare(c, Operand::Path(p), o)),
         path_strategy().prop_map(Condition::Exists),
         path_strategy().prop_map(Condition::NotExists),
