@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::capacity::{self, read_units, Consumed};
 use super::expr::Projection;
-use super::items::check_size;
+use super::items::{check_nesting, check_size};
 use super::legacy;
 use super::service::{str_of, validation, value_err, KeyGiven, Service, TableMeta};
 use super::store::{encode_sized, Ticket};
@@ -132,6 +132,7 @@ impl Service {
                         // Refused in the words every write action uses.
                         check_size(item)?;
                     }
+                    check_nesting(item)?;
                     Ok(size)
                 }
                 None => Ok(0),

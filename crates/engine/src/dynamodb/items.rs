@@ -8,7 +8,9 @@ use super::legacy;
 use super::service::{
     expr_err, names_of, str_of, validation, value_err, values_of, Service, TableMeta,
 };
-use super::value::{item_from_json, item_size, item_to_json, Item, MAX_ITEM_SIZE};
+use super::value::{
+    item_from_json, item_size, item_to_json, nesting_within_limits, Item, MAX_ITEM_SIZE,
+};
 use crate::front::error::{err, ApiError, Code};
 
 pub(super) fn conditional_failed() -> ApiError {
@@ -38,6 +40,16 @@ fn check_update_size(item: &Item) -> Result<(), ApiError> {
 fn size_within(item: &Item, refused: &str) -> Result<(), ApiError> {
     if item_size(item) > MAX_ITEM_SIZE {
         return Err(validation(refused));
+    }
+    check_nesting(item)
+}
+
+/// Maps and lists nested no deeper than the service keeps them.
+pub(super) fn check_nesting(item: &Item) -> Result<(), ApiError> {
+    if !nesting_within_limits(item) {
+        return Err(validation(
+            "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+        ));
     }
     Ok(())
 }

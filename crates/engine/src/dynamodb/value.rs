@@ -338,6 +338,24 @@ pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(k, v)| k.len() + v.size()).sum()
 }
 
+/// Maps and lists nested in one attribute at most: the service keeps 32
+/// levels, the attribute itself the first.
+pub const MAX_NESTED: usize = 31;
+
+/// Whether no attribute of `item` nests maps and lists deeper than
+/// [`MAX_NESTED`].
+pub fn nesting_within_limits(item: &Item) -> bool {
+    fn nested(v: &AttributeValue, limit: usize) -> bool {
+        let children: Box<dyn Iterator<Item = &AttributeValue>> = match v {
+            AttributeValue::M(m) => Box::new(m.values()),
+            AttributeValue::L(l) => Box::new(l.iter()),
+            _ => return true,
+        };
+        limit > 0 && children.into_iter().all(|c| nested(c, limit - 1))
+    }
+    item.values().all(|v| nested(v, MAX_NESTED))
+}
+
 /// Written straight as DynamoDB JSON (`{"S": "x"}`), without a JSON tree in
 /// between: items are stored and answered this way.
 impl serde::Serialize for AttributeValue {

@@ -71,6 +71,13 @@ pub enum ExprError {
     InvalidNameKey(String),
     #[error("ExpressionAttributeValues contains invalid key: Syntax error; key: \"{0}\"")]
     InvalidValueKey(String),
+    #[error("ExpressionAttributeNames contains invalid key: The expression attribute map contains a key that is too long; size of key: {0}")]
+    LongNameKey(usize),
+    /// The values' message names no size (as recorded).
+    #[error("ExpressionAttributeValues contains invalid key: The expression attribute map contains a key that is too long;")]
+    LongValueKey,
+    #[error("ExpressionAttributeNames contains invalid value: Empty attribute name for key {0}")]
+    EmptyName(String),
     #[error("ExpressionAttributeValues contains invalid value: {message} for key {key}")]
     InvalidValue { key: String, message: String },
     #[error("Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}", .0.join(", "))]
@@ -80,6 +87,29 @@ pub enum ExprError {
     /// A KeyConditionExpression the service rejects after parsing it.
     #[error("{0}")]
     KeyCondition(String),
+}
+
+/// The longest expression the service reads, in bytes of its text (before
+/// names and values are substituted).
+const MAX_EXPRESSION: usize = 4096;
+/// The longest key of ExpressionAttributeNames or Values, prefix included.
+const MAX_PLACEHOLDER: usize = 255;
+
+/// An expression's text before it is parsed: not empty, not too long (the
+/// size named for conditions and filters only, as recorded).
+pub(crate) fn check_text(kind: ExprKind, text: &str) -> Result<(), ExprError> {
+    let detail = if text.is_empty() {
+        "The expression can not be empty;".to_string()
+    } else if text.len() > MAX_EXPRESSION {
+        let size = match kind {
+            ExprKind::Condition | ExprKind::Filter => format!(" expression size: {}", text.len()),
+            _ => String::new(),
+        };
+        format!("Expression size has exceeded the maximum allowed size;{size}")
+    } else {
+        return Ok(());
+    };
+    Err(ExprError::Invalid { kind, detail })
 }
 
 fn valid_key(key: &str, prefix: char) -> bool {
@@ -110,8 +140,16 @@ impl Context {
             if names.is_empty() {
                 return Err(ExprError::EmptyNames);
             }
-            if let Some(bad) = names.keys().find(|k| !valid_key(k, '#')) {
-                return Err(ExprError::InvalidNameKey(bad.clone()));
+            for (key, name) in names {
+                if key.len() > MAX_PLACEHOLDER {
+                    return Err(ExprError::LongNameKey(key.len()));
+                }
+                if !valid_key(key, '#') {
+                    return Err(ExprError::InvalidNameKey(key.clone()));
+                }
+                if name.is_empty() {
+                    return Err(ExprError::EmptyName(key.clone()));
+                }
             }
             ctx.names = names.clone();
         }
@@ -119,8 +157,13 @@ impl Context {
             if values.is_empty() {
                 return Err(ExprError::EmptyValues);
             }
-            if let Some(bad) = values.keys().find(|k| !valid_key(k, ':')) {
-                return Err(ExprError::InvalidValueKey(bad.clone()));
+            for key in values.keys() {
+                if key.len() > MAX_PLACEHOLDER {
+                    return Err(ExprError::LongValueKey);
+                }
+                if !valid_key(key, ':') {
+                    return Err(ExprError::InvalidValueKey(key.clone()));
+                }
             }
             for (key, json) in values {
                 let value =

@@ -271,9 +271,7 @@ pub(crate) fn parse_update(ctx: &mut Context, text: &str) -> Result<Update, Expr
         kind: ExprKind::Update,
         detail,
     };
-    if text.is_empty() {
-        return Err(invalid("The expression can not be empty;".into()));
-    }
+    super::check_text(ExprKind::Update, text)?;
     let mut p = Parser::new(ctx, text);
     let (update, written) = p.update_clauses().map_err(|e| invalid(e.0))?;
     // Conflicts name the paths in the order of the text (as recorded).
@@ -302,9 +300,7 @@ pub(crate) fn parse_projection(ctx: &mut Context, text: &str) -> Result<Projecti
         kind: ExprKind::Projection,
         detail,
     };
-    if text.is_empty() {
-        return Err(invalid("The expression can not be empty;".into()));
-    }
+    super::check_text(ExprKind::Projection, text)?;
     let mut p = Parser::new(ctx, text);
     let mut paths = Vec::new();
     loop {

@@ -498,9 +498,7 @@ pub(crate) fn parse_condition(
     text: &str,
 ) -> Result<Condition, ExprError> {
     let invalid = |detail: String| ExprError::Invalid { kind, detail };
-    if text.is_empty() {
-        return Err(invalid("The expression can not be empty;".into()));
-    }
+    super::check_text(kind, text)?;
     let mut p = Parser::new(ctx, text);
     if p.doubled_parens() {
         return Err(invalid("The expression has redundant parentheses;".into()));

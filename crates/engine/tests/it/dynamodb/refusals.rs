@@ -1,7 +1,8 @@
-//! Requests the service refuses whatever the table holds: a BatchWriteItem
-//! of more than 25 writes over several tables, and a Select that
-//! contradicts the request's other parameters (the messages recorded
-//! against the service, Query's with the validation prefix, Scan's without).
+//! Requests the service refuses whatever the table holds, with the messages
+//! recorded against it: a BatchWriteItem of more than 25 writes over several
+//! tables; a Select that contradicts the request's other parameters (Query's
+//! messages with the validation prefix, Scan's without); expressions and
+//! placeholders past their sizes; items nested too deep.
 
 use serde_json::{json, Value as Json};
 
@@ -104,4 +105,102 @@ async fn select_is_checked_against_the_projection_and_the_index() {
             ok(&url, action, read(action, extra)).await;
         }
     }
+}
+
+#[tokio::test]
+async fn expressions_and_their_placeholders_have_the_services_limits() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let long = |n: usize| format!("a{}", "z".repeat(n - 1));
+    let condition = format!("attribute_not_exists({})", long(4097));
+    invalid(
+        &url,
+        "PutItem",
+        json!({"TableName": "hash", "Item": {"a": {"S": "k"}}, "ConditionExpression": condition}),
+        &format!(
+            "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; expression size: {}",
+            condition.len()
+        ),
+    )
+    .await;
+    let get = |extra: Json| {
+        let mut body = json!({"TableName": "hash", "Key": {"a": {"S": "k"}}});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    invalid(
+        &url,
+        "GetItem",
+        get(json!({"ProjectionExpression": long(4097)})),
+        "Invalid ProjectionExpression: Expression size has exceeded the maximum allowed size;",
+    )
+    .await;
+    ok(
+        &url,
+        "GetItem",
+        get(json!({"ProjectionExpression": long(4096)})),
+    )
+    .await;
+    invalid(
+        &url,
+        "GetItem",
+        get(json!({"ProjectionExpression": "#a", "ExpressionAttributeNames": {format!("#{}", "a".repeat(255)): "x"}})),
+        "ExpressionAttributeNames contains invalid key: The expression attribute map contains a key that is too long; size of key: 256",
+    )
+    .await;
+    invalid(
+        &url,
+        "GetItem",
+        get(json!({"ProjectionExpression": "#a", "ExpressionAttributeNames": {"#a": ""}})),
+        "ExpressionAttributeNames contains invalid value: Empty attribute name for key #a",
+    )
+    .await;
+    invalid(
+        &url,
+        "Scan",
+        json!({"TableName": "hash", "FilterExpression": "b = :v",
+               "ExpressionAttributeValues": {format!(":{}", "a".repeat(255)): {"S": "x"}}}),
+        "ExpressionAttributeValues contains invalid key: The expression attribute map contains a key that is too long;",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_item_nests_maps_and_lists_32_levels_deep_at_most() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    // The attribute is the first level; `maps` maps (or lists) follow it.
+    let nested = |maps: usize| {
+        (0..maps).fold(json!({"S": "leaf"}), |inner, i| {
+            if i % 2 == 0 {
+                json!({"M": {"a": inner}})
+            } else {
+                json!({"L": [inner]})
+            }
+        })
+    };
+    let put =
+        |maps: usize| json!({"TableName": "hash", "Item": {"a": {"S": "k"}, "x": nested(maps)}});
+    ok(&url, "PutItem", put(31)).await;
+    let refused = "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
+    invalid(&url, "PutItem", put(32), refused).await;
+    invalid(
+        &url,
+        "BatchWriteItem",
+        json!({"RequestItems": {"hash": [{"PutRequest": {"Item": {"a": {"S": "k"}, "x": nested(32)}}}]}}),
+        refused,
+    )
+    .await;
+    invalid(
+        &url,
+        "UpdateItem",
+        json!({"TableName": "hash", "Key": {"a": {"S": "k"}}, "UpdateExpression": "SET y = :v",
+               "ExpressionAttributeValues": {":v": nested(32)}}),
+        refused,
+    )
+    .await;
 }
