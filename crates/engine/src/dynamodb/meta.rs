@@ -143,6 +143,9 @@ impl Service {
             |m| {
                 let was = m.billing_mode.clone();
                 resent.set(m.update_throughput(req, &updates, now, delay)?);
+                if let Some(on) = req.get("DeletionProtectionEnabled").and_then(Json::as_bool) {
+                    m.deletion_protection = on;
+                }
                 let at_once = was == "PAY_PER_REQUEST" && m.billing_mode == "PROVISIONED";
                 let changes = updates
                     .iter()

@@ -60,6 +60,9 @@ pub(crate) struct TableMeta {
     /// the partition tag ([`super::partition`]).
     #[serde(default)]
     pub key_layout: u8,
+    /// DeletionProtectionEnabled: DeleteTable refuses the table.
+    #[serde(default)]
+    pub deletion_protection: bool,
 }
 
 /// What the service needs of the engine's configuration.

@@ -71,6 +71,7 @@ impl TableMeta {
             "ItemCount": 0,
             "TableArn": format!("arn:aws:dynamodb:{region}:{account}:table/{}", self.name),
             "TableId": format!("{:08x}-0000-4000-8000-{:012x}", self.id, self.id),
+            "DeletionProtectionEnabled": self.deletion_protection,
         });
         if let Some(summary) = self.billing_summary(now_ms) {
             desc["BillingModeSummary"] = summary;
@@ -267,6 +268,8 @@ impl Service {
             updating: None,
             throughput_log: Default::default(),
             key_layout: super::partition::HASHED_LAYOUT,
+            deletion_protection: req.get("DeletionProtectionEnabled").and_then(Json::as_bool)
+                == Some(true),
             indexes: indexes
                 .into_iter()
                 .map(|mut i| {
@@ -339,6 +342,11 @@ impl Service {
             .get(name)
             .cloned()
             .ok_or_else(|| table_not_found(name))?;
+        if meta.deletion_protection {
+            return Err(validation(format!(
+                "1 validation error detected: Table '{name}' can't be deleted while DeletionProtectionEnabled is set to True"
+            )));
+        }
         match meta.status(now) {
             "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),
             // "If table is already in the DELETING state, no error is

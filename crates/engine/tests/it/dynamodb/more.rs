@@ -122,7 +122,7 @@ async fn transactions_are_all_or_nothing() {
 }
 
 #[tokio::test]
-async fn table_settings_ttl_and_tags_persist_across_a_restart() {
+async fn table_settings_ttl_tags_and_deletion_protection_persist_across_a_restart() {
     use aws_sdk_dynamodb::types::{
         ProvisionedThroughput, Tag, TimeToLiveSpecification, TimeToLiveStatus,
     };
@@ -188,6 +188,13 @@ async fn table_settings_ttl_and_tags_persist_across_a_restart() {
         .send()
         .await
         .unwrap();
+    // Protected from deletion, the only change of this update.
+    c.update_table()
+        .table_name(TABLE)
+        .deletion_protection_enabled(true)
+        .send()
+        .await
+        .unwrap();
     e.shutdown().await.unwrap();
 
     let e = engine::spawn(config).await.unwrap();
@@ -231,6 +238,25 @@ async fn table_settings_ttl_and_tags_persist_across_a_restart() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(err.code(), Some("ResourceNotFoundException"));
+    assert_eq!(desc.deletion_protection_enabled(), Some(true));
+    let refused = c
+        .delete_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        refused.message(),
+        Some("1 validation error detected: Table 'UnicornSensorData' can't be deleted while DeletionProtectionEnabled is set to True")
+    );
+    c.update_table()
+        .table_name(TABLE)
+        .deletion_protection_enabled(false)
+        .send()
+        .await
+        .unwrap();
+    c.delete_table().table_name(TABLE).send().await.unwrap();
     e.shutdown().await.unwrap();
 }
 

@@ -2,7 +2,8 @@
 //! recorded against it: a BatchWriteItem of more than 25 writes over several
 //! tables; a Select that contradicts the request's other parameters (Query's
 //! messages with the validation prefix, Scan's without); expressions and
-//! placeholders past their sizes; items nested too deep.
+//! placeholders past their sizes; items nested too deep; deleting a table
+//! protected from deletion.
 
 use serde_json::{json, Value as Json};
 
@@ -203,4 +204,40 @@ async fn an_item_nests_maps_and_lists_32_levels_deep_at_most() {
         refused,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_table_created_protected_from_deletion_is_not_deleted() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let described = ok(&url, "DescribeTable", json!({"TableName": "hash"})).await;
+    assert_eq!(
+        described["Table"]["DeletionProtectionEnabled"],
+        json!(false)
+    );
+    let created = ok(
+        &url,
+        "CreateTable",
+        json!({
+            "TableName": "kept",
+            "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "DeletionProtectionEnabled": true,
+        }),
+    )
+    .await;
+    assert_eq!(
+        created["TableDescription"]["DeletionProtectionEnabled"],
+        json!(true)
+    );
+    invalid(
+        &url,
+        "DeleteTable",
+        json!({"TableName": "kept"}),
+        "1 validation error detected: Table 'kept' can't be deleted while DeletionProtectionEnabled is set to True",
+    )
+    .await;
+    ok(&url, "DescribeTable", json!({"TableName": "kept"})).await;
 }
