@@ -90,6 +90,9 @@ fn read_batch_write(req: &Map<String, Json>) -> Result<BatchWrite, ApiError> {
     Ok(out)
 }
 
+/// The bytes of items a BatchGetItem answers at most.
+const MAX_BATCH_GET_BYTES: usize = 16 << 20;
+
 /// The writes a BatchWriteItem may hold, over all its tables.
 const MAX_BATCH_WRITES: usize = 25;
 
@@ -308,6 +311,10 @@ impl Service {
             }
             checked.push((spec_map, keys, projection));
         }
+        // Items answered so far, in bytes: past the 16 MB of an answer, the
+        // other keys are left unprocessed (the service's partial result).
+        let mut answered = 0usize;
+        let mut full = false;
         for ((table, spec), (spec_map, keys, projection)) in tables.iter().zip(checked) {
             let mut found = Vec::new();
             let mut seen = BTreeSet::new();
@@ -322,7 +329,7 @@ impl Service {
                 // The engine's fault injection: a share of the keys left
                 // unprocessed; with limits enforced, those of a table
                 // whose throughput is used up too.
-                if ratio > 0.0 && rand::random::<f64>() < ratio {
+                if full || ratio > 0.0 && rand::random::<f64>() < ratio {
                     skipped.push(k.clone());
                     continue;
                 }
@@ -331,21 +338,26 @@ impl Service {
                     skipped.push(k.clone());
                     continue;
                 }
-                any_read = true;
                 let got = self.store.get(&key)?;
+                // Capacity counts the whole item, the answer what is projected.
+                let stored_size = got.as_ref().map_or(0, item_size);
+                let got = got.map(|item| match &projection {
+                    Some(p) => p.apply(&item),
+                    None => item,
+                });
+                let size = got.as_ref().map_or(0, item_size);
+                if answered + size > MAX_BATCH_GET_BYTES {
+                    full = true;
+                    skipped.push(k.clone());
+                    continue;
+                }
+                answered += size;
+                any_read = true;
                 let consistent = spec["ConsistentRead"].as_bool() == Some(true);
-                let c = Consumed::read(
-                    &meta,
-                    None,
-                    read_units(got.as_ref().map_or(0, item_size), consistent),
-                );
+                let c = Consumed::read(&meta, None, read_units(stored_size, consistent));
                 self.consume(&meta, &c, false);
                 used.entry(table.clone()).or_default().add(&c);
                 if let Some(item) = got {
-                    let item = match &projection {
-                        Some(p) => p.apply(&item),
-                        None => item,
-                    };
                     found.push(item_to_json(&item));
                 }
             }

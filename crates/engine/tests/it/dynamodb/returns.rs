@@ -1,6 +1,7 @@
-//! What an item write returns: the item a failed condition found, when the
+//! What item actions return: the item a failed condition found, when the
 //! request asks for it (`ReturnValuesOnConditionCheckFailure`), and an
-//! update's `UPDATED_OLD` / `UPDATED_NEW`, which hold the changed paths only.
+//! update's `UPDATED_OLD` / `UPDATED_NEW`, which hold the changed paths only;
+//! and a BatchGetItem's partial answer past 16 MB.
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -151,4 +152,32 @@ async fn updated_old_and_new_hold_only_the_changed_paths() {
     )
     .await;
     assert_eq!(answer["Attributes"], json!({"t2": {"S": "new"}}));
+}
+
+#[tokio::test]
+async fn a_batch_get_answers_16_mb_at_most_and_leaves_the_rest_unprocessed() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let big = "x".repeat(390 * 1024);
+    let keys: Vec<serde_json::Value> = (0..50)
+        .map(|i| json!({"a": {"S": format!("k{i}")}}))
+        .collect();
+    for key in &keys {
+        let mut item = key.clone();
+        item["b"] = json!({"S": big});
+        ok(&url, "PutItem", json!({"TableName": "hash", "Item": item})).await;
+    }
+    let get = |keys: serde_json::Value| json!({"RequestItems": {"hash": {"Keys": keys}}});
+    let answer = ok(&url, "BatchGetItem", get(json!(keys))).await;
+    let answered = answer["Responses"]["hash"].as_array().unwrap().len();
+    let rest = answer["UnprocessedKeys"]["hash"]["Keys"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // 16 MiB hold 42 items of 390 KiB and a bit.
+    assert_eq!((answered, rest.len()), (42, 8));
+    let answer = ok(&url, "BatchGetItem", get(json!(rest))).await;
+    assert_eq!(answer["Responses"]["hash"].as_array().unwrap().len(), 8);
+    assert_eq!(answer["UnprocessedKeys"], json!({}));
 }
