@@ -316,6 +316,10 @@ impl Service {
             name,
             Self::table_not_found(name),
             |m| match (&m.ttl_attribute, enable) {
+                // Another attribute, to enable or to disable (as recorded).
+                (Some(current), _) if *current != attr => Err(validation(format!(
+                    "TimeToLive is active on a different AttributeName: current AttributeName is {current}"
+                ))),
                 (Some(_), true) => Err(validation("TimeToLive is already enabled")),
                 (None, false) => Err(validation("TimeToLive is already disabled")),
                 (_, true) => {

@@ -3,7 +3,7 @@
 //! tables; a Select that contradicts the request's other parameters (Query's
 //! messages with the validation prefix, Scan's without); expressions and
 //! placeholders past their sizes; items nested too deep; deleting a table
-//! protected from deletion.
+//! protected from deletion; time to live changed on another attribute.
 
 use serde_json::{json, Value as Json};
 
@@ -240,4 +240,32 @@ async fn a_table_created_protected_from_deletion_is_not_deleted() {
     )
     .await;
     ok(&url, "DescribeTable", json!({"TableName": "kept"})).await;
+}
+
+#[tokio::test]
+async fn time_to_live_changes_name_the_attribute_it_is_on() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let ttl = |attr: &str, enabled: bool| json!({"TableName": "hash", "TimeToLiveSpecification": {"AttributeName": attr, "Enabled": enabled}});
+    ok(&url, "UpdateTimeToLive", ttl("exp", true)).await;
+    invalid(
+        &url,
+        "UpdateTimeToLive",
+        ttl("exp", true),
+        "TimeToLive is already enabled",
+    )
+    .await;
+    let elsewhere =
+        "TimeToLive is active on a different AttributeName: current AttributeName is exp";
+    invalid(&url, "UpdateTimeToLive", ttl("other", true), elsewhere).await;
+    invalid(&url, "UpdateTimeToLive", ttl("other", false), elsewhere).await;
+    ok(&url, "UpdateTimeToLive", ttl("exp", false)).await;
+    invalid(
+        &url,
+        "UpdateTimeToLive",
+        ttl("exp", false),
+        "TimeToLive is already disabled",
+    )
+    .await;
 }
