@@ -85,8 +85,8 @@ impl Parser<'_, '_> {
 
     /// `<`, `<=`, `>`, `>=` and BETWEEN order numbers, strings and binary
     /// values only: an operand of another type known before any item is
-    /// read is refused, wherever the comparison sits (as recorded).
-    /// Whether every operand may be ordered.
+    /// read is refused, wherever the comparison sits (as recorded). Returns
+    /// whether every operand may be ordered.
     pub(crate) fn check_ordered(&mut self, name: &str, operands: &[&Operand]) -> bool {
         let unordered = operands
             .iter()
