@@ -271,23 +271,37 @@ impl Engine {
 
     pub(crate) fn list_shards(&self, r: ListShards) -> ApiResult {
         let max = r.max_results.map_or(1000, |n| n as usize);
-        let token = r.next_token.as_deref();
-        let (name, mut first) = match token {
+        let now = self.now();
+        let (name, first, filter) = match r.next_token.as_deref() {
             Some(t) => {
-                if r.stream.stream_name.is_some() || r.stream.stream_arn.is_some() {
+                // A token carries the stream, the position and the filter of
+                // the listing it continues (the service's wording for
+                // StreamName, the same pattern for the others).
+                let with = [
+                    (
+                        "StreamName",
+                        r.stream.stream_name.is_some() || r.stream.stream_arn.is_some(),
+                    ),
+                    (
+                        "ExclusiveStartShardId",
+                        r.exclusive_start_shard_id.is_some(),
+                    ),
+                    ("ShardFilter", r.shard_filter.is_some()),
+                ];
+                if let Some((member, _)) = with.iter().find(|(_, given)| *given) {
                     return Err(err(
                         Code::InvalidArgumentException,
-                        "NextToken and StreamName cannot be provided together.",
+                        format!("NextToken and {member} cannot be provided together."),
                     ));
                 }
-                let p = decode_token(t).ok_or_else(bad_token)?;
-                match p.as_slice() {
-                    [name, next] => (
-                        name.clone(),
-                        next.parse::<usize>().map_err(|_| bad_token())?,
-                    ),
-                    _ => return Err(bad_token()),
+                let page = Page::decode(t).ok_or_else(bad_token)?;
+                if now.saturating_sub(page.issued_ms) > TOKEN_LIFETIME_MS {
+                    return Err(err(
+                        Code::ExpiredNextTokenException,
+                        "The pagination token passed to the operation is expired.",
+                    ));
                 }
+                (page.stream, page.next, page.filter)
             }
             None if r.stream.stream_name.is_none() && r.stream.stream_arn.is_none() => {
                 return Err(err(
@@ -295,38 +309,66 @@ impl Engine {
                     "Either NextToken or StreamName should be provided.",
                 ))
             }
-            None => (r.stream.name()?, 0),
-        };
-        if let Some(id) = r.exclusive_start_shard_id.as_deref() {
-            first = first.max(parse_shard_id(id).map_or(0, |i| i + 1));
-        }
-        let (ftype, fshard, ftime) = match r.shard_filter {
-            Some(f) => (Some(f.kind), f.shard_id, f.timestamp),
-            None => (None, None, None),
+            None => {
+                let first = r
+                    .exclusive_start_shard_id
+                    .as_deref()
+                    .and_then(parse_shard_id)
+                    .map_or(0, |i| i + 1);
+                (r.stream.name()?, first, r.shard_filter.map(Filter::from))
+            }
         };
         let mut st = self.lock();
         let s = self.stream_mut(&mut st, &name)?;
         let settled = self.settled(s);
         let total = settled.shown;
+        let open =
+            |i: usize| s.meta.shards[i].closed_end.is_none() || settled.reopened.contains(&i);
+        // A closed shard ended when the shards that replaced it began.
+        let ended = |i: usize| {
+            s.meta.shards[..total]
+                .iter()
+                .filter(|c| c.parent == Some(i as u32) || c.adjacent == Some(i as u32))
+                .map(|c| c.created_ms)
+                .min()
+                .unwrap_or(0)
+        };
+        // Open at `t`: started by then, not ended before.
+        let open_at = |i: usize, t: u64| {
+            s.meta.shards[i].created_ms <= t.max(s.meta.created_ms) && (open(i) || ended(i) >= t)
+        };
+        let trim_horizon = now
+            .saturating_sub(u64::from(s.meta.retention_hours) * 3_600_000)
+            .max(s.meta.created_ms);
         let keep = |i: usize| -> Result<bool, ApiError> {
-            let m = &s.meta.shards[i];
-            Ok(match ftype.as_deref() {
-                None | Some("FROM_TRIM_HORIZON") | Some("AT_TRIM_HORIZON") => true,
-                Some("AFTER_SHARD_ID") => {
-                    let after = fshard
-                        .as_deref()
-                        .and_then(parse_shard_id)
-                        .ok_or_else(|| err(Code::InvalidArgumentException, "ShardFilter type AFTER_SHARD_ID needs a valid ShardId."))?;
+            let Some(f) = &filter else { return Ok(true) };
+            let time = || {
+                f.timestamp.ok_or_else(|| {
+                    err(
+                        Code::InvalidArgumentException,
+                        "ShardFilter type needs a Timestamp.",
+                    )
+                })
+            };
+            Ok(match f.kind.as_str() {
+                "AT_TRIM_HORIZON" => open_at(i, trim_horizon),
+                "FROM_TRIM_HORIZON" => open(i) || ended(i) >= trim_horizon,
+                "AFTER_SHARD_ID" => {
+                    let after = f.shard_id.as_deref().and_then(parse_shard_id).ok_or_else(|| {
+                        err(
+                            Code::InvalidArgumentException,
+                            "ShardFilter type AFTER_SHARD_ID needs a valid ShardId.",
+                        )
+                    })?;
                     i > after
                 }
-                Some("AT_LATEST") => m.closed_end.is_none() || settled.reopened.contains(&i),
-                Some("AT_TIMESTAMP") | Some("FROM_TIMESTAMP") => {
-                    let t = ftime.ok_or_else(|| {
-                        err(Code::InvalidArgumentException, "ShardFilter type needs a Timestamp.")
-                    })?;
-                    ftype.as_deref() == Some("FROM_TIMESTAMP") || m.created_ms <= t
+                "AT_LATEST" => open(i),
+                "AT_TIMESTAMP" => open_at(i, time()?),
+                "FROM_TIMESTAMP" => {
+                    let t = time()?;
+                    open(i) || ended(i) >= t
                 }
-                Some(other) => {
+                other => {
                     return Err(err(Code::ValidationException,
                         format!("1 validation error detected: Value '{other}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set"),
                     ))
@@ -347,9 +389,91 @@ impl Engine {
         }
         let mut out = json!({ "Shards": shards });
         if next < total {
-            out["NextToken"] = json!(encode_token(&[&name, &next.to_string()]));
+            let page = Page {
+                stream: name,
+                next,
+                issued_ms: now,
+                filter,
+            };
+            out["NextToken"] = json!(page.encode());
         }
         Ok(out)
+    }
+}
+
+/// How long a ListShards NextToken can be used (the service's 300 seconds).
+const TOKEN_LIFETIME_MS: u64 = 300_000;
+
+/// A ListShards filter, as a request gives it and a NextToken carries it.
+#[derive(Debug, Clone)]
+struct Filter {
+    kind: String,
+    shard_id: Option<String>,
+    timestamp: Option<u64>,
+}
+
+impl From<ShardFilter> for Filter {
+    fn from(f: ShardFilter) -> Filter {
+        Filter {
+            kind: f.kind,
+            shard_id: f.shard_id,
+            timestamp: f.timestamp,
+        }
+    }
+}
+
+/// What a ListShards NextToken holds: the stream, the next shard, when it
+/// was handed out and the listing's filter.
+struct Page {
+    stream: String,
+    next: usize,
+    issued_ms: u64,
+    filter: Option<Filter>,
+}
+
+impl Page {
+    fn encode(&self) -> String {
+        let (next, issued) = (self.next.to_string(), self.issued_ms.to_string());
+        let mut parts = vec![self.stream.as_str(), next.as_str(), issued.as_str()];
+        let time;
+        if let Some(f) = &self.filter {
+            time = f.timestamp.map(|t| t.to_string()).unwrap_or_default();
+            parts.extend([
+                f.kind.as_str(),
+                f.shard_id.as_deref().unwrap_or(""),
+                time.as_str(),
+            ]);
+        }
+        encode_token(&parts)
+    }
+
+    fn decode(token: &str) -> Option<Page> {
+        let parts = decode_token(token)?;
+        let (stream, next, issued) = match &parts[..] {
+            [stream, next, issued, ..] => {
+                (stream.clone(), next.parse().ok()?, issued.parse().ok()?)
+            }
+            _ => return None,
+        };
+        let filter = match &parts[3..] {
+            [] => None,
+            [kind, shard, time] => Some(Filter {
+                kind: kind.clone(),
+                shard_id: Some(shard.clone()).filter(|s| !s.is_empty()),
+                timestamp: if time.is_empty() {
+                    None
+                } else {
+                    Some(time.parse().ok()?)
+                },
+            }),
+            _ => return None,
+        };
+        Some(Page {
+            stream,
+            next,
+            issued_ms: issued,
+            filter,
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Shards and settings: resharding, retention, tags, throughput limits.
 
 use super::*;
+use engine::Clock;
 
 #[tokio::test]
 async fn resharding_and_child_shards() {
@@ -315,5 +316,109 @@ async fn merging_names_the_pair_in_hash_order_and_tags_list_whole() {
         .unwrap();
     assert_eq!(t.tags.len(), 12);
     assert!(!t.has_more_tags);
+    e.shutdown().await.unwrap();
+}
+
+/// ListShards' filters after a reshard, on a frozen clock: which shards were
+/// open at the trim horizon or at a time, which ended after a time, and
+/// pages that keep their filter until their token expires.
+#[tokio::test]
+async fn list_shards_filters_follow_each_shards_life() {
+    use aws_sdk_kinesis::operation::list_shards::ListShardsError;
+    use aws_sdk_kinesis::primitives::DateTime;
+    let clock = ManualClock::frozen();
+    let e = engine::spawn(Config {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&e.url());
+    let t0 = clock.now_millis();
+    create(&c, "s", 2).await;
+    clock.advance(Duration::from_secs(10));
+    c.update_shard_count()
+        .stream_name("s")
+        .target_shard_count(4)
+        .scaling_type(ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(10));
+    let t2 = clock.now_millis();
+    let listed = |kind: ShardFilterType, at: Option<u64>| {
+        let filter = ShardFilter::builder()
+            .r#type(kind)
+            .set_timestamp(at.map(|t| DateTime::from_millis(t as i64)))
+            .build()
+            .unwrap();
+        let call = c.list_shards().stream_name("s").shard_filter(filter).send();
+        async move {
+            let out = call.await.unwrap();
+            out.shards().len()
+        }
+    };
+    // Two parents, closed at t0 + 10 s, and four open children.
+    assert_eq!(listed(ShardFilterType::AtTrimHorizon, None).await, 2);
+    assert_eq!(listed(ShardFilterType::FromTrimHorizon, None).await, 6);
+    assert_eq!(listed(ShardFilterType::AtLatest, None).await, 4);
+    assert_eq!(
+        listed(ShardFilterType::AtTimestamp, Some(t0 + 5_000)).await,
+        2
+    );
+    assert_eq!(listed(ShardFilterType::AtTimestamp, Some(t2)).await, 4);
+    assert_eq!(
+        listed(ShardFilterType::FromTimestamp, Some(t0 + 5_000)).await,
+        6
+    );
+    assert_eq!(listed(ShardFilterType::FromTimestamp, Some(t2)).await, 4);
+
+    // A page's token keeps the filter; it cannot be given with one.
+    let latest = ShardFilter::builder()
+        .r#type(ShardFilterType::AtLatest)
+        .build()
+        .unwrap();
+    let first = c
+        .list_shards()
+        .stream_name("s")
+        .shard_filter(latest.clone())
+        .max_results(3)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.shards().len(), 3);
+    let token = first.next_token().unwrap().to_string();
+    let second = c.list_shards().next_token(&token).send().await.unwrap();
+    assert_eq!(second.shards().len(), 1);
+    assert!(second.shards()[0]
+        .sequence_number_range()
+        .unwrap()
+        .ending_sequence_number()
+        .is_none());
+    let both = c
+        .list_shards()
+        .next_token(&token)
+        .shard_filter(latest)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(both, ListShardsError::InvalidArgumentException(_)),
+        "{both:?}"
+    );
+    // Tokens last 300 seconds.
+    clock.advance(Duration::from_secs(301));
+    let expired = c
+        .list_shards()
+        .next_token(&token)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(expired, ListShardsError::ExpiredNextTokenException(_)),
+        "{expired:?}"
+    );
     e.shutdown().await.unwrap();
 }
