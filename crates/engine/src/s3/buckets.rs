@@ -14,17 +14,18 @@ use super::{timestamp, Backend};
 /// The bucket `name` in a read transaction, or NoSuchBucket.
 pub(crate) fn read_bucket(tx: &ReadTransaction, name: &str) -> S3Result<BucketMeta> {
     let t = tx.open_table(BUCKETS).map_err(db_err)?;
-    bucket_in(&t, name)?.ok_or_else(|| no_such_bucket(name))
+    bucket_in(&t, name)?.ok_or_else(no_such_bucket)
 }
 
 /// The bucket `name` in a write transaction, or NoSuchBucket.
 pub(crate) fn write_bucket(tx: &WriteTransaction, name: &str) -> S3Result<BucketMeta> {
     let t = tx.open_table(BUCKETS).map_err(db_err)?;
-    bucket_in(&t, name)?.ok_or_else(|| no_such_bucket(name))
+    bucket_in(&t, name)?.ok_or_else(no_such_bucket)
 }
 
-pub(crate) fn no_such_bucket(name: &str) -> s3s::S3Error {
-    s3_error!(NoSuchBucket, "The specified bucket does not exist: {name}")
+/// S3's NoSuchBucket, in its words.
+pub(crate) fn no_such_bucket() -> s3s::S3Error {
+    s3_error!(NoSuchBucket, "The specified bucket does not exist")
 }
 
 /// The notification rules of a bucket.

@@ -126,7 +126,7 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
         }
     }
     let req = Request::from_parts(parts, s3s::Body::http_body_unsync(body));
-    match service.s3s.call(req).await {
+    let mut resp = match service.s3s.call(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(e) => {
             tracing::error!(error = ?e, "s3 request failed");
@@ -134,7 +134,16 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
             *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             resp
         }
+    };
+    // Every answer names its request, as S3's do (the SDKs report it:
+    // boto3's ResponseMetadata.RequestId).
+    let id = format!("{:016X}", rand::random::<u64>());
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert("x-amz-request-id", v.clone());
+        h.insert("x-amz-id-2", v);
     }
+    resp
 }
 
 #[cfg(test)]

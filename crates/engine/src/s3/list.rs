@@ -77,9 +77,11 @@ pub(crate) fn page(tx: &ReadTransaction, q: &Query) -> S3Result<Page> {
             });
         };
         if entries.len() >= q.max {
+            // A listing of no keys at all is not truncated (as S3 answers
+            // max-keys=0).
             return Ok(Page {
                 entries,
-                truncated: true,
+                truncated: q.max > 0,
             });
         }
         let rest = &key[q.prefix.len()..];

@@ -10,6 +10,7 @@ mod blob;
 mod buckets;
 mod checksum;
 mod chunked;
+mod copy;
 pub(crate) mod events;
 pub(crate) mod http;
 mod list;
@@ -329,7 +330,7 @@ impl S3 for Backend {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        objects::copy(self, req).await
+        copy::copy(self, req).await
     }
     async fn list_objects_v2(
         &self,
@@ -372,6 +373,12 @@ impl S3 for Backend {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         multipart::upload_part(self, req).await
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        copy::upload_part_copy(self, req).await
     }
     async fn complete_multipart_upload(
         &self,

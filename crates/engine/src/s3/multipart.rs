@@ -81,7 +81,9 @@ pub(crate) async fn create(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
-    let id = format!("{:032x}", rand::random::<u128>());
+    // Ordered by initiation (milliseconds, then a random part), as
+    // ListMultipartUploads lists a key's uploads and pages through them.
+    let id = format!("{:012x}{:020x}", b.now(), rand::random::<u128>() >> 48);
     let up = Upload {
         bucket: i.bucket.clone(),
         key: i.key.clone(),
@@ -121,12 +123,7 @@ pub(crate) async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let i = req.input;
-    if !(1..=10_000).contains(&i.part_number) {
-        return Err(s3_error!(
-            InvalidArgument,
-            "Part number must be an integer between 1 and 10000, inclusive"
-        ));
-    }
+    check_part_number(i.part_number)?;
     let claim = checksum::claim(
         [
             i.checksum_crc32.as_deref(),
@@ -137,9 +134,7 @@ pub(crate) async fn upload_part(
         ],
         req.headers.get("x-amz-trailer"),
     )?;
-    let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
-    b.blocking(move |store: &Store| read_upload(store, &bucket, &key, &id).map(drop))
-        .await?;
+    upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
     let (received, verified) = checksum::receive_checked(
         b,
         i.body,
@@ -151,17 +146,55 @@ pub(crate) async fn upload_part(
     )
     .await?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(&verified);
-    let Data::File(file) = received.data.clone() else {
-        return Err(super::internal("a part was not written to a file"));
-    };
     let part = Part {
         size: received.size,
         etag: hex(&received.md5),
         modified_ms: b.now(),
-        blob: file.clone(),
+        blob: file_of(&received.data)?,
     };
-    let etag = part.etag.clone();
-    let (n, id) = (i.part_number as u32, i.upload_id.clone());
+    let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
+    Ok(S3Response::new(UploadPartOutput {
+        e_tag: Some(quoted(&etag)),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        ..Default::default()
+    }))
+}
+
+/// A part number S3 takes.
+pub(crate) fn check_part_number(n: i32) -> S3Result<()> {
+    if !(1..=10_000).contains(&n) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ));
+    }
+    Ok(())
+}
+
+/// The upload `id` of `key` in `bucket` exists.
+pub(crate) async fn upload_exists(b: &Backend, bucket: &str, key: &str, id: &str) -> S3Result<()> {
+    let (bucket, key, id) = (bucket.to_string(), key.to_string(), id.to_string());
+    b.blocking(move |store: &Store| read_upload(store, &bucket, &key, &id).map(drop))
+        .await
+}
+
+/// The file a part was received into.
+pub(crate) fn file_of(data: &Data) -> S3Result<String> {
+    match data {
+        Data::File(file) => Ok(file.clone()),
+        Data::Inline(_) => Err(super::internal("a part was not written to a file")),
+    }
+}
+
+/// Records `part` as part `n` of upload `id` (replacing the part of that
+/// number, whose file goes); its file goes if the upload is gone. Returns
+/// the part's ETag.
+pub(crate) async fn store_part(b: &Backend, id: &str, n: u32, part: Part) -> S3Result<String> {
+    let (etag, file, id) = (part.etag.clone(), part.blob.clone(), id.to_string());
     let result = b
         .blocking(move |store: &Store| {
             store.write(|tx| {
@@ -185,21 +218,13 @@ pub(crate) async fn upload_part(
             if let Some(old) = old {
                 b.store.forget_file(&old.blob);
             }
+            Ok(etag)
         }
         Err(e) => {
             b.store.forget_file(&file);
-            return Err(e);
+            Err(e)
         }
     }
-    Ok(S3Response::new(UploadPartOutput {
-        e_tag: Some(quoted(&etag)),
-        checksum_crc32: crc32,
-        checksum_crc32c: crc32c,
-        checksum_crc64nvme: crc64nvme,
-        checksum_sha1: sha1,
-        checksum_sha256: sha256,
-        ..Default::default()
-    }))
 }
 
 fn unquote(s: &str) -> &str {
@@ -415,9 +440,16 @@ pub(crate) async fn list_uploads(
     uploads.sort();
     let max = i.max_uploads.unwrap_or(1000).clamp(0, 1000) as usize;
     let key_marker = i.key_marker.clone().unwrap_or_default();
+    // Uploads of the key-marker itself after the upload-id-marker (upload
+    // ids grow with their initiation time, so this is the listing's order).
+    let id_marker = i.upload_id_marker.as_deref().unwrap_or_default();
     let after: Vec<_> = uploads
         .into_iter()
-        .filter(|(k, _, _)| key_marker.is_empty() || *k > key_marker)
+        .filter(|(k, _, id)| {
+            key_marker.is_empty()
+                || *k > key_marker
+                || (*k == key_marker && !id_marker.is_empty() && id.as_str() > id_marker)
+        })
         .collect();
     let truncated = after.len() > max;
     let page: Vec<_> = after.into_iter().take(max).collect();

@@ -9,7 +9,7 @@ use super::blob::{self, BlobError};
 use super::buckets::{read_bucket, rules, write_bucket};
 use super::checksum;
 use super::events::{self, Created};
-use super::store::{db_err, decode, encode, object_key, Data, Headers, ObjectMeta, Store, OBJECTS};
+use super::store::{db_err, decode, encode, object_key, Headers, ObjectMeta, Store, OBJECTS};
 use super::{millis, quoted, store_err, timestamp, Backend};
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -27,8 +27,9 @@ pub(crate) fn blob_err(e: BlobError) -> S3Error {
     }
 }
 
-pub(crate) fn no_such_key(key: &str) -> S3Error {
-    s3_error!(NoSuchKey, "The specified key does not exist: {key}")
+/// S3's NoSuchKey, in its words.
+pub(crate) fn no_such_key() -> S3Error {
+    s3_error!(NoSuchKey, "The specified key does not exist.")
 }
 
 /// `k1=v1&k2=v2` (the `x-amz-tagging` header) as pairs.
@@ -69,6 +70,16 @@ pub(crate) fn headers(h: NewHeaders) -> Headers {
         expires,
         metadata: sorted_metadata(h.metadata),
     }
+}
+
+/// The object's Content-Type: S3's `binary/octet-stream` when it was
+/// stored without one.
+fn content_type_of(h: &Headers) -> Option<String> {
+    Some(
+        h.content_type
+            .clone()
+            .unwrap_or_else(|| "binary/octet-stream".to_string()),
+    )
 }
 
 fn metadata_map(h: &Headers) -> Option<Metadata> {
@@ -163,7 +174,7 @@ fn write_conditions(
         }
         if let Some(c) = &if_match {
             match old {
-                None => return Err(no_such_key("")),
+                None => return Err(no_such_key()),
                 Some(o) if !etag_matches(c, o) => return Err(precondition_failed()),
                 Some(_) => {}
             }
@@ -172,7 +183,7 @@ fn write_conditions(
     }
 }
 
-fn precondition_failed() -> S3Error {
+pub(crate) fn precondition_failed() -> S3Error {
     s3_error!(
         PreconditionFailed,
         "At least one of the pre-conditions you specified did not hold"
@@ -258,22 +269,22 @@ pub(crate) async fn read_object(b: &Backend, bucket: String, key: String) -> S3R
         let v = t
             .get(object_key(&bucket, &key).as_slice())
             .map_err(db_err)?
-            .ok_or_else(|| no_such_key(&key))?;
+            .ok_or_else(no_such_key)?;
         Ok(decode(&key, v.value())?)
     })
     .await
 }
 
-struct ReadConditions {
-    if_match: Option<ETagCondition>,
-    if_none_match: Option<ETagCondition>,
-    if_modified_since: Option<Timestamp>,
-    if_unmodified_since: Option<Timestamp>,
+pub(crate) struct ReadConditions {
+    pub(crate) if_match: Option<ETagCondition>,
+    pub(crate) if_none_match: Option<ETagCondition>,
+    pub(crate) if_modified_since: Option<Timestamp>,
+    pub(crate) if_unmodified_since: Option<Timestamp>,
 }
 
 /// RFC 9110's order: If-Match (412), else If-Unmodified-Since (412);
 /// If-None-Match (304), else If-Modified-Since (304).
-fn read_conditions(c: &ReadConditions, meta: &ObjectMeta) -> S3Result<()> {
+pub(crate) fn read_conditions(c: &ReadConditions, meta: &ObjectMeta) -> S3Result<()> {
     let modified_s = (meta.modified_ms / 1000) as i128;
     match (&c.if_match, &c.if_unmodified_since) {
         (Some(m), _) if !etag_matches(m, meta) => return Err(precondition_failed()),
@@ -282,7 +293,21 @@ fn read_conditions(c: &ReadConditions, meta: &ObjectMeta) -> S3Result<()> {
         }
         _ => {}
     }
-    let not_modified = || s3_error!(NotModified);
+    // A 304 carries the object's ETag and Last-Modified, as S3's does.
+    let not_modified = || {
+        let mut e = s3_error!(NotModified);
+        let mut h = axum::http::HeaderMap::new();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("\"{}\"", meta.etag)) {
+            h.insert(axum::http::header::ETAG, v);
+        }
+        let mut date = Vec::new();
+        let _ = timestamp(meta.modified_ms).format(TimestampFormat::HttpDate, &mut date);
+        if let Ok(v) = axum::http::HeaderValue::from_bytes(&date) {
+            h.insert(axum::http::header::LAST_MODIFIED, v);
+        }
+        e.set_headers(h);
+        e
+    };
     match (&c.if_none_match, &c.if_modified_since) {
         (Some(m), _) if etag_matches(m, meta) => Err(not_modified()),
         (None, Some(t)) if modified_s <= millis(t).div_euclid(1000) => Err(not_modified()),
@@ -343,7 +368,7 @@ pub(crate) async fn get(
                     meta.size
                 )
             }),
-            content_type: h.content_type.clone(),
+            content_type: content_type_of(h),
             content_encoding: h.content_encoding.clone(),
             content_disposition: h.content_disposition.clone(),
             content_language: h.content_language.clone(),
@@ -398,7 +423,7 @@ pub(crate) async fn head(
                 meta.size
             )
         }),
-        content_type: h.content_type.clone(),
+        content_type: content_type_of(h),
         content_encoding: h.content_encoding.clone(),
         content_disposition: h.content_disposition.clone(),
         content_language: h.content_language.clone(),
@@ -477,103 +502,4 @@ pub(crate) async fn delete_many(
         deleted,
         ..Default::default()
     }))
-}
-
-pub(crate) async fn copy(
-    b: &Backend,
-    req: S3Request<CopyObjectInput>,
-) -> S3Result<S3Response<CopyObjectOutput>> {
-    let i = req.input;
-    let (src_bucket, src_key) = match &i.copy_source {
-        CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
-        _ => {
-            return Err(s3_error!(
-                NotImplemented,
-                "copying from an access point is not supported"
-            ))
-        }
-    };
-    let replace_meta = i
-        .metadata_directive
-        .as_ref()
-        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    let replace_tags = i
-        .tagging_directive
-        .as_ref()
-        .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-    for _ in 0..8 {
-        let src = read_object(b, src_bucket.clone(), src_key.clone()).await?;
-        read_conditions(
-            &ReadConditions {
-                if_match: i.copy_source_if_match.clone(),
-                if_none_match: i.copy_source_if_none_match.clone(),
-                if_modified_since: i.copy_source_if_modified_since.clone(),
-                if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
-            },
-            &src,
-        )
-        .map_err(|_| precondition_failed())?;
-        if src_bucket == i.bucket && src_key == i.key && !replace_meta && !replace_tags {
-            return Err(s3_error!(
-                InvalidRequest,
-                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
-            ));
-        }
-        let data = match &src.data {
-            Data::Inline(_) => src.data.clone(),
-            Data::File(id) => match blob::concat(&b.store, vec![id.clone()]).await {
-                Ok(id) => Data::File(id),
-                Err(super::store::StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(store_err(e)),
-            },
-        };
-        let headers = match replace_meta {
-            true => headers(NewHeaders {
-                content_type: i.content_type.clone(),
-                content_encoding: i.content_encoding.clone(),
-                content_disposition: i.content_disposition.clone(),
-                content_language: i.content_language.clone(),
-                cache_control: i.cache_control.clone(),
-                expires: i.expires.clone(),
-                metadata: i.metadata.clone(),
-            }),
-            false => src.headers.clone(),
-        };
-        let tags = match replace_tags {
-            true => parse_tagging(i.tagging.as_deref()),
-            false => src.tags.clone(),
-        };
-        let meta = ObjectMeta {
-            modified_ms: b.now(),
-            headers,
-            data,
-            tags,
-            ..src
-        };
-        let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
-        commit_object(
-            b,
-            i.bucket.clone(),
-            i.key.clone(),
-            meta,
-            "ObjectCreated:Copy",
-            |_| Ok(()),
-        )
-        .await?;
-        return Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(quoted(&etag)),
-                last_modified: Some(timestamp(modified)),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }));
-    }
-    Err(super::internal(
-        "the source object kept changing while it was copied",
-    ))
 }

@@ -23,7 +23,7 @@ async fn set_tags(
             let mut t = tx.open_table(OBJECTS).map_err(db_err)?;
             let mut meta: ObjectMeta = match t.get(k.as_slice()).map_err(db_err)? {
                 Some(v) => decode(&key, v.value())?,
-                None => return Err(no_such_key(&key)),
+                None => return Err(no_such_key()),
             };
             meta.tags = tags;
             t.insert(k.as_slice(), encode(&meta).as_slice())

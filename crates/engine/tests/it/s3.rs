@@ -7,6 +7,8 @@ use engine::Config;
 
 #[path = "s3/checksums.rs"]
 mod checksums;
+#[path = "s3/copies.rs"]
+mod copies;
 #[path = "s3/crash.rs"]
 mod crash;
 #[path = "s3/events.rs"]

@@ -1,0 +1,212 @@
+//! Copies: CopyObject (a new object with the source's bytes) and
+//! UploadPartCopy (a part of a multipart upload copied from an object, whole
+//! or a byte range of it, `x-amz-copy-source-range`). The AWS CLI and boto3
+//! copy objects of 8 MB or more between S3 locations with the latter (`aws s3
+//! cp`, `mv` and `sync` from S3 to S3).
+
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+use super::blob;
+use super::multipart::{check_part_number, file_of, store_part, upload_exists};
+use super::objects::{
+    blob_err, commit_object, headers, hex, parse_tagging, precondition_failed, read_conditions,
+    read_object, NewHeaders, ReadConditions,
+};
+use super::store::{ObjectMeta, Part};
+use super::{quoted, store_err, timestamp, Backend};
+
+/// The bucket and key a copy reads.
+pub(crate) fn copy_source(source: &CopySource) -> S3Result<(String, String)> {
+    match source {
+        CopySource::Bucket { bucket, key, .. } => Ok((bucket.to_string(), key.to_string())),
+        _ => Err(s3_error!(
+            NotImplemented,
+            "copying from an access point is not supported"
+        )),
+    }
+}
+
+pub(crate) async fn copy(
+    b: &Backend,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let i = req.input;
+    let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+    let replace_meta = i
+        .metadata_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = i
+        .tagging_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    for _ in 0..8 {
+        let src = read_object(b, src_bucket.clone(), src_key.clone()).await?;
+        read_conditions(
+            &ReadConditions {
+                if_match: i.copy_source_if_match.clone(),
+                if_none_match: i.copy_source_if_none_match.clone(),
+                if_modified_since: i.copy_source_if_modified_since.clone(),
+                if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
+            },
+            &src,
+        )
+        .map_err(|_| precondition_failed())?;
+        if src_bucket == i.bucket && src_key == i.key && !replace_meta && !replace_tags {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        // The copy is a new object: the MD5 of its bytes is its ETag, even
+        // when the source was uploaded in parts (as S3 gives it).
+        let Some(reader) = blob::open(&b.store, &src.data).await.map_err(store_err)? else {
+            continue;
+        };
+        let body = blob::stream(reader, 0..src.size).await.map_err(store_err)?;
+        let copied = blob::receive(&b.store, Some(body), false, None, b.body_idle)
+            .await
+            .map_err(blob_err)?;
+        let headers = match replace_meta {
+            true => headers(NewHeaders {
+                content_type: i.content_type.clone(),
+                content_encoding: i.content_encoding.clone(),
+                content_disposition: i.content_disposition.clone(),
+                content_language: i.content_language.clone(),
+                cache_control: i.cache_control.clone(),
+                expires: i.expires.clone(),
+                metadata: i.metadata.clone(),
+            }),
+            false => src.headers.clone(),
+        };
+        let tags = match replace_tags {
+            true => parse_tagging(i.tagging.as_deref()),
+            false => src.tags.clone(),
+        };
+        let meta = ObjectMeta {
+            modified_ms: b.now(),
+            headers,
+            etag: hex(&copied.md5),
+            data: copied.data,
+            tags,
+            parts: Vec::new(),
+            ..src
+        };
+        let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
+        commit_object(
+            b,
+            i.bucket.clone(),
+            i.key.clone(),
+            meta,
+            "ObjectCreated:Copy",
+            |_| Ok(()),
+        )
+        .await?;
+        return Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(quoted(&etag)),
+                last_modified: Some(timestamp(modified)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+    }
+    Err(super::internal(
+        "the source object kept changing while it was copied",
+    ))
+}
+
+/// `bytes=first-last` (inclusive, zero-based) within an object of `size`
+/// bytes; the whole object without a range.
+fn copy_range(range: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let Some(range) = range else {
+        return Ok(0..size);
+    };
+    let parsed = range
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .filter(|(first, last)| first <= last);
+    let Some((first, last)) = parsed else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        ));
+    };
+    if last >= size {
+        return Err(s3_error!(
+            InvalidRange,
+            "The requested range is not satisfiable"
+        ));
+    }
+    Ok(first..last + 1)
+}
+
+pub(crate) async fn upload_part_copy(
+    b: &Backend,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let i = req.input;
+    check_part_number(i.part_number)?;
+    let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+    upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
+    // The source may be replaced while it is read: its file is then gone,
+    // and its record is read again.
+    for _ in 0..8 {
+        let src = read_object(b, src_bucket.clone(), src_key.clone()).await?;
+        read_conditions(
+            &ReadConditions {
+                if_match: i.copy_source_if_match.clone(),
+                if_none_match: i.copy_source_if_none_match.clone(),
+                if_modified_since: i.copy_source_if_modified_since.clone(),
+                if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
+            },
+            &src,
+        )
+        .map_err(|_| precondition_failed())?;
+        let range = copy_range(i.copy_source_range.as_deref(), src.size)?;
+        let Some(reader) = blob::open(&b.store, &src.data).await.map_err(store_err)? else {
+            continue;
+        };
+        let body = blob::stream(reader, range).await.map_err(store_err)?;
+        let received = blob::receive(&b.store, Some(body), true, None, b.body_idle)
+            .await
+            .map_err(blob_err)?;
+        let modified = b.now();
+        let part = Part {
+            size: received.size,
+            etag: hex(&received.md5),
+            modified_ms: modified,
+            blob: file_of(&received.data)?,
+        };
+        let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
+        return Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(quoted(&etag)),
+                last_modified: Some(timestamp(modified)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+    }
+    Err(super::internal(
+        "the source object kept changing while it was copied",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_range;
+
+    #[test]
+    fn copy_ranges_are_inclusive_and_within_the_object() {
+        assert_eq!(copy_range(None, 10).unwrap(), 0..10);
+        assert_eq!(copy_range(Some("bytes=0-9"), 10).unwrap(), 0..10);
+        assert_eq!(copy_range(Some("bytes=3-3"), 10).unwrap(), 3..4);
+        for bad in ["bytes=5-2", "bytes=a-b", "0-1", "bytes=-3", "bytes=1-"] {
+            assert!(copy_range(Some(bad), 10).is_err(), "{bad}");
+        }
+        assert!(copy_range(Some("bytes=0-10"), 10).is_err());
+    }
+}
