@@ -347,6 +347,19 @@ pub(crate) async fn receive_checked(
     signed: Option<&s3s::TrailingHeaders>,
     extensions: &axum::http::Extensions,
 ) -> S3Result<(Received, Option<(String, String)>)> {
+    // A Content-MD5 that is not the base64 of 16 bytes is refused before
+    // the body is read, in S3's words.
+    let decodes = |sent: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(sent.trim())
+            .is_ok_and(|d| d.len() == 16)
+    };
+    if content_md5.is_some_and(|sent| !decodes(sent)) {
+        return Err(s3_error!(
+            InvalidDigest,
+            "The Content-MD5 you specified was invalid."
+        ));
+    }
     let algorithm = claim.map(|c| c.algorithm);
     let received = super::blob::receive(&b.store, body, file, algorithm, b.body_idle)
         .await

@@ -81,7 +81,7 @@ pub(crate) async fn copy(
             false => src.headers.clone(),
         };
         let tags = match replace_tags {
-            true => parse_tagging(i.tagging.as_deref()),
+            true => parse_tagging(i.tagging.as_deref())?,
             false => src.tags.clone(),
         };
         let meta = ObjectMeta {

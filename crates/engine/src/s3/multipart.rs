@@ -97,7 +97,7 @@ pub(crate) async fn create(
             expires: i.expires,
             metadata: i.metadata,
         }),
-        tags: parse_tagging(i.tagging.as_deref()),
+        tags: parse_tagging(i.tagging.as_deref())?,
     };
     let uid = id.clone();
     b.blocking(move |store: &Store| {

@@ -32,11 +32,13 @@ pub(crate) fn no_such_key() -> S3Error {
     s3_error!(NoSuchKey, "The specified key does not exist.")
 }
 
-/// `k1=v1&k2=v2` (the `x-amz-tagging` header) as pairs.
-pub(crate) fn parse_tagging(header: Option<&str>) -> Vec<(String, String)> {
-    header
+/// `k1=v1&k2=v2` (the `x-amz-tagging` header) as pairs, within S3's limits.
+pub(crate) fn parse_tagging(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
+    let tags: Vec<(String, String)> = header
         .map(|h| form_urlencoded::parse(h.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    super::tagging::check_object_tags(&tags)?;
+    Ok(tags)
 }
 
 fn sorted_metadata(m: Option<Metadata>) -> Vec<(String, String)> {
@@ -242,7 +244,7 @@ pub(crate) async fn put(
             metadata: i.metadata,
         }),
         data: received.data,
-        tags: parse_tagging(i.tagging.as_deref()),
+        tags: parse_tagging(i.tagging.as_deref())?,
         checksums,
         parts: Vec::new(),
     };

@@ -2,12 +2,44 @@
 
 use redb::ReadableTable;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result};
+use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::buckets::{tag_set, write_bucket};
 use super::objects::{no_such_key, read_object};
 use super::store::{db_err, decode, encode, object_key, ObjectMeta, Store, OBJECTS};
 use super::Backend;
+
+/// An object's tags within S3's limits: 10 tags, keys of 128 and values of
+/// 256 characters, no key twice (`InvalidTag`, in S3's words).
+pub(crate) fn check_object_tags(tags: &[(String, String)]) -> S3Result<()> {
+    if tags.len() > 10 {
+        return Err(s3_error!(
+            InvalidTag,
+            "Object tags cannot be greater than 10"
+        ));
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if k.chars().count() > 128 {
+            return Err(s3_error!(
+                InvalidTag,
+                "The TagKey you have provided is too long, max 128"
+            ));
+        }
+        if v.chars().count() > 256 {
+            return Err(s3_error!(
+                InvalidTag,
+                "The TagValue you have provided is too long, max 256"
+            ));
+        }
+        if tags[..i].iter().any(|(other, _)| other == k) {
+            return Err(s3_error!(
+                InvalidTag,
+                "Cannot provide multiple Tags with the same key"
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Changes the tags of an existing object.
 async fn set_tags(
@@ -39,7 +71,9 @@ pub(crate) async fn put(
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let i = req.input;
-    set_tags(b, i.bucket, i.key, super::buckets::tags_of(i.tagging)).await?;
+    let tags = super::buckets::tags_of(i.tagging);
+    check_object_tags(&tags)?;
+    set_tags(b, i.bucket, i.key, tags).await?;
     Ok(S3Response::new(PutObjectTaggingOutput::default()))
 }
 

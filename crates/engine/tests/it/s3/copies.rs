@@ -1,7 +1,8 @@
 //! Copies as the AWS CLI and boto3 make them (UploadPartCopy for objects of
 //! 8 MB or more, CopyObject below), and what S3 answers around them: the
 //! copy's own ETag, the default Content-Type, a 304's headers, request ids,
-//! empty listings and paging through a key's uploads.
+//! empty listings and paging through a key's uploads; object tag limits and
+//! an undecodable Content-MD5.
 
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
@@ -205,4 +206,75 @@ async fn listings_of_no_keys_are_complete_and_a_keys_uploads_page_by_upload_id()
     assert_eq!(keys, ["a", "a", "a", "b"]);
     let ids: std::collections::BTreeSet<&str> = seen.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(ids.len(), 4);
+}
+
+#[tokio::test]
+async fn object_tags_and_content_md5_are_checked_as_s3_checks_them() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    c.put_object()
+        .bucket("bkt")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
+    let put_tags = |tags: Vec<Tag>| {
+        c.put_object_tagging()
+            .bucket("bkt")
+            .key("k")
+            .tagging(Tagging::builder().set_tag_set(Some(tags)).build().unwrap())
+            .send()
+    };
+    let eleven: Vec<Tag> = (0..11).map(|i| tag(&format!("k{i}"), "v")).collect();
+    let long_key = "k".repeat(129);
+    for (tags, message) in [
+        (eleven, "Object tags cannot be greater than 10"),
+        (
+            vec![tag(&long_key, "v")],
+            "The TagKey you have provided is too long, max 128",
+        ),
+        (
+            vec![tag("k", &"v".repeat(257))],
+            "The TagValue you have provided is too long, max 256",
+        ),
+        (
+            vec![tag("k", "a"), tag("k", "b")],
+            "Cannot provide multiple Tags with the same key",
+        ),
+    ] {
+        let err = put_tags(tags).await.unwrap_err().into_service_error();
+        assert_eq!(code(&err), "InvalidTag");
+        assert_eq!(err.meta().message(), Some(message));
+    }
+    put_tags((0..10).map(|i| tag(&format!("k{i}"), "v")).collect())
+        .await
+        .unwrap();
+    let header = (0..11)
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let err = c
+        .put_object()
+        .bucket("bkt")
+        .key("t")
+        .tagging(header)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidTag");
+    let err = c
+        .put_object()
+        .bucket("bkt")
+        .key("m")
+        .content_md5("YWJyYWNhZGFicmE=")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidDigest");
 }
