@@ -16,8 +16,32 @@ use super::objects::{
 use super::store::{ObjectMeta, Part};
 use super::{quoted, store_err, timestamp, Backend};
 
+/// The copy-source conditions of a CopyObject or UploadPartCopy input.
+macro_rules! copy_conditions {
+    ($i:expr) => {
+        ReadConditions {
+            if_match: $i.copy_source_if_match.clone(),
+            if_none_match: $i.copy_source_if_none_match.clone(),
+            if_modified_since: $i.copy_source_if_modified_since.clone(),
+            if_unmodified_since: $i.copy_source_if_unmodified_since.clone(),
+        }
+    };
+}
+
+/// The object a copy reads, if its copy-source conditions hold (412 if not).
+async fn source(
+    b: &Backend,
+    bucket: &str,
+    key: &str,
+    conditions: ReadConditions,
+) -> S3Result<ObjectMeta> {
+    let src = read_object(b, bucket.to_string(), key.to_string()).await?;
+    read_conditions(&conditions, &src).map_err(|_| precondition_failed())?;
+    Ok(src)
+}
+
 /// The bucket and key a copy reads.
-pub(crate) fn copy_source(source: &CopySource) -> S3Result<(String, String)> {
+fn copy_source(source: &CopySource) -> S3Result<(String, String)> {
     match source {
         CopySource::Bucket { bucket, key, .. } => Ok((bucket.to_string(), key.to_string())),
         _ => Err(s3_error!(
@@ -42,17 +66,7 @@ pub(crate) async fn copy(
         .as_ref()
         .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
     for _ in 0..8 {
-        let src = read_object(b, src_bucket.clone(), src_key.clone()).await?;
-        read_conditions(
-            &ReadConditions {
-                if_match: i.copy_source_if_match.clone(),
-                if_none_match: i.copy_source_if_none_match.clone(),
-                if_modified_since: i.copy_source_if_modified_since.clone(),
-                if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
-            },
-            &src,
-        )
-        .map_err(|_| precondition_failed())?;
+        let src = source(b, &src_bucket, &src_key, copy_conditions!(i)).await?;
         if src_bucket == i.bucket && src_key == i.key && !replace_meta && !replace_tags {
             return Err(s3_error!(
                 InvalidRequest,
@@ -154,17 +168,7 @@ pub(crate) async fn upload_part_copy(
     // The source may be replaced while it is read: its file is then gone,
     // and its record is read again.
     for _ in 0..8 {
-        let src = read_object(b, src_bucket.clone(), src_key.clone()).await?;
-        read_conditions(
-            &ReadConditions {
-                if_match: i.copy_source_if_match.clone(),
-                if_none_match: i.copy_source_if_none_match.clone(),
-                if_modified_since: i.copy_source_if_modified_since.clone(),
-                if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
-            },
-            &src,
-        )
-        .map_err(|_| precondition_failed())?;
+        let src = source(b, &src_bucket, &src_key, copy_conditions!(i)).await?;
         let range = copy_range(i.copy_source_range.as_deref(), src.size)?;
         let Some(reader) = blob::open(&b.store, &src.data).await.map_err(store_err)? else {
             continue;
