@@ -317,13 +317,45 @@ pub(crate) fn read_conditions(c: &ReadConditions, meta: &ObjectMeta) -> S3Result
     }
 }
 
-fn byte_range(range: Option<&Range>, size: u64) -> S3Result<Option<std::ops::Range<u64>>> {
-    match range {
-        None => Ok(None),
-        Some(r) => r
-            .check(size)
+/// The bytes a read asks for: a Range header, or a part of the object
+/// (`partNumber`, a ranged read of that part as S3 answers it; an object
+/// uploaded whole has one part); `None` for the whole object.
+fn byte_range(
+    range: Option<&Range>,
+    part: Option<i32>,
+    meta: &ObjectMeta,
+) -> S3Result<Option<std::ops::Range<u64>>> {
+    match (range, part) {
+        (None, None) => Ok(None),
+        (Some(r), None) => r
+            .check(meta.size)
             .map(Some)
             .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable")),
+        (Some(_), Some(_)) => Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter"
+        )),
+        (None, Some(n)) => {
+            let whole = [meta.size];
+            let parts = if meta.parts.is_empty() {
+                &whole[..]
+            } else {
+                &meta.parts[..]
+            };
+            let Some(size) = usize::try_from(n)
+                .ok()
+                .and_then(|n| parts.get(n.wrapping_sub(1)))
+            else {
+                let mut e = S3Error::with_message(
+                    s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+                    "The requested partnumber is not satisfiable",
+                );
+                e.set_status_code(axum::http::StatusCode::RANGE_NOT_SATISFIABLE);
+                return Err(e);
+            };
+            let start: u64 = parts[..n as usize - 1].iter().sum();
+            Ok(Some(start..start + size))
+        }
     }
 }
 
@@ -349,7 +381,7 @@ pub(crate) async fn get(
     for _ in 0..8 {
         let meta = read_object(b, i.bucket.clone(), i.key.clone()).await?;
         read_conditions(&conditions, &meta)?;
-        let range = byte_range(i.range.as_ref(), meta.size)?;
+        let range = byte_range(i.range.as_ref(), i.part_number, &meta)?;
         let Some(reader) = blob::open(&b.store, &meta.data).await? else {
             continue;
         };
@@ -410,7 +442,7 @@ pub(crate) async fn head(
         },
         &meta,
     )?;
-    let range = byte_range(i.range.as_ref(), meta.size)?;
+    let range = byte_range(i.range.as_ref(), i.part_number, &meta)?;
     let span = range.clone().unwrap_or(0..meta.size);
     let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, i.checksum_mode.as_ref());
     let h = &meta.headers;

@@ -1,8 +1,8 @@
 //! Copies as the AWS CLI and boto3 make them (UploadPartCopy for objects of
 //! 8 MB or more, CopyObject below), and what S3 answers around them: the
-//! copy's own ETag, the default Content-Type, a 304's headers, request ids,
-//! empty listings and paging through a key's uploads; object tag limits and
-//! an undecodable Content-MD5.
+//! copy's own ETag, reads of one part, the default Content-Type, a 304's
+//! headers, request ids, empty listings and paging through a key's uploads;
+//! object tag limits and an undecodable Content-MD5.
 
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
@@ -81,6 +81,31 @@ async fn a_multipart_copy_reads_ranges_of_the_source() {
         .await
         .unwrap();
     assert!(body(&c, "bkt", "dst").await == data);
+    // A part of it, read by its number (a ranged read of that part).
+    let second = c
+        .get_object()
+        .bucket("bkt")
+        .key("dst")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        second.content_range(),
+        Some(format!("bytes {half}-{}/{}", data.len() - 1, data.len()).as_str())
+    );
+    assert_eq!(second.parts_count(), Some(2));
+    let bytes = second.body.collect().await.unwrap().into_bytes();
+    assert!(bytes[..] == data[half as usize..]);
+    let third = c
+        .head_object()
+        .bucket("bkt")
+        .key("dst")
+        .part_number(3)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&third), 416);
 
     // A copy of the multipart object is a new object: its ETag is the MD5
     // of its bytes, not the source's `md5-of-md5s-2`.
