@@ -289,9 +289,45 @@ pub(crate) async fn put_notification(
             ));
         }
     }
+    if rules
+        .iter()
+        .enumerate()
+        .any(|(i, a)| rules[..i].iter().any(|b| overlap(a, b)))
+    {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Configurations overlap. Configurations on the same bucket cannot share a common event type."
+        ));
+    }
+    // A configuration without an Id gets one, as S3 assigns it.
+    for r in rules.iter_mut().filter(|r| r.id.is_none()) {
+        let id = format!("{:032x}", rand::random::<u128>());
+        r.id = Some(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            id,
+        ));
+    }
     let value = serde_json::to_value(&rules).ok();
     update(b, req.input.bucket, move |m| m.notification = value).await?;
     Ok(S3Response::new(PutBucketNotificationConfigurationOutput {}))
+}
+
+/// Whether two notification configurations could both match one event: a
+/// common event type (`s3:ObjectCreated:*` covers `s3:ObjectCreated:Put`)
+/// and prefix and suffix filters that some key satisfies together.
+fn overlap(a: &Rule, b: &Rule) -> bool {
+    let covers = |x: &str, y: &str| x == y || x.strip_suffix('*').is_some_and(|p| y.starts_with(p));
+    let events = a
+        .events
+        .iter()
+        .any(|x| b.events.iter().any(|y| covers(x, y) || covers(y, x)));
+    let along = |x: &Option<String>, y: &Option<String>, f: fn(&str, &str) -> bool| match (x, y) {
+        (Some(x), Some(y)) => f(x, y) || f(y, x),
+        _ => true,
+    };
+    events
+        && along(&a.prefix, &b.prefix, |x, y| x.starts_with(y))
+        && along(&a.suffix, &b.suffix, |x, y| x.ends_with(y))
 }
 
 pub(crate) async fn get_notification(

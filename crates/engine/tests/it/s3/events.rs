@@ -1,5 +1,6 @@
 //! Object-created events: notification filters, the event shape, order,
-//! and the log and subscriber positions across a restart.
+//! and the log and subscriber positions across a restart; configurations
+//! that overlap are refused.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Event, FilterRule, FilterRuleName,
     LambdaFunctionConfiguration, NotificationConfiguration, NotificationConfigurationFilter,
-    S3KeyFilter,
+    QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_s3::Client;
 use engine::Config;
@@ -230,4 +231,78 @@ async fn the_engines_own_notification_announces_every_created_object_to_the_func
         .map(|ev| ev.body["Records"][0]["s3"]["object"]["key"].to_string())
         .collect();
     assert_eq!(keys, [r#""rides/1.json""#, r#""any.csv""#]);
+}
+
+#[tokio::test]
+async fn overlapping_notification_configurations_are_refused_and_ids_assigned() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("uploads").send().await.unwrap();
+    let queue = |arn: &str, event: &str, prefix: Option<&str>| {
+        let mut q = QueueConfiguration::builder()
+            .queue_arn(arn)
+            .events(Event::from(event));
+        if let Some(p) = prefix {
+            q = q.filter(
+                NotificationConfigurationFilter::builder()
+                    .key(
+                        S3KeyFilter::builder()
+                            .filter_rules(
+                                FilterRule::builder()
+                                    .name(FilterRuleName::Prefix)
+                                    .value(p)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        q.build().unwrap()
+    };
+    let put = |queues: Vec<QueueConfiguration>| {
+        c.put_bucket_notification_configuration()
+            .bucket("uploads")
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .set_queue_configurations(Some(queues))
+                    .build(),
+            )
+            .send()
+    };
+    let (a, b) = (
+        "arn:aws:sqs:us-east-1:000000000000:a",
+        "arn:aws:sqs:us-east-1:000000000000:b",
+    );
+    // The same events, one filter inside the other: refused.
+    let refused = put(vec![
+        queue(a, "s3:ObjectCreated:*", None),
+        queue(b, "s3:ObjectCreated:Put", Some("rides/")),
+    ])
+    .await
+    .unwrap_err()
+    .into_service_error();
+    assert_eq!(
+        refused.meta().message(),
+        Some("Configurations overlap. Configurations on the same bucket cannot share a common event type.")
+    );
+    // Disjoint prefixes, or other events: accepted, and each gets an Id.
+    put(vec![
+        queue(a, "s3:ObjectCreated:*", Some("rides/")),
+        queue(b, "s3:ObjectCreated:*", Some("archive/")),
+        queue(b, "s3:ObjectRemoved:*", None),
+    ])
+    .await
+    .unwrap();
+    let got = c
+        .get_bucket_notification_configuration()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.queue_configurations().len(), 3);
+    assert!(got
+        .queue_configurations()
+        .iter()
+        .all(|q| q.id().is_some_and(|id| !id.is_empty())));
 }
