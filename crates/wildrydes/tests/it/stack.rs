@@ -159,9 +159,11 @@ async fn clear_errors_for_a_busy_port_a_busy_data_dir_and_a_bad_data_dir() {
     let port = url.rsplit(':').next().unwrap().to_owned();
 
     let other = tempfile::tempdir().unwrap();
+    // The live map on a free port: the first stack's map may hold the port
+    // after its engine's (both were free ports), and the map binds first.
     let busy_port = output(
         Command::new(WILDRYDES)
-            .args(["up", "--port", &port, "--data-dir"])
+            .args(["up", "--port", &port, "--dashboard-port", "0", "--data-dir"])
             .arg(other.path()),
     )
     .await;
