@@ -84,6 +84,16 @@ fn unsigned_uri(uri: &Uri) -> Option<Uri> {
 pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
     let (mut parts, body) = req.into_parts();
     let mut body = body;
+    // A Range header S3 cannot read (malformed, or several ranges) is
+    // ignored and the whole object answered, as S3 does.
+    let readable = |v: &HeaderValue| v.to_str().is_ok_and(|r| s3s::dto::Range::parse(r).is_ok());
+    if parts
+        .headers
+        .get(header::RANGE)
+        .is_some_and(|v| !readable(v))
+    {
+        parts.headers.remove(header::RANGE);
+    }
     if service.open {
         parts.headers.remove(header::AUTHORIZATION);
         if let Some(uri) = unsigned_uri(&parts.uri) {

@@ -215,7 +215,13 @@ pub(crate) async fn list_v2(
         .then(|| page.entries.last().map(token_of))
         .flatten();
     let count = page.entries.len() as i32;
-    let (objects, prefixes) = split(page.entries, url);
+    let (mut objects, prefixes) = split(page.entries, url);
+    // Version 2 names the owner only when asked to (`fetch-owner`).
+    if i.fetch_owner == Some(true) {
+        for o in &mut objects {
+            o.owner = Some(owner());
+        }
+    }
     let enc = |s: Option<String>| s.map(|s| if url { url_encode(&s) } else { s });
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(q.bucket),

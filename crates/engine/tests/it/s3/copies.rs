@@ -1,8 +1,9 @@
 //! Copies as the AWS CLI and boto3 make them (UploadPartCopy for objects of
 //! 8 MB or more, CopyObject below), and what S3 answers around them: the
 //! copy's own ETag, reads of one part, the default Content-Type, a 304's
-//! headers, request ids, empty listings and paging through a key's uploads;
-//! object tag limits and an undecodable Content-MD5.
+//! headers, Range headers S3 ignores, request ids, empty listings, owners on
+//! request and paging through a key's uploads; object tag limits and an
+//! undecodable Content-MD5.
 
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
@@ -158,6 +159,22 @@ async fn not_modified_names_the_etag_and_a_missing_key_is_worded_as_s3_does() {
     let raw = err.raw_response().unwrap();
     assert_eq!(raw.headers().get("etag"), Some(etag));
     assert!(raw.headers().get("last-modified").is_some());
+    // A Range S3 cannot read (reversed, or several ranges) is ignored.
+    for range in ["bytes=5-2", "bytes=0-0,0-0", "bytes=abc"] {
+        let whole = c
+            .get_object()
+            .bucket("bkt")
+            .key("k")
+            .range(range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (whole.content_length(), whole.content_range()),
+            (Some(1), None),
+            "{range}"
+        );
+    }
     let missing = c
         .get_object()
         .bucket("bkt")
@@ -195,6 +212,9 @@ async fn listings_of_no_keys_are_complete_and_a_keys_uploads_page_by_upload_id()
         (none.key_count(), none.is_truncated()),
         (Some(0), Some(false))
     );
+    let owned = |fetch: bool| c.list_objects_v2().bucket("bkt").fetch_owner(fetch).send();
+    assert!(owned(false).await.unwrap().contents()[0].owner().is_none());
+    assert!(owned(true).await.unwrap().contents()[0].owner().is_some());
     for key in ["a", "a", "a", "b"] {
         c.create_multipart_upload()
             .bucket("bkt")
