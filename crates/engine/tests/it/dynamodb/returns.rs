@@ -116,27 +116,17 @@ async fn updated_old_and_new_hold_only_the_changed_paths() {
         }
         body
     };
+    // The changed path only, as it is now, then as it was.
+    let at_c = |v: &str| json!({"m": {"M": {"b": {"L": [{"M": {"c": {"S": v}}}]}}}});
+    for (value, rv, answered) in [
+        ("new", "UPDATED_NEW", "new"),
+        ("newer", "UPDATED_OLD", "new"),
+    ] {
+        let values = json!({":v": {"S": value}});
+        let answer = ok(&url, "UpdateItem", update("SET m.b[2].c = :v", values, rv)).await;
+        assert_eq!(answer["Attributes"], at_c(answered), "{rv}");
+    }
     let v = json!({":v": {"S": "new"}});
-    let answer = ok(
-        &url,
-        "UpdateItem",
-        update("SET m.b[2].c = :v", v.clone(), "UPDATED_NEW"),
-    )
-    .await;
-    assert_eq!(
-        answer["Attributes"],
-        json!({"m": {"M": {"b": {"L": [{"M": {"c": {"S": "new"}}}]}}}})
-    );
-    let answer = ok(
-        &url,
-        "UpdateItem",
-        update("SET m.b[2].c = :v", v.clone(), "UPDATED_OLD"),
-    )
-    .await;
-    assert_eq!(
-        answer["Attributes"],
-        json!({"m": {"M": {"b": {"L": [{"M": {"c": {"S": "new"}}}]}}}})
-    );
     let answer = ok(
         &url,
         "UpdateItem",
