@@ -7,7 +7,7 @@
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
-use super::blob;
+use super::blob::{self, Received};
 use super::multipart::{check_part_number, file_of, store_part, upload_exists};
 use super::objects::{
     blob_err, commit_object, headers, hex, parse_tagging, precondition_failed, read_conditions,
@@ -28,16 +28,33 @@ macro_rules! copy_conditions {
     };
 }
 
-/// The object a copy reads, if its copy-source conditions hold (412 if not).
-async fn source(
+/// What a copy reads: the source's record, its copy-source conditions held
+/// (412 if not), and the bytes `plan` picks of it (or its refusal), copied
+/// into a new blob (a file with `file`). The source may be replaced while
+/// it is read: its file is then gone, and its record is read again.
+async fn copy_bytes(
     b: &Backend,
-    bucket: &str,
-    key: &str,
+    (bucket, key): (&str, &str),
     conditions: ReadConditions,
-) -> S3Result<ObjectMeta> {
-    let src = read_object(b, bucket.to_string(), key.to_string()).await?;
-    read_conditions(&conditions, &src).map_err(|_| precondition_failed())?;
-    Ok(src)
+    plan: impl Fn(&ObjectMeta) -> S3Result<std::ops::Range<u64>>,
+    file: bool,
+) -> S3Result<(ObjectMeta, Received)> {
+    for _ in 0..8 {
+        let src = read_object(b, bucket.to_string(), key.to_string()).await?;
+        read_conditions(&conditions, &src).map_err(|_| precondition_failed())?;
+        let range = plan(&src)?;
+        let Some(reader) = blob::open(&b.store, &src.data).await.map_err(store_err)? else {
+            continue;
+        };
+        let body = blob::stream(reader, range).await.map_err(store_err)?;
+        let copied = blob::receive(&b.store, Some(body), file, None, b.body_idle)
+            .await
+            .map_err(blob_err)?;
+        return Ok((src, copied));
+    }
+    Err(super::internal(
+        "the source object kept changing while it was copied",
+    ))
 }
 
 /// The bucket and key a copy reads.
@@ -65,70 +82,72 @@ pub(crate) async fn copy(
         .tagging_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-    for _ in 0..8 {
-        let src = source(b, &src_bucket, &src_key, copy_conditions!(i)).await?;
-        if src_bucket == i.bucket && src_key == i.key && !replace_meta && !replace_tags {
-            return Err(s3_error!(
-                InvalidRequest,
-                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
-            ));
-        }
+    let to_itself = src_bucket == i.bucket && src_key == i.key && !replace_meta && !replace_tags;
+    let (src, copied) = copy_bytes(
+        b,
+        (&src_bucket, &src_key),
+        copy_conditions!(i),
+        |src| {
+            if to_itself {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+                ));
+            }
+            // New tags are checked before any byte is copied.
+            if replace_tags {
+                parse_tagging(i.tagging.as_deref())?;
+            }
+            Ok(0..src.size)
+        },
+        false,
+    )
+    .await?;
+    let headers = match replace_meta {
+        true => headers(NewHeaders {
+            content_type: i.content_type.clone(),
+            content_encoding: i.content_encoding.clone(),
+            content_disposition: i.content_disposition.clone(),
+            content_language: i.content_language.clone(),
+            cache_control: i.cache_control.clone(),
+            expires: i.expires.clone(),
+            metadata: i.metadata.clone(),
+        }),
+        false => src.headers.clone(),
+    };
+    let tags = match replace_tags {
+        true => parse_tagging(i.tagging.as_deref())?,
+        false => src.tags.clone(),
+    };
+    let meta = ObjectMeta {
+        modified_ms: b.now(),
+        headers,
         // The copy is a new object: the MD5 of its bytes is its ETag, even
         // when the source was uploaded in parts (as S3 gives it).
-        let Some(reader) = blob::open(&b.store, &src.data).await.map_err(store_err)? else {
-            continue;
-        };
-        let body = blob::stream(reader, 0..src.size).await.map_err(store_err)?;
-        let copied = blob::receive(&b.store, Some(body), false, None, b.body_idle)
-            .await
-            .map_err(blob_err)?;
-        let headers = match replace_meta {
-            true => headers(NewHeaders {
-                content_type: i.content_type.clone(),
-                content_encoding: i.content_encoding.clone(),
-                content_disposition: i.content_disposition.clone(),
-                content_language: i.content_language.clone(),
-                cache_control: i.cache_control.clone(),
-                expires: i.expires.clone(),
-                metadata: i.metadata.clone(),
-            }),
-            false => src.headers.clone(),
-        };
-        let tags = match replace_tags {
-            true => parse_tagging(i.tagging.as_deref())?,
-            false => src.tags.clone(),
-        };
-        let meta = ObjectMeta {
-            modified_ms: b.now(),
-            headers,
-            etag: hex(&copied.md5),
-            data: copied.data,
-            tags,
-            parts: Vec::new(),
-            ..src
-        };
-        let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
-        commit_object(
-            b,
-            i.bucket.clone(),
-            i.key.clone(),
-            meta,
-            "ObjectCreated:Copy",
-            |_| Ok(()),
-        )
-        .await?;
-        return Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(quoted(&etag)),
-                last_modified: Some(timestamp(modified)),
-                ..Default::default()
-            }),
+        etag: hex(&copied.md5),
+        data: copied.data,
+        tags,
+        parts: Vec::new(),
+        ..src
+    };
+    let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
+    commit_object(
+        b,
+        i.bucket.clone(),
+        i.key.clone(),
+        meta,
+        "ObjectCreated:Copy",
+        |_| Ok(()),
+    )
+    .await?;
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(quoted(&etag)),
+            last_modified: Some(timestamp(modified)),
             ..Default::default()
-        }));
-    }
-    Err(super::internal(
-        "the source object kept changing while it was copied",
-    ))
+        }),
+        ..Default::default()
+    }))
 }
 
 /// `bytes=first-last` (inclusive, zero-based) within an object of `size`
@@ -165,38 +184,30 @@ pub(crate) async fn upload_part_copy(
     check_part_number(i.part_number)?;
     let (src_bucket, src_key) = copy_source(&i.copy_source)?;
     upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
-    // The source may be replaced while it is read: its file is then gone,
-    // and its record is read again.
-    for _ in 0..8 {
-        let src = source(b, &src_bucket, &src_key, copy_conditions!(i)).await?;
-        let range = copy_range(i.copy_source_range.as_deref(), src.size)?;
-        let Some(reader) = blob::open(&b.store, &src.data).await.map_err(store_err)? else {
-            continue;
-        };
-        let body = blob::stream(reader, range).await.map_err(store_err)?;
-        let received = blob::receive(&b.store, Some(body), true, None, b.body_idle)
-            .await
-            .map_err(blob_err)?;
-        let modified = b.now();
-        let part = Part {
-            size: received.size,
-            etag: hex(&received.md5),
-            modified_ms: modified,
-            blob: file_of(&received.data)?,
-        };
-        let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
-        return Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult {
-                e_tag: Some(quoted(&etag)),
-                last_modified: Some(timestamp(modified)),
-                ..Default::default()
-            }),
+    let (_, received) = copy_bytes(
+        b,
+        (&src_bucket, &src_key),
+        copy_conditions!(i),
+        |src| copy_range(i.copy_source_range.as_deref(), src.size),
+        true,
+    )
+    .await?;
+    let modified = b.now();
+    let part = Part {
+        size: received.size,
+        etag: hex(&received.md5),
+        modified_ms: modified,
+        blob: file_of(&received.data)?,
+    };
+    let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(CopyPartResult {
+            e_tag: Some(quoted(&etag)),
+            last_modified: Some(timestamp(modified)),
             ..Default::default()
-        }));
-    }
-    Err(super::internal(
-        "the source object kept changing while it was copied",
-    ))
+        }),
+        ..Default::default()
+    }))
 }
 
 #[cfg(test)]
