@@ -7,6 +7,16 @@ use aws_sdk_kinesis::Client;
 
 pub use testkit::kinesis as client;
 
+/// An in-memory engine whose time is `clock` (moved by the test).
+pub async fn spawn_on(clock: &engine::ManualClock) -> engine::EngineHandle {
+    engine::spawn(engine::Config {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..engine::Config::default()
+    })
+    .await
+    .unwrap()
+}
+
 pub async fn create(c: &Client, name: &str, shards: i32) {
     c.create_stream()
         .stream_name(name)

@@ -5,11 +5,29 @@
 //! request and paging through a key's uploads; object tag limits and an
 //! undecodable Content-MD5.
 
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
 
 use super::{body, client, code, md5_hex, status};
+
+/// An engine with bucket `bkt` holding `k` (one byte), a client, and the put's answer.
+async fn bucket_with_k() -> (engine::EngineHandle, Client, PutObjectOutput) {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let put = c
+        .put_object()
+        .bucket("bkt")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    (e, c, put)
+}
 
 #[tokio::test]
 async fn a_multipart_copy_reads_ranges_of_the_source() {
@@ -135,17 +153,7 @@ async fn a_multipart_copy_reads_ranges_of_the_source() {
 
 #[tokio::test]
 async fn not_modified_names_the_etag_and_a_missing_key_is_worded_as_s3_does() {
-    let e = engine::spawn_in_memory().await.unwrap();
-    let c = client(&e.url());
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    let put = c
-        .put_object()
-        .bucket("bkt")
-        .key("k")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap();
+    let (_e, c, put) = bucket_with_k().await;
     let etag = put.e_tag().unwrap();
     let err = c
         .get_object()
@@ -191,16 +199,7 @@ async fn not_modified_names_the_etag_and_a_missing_key_is_worded_as_s3_does() {
 
 #[tokio::test]
 async fn listings_of_no_keys_are_complete_and_a_keys_uploads_page_by_upload_id() {
-    let e = engine::spawn_in_memory().await.unwrap();
-    let c = client(&e.url());
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    c.put_object()
-        .bucket("bkt")
-        .key("k")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap();
+    let (_e, c, _) = bucket_with_k().await;
     let none = c
         .list_objects_v2()
         .bucket("bkt")
@@ -256,16 +255,7 @@ async fn listings_of_no_keys_are_complete_and_a_keys_uploads_page_by_upload_id()
 #[tokio::test]
 async fn object_tags_and_content_md5_are_checked_as_s3_checks_them() {
     use aws_sdk_s3::types::{Tag, Tagging};
-    let e = engine::spawn_in_memory().await.unwrap();
-    let c = client(&e.url());
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    c.put_object()
-        .bucket("bkt")
-        .key("k")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap();
+    let (_e, c, _) = bucket_with_k().await;
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
     let put_tags = |tags: Vec<Tag>| {
         c.put_object_tagging()

@@ -15,25 +15,25 @@ use engine::Config;
 
 use super::{body, client, md5_hex};
 
-fn notify_rides(c: &Client) -> aws_sdk_s3::operation::put_bucket_notification_configuration::builders::PutBucketNotificationConfigurationFluentBuilder{
-    let filter = NotificationConfigurationFilter::builder()
+/// A notification filter on keys' prefix and suffix.
+fn key_filter(prefix: Option<&str>, suffix: Option<&str>) -> NotificationConfigurationFilter {
+    let rules = [
+        (FilterRuleName::Prefix, prefix),
+        (FilterRuleName::Suffix, suffix),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some(FilterRule::builder().name(name).value(value?).build()));
+    NotificationConfigurationFilter::builder()
         .key(
             S3KeyFilter::builder()
-                .filter_rules(
-                    FilterRule::builder()
-                        .name(FilterRuleName::Prefix)
-                        .value("rides/")
-                        .build(),
-                )
-                .filter_rules(
-                    FilterRule::builder()
-                        .name(FilterRuleName::Suffix)
-                        .value(".json")
-                        .build(),
-                )
+                .set_filter_rules(Some(rules.collect()))
                 .build(),
         )
-        .build();
+        .build()
+}
+
+fn notify_rides(c: &Client) -> aws_sdk_s3::operation::put_bucket_notification_configuration::builders::PutBucketNotificationConfigurationFluentBuilder{
+    let filter = key_filter(Some("rides/"), Some(".json"));
     let rule = LambdaFunctionConfiguration::builder()
         .id("loader")
         .lambda_function_arn("arn:aws:lambda:us-east-1:000000000000:function:loader")
@@ -242,21 +242,8 @@ async fn overlapping_notification_configurations_are_refused_and_ids_assigned() 
         let mut q = QueueConfiguration::builder()
             .queue_arn(arn)
             .events(Event::from(event));
-        if let Some(p) = prefix {
-            q = q.filter(
-                NotificationConfigurationFilter::builder()
-                    .key(
-                        S3KeyFilter::builder()
-                            .filter_rules(
-                                FilterRule::builder()
-                                    .name(FilterRuleName::Prefix)
-                                    .value(p)
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .build(),
-            );
+        if prefix.is_some() {
+            q = q.filter(key_filter(prefix, None));
         }
         q.build().unwrap()
     };

@@ -184,12 +184,7 @@ async fn put_and_get_records() {
 #[tokio::test]
 async fn iterator_expiry_with_injected_time() {
     let clock = ManualClock::new();
-    let e = engine::spawn(Config {
-        clock: std::sync::Arc::new(clock.clone()),
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let e = common::spawn_on(&clock).await;
     let c = client(&e.url());
     create(&c, "s", 1).await;
     let it = iterator(

@@ -327,12 +327,7 @@ async fn list_shards_filters_follow_each_shards_life() {
     use aws_sdk_kinesis::operation::list_shards::ListShardsError;
     use aws_sdk_kinesis::primitives::DateTime;
     let clock = ManualClock::frozen();
-    let e = engine::spawn(Config {
-        clock: std::sync::Arc::new(clock.clone()),
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let e = common::spawn_on(&clock).await;
     let c = client(&e.url());
     let t0 = clock.now_millis();
     create(&c, "s", 2).await;
