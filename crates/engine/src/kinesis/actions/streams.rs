@@ -325,13 +325,17 @@ impl Engine {
         let open =
             |i: usize| s.meta.shards[i].closed_end.is_none() || settled.reopened.contains(&i);
         // A closed shard ended when the shards that replaced it began.
-        let ended = |i: usize| {
-            s.meta.shards[..total]
-                .iter()
-                .filter(|c| c.parent == Some(i as u32) || c.adjacent == Some(i as u32))
-                .map(|c| c.created_ms)
-                .min()
-                .unwrap_or(0)
+        let mut ends = vec![u64::MAX; total];
+        for child in &s.meta.shards[..total] {
+            for parent in [child.parent, child.adjacent].into_iter().flatten() {
+                if let Some(end) = ends.get_mut(parent as usize) {
+                    *end = (*end).min(child.created_ms);
+                }
+            }
+        }
+        let ended = |i: usize| match ends[i] {
+            u64::MAX => 0,
+            end => end,
         };
         // Open at `t`: started by then, not ended before.
         let open_at = |i: usize, t: u64| {
