@@ -156,11 +156,14 @@ fn copy_range(range: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> 
     let Some(range) = range else {
         return Ok(0..size);
     };
-    let parsed = range
-        .strip_prefix("bytes=")
-        .and_then(|r| r.split_once('-'))
-        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
-        .filter(|(first, last)| first <= last);
+    // A Range header's syntax, closed ranges only.
+    let parsed = match Range::parse(range) {
+        Ok(Range::Int {
+            first,
+            last: Some(last),
+        }) => Some((first, last)),
+        _ => None,
+    };
     let Some((first, last)) = parsed else {
         return Err(s3_error!(
             InvalidArgument,
