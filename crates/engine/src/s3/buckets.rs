@@ -56,10 +56,26 @@ async fn update(
         .await
 }
 
-async fn bucket(backend: &Backend, name: String) -> S3Result<BucketMeta> {
+pub(crate) async fn bucket(backend: &Backend, name: String) -> S3Result<BucketMeta> {
     backend
         .blocking(move |store: &Store| read_bucket(&store.read()?, &name))
         .await
+}
+
+/// Whether `name` reads as an AWS region (`eu-west-1`, `us-gov-east-1`,
+/// `ap-southeast-5`) or is `EU`, S3's old name of eu-west-1.
+fn is_region(name: &str) -> bool {
+    let mut parts = name.split('-');
+    let area = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    name == "EU"
+        || (area.len() == 2
+            && area.bytes().all(|c| c.is_ascii_lowercase())
+            && rest.len() >= 2
+            && rest[..rest.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase()))
+            && rest[rest.len() - 1].parse::<u8>().is_ok())
 }
 
 pub(crate) async fn create(
@@ -75,6 +91,20 @@ pub(crate) async fn create(
         .map(|l| l.as_str().to_string())
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| b.region.clone());
+    // us-east-1 is asked for by sending no constraint; naming it (or what
+    // is no region) is refused, as S3 does.
+    let explicit = req
+        .input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+        .is_some_and(|l| !l.as_str().is_empty());
+    if explicit && (region == "us-east-1" || !is_region(&region)) {
+        return Err(s3_error!(
+            InvalidLocationConstraint,
+            "The specified location-constraint is not valid"
+        ));
+    }
     let meta = BucketMeta {
         created_ms: b.now(),
         region: region.clone(),

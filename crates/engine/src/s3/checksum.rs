@@ -290,6 +290,19 @@ pub(crate) fn check(
     verified
 }
 
+/// The type of an object's stored checksum: FULL_OBJECT, or COMPOSITE for
+/// a checksum of its parts' checksums (`…-N`).
+pub(crate) fn checksum_type(meta: &super::store::ObjectMeta) -> Option<s3s::dto::ChecksumType> {
+    let (_, value) = meta.checksums.first()?;
+    let composite = value
+        .rsplit_once('-')
+        .is_some_and(|(_, n)| n.parse::<u32>().is_ok());
+    Some(s3s::dto::ChecksumType::from_static(match composite {
+        true => s3s::dto::ChecksumType::COMPOSITE,
+        false => s3s::dto::ChecksumType::FULL_OBJECT,
+    }))
+}
+
 /// The five `checksum_*` fields of an answer (in [`Algorithm::ALL`]'s order)
 /// from stored (name, value) pairs.
 pub(crate) type Fields = [Option<String>; 5];
@@ -335,18 +348,33 @@ pub(crate) fn trailers_of(
         .or_else(|| extensions.get::<Trailers>().and_then(Trailers::take))
 }
 
+/// What an upload's body is checked against and stored with: its
+/// Content-MD5, the checksum it claims, and the algorithm whose checksum it
+/// gets when it claims none.
+pub(crate) struct Checks<'a> {
+    pub(crate) content_md5: Option<&'a str>,
+    pub(crate) claim: Option<&'a Claim>,
+    pub(crate) default: Option<Algorithm>,
+}
+
 /// Receives an upload's body (see [`super::blob::receive`]) and checks it
 /// against the request's Content-MD5 and claimed checksum (nothing is kept on
-/// a mismatch); returns it with the checksum to store (algorithm, value).
+/// a mismatch); returns it with the checksum to store (algorithm, value):
+/// the claimed one, else the `default` algorithm's (S3 gives an object
+/// uploaded without a checksum its CRC64NVME).
 pub(crate) async fn receive_checked(
     b: &super::Backend,
     body: Option<s3s::dto::StreamingBlob>,
     file: bool,
-    content_md5: Option<&str>,
-    claim: Option<&Claim>,
+    checks: Checks<'_>,
     signed: Option<&s3s::TrailingHeaders>,
     extensions: &axum::http::Extensions,
 ) -> S3Result<(Received, Option<(String, String)>)> {
+    let Checks {
+        content_md5,
+        claim,
+        default,
+    } = checks;
     // A Content-MD5 that is not the base64 of 16 bytes is refused before
     // the body is read, in S3's words.
     let decodes = |sent: &str| {
@@ -360,13 +388,83 @@ pub(crate) async fn receive_checked(
             "The Content-MD5 you specified was invalid."
         ));
     }
-    let algorithm = claim.map(|c| c.algorithm);
+    let algorithm = claim.map(|c| c.algorithm).or(default);
     let received = super::blob::receive(&b.store, body, file, algorithm, b.body_idle)
         .await
         .map_err(super::objects::blob_err)?;
     let trailers = trailers_of(signed, extensions);
     let verified = check(&b.store, &received, content_md5, claim, trailers.as_ref())?;
+    let computed = || Some((default?.name().to_string(), received.checksum.clone()?));
+    let verified = verified.or_else(computed);
     Ok((received, verified))
+}
+
+/// The verdict on the integrity headers of a request whose XML body S3
+/// requires them for (DeleteObjects: `Content-MD5` or an `x-amz-checksum-*`
+/// header), reached where the body passes ([`super::http`]) and answered by
+/// the operation (`s3s` has read the body by then).
+#[derive(Clone, Debug)]
+pub(crate) struct BodyDigest(Result<(), (S3ErrorCode, String)>);
+
+impl BodyDigest {
+    /// Checks `body` against `headers`.
+    pub(crate) fn of(headers: &HeaderMap, body: &[u8]) -> Self {
+        BodyDigest(body_digest(headers, body).map_err(|e| {
+            (
+                e.code().clone(),
+                e.message().unwrap_or_default().to_string(),
+            )
+        }))
+    }
+
+    /// The error S3 answers, if any.
+    pub(crate) fn check(&self) -> S3Result<()> {
+        self.0
+            .clone()
+            .map_err(|(code, message)| S3Error::with_message(code, message))
+    }
+}
+
+fn body_digest(headers: &HeaderMap, body: &[u8]) -> S3Result<()> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let md5 = header("content-md5");
+    let claimed = claim(
+        Algorithm::ALL.map(|a| header(a.header())),
+        headers.get("x-amz-trailer"),
+    )?;
+    if md5.is_none() && claimed.is_none() {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Missing required header for this request: Content-MD5"
+        ));
+    }
+    if let Some(sent) = md5 {
+        let Some(sent) = base64::engine::general_purpose::STANDARD
+            .decode(sent.trim())
+            .ok()
+            .filter(|d| d.len() == 16)
+        else {
+            return Err(s3_error!(
+                InvalidDigest,
+                "The Content-MD5 you specified was invalid."
+            ));
+        };
+        if sent[..] != <md5::Md5 as md5::Digest>::digest(body)[..] {
+            return Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            ));
+        }
+    }
+    match claimed {
+        // A checksum sent in a trailer is the aws-chunked decoder's.
+        Some(c) if c.value.is_some() => {
+            let mut h = Hasher::new(c.algorithm);
+            h.update(body);
+            verify(Some(&c), Some(&h.finalize()), None).map(drop)
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

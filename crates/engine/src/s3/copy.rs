@@ -141,6 +141,7 @@ pub(crate) async fn copy(
     )
     .await?;
     Ok(S3Response::new(CopyObjectOutput {
+        server_side_encryption: Some(super::objects::sse_s3()),
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(quoted(&etag)),
             last_modified: Some(timestamp(modified)),
@@ -204,6 +205,7 @@ pub(crate) async fn upload_part_copy(
     };
     let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
+        server_side_encryption: Some(super::objects::sse_s3()),
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(quoted(&etag)),
             last_modified: Some(timestamp(modified)),

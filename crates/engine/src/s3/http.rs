@@ -135,8 +135,10 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
             );
         }
     }
+    let head = parts.method == Method::HEAD;
+    let body = with_body_digest(&mut parts, body).await;
     let req = Request::from_parts(parts, s3s::Body::http_body_unsync(body));
-    let mut resp = match service.s3s.call(req).await {
+    let resp = match service.s3s.call(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(e) => {
             tracing::error!(error = ?e, "s3 request failed");
@@ -145,6 +147,13 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
             resp
         }
     };
+    let mut resp = with_message(resp).await;
+    // A HEAD of a range or a part is 206 Partial Content, as GetObject's
+    // (s3s answers 200 whatever the range).
+    if head && resp.status() == StatusCode::OK && resp.headers().contains_key(header::CONTENT_RANGE)
+    {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     // Every answer names its request, as S3's do (the SDKs report it:
     // boto3's ResponseMetadata.RequestId).
     let id = format!("{:016X}", rand::random::<u64>());
@@ -154,6 +163,94 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
         h.insert("x-amz-id-2", v);
     }
     resp
+}
+
+/// S3's message for an error code, where `s3s` answers the code alone
+/// (the AWS documentation's list of error responses).
+fn default_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema",
+        "MissingRequestBodyError" => "Request Body is empty",
+        "SignatureDoesNotMatch" => "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
+        "AccessDenied" => "Access Denied",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "RequestTimeTooSkewed" => "The difference between the request time and the current time is too large.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        _ => return None,
+    })
+}
+
+/// Gives an error answer without a `<Message>` S3's message for its code.
+async fn with_message(resp: Response) -> Response {
+    const SMALL: usize = 64 << 10;
+    let small = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_none_or(|n| n <= SMALL);
+    if !resp.status().is_client_error() || !small {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, SMALL).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code);
+    let Some(message) = code
+        .filter(|_| !text.contains("<Message>"))
+        .and_then(default_message)
+    else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let filled = text.replacen(
+        "</Code>",
+        &format!("</Code><Message>{message}</Message>"),
+        1,
+    );
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(filled.len()));
+    Response::from_parts(parts, Body::from(filled))
+}
+
+/// The largest XML body whose integrity headers are checked here (the
+/// largest `s3s` reads).
+const DIGESTED_BODY: u64 = 20 << 20;
+
+/// DeleteObjects (`POST /bucket?delete`) requires `Content-MD5` or an
+/// `x-amz-checksum-*` header, checked against its body: the body is read
+/// here (it is small, and `s3s` reads it whole anyway) and the verdict left
+/// in the request's extensions for the operation to answer.
+async fn with_body_digest(parts: &mut axum::http::request::Parts, body: Body) -> Body {
+    let deletes = parts.method == Method::POST
+        && parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "delete" || p == "delete="));
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if !deletes || length.is_none_or(|n| n > DIGESTED_BODY) {
+        return body;
+    }
+    match axum::body::to_bytes(body, DIGESTED_BODY as usize).await {
+        Ok(bytes) => {
+            let digest = super::checksum::BodyDigest::of(&parts.headers, &bytes);
+            parts.extensions.insert(digest);
+            Body::from(bytes)
+        }
+        Err(_) => Body::empty(),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::buckets::{owner, read_bucket};
+use super::checksum::checksum_type;
 use super::store::{db_err, decode, object_key, ObjectMeta, Store, StoreError, OBJECTS};
 use super::{quoted, timestamp, Backend};
 
@@ -163,6 +164,12 @@ async fn run(b: &Backend, q: Query) -> S3Result<(Query, Page)> {
     .await
 }
 
+/// The algorithm of an object's stored checksum, as listings name it.
+fn checksum_algorithm(meta: &ObjectMeta) -> Option<ChecksumAlgorithmList> {
+    let (name, _) = meta.checksums.first()?;
+    Some(vec![ChecksumAlgorithm::from(name.clone())])
+}
+
 fn split(entries: Vec<Entry>, url: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
     let enc = |s: String| if url { url_encode(&s) } else { s };
     let mut objects = Vec::new();
@@ -177,6 +184,8 @@ fn split(entries: Vec<Entry>, url: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
                 storage_class: Some(ObjectStorageClass::from_static(
                     ObjectStorageClass::STANDARD,
                 )),
+                checksum_algorithm: checksum_algorithm(&meta),
+                checksum_type: checksum_type(&meta),
                 ..Default::default()
             }),
             Entry::Prefix(p) => prefixes.push(CommonPrefix {
@@ -281,6 +290,72 @@ pub(crate) async fn list_v1(
         max_keys: Some(q.max as i32),
         is_truncated: Some(page.truncated),
         contents: Some(objects),
+        common_prefixes: (!prefixes.is_empty()).then_some(prefixes),
+        encoding_type: i.encoding_type,
+        ..Default::default()
+    }))
+}
+
+/// ListObjectVersions of a bucket without versioning (the engine keeps no
+/// versions): each object is its only version, `null`, and the latest.
+pub(crate) async fn versions(
+    b: &Backend,
+    req: S3Request<ListObjectVersionsInput>,
+) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    let i = req.input;
+    let url = i
+        .encoding_type
+        .as_ref()
+        .is_some_and(|e| e.as_str() == EncodingType::URL);
+    let q = Query {
+        bucket: i.bucket.clone(),
+        prefix: i.prefix.clone().unwrap_or_default(),
+        delimiter: i.delimiter.clone(),
+        after: i.key_marker.clone().filter(|m| !m.is_empty()),
+        skip_under: false,
+        max: max_keys(i.max_keys)?,
+    };
+    let (q, page) = run(b, q).await?;
+    let next_key = page
+        .truncated
+        .then(|| {
+            page.entries.last().map(|e| match e {
+                Entry::Object(k, _) => k.clone(),
+                Entry::Prefix(p) => p.clone(),
+            })
+        })
+        .flatten();
+    let (objects, prefixes) = split(page.entries, url);
+    let versions = objects
+        .into_iter()
+        .map(|o| ObjectVersion {
+            checksum_algorithm: o.checksum_algorithm,
+            checksum_type: o.checksum_type,
+            e_tag: o.e_tag,
+            is_latest: Some(true),
+            key: o.key,
+            last_modified: o.last_modified,
+            owner: Some(owner()),
+            size: o.size,
+            storage_class: Some(ObjectVersionStorageClass::from_static(
+                ObjectVersionStorageClass::STANDARD,
+            )),
+            version_id: Some("null".into()),
+            ..Default::default()
+        })
+        .collect();
+    let enc = |s: Option<String>| s.map(|s| if url { url_encode(&s) } else { s });
+    Ok(S3Response::new(ListObjectVersionsOutput {
+        name: Some(q.bucket),
+        prefix: enc(Some(q.prefix)),
+        delimiter: enc(i.delimiter),
+        key_marker: enc(Some(i.key_marker.unwrap_or_default())),
+        version_id_marker: Some(i.version_id_marker.unwrap_or_default()),
+        next_version_id_marker: next_key.as_ref().map(|_| "null".to_string()),
+        next_key_marker: enc(next_key),
+        max_keys: Some(q.max as i32),
+        is_truncated: Some(page.truncated),
+        versions: Some(versions),
         common_prefixes: (!prefixes.is_empty()).then_some(prefixes),
         encoding_type: i.encoding_type,
         ..Default::default()

@@ -10,7 +10,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 use super::blob;
 use super::buckets::{owner, read_bucket, write_bucket};
 use super::checksum;
-use super::objects::{headers, hex, parse_tagging, store_object, NewHeaders};
+use super::objects::{headers, hex, parse_tagging, store_object, write_conditions, NewHeaders};
 use super::store::{
     db_err, decode, encode, part_key, Data, ObjectMeta, Part, Store, Upload, PARTS, UPLOADS,
 };
@@ -111,6 +111,7 @@ pub(crate) async fn create(
     })
     .await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
+        server_side_encryption: Some(super::objects::sse_s3()),
         bucket: Some(i.bucket),
         key: Some(i.key),
         upload_id: Some(id),
@@ -139,8 +140,11 @@ pub(crate) async fn upload_part(
         b,
         i.body,
         true,
-        i.content_md5.as_deref(),
-        claim.as_ref(),
+        checksum::Checks {
+            content_md5: i.content_md5.as_deref(),
+            claim: claim.as_ref(),
+            default: None,
+        },
         req.trailing_headers.as_ref(),
         &req.extensions,
     )
@@ -154,6 +158,7 @@ pub(crate) async fn upload_part(
     };
     let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
     Ok(S3Response::new(UploadPartOutput {
+        server_side_encryption: Some(super::objects::sse_s3()),
         e_tag: Some(quoted(&etag)),
         checksum_crc32: crc32,
         checksum_crc32c: crc32c,
@@ -299,6 +304,9 @@ pub(crate) async fn complete(
     };
     let data = meta.data.clone();
     let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
+    // If-Match / If-None-Match hold against the object the upload replaces;
+    // a failed one keeps the upload, which may be completed again.
+    let check = write_conditions(i.if_match, i.if_none_match);
     // The object, its event and the removal of the upload are one transaction.
     let result = b
         .blocking(move |store: &Store| {
@@ -309,8 +317,7 @@ pub(crate) async fn complete(
                 }
                 drop(u);
                 let parts = tx.parts(&id)?;
-                let (old, position) =
-                    store_object(tx, &bucket, &key, &meta, COMPLETED, |_| Ok(()))?;
+                let (old, position) = store_object(tx, &bucket, &key, &meta, COMPLETED, check)?;
                 let mut t = tx.open_table(PARTS).map_err(db_err)?;
                 for (n, _) in &parts {
                     t.remove(part_key(&id, *n).as_slice()).map_err(db_err)?;
@@ -336,6 +343,7 @@ pub(crate) async fn complete(
     }
     b.announce(position);
     Ok(S3Response::new(CompleteMultipartUploadOutput {
+        server_side_encryption: Some(super::objects::sse_s3()),
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
         e_tag: Some(quoted(&etag)),

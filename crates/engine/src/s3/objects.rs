@@ -1,5 +1,4 @@
-//! Object operations: put, get (ranges, conditions), head, delete (one or
-//! many), copy and tagging.
+//! Object operations: put, get (ranges, conditions) and head.
 
 use redb::{ReadableTable, WriteTransaction};
 use s3s::dto::*;
@@ -25,6 +24,12 @@ pub(crate) fn blob_err(e: BlobError) -> S3Error {
         ),
         BlobError::Store(e) => store_err(e),
     }
+}
+
+/// SSE-S3, with which S3 encrypts every object since 2023 (the engine
+/// stores bytes as they come: the header says what S3 would have done).
+pub(crate) fn sse_s3() -> ServerSideEncryption {
+    ServerSideEncryption::from_static(ServerSideEncryption::AES256)
 }
 
 /// S3's NoSuchKey, in its words.
@@ -164,7 +169,7 @@ pub(crate) async fn commit_object(
 }
 
 /// If-Match / If-None-Match on a write (`*` or an ETag).
-fn write_conditions(
+pub(crate) fn write_conditions(
     if_match: Option<ETagCondition>,
     if_none_match: Option<ETagCondition>,
 ) -> impl FnOnce(Option<&ObjectMeta>) -> S3Result<()> + Send + 'static {
@@ -192,7 +197,7 @@ pub(crate) fn precondition_failed() -> S3Error {
     )
 }
 
-fn etag_matches(c: &ETagCondition, meta: &ObjectMeta) -> bool {
+pub(crate) fn etag_matches(c: &ETagCondition, meta: &ObjectMeta) -> bool {
     match c {
         ETagCondition::Any => true,
         ETagCondition::ETag(e) => e.value() == meta.etag,
@@ -222,8 +227,11 @@ pub(crate) async fn put(
         b,
         i.body,
         false,
-        i.content_md5.as_deref(),
-        claim.as_ref(),
+        checksum::Checks {
+            content_md5: i.content_md5.as_deref(),
+            claim: claim.as_ref(),
+            default: Some(checksum::Algorithm::Crc64Nvme),
+        },
         req.trailing_headers.as_ref(),
         &req.extensions,
     )
@@ -249,10 +257,13 @@ pub(crate) async fn put(
         parts: Vec::new(),
     };
     let etag = meta.etag.clone();
+    let checksum_type = checksum::checksum_type(&meta);
     let check = write_conditions(i.if_match, i.if_none_match);
     commit_object(b, i.bucket, i.key, meta, "ObjectCreated:Put", check).await?;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(quoted(&etag)),
+        checksum_type,
+        server_side_encryption: Some(sse_s3()),
         checksum_crc32: crc32,
         checksum_crc32c: crc32c,
         checksum_crc64nvme: crc64nvme,
@@ -389,6 +400,7 @@ pub(crate) async fn get(
         let body = blob::stream(reader, span.clone()).await?;
         let mode = i.checksum_mode.as_ref().filter(|_| range.is_none());
         let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, mode);
+        let checksum_type = mode.and_then(|_| checksum::checksum_type(&meta));
         let h = &meta.headers;
         let out = GetObjectOutput {
             body: Some(body),
@@ -418,6 +430,8 @@ pub(crate) async fn get(
             checksum_crc64nvme: crc64,
             checksum_sha1: sha1,
             checksum_sha256: sha256,
+            checksum_type,
+            server_side_encryption: Some(sse_s3()),
             ..Default::default()
         };
         return Ok(S3Response::new(out));
@@ -445,6 +459,11 @@ pub(crate) async fn head(
     let range = byte_range(i.range.as_ref(), i.part_number, &meta)?;
     let span = range.clone().unwrap_or(0..meta.size);
     let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, i.checksum_mode.as_ref());
+    let checksum_type = i
+        .checksum_mode
+        .as_ref()
+        .filter(|m| m.as_str() == ChecksumMode::ENABLED)
+        .and_then(|_| checksum::checksum_type(&meta));
     let h = &meta.headers;
     Ok(S3Response::new(HeadObjectOutput {
         accept_ranges: Some("bytes".into()),
@@ -472,68 +491,8 @@ pub(crate) async fn head(
         checksum_crc64nvme: crc64,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        ..Default::default()
-    }))
-}
-
-/// Removes `keys` of `bucket` in one transaction; returns the removed records.
-async fn remove(b: &Backend, bucket: String, keys: Vec<String>) -> S3Result<Vec<ObjectMeta>> {
-    let gone = b
-        .blocking(move |store: &Store| {
-            store.write(|tx| {
-                write_bucket(tx, &bucket)?;
-                let mut t = tx.open_table(OBJECTS).map_err(db_err)?;
-                let mut gone = Vec::new();
-                for key in &keys {
-                    if let Some(v) = t
-                        .remove(object_key(&bucket, key).as_slice())
-                        .map_err(db_err)?
-                    {
-                        gone.push(decode::<ObjectMeta>(key, v.value())?);
-                    }
-                }
-                Ok(gone)
-            })
-        })
-        .await?;
-    for meta in &gone {
-        b.store.forget(&meta.data);
-    }
-    Ok(gone)
-}
-
-pub(crate) async fn delete(
-    b: &Backend,
-    req: S3Request<DeleteObjectInput>,
-) -> S3Result<S3Response<DeleteObjectOutput>> {
-    remove(b, req.input.bucket, vec![req.input.key]).await?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
-}
-
-pub(crate) async fn delete_many(
-    b: &Backend,
-    req: S3Request<DeleteObjectsInput>,
-) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let d = req.input.delete;
-    if d.objects.len() > 1000 {
-        return Err(s3_error!(
-            MalformedXML,
-            "a DeleteObjects request names at most 1000 keys"
-        ));
-    }
-    let keys: Vec<String> = d.objects.iter().map(|o| o.key.clone()).collect();
-    remove(b, req.input.bucket, keys.clone()).await?;
-    let quiet = d.quiet.unwrap_or(false);
-    let deleted = (!quiet).then(|| {
-        keys.into_iter()
-            .map(|k| DeletedObject {
-                key: Some(k),
-                ..Default::default()
-            })
-            .collect()
-    });
-    Ok(S3Response::new(DeleteObjectsOutput {
-        deleted,
+        checksum_type,
+        server_side_encryption: Some(sse_s3()),
         ..Default::default()
     }))
 }

@@ -11,6 +11,8 @@ mod checksums;
 mod copies;
 #[path = "s3/crash.rs"]
 mod crash;
+#[path = "s3/defaults.rs"]
+mod defaults;
 #[path = "s3/events.rs"]
 mod events;
 #[path = "s3/multipart.rs"]
