@@ -226,15 +226,23 @@ pub(crate) fn schema_names(schema: &Json) -> Vec<String> {
         .collect()
 }
 
+/// The table's billing mode an index is read under, and whether CreateTable
+/// reads it (UpdateTable words the same refusals its own way).
+#[derive(Clone, Copy)]
+pub(crate) struct Billing {
+    pub(crate) pay_per_request: bool,
+    pub(crate) creating_table: bool,
+}
+
 /// Reads one LocalSecondaryIndex or GlobalSecondaryIndex of a request,
 /// with the service's checks in its order; `defs` are the attribute names
-/// defined, `pay_per_request` the table's billing mode.
+/// defined.
 pub(crate) fn parse_index(
     spec: &Map<String, Json>,
     global: bool,
     defs: &[String],
     def_type: &dyn Fn(&str) -> Option<String>,
-    pay_per_request: bool,
+    billing: Billing,
     table_hash: &str,
 ) -> Result<IndexMeta, ApiError> {
     let name = spec["IndexName"].as_str().unwrap_or_default().to_string();
@@ -286,10 +294,21 @@ pub(crate) fn parse_index(
         )));
     }
     let throughput = spec.get("ProvisionedThroughput");
-    let (read_capacity, write_capacity) = match (global, pay_per_request, throughput) {
-        (true, true, Some(_)) => {
+    let created = billing.creating_table;
+    let (read_capacity, write_capacity) = match (global, billing.pay_per_request, throughput) {
+        (true, true, Some(_)) if created => {
             return Err(validation(format!(
                 "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+            )))
+        }
+        (true, true, Some(_)) => {
+            return Err(validation(format!(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+            )))
+        }
+        (true, false, None) if created => {
+            return Err(validation(format!(
+                "One or more parameter values were invalid: ProvisionedThroughput is not specified for index: {name}"
             )))
         }
         (true, false, None) => {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::index::{index_prefix, parse_index};
+use super::index::{index_prefix, parse_index, Billing};
 use super::service::{str_of, validation, Service, TableMeta};
 use super::store::{Space, StoreError, Writer};
 use super::tables::in_use;
@@ -89,7 +89,7 @@ impl Service {
     /// Applies `change` to the table `name` and stores its description,
     /// with `more` writes in the same transaction (an index's backfill, the
     /// TTL entries).
-    fn change_table_with(
+    pub(super) fn change_table_with(
         &self,
         name: &str,
         not_found: impl FnOnce() -> ApiError,
@@ -238,7 +238,10 @@ impl Service {
                     true,
                     &def_names,
                     &def_type,
-                    m.billing_mode == "PAY_PER_REQUEST",
+                    Billing {
+                        pay_per_request: m.billing_mode == "PAY_PER_REQUEST",
+                        creating_table: false,
+                    },
                     &m.hash.0,
                 )?;
                 if m.index(&index.name).is_some() {
@@ -266,6 +269,13 @@ impl Service {
                 m.deleting_indexes.push((gone, active_at_ms));
             } else if let Some(spec) = u.get("Update") {
                 let iname = spec["IndexName"].as_str().unwrap_or_default();
+                if m.billing_mode == "PAY_PER_REQUEST"
+                    && spec.get("ProvisionedThroughput").is_some()
+                {
+                    return Err(validation(format!(
+                        "One or more parameter values were invalid: The only Updates for index: {iname} when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
+                    )));
+                }
                 let Some(index) = m.indexes.iter_mut().find(|i| i.global && i.name == iname) else {
                     return Err(err(
                         Code::ResourceNotFoundException,

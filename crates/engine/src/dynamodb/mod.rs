@@ -6,6 +6,8 @@
 // Parts of the pure core (printing, some accessors) are only used by tests so far.
 #![allow(dead_code)]
 
+mod arns;
+mod backups;
 mod batch;
 mod capacity;
 pub mod expr;

@@ -63,6 +63,10 @@ pub(crate) struct TableMeta {
     /// DeletionProtectionEnabled: DeleteTable refuses the table.
     #[serde(default)]
     pub deletion_protection: bool,
+    /// Point-in-time recovery (UpdateContinuousBackups): since when, and
+    /// over how many days. Nothing is restorable here; it is described.
+    #[serde(default)]
+    pub recovery: Option<(u64, u32)>,
 }
 
 /// What the service needs of the engine's configuration.
@@ -214,6 +218,8 @@ impl Service {
         self.housekeeping();
         let empty = Map::new();
         let req = body.as_object().unwrap_or(&empty);
+        let resolved = super::arns::resolve(req);
+        let req = resolved.as_ref().map_or(req, |(r, _)| r);
         if let Some((exprs, non_exprs)) = super::legacy::params_of(action) {
             super::legacy::check_mixing(req, exprs, non_exprs)?;
         }
@@ -222,6 +228,9 @@ impl Service {
             "Scan" => self.query(req, false)?,
             _ => (self.act(action, req)?, None),
         };
+        if let Some((_, named)) = &resolved {
+            super::arns::restore(&mut out, named);
+        }
         if let Some(obj) = out.as_object_mut() {
             // Never a null member (ConsumedCapacity when not asked for, say).
             obj.retain(|_, v| !v.is_null());
@@ -329,6 +338,9 @@ impl Service {
             "TagResource" => self.tag_resource(req),
             "UntagResource" => self.untag_resource(req),
             "ListTagsOfResource" => self.list_tags_of_resource(req),
+            "DescribeContinuousBackups" => self.describe_continuous_backups(req),
+            "UpdateContinuousBackups" => self.update_continuous_backups(req),
+            "DescribeLimits" => Ok(super::backups::limits()),
             _ => Err(err(Code::UnknownOperationException, "")),
         }
     }

@@ -205,7 +205,10 @@ impl Service {
                     global,
                     &def_names,
                     &def_type,
-                    pay_per_request,
+                    super::index::Billing {
+                        pay_per_request,
+                        creating_table: true,
+                    },
                     &hash.0,
                 )?;
                 if indexes.iter().any(|i| i.name == index.name) {
@@ -270,6 +273,7 @@ impl Service {
             key_layout: super::partition::HASHED_LAYOUT,
             deletion_protection: req.get("DeletionProtectionEnabled").and_then(Json::as_bool)
                 == Some(true),
+            recovery: None,
             indexes: indexes
                 .into_iter()
                 .map(|mut i| {
@@ -302,12 +306,18 @@ impl Service {
     /// A table's description with its status and figures (kept as items
     /// are written, never counted here).
     pub(super) fn description(&self, meta: &TableMeta) -> Result<Json, ApiError> {
+        // A table being deleted is described as DeleteTable answered.
+        if meta.deleted_at_ms.is_some() {
+            return Ok(deleting_description(
+                meta,
+                self.now_ms(),
+                &self.settings.region,
+            ));
+        }
         let mut figures = std::collections::BTreeMap::new();
-        if meta.deleted_at_ms.is_none() {
-            figures.insert(0, self.store.table_figures(meta.id)?);
-            for i in &meta.indexes {
-                figures.insert(i.no, self.store.stats(meta.id, i.no)?);
-            }
+        figures.insert(0, self.store.table_figures(meta.id)?);
+        for i in &meta.indexes {
+            figures.insert(i.no, self.store.stats(meta.id, i.no)?);
         }
         Ok(
             meta.describe_with(self.now_ms(), ACCOUNT, &self.settings.region, &|no| {

@@ -86,7 +86,7 @@ fn valid_table_name(name: &str) -> bool {
 }
 
 /// Region, account and table name of `arn:aws:dynamodb:<region>:<account>:table/<name>`.
-fn parse_table_arn(arn: &str) -> Option<(&str, &str, &str)> {
+pub(super) fn parse_table_arn(arn: &str) -> Option<(&str, &str, &str)> {
     let rest = arn.strip_prefix("arn:aws:dynamodb:")?;
     let (region, rest) = rest.split_once(':')?;
     let (account, rest) = rest.split_once(':')?;

@@ -44,6 +44,7 @@ codes! {
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
+    TableNotFoundException,
     TransactionCanceledException,
     TransactionInProgressException,
     UnknownOperationException,

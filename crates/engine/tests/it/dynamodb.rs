@@ -15,6 +15,8 @@ use engine::Config;
 
 #[path = "dynamodb/auth.rs"]
 mod auth;
+#[path = "dynamodb/backups.rs"]
+mod backups;
 #[path = "dynamodb/capacity.rs"]
 mod capacity;
 #[path = "dynamodb/conformance.rs"]

@@ -1,0 +1,196 @@
+//! What the SDKs and Terraform read of a table besides DescribeTable, and
+//! tables named by ARN: continuous backups and point-in-time recovery, the
+//! account's limits, a table's ARN wherever a TableName goes (batches
+//! answered under the ARN they were asked by), the index throughput refusals
+//! in the words of the action that makes them, and a table being deleted
+//! described without its global indexes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+use super::conformance::{invalid, ok, refused, tables};
+
+const ARN: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/hash";
+
+#[tokio::test]
+async fn continuous_backups_are_on_and_recovery_is_kept_and_described() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let described = ok(
+        &url,
+        "DescribeContinuousBackups",
+        json!({"TableName": "hash"}),
+    )
+    .await;
+    assert_eq!(
+        described,
+        json!({"ContinuousBackupsDescription": {
+            "ContinuousBackupsStatus": "ENABLED",
+            "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"},
+        }})
+    );
+    let on = json!({"TableName": "hash", "PointInTimeRecoverySpecification": {
+        "PointInTimeRecoveryEnabled": true, "RecoveryPeriodInDays": 7,
+    }});
+    let updated = ok(&url, "UpdateContinuousBackups", on).await;
+    let recovery = &updated["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"];
+    assert_eq!(recovery["PointInTimeRecoveryStatus"], "ENABLED");
+    assert_eq!(recovery["RecoveryPeriodInDays"], 7);
+    assert!(recovery["EarliestRestorableDateTime"].is_number());
+    let again = ok(&url, "DescribeContinuousBackups", json!({"TableName": ARN})).await;
+    assert_eq!(again, updated);
+    refused(
+        &url,
+        "DescribeContinuousBackups",
+        json!({"TableName": "nope"}),
+        "TableNotFoundException",
+        "Table not found: nope",
+    )
+    .await;
+    let limits = ok(&url, "DescribeLimits", json!({})).await;
+    assert_eq!(limits["TableMaxWriteCapacityUnits"], 40000);
+    assert_eq!(limits["AccountMaxReadCapacityUnits"], 80000);
+}
+
+#[tokio::test]
+async fn a_tables_arn_names_it_wherever_a_table_name_goes() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    let described = ok(&url, "DescribeTable", json!({"TableName": ARN})).await;
+    assert_eq!(described["Table"]["TableName"], "hash");
+    let item = json!({"a": {"S": "k"}, "n": {"N": "1"}});
+    ok(&url, "PutItem", json!({"TableName": ARN, "Item": item})).await;
+    let got = ok(
+        &url,
+        "GetItem",
+        json!({"TableName": ARN, "Key": {"a": {"S": "k"}}}),
+    )
+    .await;
+    assert_eq!(got["Item"], item);
+    let write = json!({"RequestItems": {ARN: [{"PutRequest": {"Item": {"a": {"S": "j"}}}}]}});
+    assert_eq!(
+        ok(&url, "BatchWriteItem", write).await["UnprocessedItems"],
+        json!({})
+    );
+    // A batch's tables are answered under the names the request used.
+    let keys = json!({"RequestItems": {ARN: {"Keys": [{"a": {"S": "j"}}]}}});
+    let batch = ok(&url, "BatchGetItem", keys).await;
+    assert_eq!(batch["Responses"][ARN], json!([{"a": {"S": "j"}}]));
+    let query = json!({"TableName": ARN, "KeyConditionExpression": "a = :a",
+        "ExpressionAttributeValues": {":a": {"S": "k"}}});
+    assert_eq!(ok(&url, "Query", query).await["Count"], 1);
+    // Another account's table of the same name is not this one.
+    let foreign = ARN.replace("000000000000", "123456789012");
+    let (status, answer) = super::conformance::call(
+        &url,
+        "DescribeTable",
+        &json!({"TableName": foreign}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(answer["__type"]
+        .as_str()
+        .unwrap()
+        .ends_with("ResourceNotFoundException"));
+}
+
+fn table_with_index(billing: &str, index_throughput: bool) -> Json {
+    let throughput = json!({"ReadCapacityUnits": 1, "WriteCapacityUnits": 1});
+    let mut index = json!({
+        "IndexName": "by_b",
+        "KeySchema": [{"AttributeName": "b", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+    });
+    if index_throughput {
+        index["ProvisionedThroughput"] = throughput.clone();
+    }
+    let mut table = json!({
+        "TableName": "indexed",
+        "BillingMode": billing,
+        "AttributeDefinitions": [
+            {"AttributeName": "a", "AttributeType": "S"},
+            {"AttributeName": "b", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [index],
+    });
+    if billing == "PROVISIONED" {
+        table["ProvisionedThroughput"] = throughput;
+    }
+    table
+}
+
+#[tokio::test]
+async fn index_throughput_refusals_are_worded_by_the_action_that_makes_them() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let prefix = "One or more parameter values were invalid: ";
+    invalid(
+        &url,
+        "CreateTable",
+        table_with_index("PROVISIONED", false),
+        &format!("{prefix}ProvisionedThroughput is not specified for index: by_b"),
+    )
+    .await;
+    invalid(
+        &url,
+        "CreateTable",
+        table_with_index("PAY_PER_REQUEST", true),
+        &format!("{prefix}ProvisionedThroughput should not be specified for index: by_b when BillingMode is PAY_PER_REQUEST"),
+    )
+    .await;
+    ok(
+        &url,
+        "CreateTable",
+        table_with_index("PAY_PER_REQUEST", false),
+    )
+    .await;
+    let throughput = json!({"ReadCapacityUnits": 2, "WriteCapacityUnits": 2});
+    let create = json!({"TableName": "indexed",
+    "AttributeDefinitions": [{"AttributeName": "c", "AttributeType": "S"}],
+    "GlobalSecondaryIndexUpdates": [{"Create": {
+        "IndexName": "by_c",
+        "KeySchema": [{"AttributeName": "c", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+        "ProvisionedThroughput": throughput,
+    }}]});
+    invalid(
+        &url,
+        "UpdateTable",
+        create,
+        &format!("{prefix}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: by_c when BillingMode is PAY_PER_REQUEST"),
+    )
+    .await;
+    let update = json!({"TableName": "indexed", "GlobalSecondaryIndexUpdates": [{"Update": {
+        "IndexName": "by_b", "ProvisionedThroughput": throughput,
+    }}]});
+    invalid(
+        &url,
+        "UpdateTable",
+        update,
+        &format!("{prefix}The only Updates for index: by_b when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_table_being_deleted_is_described_without_its_global_indexes() {
+    let clock = engine::ManualClock::frozen();
+    let config = engine::Config {
+        clock: Arc::new(clock.clone()),
+        stream_activation_delay: Duration::from_secs(5),
+        ..engine::Config::default()
+    };
+    let e = engine::spawn(config).await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    clock.advance(Duration::from_secs(10));
+    ok(&url, "DeleteTable", json!({"TableName": "range"})).await;
+    let described = ok(&url, "DescribeTable", json!({"TableName": "range"})).await;
+    assert_eq!(described["Table"]["TableStatus"], "DELETING");
+    assert!(described["Table"].get("GlobalSecondaryIndexes").is_none());
+}
