@@ -146,6 +146,7 @@ impl Service {
                 if let Some(on) = req.get("DeletionProtectionEnabled").and_then(Json::as_bool) {
                     m.deletion_protection = on;
                 }
+                m.options.apply(req);
                 let at_once = was == "PAY_PER_REQUEST" && m.billing_mode == "PROVISIONED";
                 let changes = updates
                     .iter()

@@ -19,6 +19,7 @@ mod keypaths;
 mod legacy;
 mod meta;
 pub mod number;
+mod options;
 mod partition;
 mod query;
 mod query_keys;

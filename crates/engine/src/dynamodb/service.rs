@@ -67,6 +67,9 @@ pub(crate) struct TableMeta {
     /// over how many days. Nothing is restorable here; it is described.
     #[serde(default)]
     pub recovery: Option<(u64, u32)>,
+    /// TableClass, SSESpecification, OnDemandThroughput ([`super::options`]).
+    #[serde(default)]
+    pub options: super::options::Options,
 }
 
 /// What the service needs of the engine's configuration.

@@ -76,6 +76,7 @@ impl TableMeta {
         if let Some(summary) = self.billing_summary(now_ms) {
             desc["BillingModeSummary"] = summary;
         }
+        self.options.describe(&mut desc, region);
         desc
     }
 }
@@ -252,7 +253,7 @@ impl Service {
             ));
         }
         let id = tables.values().map(|t| t.id).max().unwrap_or(0) + 1;
-        let meta = TableMeta {
+        let mut meta = TableMeta {
             name: name.clone(),
             id,
             hash,
@@ -274,6 +275,7 @@ impl Service {
             deletion_protection: req.get("DeletionProtectionEnabled").and_then(Json::as_bool)
                 == Some(true),
             recovery: None,
+            options: Default::default(),
             indexes: indexes
                 .into_iter()
                 .map(|mut i| {
@@ -282,6 +284,7 @@ impl Service {
                 })
                 .collect(),
         };
+        meta.options.apply(req);
         let stored = serde_json::to_value(&meta).unwrap_or_default();
         self.store.write::<_, ApiError>(|w| {
             // No figures yet: the first checkpoint of its items counts them.

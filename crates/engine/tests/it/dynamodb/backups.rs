@@ -1,6 +1,6 @@
-//! What the SDKs and Terraform read of a table besides DescribeTable, and
-//! tables named by ARN: continuous backups and point-in-time recovery, the
-//! account's limits, a table's ARN wherever a TableName goes (batches
+//! What the SDKs and Terraform read of a table, and tables named by ARN:
+//! table class, encryption and on-demand limits in the description,
+//! continuous backups and point-in-time recovery, the account's limits, a table's ARN wherever a TableName goes (batches
 //! answered under the ARN they were asked by), the index throughput refusals
 //! in the words of the action that makes them, and a table being deleted
 //! described without its global indexes.
@@ -193,4 +193,50 @@ async fn a_table_being_deleted_is_described_without_its_global_indexes() {
     let described = ok(&url, "DescribeTable", json!({"TableName": "range"})).await;
     assert_eq!(described["Table"]["TableStatus"], "DELETING");
     assert!(described["Table"].get("GlobalSecondaryIndexes").is_none());
+}
+
+#[tokio::test]
+async fn table_class_encryption_and_on_demand_limits_are_kept_and_described() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let created = ok(
+        &url,
+        "CreateTable",
+        json!({
+            "TableName": "classy",
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+            "TableClass": "STANDARD_INFREQUENT_ACCESS",
+            "SSESpecification": {"Enabled": true, "SSEType": "KMS", "KMSMasterKeyId": "my-key"},
+            "OnDemandThroughput": {"MaxReadRequestUnits": 50, "MaxWriteRequestUnits": 10},
+        }),
+    )
+    .await;
+    let desc = &created["TableDescription"];
+    assert_eq!(
+        desc["TableClassSummary"],
+        json!({"TableClass": "STANDARD_INFREQUENT_ACCESS"})
+    );
+    assert_eq!(
+        desc["SSEDescription"],
+        json!({"Status": "ENABLED", "SSEType": "KMS",
+            "KMSMasterKeyArn": "arn:aws:kms:us-east-1:000000000000:key/my-key"})
+    );
+    assert_eq!(
+        desc["OnDemandThroughput"],
+        json!({"MaxReadRequestUnits": 50, "MaxWriteRequestUnits": 10})
+    );
+    ok(
+        &url,
+        "UpdateTable",
+        json!({"TableName": "classy", "TableClass": "STANDARD",
+            "SSESpecification": {"Enabled": false}}),
+    )
+    .await;
+    let described = ok(&url, "DescribeTable", json!({"TableName": "classy"})).await;
+    let table = &described["Table"];
+    assert_eq!(table["TableClassSummary"]["TableClass"], "STANDARD");
+    assert!(table.get("SSEDescription").is_none());
+    assert_eq!(table["OnDemandThroughput"]["MaxReadRequestUnits"], 50);
 }
