@@ -73,12 +73,12 @@ impl Algorithm {
             .find(|a| a.header().eq_ignore_ascii_case(name))
     }
 
-    fn of_name(name: &str) -> Option<Algorithm> {
+    pub(crate) fn of_name(name: &str) -> Option<Algorithm> {
         Algorithm::ALL.into_iter().find(|a| a.name() == name)
     }
 
     /// The digest of `value` (base64) when it is one of this algorithm.
-    fn decode(self, value: &str) -> Option<Vec<u8>> {
+    pub(crate) fn decode(self, value: &str) -> Option<Vec<u8>> {
         base64::engine::general_purpose::STANDARD
             .decode(value.trim())
             .ok()

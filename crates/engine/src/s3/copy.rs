@@ -8,12 +8,14 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::blob::{self, Received};
+use super::checksum::{self, Algorithm};
 use super::multipart::{check_part_number, file_of, store_part, upload_exists};
 use super::objects::{
     blob_err, commit_object, headers, hex, parse_tagging, precondition_failed, read_conditions,
     read_object, NewHeaders, ReadConditions,
 };
 use super::store::{ObjectMeta, Part};
+use super::upload_checksum::Kind;
 use super::{quoted, store_err, timestamp, Backend};
 
 /// The copy-source conditions of a CopyObject or UploadPartCopy input.
@@ -36,18 +38,18 @@ async fn copy_bytes(
     b: &Backend,
     (bucket, key): (&str, &str),
     conditions: ReadConditions,
-    plan: impl Fn(&ObjectMeta) -> S3Result<std::ops::Range<u64>>,
+    plan: impl Fn(&ObjectMeta) -> S3Result<(std::ops::Range<u64>, Option<Algorithm>)>,
     file: bool,
 ) -> S3Result<(ObjectMeta, Received)> {
     for _ in 0..8 {
         let src = read_object(b, bucket.to_string(), key.to_string()).await?;
         read_conditions(&conditions, &src).map_err(|_| precondition_failed())?;
-        let range = plan(&src)?;
+        let (range, algorithm) = plan(&src)?;
         let Some(reader) = blob::open(&b.store, &src.data).await.map_err(store_err)? else {
             continue;
         };
         let body = blob::stream(reader, range).await.map_err(store_err)?;
-        let copied = blob::receive(&b.store, Some(body), file, None, b.body_idle)
+        let copied = blob::receive(&b.store, Some(body), file, algorithm, b.body_idle)
             .await
             .map_err(blob_err)?;
         return Ok((src, copied));
@@ -55,6 +57,17 @@ async fn copy_bytes(
     Err(super::internal(
         "the source object kept changing while it was copied",
     ))
+}
+
+/// The algorithm of a copy's checksum: the one the request asks for, else
+/// the source's, else CRC64NVME (S3's default).
+fn copy_algorithm(asked: Option<&ChecksumAlgorithm>, src: &ObjectMeta) -> Algorithm {
+    let stored = src.checksums.first().map(|(a, _)| a.as_str());
+    let name = asked.map(|a| a.as_str().to_ascii_uppercase());
+    name.as_deref()
+        .or(stored)
+        .and_then(Algorithm::of_name)
+        .unwrap_or(Algorithm::Crc64Nvme)
 }
 
 /// The bucket and key a copy reads.
@@ -98,7 +111,7 @@ pub(crate) async fn copy(
             if replace_tags {
                 parse_tagging(i.tagging.as_deref())?;
             }
-            Ok(0..src.size)
+            Ok((0..src.size, Some(copy_algorithm(i.checksum_algorithm.as_ref(), src))))
         },
         false,
     )
@@ -119,8 +132,19 @@ pub(crate) async fn copy(
         true => parse_tagging(i.tagging.as_deref())?,
         false => src.tags.clone(),
     };
+    // The copy's checksum is over its bytes (a composite one of a source
+    // uploaded in parts does not describe the copy, which has one part).
+    let algorithm = copy_algorithm(i.checksum_algorithm.as_ref(), &src);
+    let checksums: Vec<(String, String)> = copied
+        .checksum
+        .clone()
+        .map(|v| (algorithm.name().to_string(), v))
+        .into_iter()
+        .collect();
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(&checksums);
     let meta = ObjectMeta {
         modified_ms: b.now(),
+        checksums,
         headers,
         // The copy is a new object: the MD5 of its bytes is its ETag, even
         // when the source was uploaded in parts (as S3 gives it).
@@ -131,6 +155,7 @@ pub(crate) async fn copy(
         ..src
     };
     let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
+    let checksum_type = checksum::checksum_type(&meta);
     commit_object(
         b,
         i.bucket.clone(),
@@ -145,7 +170,12 @@ pub(crate) async fn copy(
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(quoted(&etag)),
             last_modified: Some(timestamp(modified)),
-            ..Default::default()
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_crc64nvme: crc64nvme,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            checksum_type,
         }),
         ..Default::default()
     }))
@@ -187,12 +217,18 @@ pub(crate) async fn upload_part_copy(
     let i = req.input;
     check_part_number(i.part_number)?;
     let (src_bucket, src_key) = copy_source(&i.copy_source)?;
-    upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
+    let up = upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
+    let algorithm = Kind::of(up.checksum.as_ref()).map(|k| k.algorithm);
     let (_, received) = copy_bytes(
         b,
         (&src_bucket, &src_key),
         copy_conditions!(i),
-        |src| copy_range(i.copy_source_range.as_deref(), src.size),
+        |src| {
+            Ok((
+                copy_range(i.copy_source_range.as_deref(), src.size)?,
+                algorithm,
+            ))
+        },
         true,
     )
     .await?;
@@ -202,6 +238,8 @@ pub(crate) async fn upload_part_copy(
         etag: hex(&received.md5),
         modified_ms: modified,
         blob: file_of(&received.data)?,
+        // A part of an upload with a checksum algorithm gets its checksum.
+        checksum: received.checksum.clone().filter(|_| algorithm.is_some()),
     };
     let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
     Ok(S3Response::new(UploadPartCopyOutput {

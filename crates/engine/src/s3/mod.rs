@@ -21,6 +21,7 @@ mod multipart;
 mod objects;
 mod store;
 mod tagging;
+mod upload_checksum;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};

@@ -14,6 +14,7 @@ use super::objects::{headers, hex, parse_tagging, store_object, write_conditions
 use super::store::{
     db_err, decode, encode, part_key, Data, ObjectMeta, Part, Store, Upload, PARTS, UPLOADS,
 };
+use super::upload_checksum::{self, Kind};
 use super::{quoted, timestamp, Backend};
 
 /// Every part but the last must be at least this large.
@@ -98,7 +99,9 @@ pub(crate) async fn create(
             metadata: i.metadata,
         }),
         tags: parse_tagging(i.tagging.as_deref())?,
+        checksum: Kind::asked(i.checksum_algorithm.as_ref(), i.checksum_type.as_ref())?,
     };
+    let kind = up.checksum.clone();
     let uid = id.clone();
     b.blocking(move |store: &Store| {
         store.write(|tx| {
@@ -110,8 +113,13 @@ pub(crate) async fn create(
         })
     })
     .await?;
+    let (checksum_algorithm, checksum_type) = kind
+        .map(|(a, t)| (ChecksumAlgorithm::from(a), ChecksumType::from(t)))
+        .unzip();
     Ok(S3Response::new(CreateMultipartUploadOutput {
         server_side_encryption: Some(super::objects::sse_s3()),
+        checksum_algorithm,
+        checksum_type,
         bucket: Some(i.bucket),
         key: Some(i.key),
         upload_id: Some(id),
@@ -135,7 +143,8 @@ pub(crate) async fn upload_part(
         ],
         req.headers.get("x-amz-trailer"),
     )?;
-    upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
+    let up = upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
+    let default = Kind::for_part(Kind::of(up.checksum.as_ref()), claim.as_ref())?;
     let (received, verified) = checksum::receive_checked(
         b,
         i.body,
@@ -143,7 +152,7 @@ pub(crate) async fn upload_part(
         checksum::Checks {
             content_md5: i.content_md5.as_deref(),
             claim: claim.as_ref(),
-            default: None,
+            default,
         },
         req.trailing_headers.as_ref(),
         &req.extensions,
@@ -155,6 +164,10 @@ pub(crate) async fn upload_part(
         etag: hex(&received.md5),
         modified_ms: b.now(),
         blob: file_of(&received.data)?,
+        checksum: verified
+            .as_ref()
+            .filter(|(a, _)| default.is_some_and(|d| d.name() == a))
+            .map(|(_, v)| v.clone()),
     };
     let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
     Ok(S3Response::new(UploadPartOutput {
@@ -181,9 +194,15 @@ pub(crate) fn check_part_number(n: i32) -> S3Result<()> {
 }
 
 /// The upload `id` of `key` in `bucket` exists.
-pub(crate) async fn upload_exists(b: &Backend, bucket: &str, key: &str, id: &str) -> S3Result<()> {
+/// The upload `id` of `bucket`/`key` (NoSuchBucket, NoSuchUpload).
+pub(crate) async fn upload_exists(
+    b: &Backend,
+    bucket: &str,
+    key: &str,
+    id: &str,
+) -> S3Result<Upload> {
     let (bucket, key, id) = (bucket.to_string(), key.to_string(), id.to_string());
-    b.blocking(move |store: &Store| read_upload(store, &bucket, &key, &id).map(drop))
+    b.blocking(move |store: &Store| read_upload(store, &bucket, &key, &id))
         .await
 }
 
@@ -292,6 +311,20 @@ pub(crate) async fn complete(
     }
     let etag = format!("{}-{}", hex(&md5.finalize()), chosen.len());
     let file = blob::concat(&b.store, chosen.iter().map(|p| p.blob.clone()).collect()).await?;
+    let sent = [
+        i.checksum_crc32.as_deref(),
+        i.checksum_crc32c.as_deref(),
+        i.checksum_crc64nvme.as_deref(),
+        i.checksum_sha1.as_deref(),
+        i.checksum_sha256.as_deref(),
+    ];
+    let kind = Kind::of(up.checksum.as_ref());
+    let sum = match upload_checksum::of_object(&b.store, kind, &chosen, &file).await {
+        Ok(sum) => upload_checksum::check_asked(sent, &sum).map(|()| sum),
+        Err(e) => Err(e),
+    };
+    let sum = sum.inspect_err(|_| b.store.forget(&Data::File(file.clone())))?;
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields([&sum]);
     let meta = ObjectMeta {
         size: chosen.iter().map(|p| p.size).sum(),
         etag: etag.clone(),
@@ -299,10 +332,11 @@ pub(crate) async fn complete(
         headers: up.headers,
         data: Data::File(file),
         tags: up.tags,
-        checksums: Vec::new(),
+        checksums: vec![sum],
         parts: chosen.iter().map(|p| p.size).collect(),
     };
     let data = meta.data.clone();
+    let checksum_type = checksum::checksum_type(&meta);
     let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
     // If-Match / If-None-Match hold against the object the upload replaces;
     // a failed one keeps the upload, which may be completed again.
@@ -348,6 +382,12 @@ pub(crate) async fn complete(
         key: Some(i.key.clone()),
         e_tag: Some(quoted(&etag)),
         location: Some(format!("/{}/{}", i.bucket, i.key)),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        checksum_type,
         ..Default::default()
     }))
 }
@@ -385,12 +425,13 @@ pub(crate) async fn list_parts(
 ) -> S3Result<S3Response<ListPartsOutput>> {
     let i = req.input;
     let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
-    let parts = b
+    let (up, parts) = b
         .blocking(move |store: &Store| {
-            read_upload(store, &bucket, &key, &id)?;
-            store.read()?.parts(&id)
+            let up = read_upload(store, &bucket, &key, &id)?;
+            Ok((up, store.read()?.parts(&id)?))
         })
         .await?;
+    let algorithm = up.checksum.as_ref().map(|(a, _)| a.clone());
     let marker = i.part_number_marker.unwrap_or(0).max(0) as u32;
     let max = i.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
     let after: Vec<&(u32, Part)> = parts.iter().filter(|(n, _)| *n > marker).collect();
@@ -398,12 +439,20 @@ pub(crate) async fn list_parts(
     let page: Vec<s3s::dto::Part> = after
         .iter()
         .take(max)
-        .map(|(n, p)| s3s::dto::Part {
-            part_number: Some(*n as i32),
-            e_tag: Some(quoted(&p.etag)),
-            size: Some(p.size as i64),
-            last_modified: Some(timestamp(p.modified_ms)),
-            ..Default::default()
+        .map(|(n, p)| {
+            let stored = algorithm.clone().zip(p.checksum.clone());
+            let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(stored.as_ref());
+            s3s::dto::Part {
+                part_number: Some(*n as i32),
+                e_tag: Some(quoted(&p.etag)),
+                size: Some(p.size as i64),
+                last_modified: Some(timestamp(p.modified_ms)),
+                checksum_crc32: crc32,
+                checksum_crc32c: crc32c,
+                checksum_crc64nvme: crc64nvme,
+                checksum_sha1: sha1,
+                checksum_sha256: sha256,
+            }
         })
         .collect();
     let next = page.last().and_then(|p| p.part_number);
@@ -418,6 +467,8 @@ pub(crate) async fn list_parts(
         parts: Some(page),
         owner: Some(owner()),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        checksum_algorithm: up.checksum.clone().map(|(a, _)| ChecksumAlgorithm::from(a)),
+        checksum_type: up.checksum.map(|(_, t)| ChecksumType::from(t)),
         ..Default::default()
     }))
 }

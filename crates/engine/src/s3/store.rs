@@ -136,6 +136,10 @@ pub(crate) struct Upload {
     pub(crate) headers: Headers,
     #[serde(default)]
     pub(crate) tags: Vec<(String, String)>,
+    /// The checksum algorithm and type it was created with
+    /// ([`super::upload_checksum`]).
+    #[serde(default)]
+    pub(crate) checksum: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +149,9 @@ pub(crate) struct Part {
     pub(crate) modified_ms: u64,
     /// Always a file.
     pub(crate) blob: String,
+    /// Its checksum (base64) with its upload's algorithm, if it has one.
+    #[serde(default)]
+    pub(crate) checksum: Option<String>,
 }
 
 pub(crate) fn object_key(bucket: &str, key: &str) -> Vec<u8> {

@@ -147,3 +147,135 @@ async fn multipart_uploads_complete_with_the_md5_of_md5s_etag() {
         .unwrap_err();
     assert_eq!(code(aborted.as_service_error().unwrap()), "NoSuchUpload");
 }
+
+/// The SHA-256 digest of `data`.
+fn sha256(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).to_vec()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn uploads_with_a_checksum_algorithm_check_parts_and_compose_the_objects() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType};
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.checksum_type(), Some(&ChecksumType::Composite));
+    let id = up.upload_id().unwrap();
+    let (a, b) = (vec![7u8; 5 << 20], b"tail".to_vec());
+    let send = |n: i32, data: Vec<u8>, algorithm: ChecksumAlgorithm| {
+        c.upload_part()
+            .bucket("bkt")
+            .key("k")
+            .upload_id(id)
+            .part_number(n)
+            .checksum_algorithm(algorithm)
+            .body(ByteStream::from(data))
+            .send()
+    };
+    let other = send(2, b.clone(), ChecksumAlgorithm::Crc32)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&other), "InvalidRequest");
+    let p1 = send(1, a.clone(), ChecksumAlgorithm::Sha256).await.unwrap();
+    let p2 = send(2, b.clone(), ChecksumAlgorithm::Sha256).await.unwrap();
+    assert_eq!(p1.checksum_sha256(), Some(b64(&sha256(&a)).as_str()));
+    let listed = c
+        .list_parts()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
+    let sums: Vec<_> = listed.parts().iter().map(|p| p.checksum_sha256()).collect();
+    assert_eq!(sums, [p1.checksum_sha256(), p2.checksum_sha256()]);
+    let parts = [(1, &p1), (2, &p2)].map(|(n, p)| {
+        CompletedPart::builder()
+            .part_number(n)
+            .e_tag(p.e_tag().unwrap())
+            .checksum_sha256(p.checksum_sha256().unwrap())
+            .build()
+    });
+    let done = c
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // SHA-256 over the parts' digests, then `-N`.
+    let composite = format!("{}-2", b64(&sha256(&[sha256(&a), sha256(&b)].concat())));
+    assert_eq!(done.checksum_sha256(), Some(composite.as_str()));
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::Composite));
+    let head = c
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_sha256(), Some(composite.as_str()));
+    // A copy is one part: its checksum is over its bytes.
+    let copied = c
+        .copy_object()
+        .bucket("bkt")
+        .key("copy")
+        .copy_source("bkt/k")
+        .send()
+        .await
+        .unwrap();
+    let result = copied.copy_object_result().unwrap();
+    let whole = b64(&sha256(&[a, b].concat()));
+    assert_eq!(result.checksum_sha256(), Some(whole.as_str()));
+    assert_eq!(result.checksum_type(), Some(&ChecksumType::FullObject));
+}
+
+#[tokio::test]
+async fn uploads_without_an_algorithm_get_the_crc64nvme_of_their_bytes() {
+    use aws_sdk_s3::types::ChecksumType;
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let part = upload_part(&c, "k", id, 1, b"hello".to_vec()).await;
+    let done = c
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().parts(part).build())
+        .send()
+        .await
+        .unwrap();
+    // CRC64NVME of "hello".
+    assert_eq!(done.checksum_crc64_nvme(), Some("M3eFcAZSQlc="));
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::FullObject));
+}
