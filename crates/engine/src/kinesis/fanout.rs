@@ -352,7 +352,7 @@ impl Engine {
             if let Some(old) = slots.get(&key) {
                 if old.started.elapsed() < self.config.subscribe_cooldown {
                     return Err(err(Code::ResourceInUseException,
-                        format!("Another active subscription exists for consumer {consumer_arn} on shard {}; subscribe again at least {} ms after the last successful call.", shard_id(it.shard), self.config.subscribe_cooldown.as_millis()),
+                        format!("Another active subscription exists for this consumer: {consumer_arn} on shard {}", shard_id(it.shard)),
                     ));
                 }
                 old.cancel.cancel();

@@ -389,7 +389,7 @@ async fn sequence_positions_match_get_shard_iterator() {
 }
 
 #[tokio::test]
-async fn a_second_subscription_within_five_seconds_is_refused() {
+async fn a_second_subscription_within_five_seconds_is_refused_in_the_services_words() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
     create(&c, "s", 1).await;
@@ -401,13 +401,26 @@ async fn a_second_subscription_within_five_seconds_is_refused() {
         position(ShardIteratorType::Latest, None),
     )
     .await;
-    testkit::assert_service_error!(
-        c.subscribe_to_shard()
-            .consumer_arn(&consumer)
-            .shard_id(SHARD0)
-            .starting_position(position(ShardIteratorType::Latest, None))
-            .send(),
-        SubscribeToShardError::ResourceInUseException(_)
+    let err = c
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id(SHARD0)
+        .starting_position(position(ShardIteratorType::Latest, None))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(err, SubscribeToShardError::ResourceInUseException(_)),
+        "{err:?}"
+    );
+    // The service's words (which clients match), then which subscription.
+    let message = aws_sdk_kinesis::error::ProvideErrorMetadata::message(&err).unwrap_or("");
+    assert_eq!(
+        message,
+        format!(
+            "Another active subscription exists for this consumer: {consumer} on shard {SHARD0}"
+        )
     );
     // Unknown consumers and shards are errors before any event.
     let err = c
