@@ -108,6 +108,28 @@ pub(crate) fn ts(ms: u64) -> Value {
     json!(ms as f64 / 1000.0)
 }
 
+/// A time as Java's `Date.toString` words it in UTC, as the service's
+/// messages name times: `Thu Dec 10 01:59:39 UTC 2015`.
+pub(crate) fn java_date(ms: u64) -> String {
+    let at = i64::try_from(ms)
+        .ok()
+        .and_then(|ms| {
+            time::OffsetDateTime::UNIX_EPOCH.checked_add(time::Duration::milliseconds(ms))
+        })
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let (day, month) = (at.weekday().to_string(), at.month().to_string());
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        &day[..3],
+        &month[..3],
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.year()
+    )
+}
+
 pub(crate) fn uniform_ranges(n: u32) -> Vec<(u128, u128)> {
     let n = u128::from(n.max(1));
     if n == 1 {
@@ -163,6 +185,16 @@ mod tests {
         assert_eq!(parse_shard_id("-00002147483647"), Some(2_147_483_647));
         assert_eq!(parse_shard_id("shardId-0000000000000"), Some(0));
         assert_eq!(parse_shard_id("x-99999999999999999999"), None);
+    }
+
+    #[test]
+    fn times_are_worded_as_javas_date_to_string() {
+        use super::java_date;
+        // kinesalite's getRecords.js, recorded against the service.
+        assert_eq!(java_date(1_449_712_779_000), "Thu Dec 10 01:59:39 UTC 2015");
+        assert_eq!(java_date(1_449_713_175_999), "Thu Dec 10 02:06:15 UTC 2015");
+        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date(1_788_574_245_000), "Sat Sep 05 02:10:45 UTC 2026");
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl Engine {
         let now = self.now();
         if now.saturating_sub(it.issued_ms) > ITERATOR_TTL_MS {
             return Err(err(Code::ExpiredIteratorException,
-                format!("Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of 300000 milliseconds.", it.issued_ms, now),
+                format!("Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.", java_date(it.issued_ms), java_date(now)),
             ));
         }
         let limits = ReadLimits {

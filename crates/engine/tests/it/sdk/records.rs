@@ -196,9 +196,27 @@ async fn iterator_expiry_with_injected_time() {
     .await;
     c.get_records().shard_iterator(&it).send().await.unwrap();
     clock.advance(Duration::from_secs(301));
-    testkit::assert_service_error!(
-        c.get_records().shard_iterator(&it).send(),
-        GetRecordsError::ExpiredIteratorException(_)
+    let err = c
+        .get_records()
+        .shard_iterator(&it)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(err, GetRecordsError::ExpiredIteratorException(_)),
+        "{err:?}"
+    );
+    // Times as the service words them (Java's Date.toString), as kinesalite
+    // recorded them.
+    let message = aws_sdk_kinesis::error::ProvideErrorMetadata::message(&err).unwrap_or("");
+    let date = r"\w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4}";
+    let expected = format!(
+        r"^Iterator expired\. The iterator was created at time {date} while right now it is {date} which is further in the future than the tolerated delay of 300000 milliseconds\.$"
+    );
+    assert!(
+        regex::Regex::new(&expected).unwrap().is_match(message),
+        "{message}"
     );
 
     // Retention: records older than 24 h are trimmed.
