@@ -180,7 +180,13 @@ async fn get_records_is_limited_to_five_calls_per_second_per_shard() {
         .send()
         .await
         .unwrap_err();
+    // Worded as the service words GetRecords' throttling today.
+    let message = aws_sdk_kinesis::error::ProvideErrorMetadata::message(&err).map(str::to_owned);
     assert!(is_throttled(err));
+    assert_eq!(
+        message.as_deref(),
+        Some("Rate exceeded for Shard - 000000000000/s/shardId-000000000000")
+    );
     // Another shard has its own budget.
     let other = iterator(&c, "s", "shardId-000000000001", ShardIteratorType::Latest).await;
     c.get_records().shard_iterator(&other).send().await.unwrap();

@@ -255,9 +255,9 @@ impl Engine {
                     return Err(err(
                         Code::ProvisionedThroughputExceededException,
                         format!(
-                            "Rate exceeded for shard {} in stream {} under account {ACCOUNT}.",
-                            shard_id(it.shard),
-                            it.name
+                            "Rate exceeded for Shard - {ACCOUNT}/{}/{}",
+                            it.name,
+                            shard_id(it.shard)
                         ),
                     ));
                 }
