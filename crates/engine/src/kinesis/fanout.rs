@@ -261,7 +261,9 @@ impl Engine {
             stream_arn: Some(r.stream_arn.clone()),
         }
         .name()?;
-        let max = r.max_results.map_or(100, |n| n as usize);
+        // Up to 10,000 is valid; the service answers 100 at most (a stream
+        // has 20 consumers at most, so this cannot show).
+        let max = r.max_results.map_or(100, |n| n as usize).min(100);
         let start = match r.next_token.as_deref() {
             Some(t) => decode_token(t)
                 .and_then(|p| p.first().and_then(|n| n.parse::<usize>().ok()))

@@ -174,7 +174,8 @@ impl Engine {
 
     pub(crate) fn describe_stream(&self, r: DescribeStream) -> ApiResult {
         let name = r.stream.name()?;
-        let limit = r.limit.map_or(100, |n| n as usize);
+        // Up to 10,000 is valid; the service answers 100 shards at most.
+        let limit = r.limit.map_or(100, |n| n as usize).min(100);
         let start = r.exclusive_start_shard_id.as_deref();
         if let Some(out) = self.deleting_description(&name, "StreamDescription") {
             return Ok(out);
@@ -233,7 +234,8 @@ impl Engine {
     }
 
     pub(crate) fn list_streams(&self, r: ListStreams) -> ApiResult {
-        let limit = r.limit.map_or(100, |n| n as usize);
+        // Up to 10,000 is valid; the service answers 100 streams at most.
+        let limit = r.limit.map_or(100, |n| n as usize).min(100);
         let after = match r.next_token.as_deref() {
             Some(t) => Some(
                 decode_token(t)

@@ -440,3 +440,38 @@ async fn streams_are_updating_while_resharding_with_a_state_delay() {
     assert_eq!(shards(c.clone()).await, (3, 2));
     e.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn list_streams_and_describe_stream_answer_100_at_most_whatever_the_limit() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    for i in 0..101 {
+        create(&c, &format!("s{i:03}"), 1).await;
+    }
+    create(&c, "wide", 101).await;
+    // A Limit up to 10,000 is valid; more than 100 answers 100.
+    let page = c.list_streams().limit(10_000).send().await.unwrap();
+    assert_eq!(page.stream_names.len(), 100);
+    assert!(page.has_more_streams);
+    let rest = c
+        .list_streams()
+        .next_token(page.next_token.unwrap())
+        .limit(500)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.stream_names, ["s100", "wide"]);
+    assert!(!rest.has_more_streams);
+    let d = c
+        .describe_stream()
+        .stream_name("wide")
+        .limit(10_000)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
+    assert_eq!(d.shards.len(), 100);
+    assert!(d.has_more_shards);
+    e.shutdown().await.unwrap();
+}
