@@ -1,5 +1,5 @@
-//! Enhanced fan-out: stream consumers (RegisterStreamConsumer and friends)
-//! and SubscribeToShard, which pushes records over an event stream
+//! Enhanced fan-out: SubscribeToShard (the consumers it needs are in
+//! [`super::consumers`]), which pushes records over an event stream
 //! (`application/vnd.amazon.eventstream`) as soon as they are durable.
 //!
 //! A subscription is a task that reads the shard like GetRecords does (but
@@ -27,13 +27,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::actions::get::{GetRecordsOut, ReadLimits, RecordOut};
-use super::iterator::{bad_token, decode_token, encode_token, Iter};
-use super::names::{not_found, seq, shard_id, ts};
-use super::request::{
-    stream_of_arn, GetShardIterator, ListStreamConsumers, OnConsumer, StreamRef, SubscribeToShard,
-};
-use super::state::ConsumerMeta;
-use super::{ApiResult, Engine, Reply, ACCOUNT};
+use super::consumers::{consumer_not_found, ConsumerStatus, Found};
+use super::iterator::Iter;
+use super::names::{seq, shard_id};
+use super::request::{GetShardIterator, OnConsumer, StreamRef, SubscribeToShard};
+use super::{Engine, Reply, ACCOUNT};
 use crate::front::error::{err, internal, ApiError, Code};
 
 /// Longest quiet spell on a subscription: an event without records (with the
@@ -48,9 +46,6 @@ const EVENT_LIMITS: ReadLimits = ReadLimits {
     rate_limited: false,
 };
 
-/// Registered consumers per stream (the real service's limit).
-const MAX_CONSUMERS: usize = 20;
-
 /// The last subscription of one consumer to one shard.
 pub(crate) struct Slot {
     started: Instant,
@@ -59,36 +54,6 @@ pub(crate) struct Slot {
 
 /// Subscriptions by (consumer ARN, shard index).
 pub(crate) type Slots = HashMap<(String, usize), Slot>;
-
-fn consumer_not_found(arn: &str) -> ApiError {
-    err(
-        Code::ResourceNotFoundException,
-        format!("Consumer {arn} under account {ACCOUNT} not found."),
-    )
-}
-
-/// The stream name inside a consumer ARN
-/// (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/CONSUMER:SECONDS`).
-fn stream_of_consumer(arn: &str) -> Result<String, ApiError> {
-    let invalid = || {
-        err(Code::InvalidArgumentException,
-            format!("Invalid ConsumerARN {arn}: expected arn:aws:kinesis:REGION:ACCOUNT:stream/STREAM/consumer/NAME:TIMESTAMP"),
-        )
-    };
-    let (stream_arn, _) = arn.split_once("/consumer/").ok_or_else(invalid)?;
-    stream_of_arn(stream_arn)
-        .map(str::to_string)
-        .ok_or_else(invalid)
-}
-
-fn consumer_json(c: &ConsumerMeta, status: &str) -> Value {
-    json!({
-        "ConsumerName": c.name,
-        "ConsumerARN": c.arn,
-        "ConsumerStatus": status,
-        "ConsumerCreationTimestamp": ts(c.created_ms),
-    })
-}
 
 /// One event-stream frame.
 fn frame(headers: Vec<Header>, payload: Vec<u8>) -> Bytes {
@@ -170,144 +135,9 @@ impl Engine {
         self.closing.cancelled().await;
     }
 
-    fn find_consumer(&self, r: &OnConsumer) -> Result<(String, ConsumerMeta), ApiError> {
-        let by_arn = r.consumer_arn.clone();
-        let name = match &by_arn {
-            Some(arn) => stream_of_consumer(arn)?,
-            None => StreamRef {
-                stream_name: None,
-                stream_arn: r.stream_arn.clone(),
-            }
-            .name()?,
-        };
-        let by_name = match &by_arn {
-            Some(_) => None,
-            None => Some(r.consumer_name.clone().ok_or_else(|| {
-                err(
-                    Code::InvalidArgumentException,
-                    "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
-                )
-            })?),
-        };
-        let st = self.lock();
-        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
-        let found = s.meta.consumers.iter().find(|c| match (&by_arn, &by_name) {
-            (Some(arn), _) => &c.arn == arn,
-            (None, Some(n)) => &c.name == n,
-            (None, None) => false,
-        });
-        match found {
-            Some(c) => Ok((name, c.clone())),
-            None => Err(consumer_not_found(
-                by_arn.as_deref().or(by_name.as_deref()).unwrap_or_default(),
-            )),
-        }
-    }
-
-    pub(super) async fn register_stream_consumer(&self, r: OnConsumer) -> ApiResult {
-        let name = StreamRef {
-            stream_name: None,
-            stream_arn: r.stream_arn.clone(),
-        }
-        .name()?;
-        let consumer = r.consumer_name.clone().unwrap_or_default();
-        let tags = crate::kinesis::actions::settings::check_tags(
-            crate::kinesis::request::tag_map(r.tags),
-            &name,
-        )?;
-        let now = self.now();
-        let mut created = None;
-        self.update_meta(&name, |m| {
-            if m.consumers.iter().any(|c| c.name == consumer) {
-                return Err(err(Code::ResourceInUseException,
-                    format!("Consumer {consumer} under stream {name} under account {ACCOUNT} already exists."),
-                ));
-            }
-            if m.consumers.len() >= MAX_CONSUMERS {
-                return Err(err(Code::LimitExceededException,
-                    format!("Stream {name} under account {ACCOUNT} already has {MAX_CONSUMERS} consumers, the maximum."),
-                ));
-            }
-            let c = ConsumerMeta {
-                arn: format!("{}/consumer/{consumer}:{}", m.arn, now / 1000),
-                name: consumer.clone(),
-                created_ms: now,
-                tags,
-                policy: None,
-            };
-            created = Some(c.clone());
-            m.consumers.push(c);
-            Ok(())
-        })
-        .await?;
-        let c = created.ok_or_else(|| internal("consumer not registered"))?;
-        // Like the real service, the answer says CREATING; Describe and List
-        // report ACTIVE from then on.
-        Ok(json!({ "Consumer": consumer_json(&c, "CREATING") }))
-    }
-
-    pub(super) fn describe_stream_consumer(&self, r: OnConsumer) -> ApiResult {
-        let (name, c) = self.find_consumer(&r)?;
-        let st = self.lock();
-        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
-        let mut description = consumer_json(&c, "ACTIVE");
-        description["StreamARN"] = json!(s.meta.arn);
-        Ok(json!({ "ConsumerDescription": description }))
-    }
-
-    pub(super) fn list_stream_consumers(&self, r: ListStreamConsumers) -> ApiResult {
-        let name = StreamRef {
-            stream_name: None,
-            stream_arn: Some(r.stream_arn.clone()),
-        }
-        .name()?;
-        // Up to 10,000 is valid; the service answers 100 at most (a stream
-        // has 20 consumers at most, so this cannot show).
-        let max = r.max_results.map_or(100, |n| n as usize).min(100);
-        let start = match r.next_token.as_deref() {
-            Some(t) => decode_token(t)
-                .and_then(|p| p.first().and_then(|n| n.parse::<usize>().ok()))
-                .filter(|n| *n <= MAX_CONSUMERS)
-                .ok_or_else(bad_token)?,
-            None => 0,
-        };
-        let st = self.lock();
-        let s = st.streams.get(&name).ok_or_else(|| not_found(&name))?;
-        let consumers: Vec<Value> = s
-            .meta
-            .consumers
-            .iter()
-            .skip(start)
-            .take(max)
-            .map(|c| consumer_json(c, "ACTIVE"))
-            .collect();
-        let mut out = json!({ "Consumers": consumers });
-        let next = start.saturating_add(max);
-        if next < s.meta.consumers.len() {
-            out["NextToken"] = json!(encode_token(&[&next.to_string()]));
-        }
-        Ok(out)
-    }
-
-    pub(super) async fn deregister_stream_consumer(&self, r: OnConsumer) -> ApiResult {
-        let (name, c) = self.find_consumer(&r)?;
-        self.update_meta(&name, |m| {
-            m.consumers.retain(|x| x.arn != c.arn);
-            Ok(())
-        })
-        .await?;
-        // Its subscriptions wake up with the change, find the consumer gone
-        // and end with a ResourceNotFoundException event.
-        self.lock_slots().retain(|(arn, _), _| arn != &c.arn);
-        Ok(json!({}))
-    }
-
-    /// Whether the consumer is still registered on the stream.
-    fn consumer_registered(&self, stream: &str, consumer_arn: &str) -> bool {
-        self.lock()
-            .streams
-            .get(stream)
-            .is_some_and(|s| s.meta.consumers.iter().any(|c| c.arn == consumer_arn))
+    /// Forgets the subscriptions of a deregistered consumer.
+    pub(crate) fn forget_subscriptions(&self, consumer_arn: &str) {
+        self.lock_slots().retain(|(arn, _), _| arn != consumer_arn);
     }
 
     fn lock_slots(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -321,12 +151,23 @@ impl Engine {
         r: SubscribeToShard,
     ) -> Result<Reply, ApiError> {
         let consumer_arn = r.consumer_arn.clone();
-        let (stream, _) = self.find_consumer(&OnConsumer {
+        let on = OnConsumer {
             stream_arn: None,
             consumer_name: None,
             consumer_arn: Some(consumer_arn.clone()),
             tags: None,
-        })?;
+        };
+        let Found {
+            stream,
+            consumer,
+            status,
+        } = self.find_consumer(&on, true)?;
+        if status != ConsumerStatus::Active {
+            // The service's words, recorded: the consumer's name, not its ARN.
+            return Err(err(Code::ResourceInUseException,
+                format!("Consumer {} with creation timestamp {} under stream: {stream} , account {ACCOUNT} is not in ACTIVE status.", consumer.name, consumer.created_ms / 1000),
+            ));
+        }
         // Where to start, exactly as GetShardIterator would.
         let request = GetShardIterator {
             stream: StreamRef {

@@ -70,6 +70,10 @@ pub(crate) struct ConsumerMeta {
     pub(crate) name: String,
     pub(crate) arn: String,
     pub(crate) created_ms: u64,
+    /// CREATING until then (RegisterStreamConsumer and the state delay);
+    /// 0 in consumers registered before consumers had states.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) active_at_ms: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) tags: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

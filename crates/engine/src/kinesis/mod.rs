@@ -16,6 +16,7 @@ use crate::store::writer::{writer, Job};
 use crate::{Config, StorageStats};
 
 pub(crate) mod actions;
+mod consumers;
 mod fanout;
 pub(crate) mod iterator;
 pub(crate) mod meta;
@@ -67,6 +68,8 @@ pub(crate) struct Engine {
     /// Cancelled when the server shuts down: ends every subscription.
     closing: tokio_util::sync::CancellationToken,
     subscriptions: Mutex<fanout::Slots>,
+    /// Deregistered consumers shown as DELETING until the state delay passed.
+    leaving_consumers: Mutex<Vec<consumers::Leaving>>,
     /// Signs and checks shard iterators.
     pub(crate) iterators: IteratorKey,
     /// UpdateAccountSettings' billing commitment status (kept in memory).
@@ -111,6 +114,7 @@ impl Engine {
             changed: tokio::sync::watch::Sender::new(0),
             closing: tokio_util::sync::CancellationToken::new(),
             subscriptions: Mutex::new(fanout::Slots::new()),
+            leaving_consumers: Mutex::default(),
             iterators,
             account: Mutex::new(None),
             deleting: Mutex::default(),

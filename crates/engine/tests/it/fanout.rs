@@ -19,6 +19,8 @@ use common::{blob, client, create};
 
 #[path = "fanout/endings.rs"]
 mod endings;
+#[path = "fanout/states.rs"]
+mod states;
 use engine::Config;
 
 const SHARD0: &str = "shardId-000000000000";
