@@ -44,6 +44,14 @@ pub(crate) struct StreamSettings {
     /// `KMS` key id of StartStreamEncryption (records are not encrypted locally).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) kms_key_id: Option<String>,
+    /// While `kms_key_id` is set: since when (0 for streams encrypted before
+    /// this was kept: all their records count as encrypted).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) encrypted_since_ms: u64,
+    /// Earlier encrypted spells `[start, end)` whose records may still be
+    /// retained (StopStreamEncryption ended them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) encrypted_spells: Vec<(u64, u64)>,
     /// Shard-level metrics of EnableEnhancedMonitoring.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) shard_level_metrics: Vec<String>,
@@ -62,6 +70,91 @@ pub(crate) struct StreamSettings {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+impl StreamSettings {
+    /// What the records' `EncryptionType` says (see [`RecordEncryption`]).
+    pub(crate) fn record_encryption(&self) -> RecordEncryption {
+        RecordEncryption {
+            since: self.kms_key_id.as_ref().map(|_| self.encrypted_since_ms),
+            spells: self.encrypted_spells.clone(),
+        }
+    }
+
+    /// Start/StopStreamEncryption at `now`: the encrypted spell begins or
+    /// ends; ended spells older than `keep_after` (retention) are forgotten.
+    pub(crate) fn set_encryption(&mut self, key: Option<String>, now: u64, keep_after: u64) {
+        match (&self.kms_key_id, &key) {
+            (None, Some(_)) => self.encrypted_since_ms = now,
+            (Some(_), None) => {
+                self.encrypted_spells.push((self.encrypted_since_ms, now));
+                self.encrypted_since_ms = 0;
+            }
+            _ => {}
+        }
+        self.encrypted_spells.retain(|(_, end)| *end > keep_after);
+        self.kms_key_id = key;
+    }
+}
+
+/// Whether records read from a stream were written encrypted: by their
+/// arrival time, against the stream's encrypted spells (only metadata: the
+/// records themselves are stored as they always were).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecordEncryption {
+    /// The current spell's start, while the stream is encrypted.
+    since: Option<u64>,
+    spells: Vec<(u64, u64)>,
+}
+
+impl RecordEncryption {
+    /// `EncryptionType` of a record that arrived at `ts_ms`: `KMS` or
+    /// `NONE`, or nothing (as the service) when the stream never was
+    /// encrypted while its retained records arrived.
+    pub(crate) fn of(&self, ts_ms: u64) -> Option<&'static str> {
+        if self.since.is_none() && self.spells.is_empty() {
+            return None;
+        }
+        let encrypted = self.since.is_some_and(|s| ts_ms >= s)
+            || self.spells.iter().any(|&(a, b)| a <= ts_ms && ts_ms < b);
+        Some(if encrypted { "KMS" } else { "NONE" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamSettings;
+
+    #[test]
+    fn records_are_kms_when_they_arrived_while_the_stream_was_encrypted() {
+        let mut s = StreamSettings::default();
+        assert_eq!(s.record_encryption().of(5), None);
+        s.set_encryption(Some("k".into()), 10, 0);
+        let e = s.record_encryption();
+        assert_eq!(
+            (e.of(9), e.of(10), e.of(99)),
+            (Some("NONE"), Some("KMS"), Some("KMS"))
+        );
+        s.set_encryption(None, 20, 0);
+        let e = s.record_encryption();
+        assert_eq!(
+            (e.of(9), e.of(15), e.of(20)),
+            (Some("NONE"), Some("KMS"), Some("NONE"))
+        );
+        // Spells whose records are all past retention are forgotten.
+        s.set_encryption(Some("k".into()), 30, 0);
+        s.set_encryption(None, 40, 25);
+        let e = s.record_encryption();
+        assert_eq!((e.of(15), e.of(35)), (Some("NONE"), Some("KMS")));
+        s.set_encryption(None, 50, 45);
+        assert_eq!(s.record_encryption().of(35), None);
+        // Streams encrypted before spells were kept: every record.
+        let old = StreamSettings {
+            kms_key_id: Some("k".into()),
+            ..StreamSettings::default()
+        };
+        assert_eq!(old.record_encryption().of(0), Some("KMS"));
+    }
 }
 
 /// Persistent description of an enhanced fan-out consumer.

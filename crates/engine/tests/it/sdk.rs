@@ -27,6 +27,8 @@ fn entry(pk: &str, data: &str) -> PutRecordsRequestEntry {
         .unwrap()
 }
 
+#[path = "sdk/encryption.rs"]
+mod encryption;
 #[path = "sdk/errors.rs"]
 mod errors;
 #[path = "sdk/records.rs"]

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::front::error::{err, internal, ApiError, Code};
 use crate::kinesis::iterator::*;
+use crate::kinesis::meta::RecordEncryption;
 use crate::kinesis::names::*;
 use crate::kinesis::request::*;
 use crate::kinesis::state::*;
@@ -270,8 +271,9 @@ impl Engine {
             let shard = &s.shards[it.shard];
             let first = shard.first_cached();
             let pos = it.pos.max(shard.base);
+            let encryption = s.meta.settings.record_encryption();
             match Self::disk_plan(&st, s, it.shard, pos, first, limit, s.keep_after(now)) {
-                Some(plan) => DiskPlan { max_bytes, ..plan },
+                Some(plan) => (DiskPlan { max_bytes, ..plan }, encryption),
                 None => {
                     let s = st
                         .streams
@@ -290,13 +292,14 @@ impl Engine {
                             break;
                         }
                         bytes += size;
-                        records.push(record_out(it.shard, pos, r));
+                        records.push(record_out(it.shard, pos, r, &encryption));
                         pos += 1;
                     }
                     return Ok(self.finish_read(s, it, pos, records, bytes, now, rate_limited));
                 }
             }
         };
+        let (plan, encryption) = plan;
         let (found, pos) = Self::read_disk(plan).await?;
         let bytes = found.iter().map(|(_, r)| r.data.len() + r.pk.len()).sum();
         let records = found
@@ -306,6 +309,7 @@ impl Engine {
                 ts_ms: r.ts_ms,
                 data: r.data,
                 pk: r.pk,
+                encryption: encryption.of(r.ts_ms),
             })
             .collect();
         let mut st = self.lock();
@@ -397,17 +401,23 @@ pub(crate) struct RecordOut {
     pub(crate) ts_ms: u64,
     pub(crate) data: Bytes,
     pub(crate) pk: String,
+    /// `KMS` or `NONE` when the stream is or was encrypted (see
+    /// [`RecordEncryption`]); omitted otherwise.
+    pub(crate) encryption: Option<&'static str>,
 }
 
 impl serde::Serialize for RecordOut {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("Record", 4)?;
+        let mut out = serializer.serialize_struct("Record", 5)?;
         out.serialize_field("SequenceNumber", &self.seq)?;
         out.serialize_field("ApproximateArrivalTimestamp", &(self.ts_ms as f64 / 1000.0))?;
         // Encoded straight into the answer, not into a string of its own.
         out.serialize_field("Data", &Base64(&self.data))?;
         out.serialize_field("PartitionKey", &self.pk)?;
+        if let Some(encryption) = self.encryption {
+            out.serialize_field("EncryptionType", encryption)?;
+        }
         out.end()
     }
 }
@@ -441,6 +451,10 @@ impl RecordOut {
         out.truncate(start + written);
         out.extend_from_slice(b"\",\"PartitionKey\":");
         serde_json::to_writer(&mut *out, &self.pk)?;
+        if let Some(encryption) = self.encryption {
+            out.extend_from_slice(b",\"EncryptionType\":");
+            serde_json::to_writer(&mut *out, encryption)?;
+        }
         out.push(b'}');
         Ok(())
     }
@@ -509,12 +523,18 @@ pub(crate) struct GetRecordsOut {
     pub(crate) next_pos: u64,
 }
 
-pub(crate) fn record_out(shard: usize, pos: u64, r: &Rec) -> RecordOut {
+pub(crate) fn record_out(
+    shard: usize,
+    pos: u64,
+    r: &Rec,
+    encryption: &RecordEncryption,
+) -> RecordOut {
     RecordOut {
         seq: record_seq(shard, pos),
         ts_ms: r.ts_ms,
         data: r.data.clone(),
         pk: r.pk.clone(),
+        encryption: encryption.of(r.ts_ms),
     }
 }
 
@@ -529,6 +549,7 @@ mod tests {
             ts_ms,
             data: Bytes::copy_from_slice(data),
             pk: pk.to_string(),
+            encryption: None,
         };
         let all: Vec<u8> = (0..=255).collect();
         let mut out = GetRecordsOut {
@@ -548,6 +569,9 @@ mod tests {
             child_shards: Some(vec![serde_json::json!({"ShardId": "shardId-000000000001"})]),
             next_pos: 0,
         };
+        assert_eq!(out.to_json().unwrap(), serde_json::to_vec(&out).unwrap());
+        out.records[1].encryption = Some("KMS");
+        out.records[2].encryption = Some("NONE");
         assert_eq!(out.to_json().unwrap(), serde_json::to_vec(&out).unwrap());
         out.records.clear();
         out.next_shard_iterator = None;

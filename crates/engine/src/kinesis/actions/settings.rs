@@ -350,15 +350,18 @@ impl Engine {
         }))
     }
 
-    /// Start/StopStreamEncryption: the key id is stored and reported.
+    /// Start/StopStreamEncryption: the key id is stored and reported, and
+    /// records read say `KMS` if they arrived while the stream was encrypted.
     pub(crate) async fn encryption(&self, r: Encryption, start: bool) -> ApiResult {
         let name = r.stream.name()?;
         let key = r.key_id;
+        let now = self.now();
         self.change_meta(&name, true, true, |m| {
+            let keep_after = now.saturating_sub(u64::from(m.retention_hours) * 3_600_000);
             if start {
-                m.settings.kms_key_id = Some(key);
+                m.settings.set_encryption(Some(key), now, keep_after);
             } else if m.settings.kms_key_id.as_deref() == Some(key.as_str()) {
-                m.settings.kms_key_id = None;
+                m.settings.set_encryption(None, now, keep_after);
             } else {
                 return Err(err(
                     Code::InvalidArgumentException,
