@@ -270,9 +270,8 @@ impl Service {
                 m.deleting_indexes.push((gone, active_at_ms));
             } else if let Some(spec) = u.get("Update") {
                 let iname = spec["IndexName"].as_str().unwrap_or_default();
-                if m.billing_mode == "PAY_PER_REQUEST"
-                    && spec.get("ProvisionedThroughput").is_some()
-                {
+                let throughput = spec.get("ProvisionedThroughput").filter(|t| !t.is_null());
+                if m.billing_mode == "PAY_PER_REQUEST" && throughput.is_some() {
                     return Err(validation(format!(
                         "One or more parameter values were invalid: The only Updates for index: {iname} when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
                     )));
@@ -283,7 +282,9 @@ impl Service {
                         format!("Requested resource not found: Index: {iname} not found"),
                     ));
                 };
-                let t = &spec["ProvisionedThroughput"];
+                // An update of other settings (OnDemandThroughput,
+                // WarmThroughput) leaves the throughput as it is.
+                let Some(t) = throughput else { continue };
                 let read = t["ReadCapacityUnits"]
                     .as_u64()
                     .unwrap_or(index.read_capacity);

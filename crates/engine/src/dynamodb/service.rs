@@ -221,7 +221,7 @@ impl Service {
         self.housekeeping();
         let empty = Map::new();
         let req = body.as_object().unwrap_or(&empty);
-        let resolved = super::arns::resolve(req);
+        let resolved = super::arns::resolve(req, &self.settings.region)?;
         let req = resolved.as_ref().map_or(req, |(r, _)| r);
         if let Some((exprs, non_exprs)) = super::legacy::params_of(action) {
             super::legacy::check_mixing(req, exprs, non_exprs)?;

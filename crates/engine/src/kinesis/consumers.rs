@@ -272,11 +272,11 @@ impl Engine {
         let c = found.consumer;
         let delay = self.config.stream_activation_delay.as_millis() as u64;
         let until_ms = self.now() + delay;
+        let mut leaving = None;
         self.update_meta(&found.stream, |m| {
             m.consumers.retain(|x| x.arn != c.arn);
             if delay > 0 {
-                // Described and listed as DELETING until the delay passed.
-                self.lock_leaving().push(Leaving {
+                leaving = Some(Leaving {
                     stream: m.name.clone(),
                     incarnation: m.incarnation,
                     consumer: c.clone(),
@@ -286,6 +286,11 @@ impl Engine {
             Ok(())
         })
         .await?;
+        // Described and listed as DELETING until the delay passed, once
+        // its removal is stored.
+        if let Some(l) = leaving {
+            self.lock_leaving().push(l);
+        }
         // Its subscriptions wake up with the change, find the consumer gone
         // and end with a ResourceNotFoundException event.
         self.forget_subscriptions(&c.arn);

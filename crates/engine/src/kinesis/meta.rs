@@ -72,6 +72,9 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Encrypted spells kept per stream.
+const MAX_SPELLS: usize = 32;
+
 impl StreamSettings {
     /// What the records' `EncryptionType` says (see [`RecordEncryption`]).
     pub(crate) fn record_encryption(&self) -> RecordEncryption {
@@ -93,6 +96,12 @@ impl StreamSettings {
             _ => {}
         }
         self.encrypted_spells.retain(|(_, end)| *end > keep_after);
+        // Bounded however often encryption is toggled: the two oldest spells
+        // merge (records between them then read as encrypted).
+        while self.encrypted_spells.len() > MAX_SPELLS {
+            let (start, _) = self.encrypted_spells.remove(0);
+            self.encrypted_spells[0].0 = start;
+        }
         self.kms_key_id = key;
     }
 }
@@ -148,6 +157,14 @@ mod tests {
         assert_eq!((e.of(15), e.of(35)), (Some("NONE"), Some("KMS")));
         s.set_encryption(None, 50, 45);
         assert_eq!(s.record_encryption().of(35), None);
+        // However often encryption is toggled, the spells kept are bounded.
+        let mut busy = StreamSettings::default();
+        for t in 0..200u64 {
+            let key = (t % 2 == 0).then(|| "k".to_string());
+            busy.set_encryption(key, 100 + t, 0);
+        }
+        assert!(busy.encrypted_spells.len() <= super::MAX_SPELLS);
+        assert_eq!(busy.encrypted_spells[0].0, 100);
         // Streams encrypted before spells were kept: every record.
         let old = StreamSettings {
             kms_key_id: Some("k".into()),

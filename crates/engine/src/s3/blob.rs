@@ -213,8 +213,13 @@ pub(crate) async fn stream(reader: Reader, range: Range<u64>) -> Result<Streamin
 }
 
 /// Writes the concatenation of `sources` (blob ids) as a new durable file;
-/// returns its id.
-pub(crate) async fn concat(store: &Store, sources: Vec<String>) -> Result<String, StoreError> {
+/// returns its id and, with `algorithm`, the checksum of its bytes (computed
+/// while they are copied).
+pub(crate) async fn concat(
+    store: &Store,
+    sources: Vec<String>,
+    algorithm: Option<Algorithm>,
+) -> Result<(String, Option<String>), StoreError> {
     let id = new_id();
     let path = store.tmp_dir().join(format!("c{id}"));
     let aside = Aside {
@@ -223,20 +228,33 @@ pub(crate) async fn concat(store: &Store, sources: Vec<String>) -> Result<String
     };
     let paths: Vec<PathBuf> = sources.iter().map(|s| store.blob_path(s)).collect();
     let durable = store.durable();
-    tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+    let checksum = tokio::task::spawn_blocking(move || -> Result<Option<String>, StoreError> {
+        use std::io::{Read, Write};
         let mut out = std::fs::File::create(&path).map_err(io_err("creating an object"))?;
+        let mut hasher = algorithm.map(Hasher::new);
+        let mut buf = vec![0u8; 1 << 20];
         for p in paths {
             let mut src =
                 std::fs::File::open(&p).map_err(io_err(format!("opening {}", p.display())))?;
-            std::io::copy(&mut src, &mut out).map_err(io_err("copying an object"))?;
+            loop {
+                let n = src.read(&mut buf).map_err(io_err("copying an object"))?;
+                if n == 0 {
+                    break;
+                }
+                out.write_all(&buf[..n])
+                    .map_err(io_err("copying an object"))?;
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&buf[..n]);
+                }
+            }
         }
         if durable {
             out.sync_all().map_err(io_err("syncing an object"))?;
         }
-        Ok(())
+        Ok(hasher.map(Hasher::finalize))
     })
     .await
     .map_err(|e| StoreError::Db(e.to_string()))??;
     keep(store, aside, &id).await?;
-    Ok(id)
+    Ok((id, checksum))
 }

@@ -407,9 +407,28 @@ pub(crate) async fn receive_checked(
 pub(crate) struct BodyDigest(Result<(), (S3ErrorCode, String)>);
 
 impl BodyDigest {
-    /// Checks `body` against `headers`.
-    pub(crate) fn of(headers: &HeaderMap, body: &[u8]) -> Self {
-        BodyDigest(body_digest(headers, body).map_err(|e| {
+    /// Checks `body` against `headers` and the body's `trailers` (if it was
+    /// aws-chunked); an `encoded` body (aws-chunked, still encoded: a signed
+    /// one) is only checked for the headers' presence.
+    pub(crate) fn of(
+        headers: &HeaderMap,
+        body: &[u8],
+        trailers: Option<&HeaderMap>,
+        encoded: bool,
+    ) -> Self {
+        BodyDigest::refused(body_digest(headers, body, trailers, encoded))
+    }
+
+    /// A body that could not be read whole to be checked.
+    pub(crate) fn too_big() -> Self {
+        BodyDigest::refused(Err(s3_error!(
+            MaxMessageLengthExceeded,
+            "Your request was too big."
+        )))
+    }
+
+    fn refused(result: S3Result<()>) -> Self {
+        BodyDigest(result.map_err(|e| {
             (
                 e.code().clone(),
                 e.message().unwrap_or_default().to_string(),
@@ -425,7 +444,12 @@ impl BodyDigest {
     }
 }
 
-fn body_digest(headers: &HeaderMap, body: &[u8]) -> S3Result<()> {
+fn body_digest(
+    headers: &HeaderMap,
+    body: &[u8],
+    trailers: Option<&HeaderMap>,
+    encoded: bool,
+) -> S3Result<()> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let md5 = header("content-md5");
     let claimed = claim(
@@ -438,7 +462,7 @@ fn body_digest(headers: &HeaderMap, body: &[u8]) -> S3Result<()> {
             "Missing required header for this request: Content-MD5"
         ));
     }
-    if let Some(sent) = md5 {
+    if let Some(sent) = md5.filter(|_| !encoded) {
         let Some(sent) = base64::engine::general_purpose::STANDARD
             .decode(sent.trim())
             .ok()
@@ -457,11 +481,10 @@ fn body_digest(headers: &HeaderMap, body: &[u8]) -> S3Result<()> {
         }
     }
     match claimed {
-        // A checksum sent in a trailer is the aws-chunked decoder's.
-        Some(c) if c.value.is_some() => {
+        Some(c) if !encoded => {
             let mut h = Hasher::new(c.algorithm);
             h.update(body);
-            verify(Some(&c), Some(&h.finalize()), None).map(drop)
+            verify(Some(&c), Some(&h.finalize()), trailers).map(drop)
         }
         _ => Ok(()),
     }

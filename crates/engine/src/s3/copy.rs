@@ -61,13 +61,14 @@ async fn copy_bytes(
 
 /// The algorithm of a copy's checksum: the one the request asks for, else
 /// the source's, else CRC64NVME (S3's default).
-fn copy_algorithm(asked: Option<&ChecksumAlgorithm>, src: &ObjectMeta) -> Algorithm {
+fn copy_algorithm(asked: Option<&ChecksumAlgorithm>, src: &ObjectMeta) -> S3Result<Algorithm> {
+    if let Some(name) = asked {
+        return super::upload_checksum::named(name);
+    }
     let stored = src.checksums.first().map(|(a, _)| a.as_str());
-    let name = asked.map(|a| a.as_str().to_ascii_uppercase());
-    name.as_deref()
-        .or(stored)
+    Ok(stored
         .and_then(Algorithm::of_name)
-        .unwrap_or(Algorithm::Crc64Nvme)
+        .unwrap_or(Algorithm::Crc64Nvme))
 }
 
 /// The bucket and key a copy reads.
@@ -111,7 +112,7 @@ pub(crate) async fn copy(
             if replace_tags {
                 parse_tagging(i.tagging.as_deref())?;
             }
-            Ok((0..src.size, Some(copy_algorithm(i.checksum_algorithm.as_ref(), src))))
+            Ok((0..src.size, Some(copy_algorithm(i.checksum_algorithm.as_ref(), src)?)))
         },
         false,
     )
@@ -134,7 +135,7 @@ pub(crate) async fn copy(
     };
     // The copy's checksum is over its bytes (a composite one of a source
     // uploaded in parts does not describe the copy, which has one part).
-    let algorithm = copy_algorithm(i.checksum_algorithm.as_ref(), &src);
+    let algorithm = copy_algorithm(i.checksum_algorithm.as_ref(), &src)?;
     let checksums: Vec<(String, String)> = copied
         .checksum
         .clone()

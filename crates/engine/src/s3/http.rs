@@ -136,7 +136,7 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
         }
     }
     let head = parts.method == Method::HEAD;
-    let body = with_body_digest(&mut parts, body).await;
+    let body = with_body_digest(&mut parts, body, service.open).await;
     let req = Request::from_parts(parts, s3s::Body::http_body_unsync(body));
     let resp = match service.s3s.call(req).await {
         Ok(resp) => resp.map(Body::new),
@@ -221,36 +221,59 @@ async fn with_message(resp: Response) -> Response {
     Response::from_parts(parts, Body::from(filled))
 }
 
-/// The largest XML body whose integrity headers are checked here (the
-/// largest `s3s` reads).
-const DIGESTED_BODY: u64 = 20 << 20;
+/// The largest DeleteObjects body read here to be checked (1,000 keys of
+/// 1,024 bytes, XML-escaped, fit).
+const DIGESTED_BODY: usize = 2 << 20;
 
 /// DeleteObjects (`POST /bucket?delete`) requires `Content-MD5` or an
 /// `x-amz-checksum-*` header, checked against its body: the body is read
 /// here (it is small, and `s3s` reads it whole anyway) and the verdict left
-/// in the request's extensions for the operation to answer.
-async fn with_body_digest(parts: &mut axum::http::request::Parts, body: Body) -> Body {
+/// in the request's extensions for the operation to answer. `open`: an
+/// aws-chunked body was decoded already (else it is checked for its
+/// headers only).
+async fn with_body_digest(parts: &mut axum::http::request::Parts, body: Body, open: bool) -> Body {
     let deletes = parts.method == Method::POST
         && parts
             .uri
             .query()
             .is_some_and(|q| q.split('&').any(|p| p == "delete" || p == "delete="));
+    if !deletes {
+        return body;
+    }
     let length = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if !deletes || length.is_none_or(|n| n > DIGESTED_BODY) {
+        .and_then(|v| v.parse::<usize>().ok());
+    if length.is_some_and(|n| n > DIGESTED_BODY) {
+        parts
+            .extensions
+            .insert(super::checksum::BodyDigest::too_big());
         return body;
     }
-    match axum::body::to_bytes(body, DIGESTED_BODY as usize).await {
-        Ok(bytes) => {
-            let digest = super::checksum::BodyDigest::of(&parts.headers, &bytes);
-            parts.extensions.insert(digest);
-            Body::from(bytes)
-        }
-        Err(_) => Body::empty(),
-    }
+    let Ok(bytes) = axum::body::to_bytes(body, DIGESTED_BODY).await else {
+        parts
+            .extensions
+            .insert(super::checksum::BodyDigest::too_big());
+        return Body::empty();
+    };
+    let streaming = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("STREAMING-"));
+    let trailers = parts
+        .extensions
+        .get::<super::checksum::Trailers>()
+        .and_then(super::checksum::Trailers::take);
+    let digest = super::checksum::BodyDigest::of(
+        &parts.headers,
+        &bytes,
+        trailers.as_ref(),
+        streaming && !open,
+    );
+    parts.extensions.insert(digest);
+    Body::from(bytes)
 }
 
 #[cfg(test)]

@@ -95,6 +95,11 @@ pub(crate) fn page(tx: &ReadTransaction, q: &Query) -> S3Result<Page> {
                     .map(|at| format!("{}{}", q.prefix, &rest[..at + d.len()]))
             });
         match common {
+            // A common prefix at or before the marker was listed on an
+            // earlier page (its keys follow the marker): skip past it.
+            Some(p) if q.after.as_deref().is_some_and(|a| p.as_str() <= a) => {
+                cursor = Some((p, true));
+            }
             Some(p) => {
                 cursor = Some((p.clone(), true));
                 entries.push(Entry::Prefix(p));

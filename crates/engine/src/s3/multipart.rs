@@ -275,6 +275,7 @@ pub(crate) async fn complete(
             Ok((up, parts))
         })
         .await?;
+    let kind = Kind::of(up.checksum.as_ref());
     let mut chosen = Vec::new();
     let mut last = 0;
     for (at, p) in asked.iter().enumerate() {
@@ -294,6 +295,14 @@ pub(crate) async fn complete(
                 return Err(s3_error!(InvalidPart, "One or more of the specified parts could not be found: part {n} has another ETag"));
             }
         }
+        let sent = [
+            p.checksum_crc32.as_deref(),
+            p.checksum_crc32c.as_deref(),
+            p.checksum_crc64nvme.as_deref(),
+            p.checksum_sha1.as_deref(),
+            p.checksum_sha256.as_deref(),
+        ];
+        upload_checksum::check_part_sent(kind, sent, n, part.checksum.as_deref())?;
         if at + 1 < asked.len() && part.size < MIN_PART {
             return Err(s3_error!(
                 EntityTooSmall,
@@ -310,7 +319,9 @@ pub(crate) async fn complete(
         md5.update(&bytes);
     }
     let etag = format!("{}-{}", hex(&md5.finalize()), chosen.len());
-    let file = blob::concat(&b.store, chosen.iter().map(|p| p.blob.clone()).collect()).await?;
+    let sources = chosen.iter().map(|p| p.blob.clone()).collect();
+    let (file, whole) =
+        blob::concat(&b.store, sources, upload_checksum::whole_object(kind)).await?;
     let sent = [
         i.checksum_crc32.as_deref(),
         i.checksum_crc32c.as_deref(),
@@ -318,11 +329,8 @@ pub(crate) async fn complete(
         i.checksum_sha1.as_deref(),
         i.checksum_sha256.as_deref(),
     ];
-    let kind = Kind::of(up.checksum.as_ref());
-    let sum = match upload_checksum::of_object(&b.store, kind, &chosen, &file).await {
-        Ok(sum) => upload_checksum::check_asked(sent, &sum).map(|()| sum),
-        Err(e) => Err(e),
-    };
+    let sum = upload_checksum::of_object(kind, &chosen, whole)
+        .and_then(|sum| upload_checksum::check_asked(sent, &sum).map(|()| sum));
     let sum = sum.inspect_err(|_| b.store.forget(&Data::File(file.clone())))?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields([&sum]);
     let meta = ObjectMeta {

@@ -400,7 +400,9 @@ pub(crate) async fn get(
         let body = blob::stream(reader, span.clone()).await?;
         let mode = i.checksum_mode.as_ref().filter(|_| range.is_none());
         let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&meta, mode);
-        let checksum_type = mode.and_then(|_| checksum::checksum_type(&meta));
+        let checksum_type = mode
+            .filter(|m| m.as_str() == ChecksumMode::ENABLED)
+            .and_then(|_| checksum::checksum_type(&meta));
         let h = &meta.headers;
         let out = GetObjectOutput {
             body: Some(body),

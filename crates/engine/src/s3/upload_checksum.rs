@@ -3,17 +3,26 @@
 //! `ChecksumType`), each part's (claimed, or computed with the upload's
 //! algorithm; a part claiming another algorithm is refused), and the
 //! object's at completion: COMPOSITE, the algorithm over the parts' digests
-//! followed by `-N`, or FULL_OBJECT, over the object's bytes. An upload
-//! created without an algorithm gets the CRC64NVME of its bytes, as S3
-//! gives every object one.
-
-use std::io::Read;
+//! followed by `-N`, or FULL_OBJECT, over the object's bytes (computed as
+//! the parts are joined). An upload created without an algorithm gets the
+//! CRC64NVME of its bytes, as S3 gives every object one.
 
 use s3s::dto::{ChecksumAlgorithm, ChecksumType};
 use s3s::{s3_error, S3Result};
 
 use super::checksum::{Algorithm, Claim, Hasher};
-use super::store::{Part, Store, StoreError};
+use super::store::Part;
+
+/// The algorithm a request names (`x-amz-checksum-algorithm`), or S3's
+/// refusal of one it does not know.
+pub(crate) fn named(name: &ChecksumAlgorithm) -> S3Result<Algorithm> {
+    Algorithm::of_name(&name.as_str().to_ascii_uppercase()).ok_or_else(|| {
+        s3_error!(
+            InvalidRequest,
+            "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
+        )
+    })
+}
 
 /// What an upload's parts and object are checked with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,18 +40,24 @@ impl Kind {
         ty: Option<&ChecksumType>,
     ) -> S3Result<Option<(String, String)>> {
         let Some(name) = algorithm else {
-            return Ok(None);
+            return match ty {
+                Some(_) => Err(s3_error!(
+                    InvalidRequest,
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+                )),
+                None => Ok(None),
+            };
         };
-        let upper = name.as_str().to_ascii_uppercase();
-        let a = Algorithm::of_name(&upper).ok_or_else(|| {
-            s3_error!(
-                InvalidRequest,
-                "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
-            )
-        })?;
+        let a = named(name)?;
         let full = match ty.map(|t| t.as_str()) {
             Some(ChecksumType::FULL_OBJECT) => true,
-            Some(_) => false,
+            Some(ChecksumType::COMPOSITE) => false,
+            Some(_) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Value for x-amz-checksum-type header is invalid."
+                ))
+            }
             None => a == Algorithm::Crc64Nvme,
         };
         let composable = !matches!(a, Algorithm::Crc64Nvme);
@@ -89,63 +104,74 @@ impl Kind {
     }
 }
 
-/// The completed object's checksum (algorithm name, value): COMPOSITE from
-/// the parts' stored digests, else computed over the object's file (the
-/// upload's algorithm, or CRC64NVME).
-pub(crate) async fn of_object(
-    store: &Store,
+/// A COMPOSITE upload's completion names each part's checksum, which must be
+/// the one stored for that part: missing, `InvalidRequest`; another,
+/// `InvalidPart` (S3's words for both).
+pub(crate) fn check_part_sent(
     kind: Option<Kind>,
-    parts: &[Part],
-    file: &str,
-) -> S3Result<(String, String)> {
-    if let Some(k) = kind.filter(|k| !k.full_object) {
-        let mut h = Hasher::new(k.algorithm);
-        for (n, p) in parts.iter().enumerate() {
-            let digest = p
-                .checksum
-                .as_deref()
-                .and_then(|v| k.algorithm.decode(v))
-                .ok_or_else(|| {
-                    s3_error!(
-                        InvalidRequest,
-                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
-                        k.algorithm.name().to_ascii_lowercase(),
-                        n + 1
-                    )
-                })?;
-            h.update(&digest);
-        }
-        return Ok((
-            k.algorithm.name().to_string(),
-            format!("{}-{}", h.finalize(), parts.len()),
+    sent: [Option<&str>; 5],
+    number: i32,
+    stored: Option<&str>,
+) -> S3Result<()> {
+    let Some(k) = kind.filter(|k| !k.full_object) else {
+        return Ok(());
+    };
+    let at = Algorithm::ALL.iter().position(|a| *a == k.algorithm);
+    let Some(value) = at.and_then(|i| sent[i]) else {
+        return Err(s3_error!(
+            InvalidRequest,
+            "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {number} in the request.",
+            k.algorithm.name().to_ascii_lowercase()
+        ));
+    };
+    if Some(value.trim()) != stored {
+        return Err(s3_error!(
+            InvalidPart,
+            "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
         ));
     }
-    let algorithm = kind.map_or(Algorithm::Crc64Nvme, |k| k.algorithm);
-    Ok((
-        algorithm.name().to_string(),
-        of_file(store, file, algorithm).await?,
-    ))
+    Ok(())
 }
 
-/// The checksum (base64) of the file `file` with `algorithm`.
-pub(crate) async fn of_file(store: &Store, file: &str, algorithm: Algorithm) -> S3Result<String> {
-    let path = store.blob_path(file);
-    let value = tokio::task::spawn_blocking(move || -> Result<String, std::io::Error> {
-        let mut f = std::fs::File::open(&path)?;
-        let mut h = Hasher::new(algorithm);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                return Ok(h.finalize());
-            }
-            h.update(&buf[..n]);
-        }
-    })
-    .await
-    .map_err(|e| StoreError::Db(e.to_string()))?
-    .map_err(|e| StoreError::Db(format!("reading {file}: {e}")))?;
-    Ok(value)
+/// The algorithm the bytes of a completed upload are checksummed with as
+/// they are joined: the upload's FULL_OBJECT one, CRC64NVME for an upload
+/// without one, none for a COMPOSITE one.
+pub(crate) fn whole_object(kind: Option<Kind>) -> Option<Algorithm> {
+    match kind {
+        None => Some(Algorithm::Crc64Nvme),
+        Some(k) if k.full_object => Some(k.algorithm),
+        Some(_) => None,
+    }
+}
+
+/// The completed object's checksum (algorithm name, value): COMPOSITE from
+/// the parts' stored digests, else `whole`, the checksum of its bytes with
+/// [`whole_object`]'s algorithm.
+pub(crate) fn of_object(
+    kind: Option<Kind>,
+    parts: &[Part],
+    whole: Option<String>,
+) -> S3Result<(String, String)> {
+    if let Some(a) = whole_object(kind) {
+        let value =
+            whole.ok_or_else(|| super::internal("the object's checksum was not computed"))?;
+        return Ok((a.name().to_string(), value));
+    }
+    let k = kind.ok_or_else(|| super::internal("no checksum kind"))?;
+    let mut h = Hasher::new(k.algorithm);
+    for p in parts {
+        // Every part of such an upload was stored with its checksum.
+        let digest = p
+            .checksum
+            .as_deref()
+            .and_then(|v| k.algorithm.decode(v))
+            .ok_or_else(|| super::internal("a part of the upload has no checksum"))?;
+        h.update(&digest);
+    }
+    Ok((
+        k.algorithm.name().to_string(),
+        format!("{}-{}", h.finalize(), parts.len()),
+    ))
 }
 
 /// Compares the checksum a CompleteMultipartUpload request gives for the
@@ -205,13 +231,7 @@ mod tests {
             algorithm: Algorithm::Crc32,
             full_object: false,
         };
-        let store = Store::open(None).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let got = rt
-            .block_on(of_object(&store, Some(kind), &[part(1), part(2)], "none"))
-            .unwrap();
+        let got = of_object(Some(kind), &[part(1), part(2)], None).unwrap();
         assert_eq!(got, ("CRC32".to_string(), expected));
     }
 }

@@ -50,6 +50,20 @@ async fn continuous_backups_are_on_and_recovery_is_kept_and_described() {
         "Table not found: nope",
     )
     .await;
+    // The specification is required, its period 1 to 35 days.
+    let (status, _) = super::conformance::call(
+        &url,
+        "UpdateContinuousBackups",
+        &json!({"TableName": "hash"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let long = json!({"TableName": "hash", "PointInTimeRecoverySpecification": {
+        "PointInTimeRecoveryEnabled": true, "RecoveryPeriodInDays": 36,
+    }});
+    let (status, _) =
+        super::conformance::call(&url, "UpdateContinuousBackups", &long.to_string()).await;
+    assert_eq!(status, 400);
     let limits = ok(&url, "DescribeLimits", json!({})).await;
     assert_eq!(limits["TableMaxWriteCapacityUnits"], 40000);
     assert_eq!(limits["AccountMaxReadCapacityUnits"], 80000);
@@ -168,6 +182,11 @@ async fn index_throughput_refusals_are_worded_by_the_action_that_makes_them() {
     let update = json!({"TableName": "indexed", "GlobalSecondaryIndexUpdates": [{"Update": {
         "IndexName": "by_b", "ProvisionedThroughput": throughput,
     }}]});
+    // An index's other settings may change without its throughput.
+    let on_demand = json!({"TableName": "indexed", "GlobalSecondaryIndexUpdates": [{"Update": {
+        "IndexName": "by_b", "OnDemandThroughput": {"MaxReadRequestUnits": 10},
+    }}]});
+    ok(&url, "UpdateTable", on_demand).await;
     invalid(
         &url,
         "UpdateTable",

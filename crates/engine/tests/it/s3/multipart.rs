@@ -174,6 +174,15 @@ async fn uploads_with_a_checksum_algorithm_check_parts_and_compose_the_objects()
         .await
         .unwrap();
     assert_eq!(up.checksum_type(), Some(&ChecksumType::Composite));
+    let typed_alone = c
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&typed_alone), "InvalidRequest");
     let id = up.upload_id().unwrap();
     let (a, b) = (vec![7u8; 5 << 20], b"tail".to_vec());
     let send = |n: i32, data: Vec<u8>, algorithm: ChecksumAlgorithm| {
@@ -203,6 +212,36 @@ async fn uploads_with_a_checksum_algorithm_check_parts_and_compose_the_objects()
         .unwrap();
     let sums: Vec<_> = listed.parts().iter().map(|p| p.checksum_sha256()).collect();
     assert_eq!(sums, [p1.checksum_sha256(), p2.checksum_sha256()]);
+    // A composite upload's completion names each part's checksum.
+    let complete = |parts: Vec<CompletedPart>| {
+        c.complete_multipart_upload()
+            .bucket("bkt")
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+    };
+    let bare = [(1, &p1), (2, &p2)].map(|(n, p)| {
+        CompletedPart::builder()
+            .part_number(n)
+            .e_tag(p.e_tag().unwrap())
+            .build()
+    });
+    let missing = complete(bare.to_vec()).await.unwrap_err();
+    assert_eq!(code(&missing), "InvalidRequest");
+    let swapped = [(1, &p1, &p2), (2, &p2, &p1)].map(|(n, p, other)| {
+        CompletedPart::builder()
+            .part_number(n)
+            .e_tag(p.e_tag().unwrap())
+            .checksum_sha256(other.checksum_sha256().unwrap())
+            .build()
+    });
+    let wrong = complete(swapped.to_vec()).await.unwrap_err();
+    assert_eq!(code(&wrong), "InvalidPart");
     let parts = [(1, &p1), (2, &p2)].map(|(n, p)| {
         CompletedPart::builder()
             .part_number(n)
