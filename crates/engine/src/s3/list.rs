@@ -201,15 +201,43 @@ fn split(entries: Vec<Entry>, url: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
     (objects, prefixes)
 }
 
+fn is_url(encoding: Option<&EncodingType>) -> bool {
+    encoding.is_some_and(|e| e.as_str() == EncodingType::URL)
+}
+
+/// The page of version 1 and ListObjectVersions: keys after a marker.
+fn after_marker(
+    bucket: &str,
+    prefix: &Option<String>,
+    delimiter: &Option<String>,
+    marker: &Option<String>,
+    max: Option<i32>,
+) -> S3Result<Query> {
+    Ok(Query {
+        bucket: bucket.to_string(),
+        prefix: prefix.clone().unwrap_or_default(),
+        delimiter: delimiter.clone(),
+        after: marker.clone().filter(|m| !m.is_empty()),
+        skip_under: false,
+        max: max_keys(max)?,
+    })
+}
+
+/// The marker of the page after a truncated one: its last key or prefix.
+fn next_marker(page: &Page) -> Option<String> {
+    let last = page.entries.last().filter(|_| page.truncated)?;
+    Some(match last {
+        Entry::Object(k, _) => k.clone(),
+        Entry::Prefix(p) => p.clone(),
+    })
+}
+
 pub(crate) async fn list_v2(
     b: &Backend,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
     let i = req.input;
-    let url = i
-        .encoding_type
-        .as_ref()
-        .is_some_and(|e| e.as_str() == EncodingType::URL);
+    let url = is_url(i.encoding_type.as_ref());
     let (after, skip_under) = match (&i.continuation_token, &i.start_after) {
         (Some(t), _) => parse_token(t)?,
         (None, Some(s)) => (s.clone(), false),
@@ -259,28 +287,11 @@ pub(crate) async fn list_v1(
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
     let i = req.input;
-    let url = i
-        .encoding_type
-        .as_ref()
-        .is_some_and(|e| e.as_str() == EncodingType::URL);
-    let q = Query {
-        bucket: i.bucket.clone(),
-        prefix: i.prefix.clone().unwrap_or_default(),
-        delimiter: i.delimiter.clone(),
-        after: i.marker.clone().filter(|m| !m.is_empty()),
-        skip_under: false,
-        max: max_keys(i.max_keys)?,
-    };
+    let url = is_url(i.encoding_type.as_ref());
+    let q = after_marker(&i.bucket, &i.prefix, &i.delimiter, &i.marker, i.max_keys)?;
     let (q, page) = run(b, q).await?;
     // NextMarker is only given with a delimiter, as S3 does.
-    let next_marker = (page.truncated && q.delimiter.is_some())
-        .then(|| {
-            page.entries.last().map(|e| match e {
-                Entry::Object(k, _) => k.clone(),
-                Entry::Prefix(p) => p.clone(),
-            })
-        })
-        .flatten();
+    let next_marker = next_marker(&page).filter(|_| q.delimiter.is_some());
     let (mut objects, prefixes) = split(page.entries, url);
     for o in &mut objects {
         o.owner = Some(owner());
@@ -308,28 +319,16 @@ pub(crate) async fn versions(
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let i = req.input;
-    let url = i
-        .encoding_type
-        .as_ref()
-        .is_some_and(|e| e.as_str() == EncodingType::URL);
-    let q = Query {
-        bucket: i.bucket.clone(),
-        prefix: i.prefix.clone().unwrap_or_default(),
-        delimiter: i.delimiter.clone(),
-        after: i.key_marker.clone().filter(|m| !m.is_empty()),
-        skip_under: false,
-        max: max_keys(i.max_keys)?,
-    };
+    let url = is_url(i.encoding_type.as_ref());
+    let q = after_marker(
+        &i.bucket,
+        &i.prefix,
+        &i.delimiter,
+        &i.key_marker,
+        i.max_keys,
+    )?;
     let (q, page) = run(b, q).await?;
-    let next_key = page
-        .truncated
-        .then(|| {
-            page.entries.last().map(|e| match e {
-                Entry::Object(k, _) => k.clone(),
-                Entry::Prefix(p) => p.clone(),
-            })
-        })
-        .flatten();
+    let next_key = next_marker(&page);
     let (objects, prefixes) = split(page.entries, url);
     let versions = objects
         .into_iter()
