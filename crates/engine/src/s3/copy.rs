@@ -239,16 +239,25 @@ pub(crate) async fn upload_part_copy(
         etag: hex(&received.md5),
         modified_ms: modified,
         blob: file_of(&received.data)?,
-        // A part of an upload with a checksum algorithm gets its checksum.
+        // A part of an upload with a checksum algorithm gets its checksum,
+        // which the completion names.
         checksum: received.checksum.clone().filter(|_| algorithm.is_some()),
     };
+    let stored: Option<(String, String)> = algorithm
+        .map(|a| a.name().to_string())
+        .zip(part.checksum.clone());
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(stored.as_ref());
     let etag = store_part(b, &i.upload_id, i.part_number as u32, part).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         server_side_encryption: Some(super::objects::sse_s3()),
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(quoted(&etag)),
             last_modified: Some(timestamp(modified)),
-            ..Default::default()
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_crc64nvme: crc64nvme,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
         }),
         ..Default::default()
     }))

@@ -222,7 +222,7 @@ async fn with_message(resp: Response) -> Response {
 }
 
 /// The largest DeleteObjects body read here to be checked (1,000 keys of
-/// 1,024 bytes, XML-escaped, fit).
+/// 1,024 bytes fit; a larger body is refused as S3 refuses too big a request).
 const DIGESTED_BODY: usize = 2 << 20;
 
 /// DeleteObjects (`POST /bucket?delete`) requires `Content-MD5` or an

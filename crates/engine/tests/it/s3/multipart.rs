@@ -318,3 +318,56 @@ async fn uploads_without_an_algorithm_get_the_crc64nvme_of_their_bytes() {
     assert_eq!(done.checksum_crc64_nvme(), Some("M3eFcAZSQlc="));
     assert_eq!(done.checksum_type(), Some(&ChecksumType::FullObject));
 }
+
+#[tokio::test]
+async fn parts_copied_into_an_upload_with_an_algorithm_answer_their_checksums() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType};
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    c.put_object()
+        .bucket("bkt")
+        .key("src")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let copied = c
+        .upload_part_copy()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(id)
+        .part_number(1)
+        .copy_source("bkt/src")
+        .send()
+        .await
+        .unwrap();
+    let result = copied.copy_part_result().unwrap();
+    // CRC32 of "hello".
+    assert_eq!(result.checksum_crc32(), Some("NhCmhg=="));
+    let part = CompletedPart::builder()
+        .part_number(1)
+        .e_tag(result.e_tag().unwrap())
+        .checksum_crc32(result.checksum_crc32().unwrap())
+        .build();
+    let done = c
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().parts(part).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::Composite));
+    assert!(done.checksum_crc32().unwrap().ends_with("-1"));
+}
