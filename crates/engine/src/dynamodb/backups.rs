@@ -1,5 +1,7 @@
 //! DescribeContinuousBackups, UpdateContinuousBackups and DescribeLimits:
-//! what the SDKs' and Terraform's table reads ask besides DescribeTable.
+//! what the SDKs' and Terraform's table reads ask besides DescribeTable,
+//! with the answers recorded from the service while a table is created or
+//! deleted (ack-api-quirks' lab notes, 2026-10-08).
 //! Continuous backups are on for every table, as the service has them;
 //! point-in-time recovery is kept and described (nothing is restorable
 //! here: the engine keeps no backups); the limits are the service's
@@ -21,8 +23,13 @@ fn table_not_found(name: &str) -> ApiError {
     )
 }
 
-/// A table's ContinuousBackupsDescription at `now_ms`.
+/// A table's ContinuousBackupsDescription at `now_ms` (continuous backups
+/// are being enabled while the table is created, as recorded).
 fn description(meta: &TableMeta, now_ms: u64) -> Json {
+    let backups = match meta.status(now_ms) {
+        "CREATING" => "DISABLED",
+        _ => "ENABLED",
+    };
     let recovery = match meta.recovery {
         None => json!({ "PointInTimeRecoveryStatus": "DISABLED" }),
         Some((since_ms, days)) => {
@@ -38,7 +45,7 @@ fn description(meta: &TableMeta, now_ms: u64) -> Json {
         }
     };
     json!({ "ContinuousBackupsDescription": {
-        "ContinuousBackupsStatus": "ENABLED",
+        "ContinuousBackupsStatus": backups,
         "PointInTimeRecoveryDescription": recovery,
     }})
 }
@@ -61,10 +68,7 @@ impl Service {
         let name = str_of(req, "TableName").unwrap_or_default();
         let now = self.now_ms();
         let tables = self.tables();
-        let meta = tables
-            .get(name)
-            .filter(|m| m.deleted_at_ms.is_none())
-            .ok_or_else(|| table_not_found(name))?;
+        let meta = tables.get(name).ok_or_else(|| table_not_found(name))?;
         Ok(description(meta, now))
     }
 
@@ -83,6 +87,22 @@ impl Service {
             .and_then(Json::as_u64)
             .map_or(RECOVERY_DAYS, |d| d as u32);
         let now = self.now_ms();
+        // While a table is created its backups are being enabled; one being
+        // deleted answers as it is (both recorded from the service).
+        if let Some(m) = self.tables().get(name) {
+            match m.status(now) {
+                "CREATING" => {
+                    return Err(err(
+                        Code::ContinuousBackupsUnavailableException,
+                        format!(
+                            "Backups are being enabled for the table: {name}. Please retry later"
+                        ),
+                    ))
+                }
+                "DELETING" => return Ok(description(m, now)),
+                _ => {}
+            }
+        }
         let meta = self.change_table_with(
             name,
             || table_not_found(name),

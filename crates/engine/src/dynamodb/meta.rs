@@ -359,6 +359,13 @@ impl Service {
             .get(name)
             .cloned()
             .ok_or_else(Self::table_not_found(name))?;
+        // Recorded from the service (ack-api-quirks, 2026-10-08).
+        let status = meta.status(self.now_ms());
+        if matches!(status, "CREATING" | "DELETING") {
+            return Err(validation(format!(
+                "Cannot describe time to live while table is in {status} state: Current table state is {status}"
+            )));
+        }
         Ok(json!({
             "TimeToLiveDescription": match meta.ttl_attribute {
                 Some(a) => json!({"TimeToLiveStatus": "ENABLED", "AttributeName": a}),

@@ -24,6 +24,7 @@ macro_rules! codes {
 codes! {
     AccessDeniedException,
     ConditionalCheckFailedException,
+    ContinuousBackupsUnavailableException,
     ExpiredIteratorException,
     ExpiredNextTokenException,
     IdempotentParameterMismatchException,

@@ -259,3 +259,59 @@ async fn table_class_encryption_and_on_demand_limits_are_kept_and_described() {
     assert!(table.get("SSEDescription").is_none());
     assert_eq!(table["OnDemandThroughput"]["MaxReadRequestUnits"], 50);
 }
+
+#[tokio::test]
+async fn ttl_and_backups_of_a_table_being_created_answer_as_recorded() {
+    let clock = engine::ManualClock::frozen();
+    let config = engine::Config {
+        clock: Arc::new(clock.clone()),
+        stream_activation_delay: Duration::from_secs(5),
+        ..engine::Config::default()
+    };
+    let e = engine::spawn(config).await.unwrap();
+    let url = e.url();
+    tables(&url).await;
+    invalid(
+        &url,
+        "DescribeTimeToLive",
+        json!({"TableName": "hash"}),
+        "Cannot describe time to live while table is in CREATING state: Current table state is CREATING",
+    )
+    .await;
+    let described = ok(
+        &url,
+        "DescribeContinuousBackups",
+        json!({"TableName": "hash"}),
+    )
+    .await;
+    assert_eq!(
+        described["ContinuousBackupsDescription"]["ContinuousBackupsStatus"],
+        "DISABLED"
+    );
+    refused(
+        &url,
+        "UpdateContinuousBackups",
+        json!({"TableName": "hash", "PointInTimeRecoverySpecification": {
+            "PointInTimeRecoveryEnabled": true,
+        }}),
+        "ContinuousBackupsUnavailableException",
+        "Backups are being enabled for the table: hash. Please retry later",
+    )
+    .await;
+    clock.advance(Duration::from_secs(10));
+    ok(&url, "DescribeTimeToLive", json!({"TableName": "hash"})).await;
+    ok(&url, "DeleteTable", json!({"TableName": "hash"})).await;
+    invalid(
+        &url,
+        "DescribeTimeToLive",
+        json!({"TableName": "hash"}),
+        "Cannot describe time to live while table is in DELETING state: Current table state is DELETING",
+    )
+    .await;
+    ok(
+        &url,
+        "DescribeContinuousBackups",
+        json!({"TableName": "hash"}),
+    )
+    .await;
+}
