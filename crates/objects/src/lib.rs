@@ -44,6 +44,10 @@ pub enum ObjectsError {
     /// object_store refused the configuration, or a request failed.
     #[error(transparent)]
     Store(#[from] object_store::Error),
+    /// A key object_store cannot name as it is (an empty, `.` or `..`
+    /// segment, a leading or trailing `/`, a control character).
+    #[error("the key {0:?} cannot be read through object_store (empty, `.` or `..` segments, a leading or trailing `/`, or control characters)")]
+    Key(String),
 }
 
 impl ObjectsError {
@@ -168,10 +172,16 @@ impl Buckets {
             .clone())
     }
 
-    /// The whole object `key` of `bucket`.
+    /// The whole object `key` of `bucket`: the key as it is, any UTF-8 S3
+    /// takes (`Path::from` would percent-encode `%`, `{`, non-ASCII letters
+    /// and others into another key).
     pub async fn get(&self, bucket: &str, key: &str) -> Result<bytes::Bytes, ObjectsError> {
+        let path = Path::parse(key)
+            .ok()
+            .filter(|p| p.as_ref() == key)
+            .ok_or_else(|| ObjectsError::Key(key.to_owned()))?;
         let store = self.bucket(bucket).await?;
-        let read = store.get(&Path::from(key)).await;
+        let read = store.get(&path).await;
         let object = read.map_err(ObjectsError::of_read)?;
         object.bytes().await.map_err(ObjectsError::of_read)
     }
@@ -193,9 +203,26 @@ mod tests {
             )
             .await
             .unwrap();
-        let buckets = Buckets::new(S3Options::default()).with_store("uploads", store);
+        let buckets = Buckets::new(S3Options::default()).with_store("uploads", store.clone());
         let body = buckets.get("uploads", "rides/a b.json").await.unwrap();
         assert_eq!(&body[..], b"{}");
+        // Keys are read as they are: no character is encoded into another key.
+        for key in [
+            "rides/café ü.json",
+            "rides/100%.json",
+            "rides/[x]{y}.json",
+            "q?h#.json",
+        ] {
+            store
+                .put(&Path::parse(key).unwrap(), PutPayload::from_static(b"[]"))
+                .await
+                .unwrap();
+            assert_eq!(&buckets.get("uploads", key).await.unwrap()[..], b"[]");
+        }
+        for key in ["/lead.json", "a//b.json", "dir/./x.json", "tail/"] {
+            let refused = buckets.get("uploads", key).await.unwrap_err();
+            assert!(matches!(refused, ObjectsError::Key(_)), "{refused:?}");
+        }
         let missing = buckets.get("uploads", "rides/none.json").await.unwrap_err();
         assert!(matches!(missing, ObjectsError::NoSuchKey), "{missing:?}");
         assert_eq!(missing.to_string(), "no such key");
