@@ -22,6 +22,7 @@ pub(crate) mod iterator;
 pub(crate) mod meta;
 pub(crate) mod names;
 pub(crate) mod request;
+mod scaling;
 pub(crate) mod state;
 
 use crate::front::error::{err, internal, ApiError, Code};

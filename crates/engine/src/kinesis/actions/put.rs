@@ -54,7 +54,7 @@ impl Engine {
         if total > MAX_PUT_RECORDS_BYTES.max(max) {
             return Err(err(
                 Code::InvalidArgumentException,
-                format!("Records size exceeds 5 MB limit: {total} bytes"),
+                "Records size exceeds 5 MB limit",
             ));
         }
         let out = self.put(&name, entries, false).await?;
@@ -175,7 +175,10 @@ impl PutEntry {
             });
             return Err(err(
                 Code::ValidationException,
-                format!("1 validation error detected: Value at '{at}' failed to satisfy constraint: Member must have length less than or equal to {max}"),
+                format!(
+                    "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]' at '{at}' failed to satisfy constraint: Member must have length less than or equal to {max}",
+                    n = e.data.len()
+                ),
             ));
         }
         let hash = match &e.explicit_hash_key {

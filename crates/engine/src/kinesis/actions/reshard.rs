@@ -187,27 +187,22 @@ impl Engine {
                     json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}),
                 );
             }
-            let children: Vec<_> = uniform_ranges(target as u32)
-                .into_iter()
-                .map(|(start, end)| {
-                    let mut over = open
-                        .iter()
-                        .filter(|&&i| s.shards[i].start <= end && start <= s.shards[i].end)
-                        .map(|&i| i as u32);
-                    let parent = over.next();
-                    let adjacent = over.next();
-                    (start, end, parent, adjacent)
-                })
+            // Splits and merges, as the service reshards (`kinesis::scaling`).
+            let ranges: Vec<_> = open
+                .iter()
+                .map(|&i| (i, s.shards[i].start, s.shards[i].end))
                 .collect();
-            let parents = open.clone();
+            let steps = crate::kinesis::scaling::plan(&ranges, target, s.shards.len());
             self.check_shard_limit(&st, target.saturating_sub(current), &region_of(&arn))?;
-            (
-                self.reshard(&mut st, &name, &parents, children)?,
-                current,
-                arn,
-            )
+            let mut queued = Vec::new();
+            for step in steps {
+                queued.push(self.reshard(&mut st, &name, &step.parents, step.children)?);
+            }
+            (queued, current, arn)
         };
-        Self::durable(rx).await?;
+        for rx in rx {
+            Self::durable(rx).await?;
+        }
         Ok(
             json!({"StreamName": name, "StreamARN": arn, "CurrentShardCount": current, "TargetShardCount": target}),
         )

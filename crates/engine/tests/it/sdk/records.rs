@@ -282,3 +282,39 @@ async fn forged_or_foreign_iterators_are_refused() {
     other.shutdown().await.unwrap();
     e.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn oversized_records_and_calls_are_refused_in_the_services_words() {
+    use aws_sdk_kinesis::error::ProvideErrorMetadata;
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    create(&c, "s", 1).await;
+    let big = vec![b'x'; (1 << 20) + 1];
+    let refused = c
+        .put_record()
+        .stream_name("s")
+        .partition_key("k")
+        .data(Blob::new(big))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.message(),
+        Some("1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576")
+    );
+    let entry = PutRecordsRequestEntry::builder()
+        .partition_key("k")
+        .data(Blob::new(vec![b'x'; 1 << 20]))
+        .build()
+        .unwrap();
+    let refused = c
+        .put_records()
+        .stream_name("s")
+        .set_records(Some(vec![entry; 6]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.message(), Some("Records size exceeds 5 MB limit"));
+}

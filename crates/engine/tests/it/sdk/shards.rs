@@ -417,3 +417,59 @@ async fn list_shards_filters_follow_each_shards_life() {
     );
     e.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn update_shard_count_splits_and_merges_as_the_service_does() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    for (from, to, all) in [(4, 5, 15), (5, 3, 7)] {
+        let name = format!("s{from}");
+        create(&c, &name, from).await;
+        c.update_shard_count()
+            .stream_name(&name)
+            .target_shard_count(to)
+            .scaling_type(ScalingType::UniformScaling)
+            .send()
+            .await
+            .unwrap();
+        let shards = c
+            .list_shards()
+            .stream_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .shards
+            .unwrap_or_default();
+        assert_eq!(shards.len(), all, "{from} -> {to}");
+        let range = |id: &str| {
+            let s = shards.iter().find(|s| s.shard_id() == id).unwrap();
+            let r = s.hash_key_range().unwrap();
+            let n = |k: &str| k.parse::<u128>().unwrap();
+            (n(r.starting_hash_key()), n(r.ending_hash_key()))
+        };
+        // Every child covers exactly its parents (a split: within its one).
+        for s in &shards {
+            let me = range(s.shard_id());
+            match (s.parent_shard_id(), s.adjacent_parent_shard_id()) {
+                (Some(p), Some(a)) => {
+                    let (p, a) = (range(p), range(a));
+                    assert_eq!(me, (p.0, a.1), "{from} -> {to}");
+                    assert_eq!(p.1 + 1, a.0);
+                }
+                (Some(p), None) => {
+                    let p = range(p);
+                    assert!(p.0 <= me.0 && me.1 <= p.1, "{from} -> {to}");
+                }
+                _ => {}
+            }
+        }
+        let open = shards
+            .iter()
+            .filter(|s| {
+                s.sequence_number_range()
+                    .is_some_and(|r| r.ending_sequence_number().is_none())
+            })
+            .count();
+        assert_eq!(open, to as usize);
+    }
+}
