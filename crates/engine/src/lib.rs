@@ -322,8 +322,9 @@ impl EngineHandle {
 
     /// S3 (issue 16): every object created in `bucket` (which must exist)
     /// announces itself to the Lambda function `function_arn` in
-    /// [`EngineHandle::s3_events`], as a PutBucketNotificationConfiguration
-    /// with that one rule for `s3:ObjectCreated:*` would; durably.
+    /// [`EngineHandle::s3_events`], as a notification configuration with a
+    /// rule for `s3:ObjectCreated:*` (Id `wildrydes`) would; durably. A
+    /// configuration that names the function already is left as it is.
     pub fn notify_function(&self, bucket: &str, function_arn: &str) -> Result<(), EngineError> {
         self.s3.notify_function(bucket, function_arn)
     }

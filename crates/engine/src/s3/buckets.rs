@@ -231,7 +231,11 @@ pub(crate) async fn location(
     }))
 }
 
-fn filter_of(f: Option<&NotificationConfigurationFilter>) -> (Option<String>, Option<String>) {
+/// The prefix and suffix of a configuration's filter, refused as S3 refuses
+/// another rule name or a rule given twice.
+fn filter_of(
+    f: Option<&NotificationConfigurationFilter>,
+) -> S3Result<(Option<String>, Option<String>)> {
     let mut prefix = None;
     let mut suffix = None;
     for rule in f
@@ -241,18 +245,93 @@ fn filter_of(f: Option<&NotificationConfigurationFilter>) -> (Option<String>, Op
         .flatten()
     {
         let name = rule.name.as_ref().map(|n| n.as_str().to_ascii_lowercase());
-        match name.as_deref() {
-            Some("prefix") => prefix = rule.value.clone(),
-            Some("suffix") => suffix = rule.value.clone(),
-            _ => {}
+        let (slot, name) = match name.as_deref() {
+            Some("prefix") => (&mut prefix, "prefix"),
+            Some("suffix") => (&mut suffix, "suffix"),
+            _ => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "filter rule name must be either prefix or suffix"
+                ))
+            }
+        };
+        if slot
+            .replace(rule.value.clone().unwrap_or_default())
+            .is_some()
+        {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Cannot specify more than one {name} rule in a filter."
+            ));
         }
     }
-    (prefix, suffix)
+    Ok((prefix, suffix))
+}
+
+/// The events S3 notifies of (botocore's `Event` enum).
+const EVENTS: [&str; 27] = [
+    "s3:ReducedRedundancyLostObject",
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationNotTracked",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:ObjectRestore:Delete",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectAcl:Put",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+];
+
+/// A configuration's destination and events, checked as S3 checks them.
+fn checked_rule(
+    kind: RuleKind,
+    id: Option<String>,
+    arn: &str,
+    events: &[Event],
+    filter: Option<&NotificationConfigurationFilter>,
+) -> S3Result<Rule> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() < 6 || parts[0] != "arn" || parts[2].is_empty() || parts[5].is_empty() {
+        return Err(s3_error!(InvalidArgument, "The ARN could not be parsed"));
+    }
+    let events = names(events);
+    if events.iter().any(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The event is not supported for notifications"
+        ));
+    }
+    let (prefix, suffix) = filter_of(filter)?;
+    Ok(Rule {
+        kind,
+        id,
+        arn: arn.to_string(),
+        events,
+        prefix,
+        suffix,
+    })
 }
 
 fn filter_to(rule: &Rule) -> Option<NotificationConfigurationFilter> {
     let mut rules = Vec::new();
-    for (name, value) in [("prefix", &rule.prefix), ("suffix", &rule.suffix)] {
+    for (name, value) in [("Prefix", &rule.prefix), ("Suffix", &rule.suffix)] {
         if let Some(v) = value {
             rules.push(FilterRule {
                 name: Some(FilterRuleName::from(name.to_string())),
@@ -279,37 +358,34 @@ pub(crate) async fn put_notification(
     let c = req.input.notification_configuration;
     let mut rules = Vec::new();
     for l in c.lambda_function_configurations.iter().flatten() {
-        let (prefix, suffix) = filter_of(l.filter.as_ref());
-        rules.push(Rule {
-            kind: RuleKind::Lambda,
-            id: l.id.clone(),
-            arn: l.lambda_function_arn.clone(),
-            events: names(&l.events),
-            prefix,
-            suffix,
-        });
+        let (arn, f) = (&l.lambda_function_arn, l.filter.as_ref());
+        rules.push(checked_rule(
+            RuleKind::Lambda,
+            l.id.clone(),
+            arn,
+            &l.events,
+            f,
+        )?);
     }
     for q in c.queue_configurations.iter().flatten() {
-        let (prefix, suffix) = filter_of(q.filter.as_ref());
-        rules.push(Rule {
-            kind: RuleKind::Queue,
-            id: q.id.clone(),
-            arn: q.queue_arn.clone(),
-            events: names(&q.events),
-            prefix,
-            suffix,
-        });
+        let (arn, f) = (&q.queue_arn, q.filter.as_ref());
+        rules.push(checked_rule(
+            RuleKind::Queue,
+            q.id.clone(),
+            arn,
+            &q.events,
+            f,
+        )?);
     }
     for t in c.topic_configurations.iter().flatten() {
-        let (prefix, suffix) = filter_of(t.filter.as_ref());
-        rules.push(Rule {
-            kind: RuleKind::Topic,
-            id: t.id.clone(),
-            arn: t.topic_arn.clone(),
-            events: names(&t.events),
-            prefix,
-            suffix,
-        });
+        let (arn, f) = (&t.topic_arn, t.filter.as_ref());
+        rules.push(checked_rule(
+            RuleKind::Topic,
+            t.id.clone(),
+            arn,
+            &t.events,
+            f,
+        )?);
     }
     for r in &rules {
         if r.events.is_empty() {
@@ -345,7 +421,7 @@ pub(crate) async fn put_notification(
 /// Whether two notification configurations could both match one event: a
 /// common event type (`s3:ObjectCreated:*` covers `s3:ObjectCreated:Put`)
 /// and prefix and suffix filters that some key satisfies together.
-fn overlap(a: &Rule, b: &Rule) -> bool {
+pub(crate) fn overlap(a: &Rule, b: &Rule) -> bool {
     let covers = |x: &str, y: &str| x == y || x.strip_suffix('*').is_some_and(|p| y.starts_with(p));
     let events = a
         .events

@@ -96,8 +96,12 @@ impl Service {
 
 impl Service {
     /// Makes every object created in `bucket` announce itself to the Lambda
-    /// function `function_arn` (replacing the bucket's notification
-    /// configuration, as PutBucketNotificationConfiguration does), durably.
+    /// function `function_arn` (configuration Id `wildrydes`), durably,
+    /// unless the bucket's notification configuration already names that
+    /// function: a configuration set since (its filters, its Id) is kept
+    /// across restarts of `up`, as S3 keeps it. Other configurations stay,
+    /// but those that would take the same events are dropped (S3 refuses
+    /// overlapping configurations).
     pub(crate) fn notify_function(
         &self,
         bucket: &str,
@@ -105,17 +109,22 @@ impl Service {
     ) -> Result<(), crate::EngineError> {
         let rule = events::Rule {
             kind: events::RuleKind::Lambda,
-            id: None,
+            id: Some("wildrydes".to_owned()),
             arn: function_arn.to_owned(),
             events: vec!["s3:ObjectCreated:*".to_owned()],
             prefix: None,
             suffix: None,
         };
-        let value = serde_json::to_value([rule]).ok();
         self.store
             .write(|tx| -> S3Result<()> {
                 let mut meta = buckets::write_bucket(tx, bucket)?;
-                meta.notification = value;
+                let mut rules = buckets::rules(&meta);
+                if rules.iter().any(|r| r.arn == function_arn) {
+                    return Ok(());
+                }
+                rules.retain(|r| !buckets::overlap(r, &rule));
+                rules.push(rule);
+                meta.notification = serde_json::to_value(rules).ok();
                 let mut t = tx.open_table(store::BUCKETS).map_err(store::db_err)?;
                 t.insert(bucket, store::encode(&meta).as_slice())
                     .map_err(store::db_err)?;

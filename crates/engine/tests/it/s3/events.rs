@@ -221,6 +221,7 @@ async fn the_engines_own_notification_announces_every_created_object_to_the_func
     assert_eq!(rules[0].lambda_function_arn(), arn);
     assert_eq!(rules[0].events(), [Event::from("s3:ObjectCreated:*")]);
     assert!(rules[0].filter().is_none());
+    assert_eq!(rules[0].id(), Some("wildrydes"));
 
     put_all(&c, &["rides/1.json", "any.csv"]).await;
     let keys: Vec<String> = e
@@ -292,4 +293,84 @@ async fn overlapping_notification_configurations_are_refused_and_ids_assigned() 
         .queue_configurations()
         .iter()
         .all(|q| q.id().is_some_and(|id| !id.is_empty())));
+}
+
+#[tokio::test]
+async fn bad_configurations_are_refused_and_a_functions_own_is_kept() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let c = client(&e.url());
+    c.create_bucket().bucket("uploads").send().await.unwrap();
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:wildrydes-load";
+    let put = |arn: &str, event: &str, rules: Vec<(&str, &str)>| {
+        let rules = rules
+            .into_iter()
+            .map(|(name, value)| {
+                FilterRule::builder()
+                    .name(FilterRuleName::from(name))
+                    .value(value)
+                    .build()
+            })
+            .collect();
+        let filter = NotificationConfigurationFilter::builder()
+            .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+            .build();
+        let rule = LambdaFunctionConfiguration::builder()
+            .id("mine")
+            .lambda_function_arn(arn)
+            .events(Event::from(event))
+            .filter(filter)
+            .build()
+            .unwrap();
+        c.put_bucket_notification_configuration()
+            .bucket("uploads")
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .lambda_function_configurations(rule)
+                    .build(),
+            )
+            .send()
+    };
+    let message = |e: aws_sdk_s3::error::SdkError<_, _>| {
+        let e = e.into_service_error();
+        aws_sdk_s3::error::ProvideErrorMetadata::message(&e).map(str::to_string)
+    };
+    let created = "s3:ObjectCreated:*";
+    let cases = [
+        (
+            put("not-an-arn", created, vec![]).await,
+            "The ARN could not be parsed",
+        ),
+        (
+            put(arn, "s3:ObjectCreated:Bogus", vec![]).await,
+            "The event is not supported for notifications",
+        ),
+        (
+            put(arn, created, vec![("Infix", "x")]).await,
+            "filter rule name must be either prefix or suffix",
+        ),
+        (
+            put(arn, created, vec![("Prefix", "a"), ("prefix", "b")]).await,
+            "Cannot specify more than one prefix rule in a filter.",
+        ),
+    ];
+    for (answer, wanted) in cases {
+        assert_eq!(message(answer.unwrap_err()).as_deref(), Some(wanted));
+    }
+    // Rule names come back as S3 writes them; `up`'s notification keeps a
+    // configuration that names its function already.
+    put(arn, created, vec![("suffix", ".json")]).await.unwrap();
+    e.notify_function("uploads", arn).unwrap();
+    let got = c
+        .get_bucket_notification_configuration()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    let rules = got.lambda_function_configurations();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].id(), Some("mine"));
+    let filter = rules[0].filter().unwrap().key().unwrap();
+    // S3 answers `Suffix` (the model's enum says `suffix`).
+    let name = filter.filter_rules()[0].name().map(FilterRuleName::as_str);
+    assert_eq!(name, Some("Suffix"));
 }
