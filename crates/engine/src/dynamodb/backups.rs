@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::service::{str_of, Service, TableMeta};
+use super::service::{str_of, validation, Service, TableMeta};
 use crate::front::error::{err, ApiError, Code};
 
 /// The service's default recovery period, in days.
@@ -82,10 +82,15 @@ impl Service {
             .and_then(|s| s.get("PointInTimeRecoveryEnabled"))
             .and_then(Json::as_bool)
             .unwrap_or(false);
-        let days = spec
+        let period = spec
             .and_then(|s| s.get("RecoveryPeriodInDays"))
-            .and_then(Json::as_u64)
-            .map_or(RECOVERY_DAYS, |d| d as u32);
+            .and_then(Json::as_u64);
+        if !on && period.is_some() {
+            return Err(validation(
+                "Invalid Request: Cannot specify RecoveryPeriodInDays when disabling point-in-time recovery.",
+            ));
+        }
+        let days = period.map_or(RECOVERY_DAYS, |d| d as u32);
         let now = self.now_ms();
         // While a table is created its backups are being enabled; one being
         // deleted answers as it is (both recorded from the service).

@@ -293,6 +293,21 @@ pub(crate) fn parse_index(
             "One or more parameter values were invalid: ProjectionType is {kind}, but NonKeyAttributes is specified"
         )));
     }
+    // Recorded from the service (ack-api-quirks, 2026-10).
+    if kind == "INCLUDE" && non_key.is_empty() {
+        return Err(validation(
+            "One or more parameter values were invalid: ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
+        ));
+    }
+    if let Some((_, twice)) = non_key
+        .iter()
+        .enumerate()
+        .find(|(i, n)| non_key[..*i].contains(n))
+    {
+        return Err(validation(format!(
+            "One or more parameter values were invalid: Duplicate element in NonKeyAttributes: {twice}"
+        )));
+    }
     let throughput = spec.get("ProvisionedThroughput");
     let created = billing.creating_table;
     let (read_capacity, write_capacity) = match (global, billing.pay_per_request, throughput) {

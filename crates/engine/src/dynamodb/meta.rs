@@ -46,7 +46,7 @@ fn check_update_table(req: &Map<String, Json>) -> Result<(), ApiError> {
             return Err(validation(if actions.is_empty() {
                 "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null"
             } else {
-                "One or more parameter values were invalid: Only one of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must be specified"
+                "One or more parameter values were invalid: Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object"
             }));
         };
         let name = action["IndexName"].as_str().unwrap_or_default();
@@ -146,6 +146,7 @@ impl Service {
                 if let Some(on) = req.get("DeletionProtectionEnabled").and_then(Json::as_bool) {
                     m.deletion_protection = on;
                 }
+                super::options::Options::check(req, &m.billing_mode, false)?;
                 m.options.apply(req);
                 let at_once = was == "PAY_PER_REQUEST" && m.billing_mode == "PROVISIONED";
                 let changes = updates
@@ -234,6 +235,17 @@ impl Service {
         };
         for u in updates {
             if let Some(spec) = u.get("Create").and_then(Json::as_object) {
+                // An index of that name is refused before the new one is read
+                // (recorded from the service).
+                let iname = spec
+                    .get("IndexName")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default();
+                if m.index(iname).is_some() {
+                    return Err(validation(
+                        "Attempting to create an index which already exists",
+                    ));
+                }
                 let mut index = parse_index(
                     spec,
                     true,
@@ -245,12 +257,6 @@ impl Service {
                     },
                     &m.hash.0,
                 )?;
-                if m.index(&index.name).is_some() {
-                    return Err(validation(format!(
-                        "One or more parameter values were invalid: Index with name {} already exists",
-                        index.name
-                    )));
-                }
                 index.no = m.next_index.max(m.indexes.len() as u32 + 1);
                 index.active_at_ms = active_at_ms;
                 m.next_index = index.no + 1;

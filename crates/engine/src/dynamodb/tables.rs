@@ -123,6 +123,16 @@ impl Service {
             .iter()
             .filter_map(|d| d["AttributeName"].as_str().map(str::to_string))
             .collect();
+        if let Some(twice) = def_names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| def_names[..*i].contains(n))
+        {
+            return Err(validation(format!(
+                "Attribute Name is duplicated: {}",
+                twice.1
+            )));
+        }
         // The throughput is checked before the key schema, as recorded.
         if let Some(t) = req.get("ProvisionedThroughput") {
             super::meta::check_capacity_bounds(t, "")?;
@@ -253,6 +263,7 @@ impl Service {
             ));
         }
         let id = tables.values().map(|t| t.id).max().unwrap_or(0) + 1;
+        super::options::Options::check(req, &billing_mode, true)?;
         let mut meta = TableMeta {
             name: name.clone(),
             id,
@@ -356,9 +367,10 @@ impl Service {
             .cloned()
             .ok_or_else(|| table_not_found(name))?;
         if meta.deletion_protection {
-            return Err(validation(format!(
-                "1 validation error detected: Table '{name}' can't be deleted while DeletionProtectionEnabled is set to True"
-            )));
+            // Recorded from the service (ack-api-quirks, 2026-10).
+            return Err(validation(
+                "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+            ));
         }
         match meta.status(now) {
             "CREATING" => return Err(in_use(format!("Table is being created: {name}"))),

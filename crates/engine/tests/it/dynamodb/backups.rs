@@ -315,3 +315,118 @@ async fn ttl_and_backups_of_a_table_being_created_answer_as_recorded() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn table_requests_are_refused_in_the_words_recorded_in_2026() {
+    let e = engine::spawn_in_memory().await.unwrap();
+    let url = e.url();
+    let prefix = "One or more parameter values were invalid: ";
+    let table = |extra: Json| {
+        let mut t = json!({
+            "TableName": "t26",
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            t[k] = v.clone();
+        }
+        t
+    };
+    let index = |projection: Json| {
+        json!({
+            "AttributeDefinitions": [
+                {"AttributeName": "a", "AttributeType": "S"},
+                {"AttributeName": "b", "AttributeType": "S"},
+            ],
+            "GlobalSecondaryIndexes": [{
+            "IndexName": "by_b",
+            "KeySchema": [{"AttributeName": "b", "KeyType": "HASH"}],
+            "Projection": projection,
+        }]})
+    };
+    let cases = [
+        (
+            json!({"AttributeDefinitions": [
+                {"AttributeName": "a", "AttributeType": "S"},
+                {"AttributeName": "a", "AttributeType": "S"},
+            ]}),
+            "Attribute Name is duplicated: a".to_string(),
+        ),
+        (
+            index(json!({"ProjectionType": "INCLUDE"})),
+            format!("{prefix}ProjectionType is INCLUDE, but NonKeyAttributes is not specified"),
+        ),
+        (
+            index(json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["x", "x"]})),
+            format!("{prefix}Duplicate element in NonKeyAttributes: x"),
+        ),
+        (
+            json!({"SSESpecification": {"Enabled": false, "SSEType": "KMS"}}),
+            format!("{prefix}SSEType can not be specified if Enabled is false"),
+        ),
+        (
+            json!({"SSESpecification": {"Enabled": true, "SSEType": "AES256"}}),
+            format!("{prefix}SSEType AES256 is not supported"),
+        ),
+        (
+            json!({"OnDemandThroughput": {"MaxReadRequestUnits": 0}}),
+            format!("{prefix}Requested MaxReadRequestUnits for OnDemandThroughput for table is outside of valid range"),
+        ),
+        (
+            json!({"StreamSpecification": {"StreamEnabled": true}}),
+            format!("{prefix}Table is being created with a stream enabled, UpdateViewType is required"),
+        ),
+    ];
+    for (extra, message) in cases {
+        invalid(&url, "CreateTable", table(extra), &message).await;
+    }
+    ok(
+        &url,
+        "CreateTable",
+        table(index(json!({"ProjectionType": "ALL"}))),
+    )
+    .await;
+    let create_again = json!({"TableName": "t26", "GlobalSecondaryIndexUpdates": [{"Create": {
+        "IndexName": "by_b",
+        "KeySchema": [{"AttributeName": "b", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }}]});
+    invalid(
+        &url,
+        "UpdateTable",
+        create_again,
+        "Attempting to create an index which already exists",
+    )
+    .await;
+    let two_actions = json!({"TableName": "t26", "GlobalSecondaryIndexUpdates": [{
+        "Delete": {"IndexName": "by_b"},
+        "Update": {"IndexName": "by_b"},
+    }]});
+    invalid(
+        &url,
+        "UpdateTable",
+        two_actions,
+        &format!("{prefix}Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object"),
+    )
+    .await;
+    let stream_off = json!({"TableName": "t26",
+        "StreamSpecification": {"StreamEnabled": false, "StreamViewType": "NEW_IMAGE"}});
+    invalid(
+        &url,
+        "UpdateTable",
+        stream_off,
+        &format!("{prefix}If stream is being disabled, then UpdateViewType must not be specified"),
+    )
+    .await;
+    let off_with_period = json!({"TableName": "t26", "PointInTimeRecoverySpecification": {
+        "PointInTimeRecoveryEnabled": false, "RecoveryPeriodInDays": 7,
+    }});
+    invalid(
+        &url,
+        "UpdateContinuousBackups",
+        off_with_period,
+        "Invalid Request: Cannot specify RecoveryPeriodInDays when disabling point-in-time recovery.",
+    )
+    .await;
+}

@@ -248,7 +248,7 @@ async fn table_settings_ttl_tags_and_deletion_protection_persist_across_a_restar
         .into_service_error();
     assert_eq!(
         refused.message(),
-        Some("1 validation error detected: Table 'UnicornSensorData' can't be deleted while DeletionProtectionEnabled is set to True")
+        Some("Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.")
     );
     c.update_table()
         .table_name(TABLE)

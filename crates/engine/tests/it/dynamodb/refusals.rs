@@ -236,7 +236,7 @@ async fn a_table_created_protected_from_deletion_is_not_deleted() {
         &url,
         "DeleteTable",
         json!({"TableName": "kept"}),
-        "1 validation error detected: Table 'kept' can't be deleted while DeletionProtectionEnabled is set to True",
+        "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
     )
     .await;
     ok(&url, "DescribeTable", json!({"TableName": "kept"})).await;
