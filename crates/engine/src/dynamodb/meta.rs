@@ -79,6 +79,73 @@ fn check_update_table(req: &Map<String, Json>) -> Result<(), ApiError> {
         // recorded shorter lists in earlier years).
         return Err(validation(UPDATE_NEEDS_A_CHANGE));
     }
+    check_one_change(req)
+}
+
+/// UpdateTable makes one change a call, recorded against the service on
+/// 2026-10-08/09 (ack-api-quirks' lab notes): deletion protection,
+/// encryption, table class and warm throughput each alone; on-demand
+/// limits only with the billing mode; no stream change beside a throughput
+/// change; no index created or deleted beside a throughput or stream
+/// change. BillingMode combines with throughput, index throughput updates,
+/// a stream or on-demand limits.
+fn check_one_change(req: &Map<String, Json>) -> Result<(), ApiError> {
+    let has = |k: &str| req.get(k).is_some_and(|v| !v.is_null());
+    let updates: Vec<&Map<String, Json>> = req
+        .get("GlobalSecondaryIndexUpdates")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_object)
+        .collect();
+    let creates_or_deletes = updates
+        .iter()
+        .any(|u| has_action(u, "Create") || has_action(u, "Delete"));
+    let members = [
+        "SSESpecification",
+        "TableClass",
+        "DeletionProtectionEnabled",
+        "WarmThroughput",
+        "OnDemandThroughput",
+        "StreamSpecification",
+        "ProvisionedThroughput",
+        "BillingMode",
+    ];
+    let count = members.iter().filter(|m| has(m)).count() + usize::from(!updates.is_empty());
+    let invalid = |what: &str| {
+        Err(validation(format!(
+            "One or more parameter values were invalid: {what}"
+        )))
+    };
+    // Named in this order when several are present.
+    for (member, what) in [
+        ("SSESpecification", "Server-Side Encryption modification"),
+        ("TableClass", "TableClass modification"),
+        (
+            "DeletionProtectionEnabled",
+            "DeletionProtection modification",
+        ),
+        ("WarmThroughput", "WarmThroughput"),
+    ] {
+        if has(member) && count > 1 {
+            return invalid(&format!("{what} must be the only operation in the request"));
+        }
+    }
+    if has("OnDemandThroughput") && count > 1 + usize::from(has("BillingMode")) {
+        return invalid(
+            "OnDemandThroughput can only be combined with BillingMode in an UpdateTable request",
+        );
+    }
+    let provisioned = str_of(req, "BillingMode") == Some("PROVISIONED");
+    if has("StreamSpecification") && (has("ProvisionedThroughput") || provisioned) {
+        return invalid("You cannot modify stream status while updating table IOPS");
+    }
+    if creates_or_deletes && has("ProvisionedThroughput") {
+        return invalid("You cannot create or delete index while updating table IOPS");
+    }
+    if creates_or_deletes && has("StreamSpecification") {
+        return invalid("You cannot create or delete index while changing stream status");
+    }
     Ok(())
 }
 

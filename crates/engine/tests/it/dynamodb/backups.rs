@@ -246,13 +246,20 @@ async fn table_class_encryption_and_on_demand_limits_are_kept_and_described() {
         desc["OnDemandThroughput"],
         json!({"MaxReadRequestUnits": 50, "MaxWriteRequestUnits": 10})
     );
-    ok(
+    // One change a call, as the service takes them.
+    let both = json!({"TableName": "classy", "TableClass": "STANDARD",
+        "SSESpecification": {"Enabled": false}});
+    invalid(
         &url,
         "UpdateTable",
-        json!({"TableName": "classy", "TableClass": "STANDARD",
-            "SSESpecification": {"Enabled": false}}),
+        both,
+        "One or more parameter values were invalid: Server-Side Encryption modification must be the only operation in the request",
     )
     .await;
+    let class = json!({"TableName": "classy", "TableClass": "STANDARD"});
+    ok(&url, "UpdateTable", class).await;
+    let sse = json!({"TableName": "classy", "SSESpecification": {"Enabled": false}});
+    ok(&url, "UpdateTable", sse).await;
     let described = ok(&url, "DescribeTable", json!({"TableName": "classy"})).await;
     let table = &described["Table"];
     assert_eq!(table["TableClassSummary"]["TableClass"], "STANDARD");
@@ -419,6 +426,37 @@ async fn table_requests_are_refused_in_the_words_recorded_in_2026() {
         &format!("{prefix}If stream is being disabled, then UpdateViewType must not be specified"),
     )
     .await;
+    // One change a call: each refused pair in its recorded words.
+    let pairs = [
+        (
+            json!({"DeletionProtectionEnabled": true, "BillingMode": "PAY_PER_REQUEST"}),
+            "DeletionProtection modification must be the only operation in the request",
+        ),
+        (
+            json!({"TableClass": "STANDARD", "SSESpecification": {"Enabled": true}}),
+            "Server-Side Encryption modification must be the only operation in the request",
+        ),
+        (
+            json!({"OnDemandThroughput": {"MaxReadRequestUnits": 5},
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "KEYS_ONLY"}}),
+            "OnDemandThroughput can only be combined with BillingMode in an UpdateTable request",
+        ),
+        (
+            json!({"BillingMode": "PROVISIONED",
+                "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "KEYS_ONLY"}}),
+            "You cannot modify stream status while updating table IOPS",
+        ),
+    ];
+    for (pair, message) in pairs {
+        let mut update = pair;
+        update["TableName"] = json!("t26");
+        invalid(&url, "UpdateTable", update, &format!("{prefix}{message}")).await;
+    }
+    // The billing mode combines with on-demand limits.
+    let combined = json!({"TableName": "t26", "BillingMode": "PAY_PER_REQUEST",
+        "OnDemandThroughput": {"MaxReadRequestUnits": 5}});
+    ok(&url, "UpdateTable", combined).await;
     let off_with_period = json!({"TableName": "t26", "PointInTimeRecoverySpecification": {
         "PointInTimeRecoveryEnabled": false, "RecoveryPeriodInDays": 7,
     }});
