@@ -162,7 +162,7 @@ pub(crate) async fn copy(
         i.bucket.clone(),
         i.key.clone(),
         meta,
-        "ObjectCreated:Copy",
+        super::events::Cause::of("ObjectCreated:Copy", &req.extensions),
         |_| Ok(()),
     )
     .await?;

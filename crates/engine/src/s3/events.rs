@@ -85,12 +85,33 @@ pub(crate) fn encode_key(key: &str) -> String {
 /// What an event announces.
 pub(crate) struct Created<'a> {
     pub(crate) name: &'a str,
+    /// The id of the request that created the object (its answer's
+    /// `x-amz-request-id`).
+    pub(crate) request_id: &'a str,
     pub(crate) bucket: &'a str,
     pub(crate) key: &'a str,
     pub(crate) size: u64,
     pub(crate) etag: &'a str,
     pub(crate) region: &'a str,
     pub(crate) time_ms: u64,
+}
+
+/// What creates an object: the event's name and the request's id.
+#[derive(Clone, Debug)]
+pub(crate) struct Cause {
+    pub(crate) name: &'static str,
+    pub(crate) request_id: String,
+}
+
+impl Cause {
+    /// The cause of an object created by a request with `extensions` (the
+    /// request id [`super::http`] gave it).
+    pub(crate) fn of(name: &'static str, extensions: &axum::http::Extensions) -> Cause {
+        let request_id = extensions
+            .get::<super::http::RequestId>()
+            .map_or_else(super::http::new_request_id, |r| r.0.clone());
+        Cause { name, request_id }
+    }
 }
 
 fn event_time(ms: u64) -> String {
@@ -112,7 +133,7 @@ fn record(e: &Created<'_>, rule: &Rule, position: u64) -> Value {
         "userIdentity": {"principalId": "AWS:000000000000"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "responseElements": {
-            "x-amz-request-id": format!("{position:016X}"),
+            "x-amz-request-id": e.request_id,
             "x-amz-id-2": format!("{:032x}", rand::random::<u128>()),
         },
         "s3": {

@@ -136,6 +136,10 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
         }
     }
     let head = parts.method == Method::HEAD;
+    // The request's id: its answer's `x-amz-request-id`, and the one its
+    // object-created event names.
+    let id = new_request_id();
+    parts.extensions.insert(RequestId(id.clone()));
     let body = with_body_digest(&mut parts, body, service.open).await;
     let req = Request::from_parts(parts, s3s::Body::http_body_unsync(body));
     let resp = match service.s3s.call(req).await {
@@ -156,13 +160,21 @@ pub(crate) async fn handle(service: &Service, req: Request<Body>) -> Response {
     }
     // Every answer names its request, as S3's do (the SDKs report it:
     // boto3's ResponseMetadata.RequestId).
-    let id = format!("{:016X}", rand::random::<u64>());
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert("x-amz-request-id", v.clone());
         h.insert("x-amz-id-2", v);
     }
     resp
+}
+
+/// A request's id (`x-amz-request-id`), in its extensions.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// A new request id, 16 hexadecimal digits as S3's.
+pub(crate) fn new_request_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
 }
 
 /// S3's message for an error code, where `s3s` answers the code alone

@@ -349,6 +349,7 @@ pub(crate) async fn complete(
     // If-Match / If-None-Match hold against the object the upload replaces;
     // a failed one keeps the upload, which may be completed again.
     let check = write_conditions(i.if_match, i.if_none_match);
+    let cause = super::events::Cause::of(COMPLETED, &req.extensions);
     // The object, its event and the removal of the upload are one transaction.
     let result = b
         .blocking(move |store: &Store| {
@@ -359,7 +360,7 @@ pub(crate) async fn complete(
                 }
                 drop(u);
                 let parts = tx.parts(&id)?;
-                let (old, position) = store_object(tx, &bucket, &key, &meta, COMPLETED, check)?;
+                let (old, position) = store_object(tx, &bucket, &key, &meta, &cause, check)?;
                 let mut t = tx.open_table(PARTS).map_err(db_err)?;
                 for (n, _) in &parts {
                     t.remove(part_key(&id, *n).as_slice()).map_err(db_err)?;

@@ -7,7 +7,7 @@ use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result};
 use super::blob::{self, BlobError};
 use super::buckets::{read_bucket, rules, write_bucket};
 use super::checksum;
-use super::events::{self, Created};
+use super::events::{self, Cause, Created};
 use super::store::{db_err, decode, encode, object_key, Headers, ObjectMeta, Store, OBJECTS};
 use super::{millis, quoted, store_err, timestamp, Backend};
 
@@ -107,7 +107,7 @@ pub(crate) fn store_object(
     bucket: &str,
     key: &str,
     meta: &ObjectMeta,
-    event: &str,
+    cause: &Cause,
     check: impl FnOnce(Option<&ObjectMeta>) -> S3Result<()>,
 ) -> S3Result<(Option<ObjectMeta>, Option<u64>)> {
     let b = write_bucket(tx, bucket)?;
@@ -125,7 +125,8 @@ pub(crate) fn store_object(
         tx,
         &rules(&b),
         &Created {
-            name: event,
+            name: cause.name,
+            request_id: &cause.request_id,
             bucket,
             key,
             size: meta.size,
@@ -144,13 +145,13 @@ pub(crate) async fn commit_object(
     bucket: String,
     key: String,
     meta: ObjectMeta,
-    event: &'static str,
+    cause: Cause,
     check: impl FnOnce(Option<&ObjectMeta>) -> S3Result<()> + Send + 'static,
 ) -> S3Result<()> {
     let data = meta.data.clone();
     let result = b
         .blocking(move |store: &Store| {
-            store.write(|tx| store_object(tx, &bucket, &key, &meta, event, check))
+            store.write(|tx| store_object(tx, &bucket, &key, &meta, &cause, check))
         })
         .await;
     match result {
@@ -259,7 +260,8 @@ pub(crate) async fn put(
     let etag = meta.etag.clone();
     let checksum_type = checksum::checksum_type(&meta);
     let check = write_conditions(i.if_match, i.if_none_match);
-    commit_object(b, i.bucket, i.key, meta, "ObjectCreated:Put", check).await?;
+    let cause = Cause::of("ObjectCreated:Put", &req.extensions);
+    commit_object(b, i.bucket, i.key, meta, cause, check).await?;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(quoted(&etag)),
         checksum_type,

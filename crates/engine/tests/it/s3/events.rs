@@ -232,6 +232,19 @@ async fn the_engines_own_notification_announces_every_created_object_to_the_func
         .map(|ev| ev.body["Records"][0]["s3"]["object"]["key"].to_string())
         .collect();
     assert_eq!(keys, [r#""rides/1.json""#, r#""any.csv""#]);
+    // An event names the request that created its object, as S3's do.
+    let put = c
+        .put_object()
+        .bucket("uploads")
+        .key("rides/2.json")
+        .body(ByteStream::from_static(b"{}"))
+        .send()
+        .await
+        .unwrap();
+    let events = e.s3_events().read(2, 10).unwrap();
+    let named = &events[0].body["Records"][0]["responseElements"]["x-amz-request-id"];
+    let id = aws_sdk_s3::operation::RequestId::request_id(&put).unwrap();
+    assert_eq!(named.as_str(), Some(id));
 }
 
 #[tokio::test]
