@@ -105,7 +105,7 @@ pub enum ConnectError {
 /// A stream could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
-    #[error("stream {stream:?} not found in region {region} at {at}; create it first (aws kinesis create-stream --stream-name {stream} --shard-count 1) or check -stream, -region and -endpoint")]
+    #[error("stream {stream:?} not found in region {region} at {at}; create it first (aws kinesis create-stream --stream-name {stream} --shard-count 1) or check the stream name, the region and the endpoint")]
     NotFound {
         stream: String,
         region: String,

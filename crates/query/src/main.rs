@@ -1,6 +1,6 @@
 //! `wildrydes-query`: SQL over the archive (the workshop's Athena step),
 //! what `wildrydes query` runs. A binary of its own because Apache DataFusion
-//! is large: `wildrydes` (and `cargo run --release --bin wildrydes -- demo`)
+//! is large: `wildrydes` (and `cargo run --release -p wildrydes -- demo`)
 //! builds without it. The flags and the prompt live in `query::cli`.
 //!
 //! Exit codes: 0 done (or a closed stdout), 1 error (an archive that cannot be

@@ -115,15 +115,20 @@ async fn print_items<W: Write>(
         let Ok(answer) = answer else {
             continue;
         };
-        let mut text = String::new();
+        // The newest items again each time (the workshop's check, a Query):
+        // the header says so, so a repeated line reads as a read-back.
+        let mut text = format!(
+            "{} read back (Query Name = {unicorn}, newest {}):\n",
+            process::TABLE,
+            answer.items().len()
+        );
         for item in answer.items() {
             let field = |name: &str| match item.get(name) {
                 Some(AttributeValue::S(v) | AttributeValue::N(v)) => v.clone(),
                 _ => "-".into(),
             };
             text.push_str(&format!(
-                "{}: {} {} Distance={} MagicPoints={}..{} HealthPoints={}..{}\n",
-                process::TABLE,
+                "  {} {} Distance={} MagicPoints={}..{} HealthPoints={}..{}\n",
                 field("Name"),
                 field("StatusTime"),
                 field("Distance"),

@@ -15,7 +15,7 @@ pub(crate) fn banner(stack: &stack::Stack, dashboard: &str) -> String {
          alerts:   {src} -> alert stage (MagicPoints below {threshold}, once per crossing) -> {alerts}\n\
          live map: {dashboard} (open it in a browser)\n\
          \n\
-         In another terminal (from a source checkout: cargo run --release --bin producer -- ...):\n\
+         In another terminal (from a source checkout: cargo run --release -p producer -- ...):\n\
          \x20 ./producer -endpoint {url} -name Rocinante\n\
          \x20 ./consumer -endpoint {url} -stream {dst} | jq .\n\
          \x20 ./producer -endpoint {url} -name Pegasus -low-magic      # magic runs low: alerts\n\

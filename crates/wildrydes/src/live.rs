@@ -64,12 +64,13 @@ struct TilesArg {
 
 const DEFAULT_PORT: u16 = 4568;
 
-async fn listen(bind: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
+/// Binds the map's port; `flag` is the option that sets it.
+async fn listen(bind: IpAddr, port: u16, flag: &str) -> Result<tokio::net::TcpListener> {
     let addr = SocketAddr::new(bind, port);
     tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!(
             "cannot serve the dashboard on {addr} (is another wildrydes already running there? \
-             stop it or choose another port)"
+             stop it or choose another {flag})"
         )
     })
 }
@@ -87,7 +88,7 @@ pub async fn bind(
             .checked_add(1)
             .context("no port after the engine's: set --dashboard-port")?,
     };
-    listen(engine.bind, port).await
+    listen(engine.bind, port, "--dashboard-port").await
 }
 
 /// Serves the live map of `stack` on `listener`; returns the stack and the
@@ -110,7 +111,7 @@ pub async fn serve(
 }
 
 pub async fn run(args: DashboardArgs) -> Result<()> {
-    let listener = listen(args.bind, args.port).await?;
+    let listener = listen(args.bind, args.port, "--port").await?;
     let url = stack::local_url(listener.local_addr()?);
     let options = dashboard::DashboardOptions {
         connect: kinesis::ConnectOptions {

@@ -43,7 +43,7 @@ pub(crate) fn run(args: QueryArgs) -> Result<()> {
     let bin = find().with_context(|| {
         format!(
             "`wildrydes query` runs {QUERY_BIN}, which is neither beside this wildrydes nor on the PATH: \
-             build it beside it (`cargo build --release --bin wildrydes-query` in a checkout) or install it \
+             build it beside it (`cargo build --release -p query` in a checkout) or install it \
              (`cargo install --locked --path crates/query`; release archives hold it)"
         )
     })?;

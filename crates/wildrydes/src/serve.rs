@@ -170,7 +170,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         None => tracing::info!("in-memory storage: nothing survives a restart"),
     }
     let url = stack::local_url(handle.addr());
-    tracing::info!(endpoint = %url, listening = %handle.addr(), "kinesis engine listening");
+    tracing::info!(endpoint = %url, listening = %handle.addr(), "engine listening (Kinesis, DynamoDB, S3)");
     println!("{url}");
     handle.serve_until(shutdown_signal()).await?;
     tracing::info!("stopped");

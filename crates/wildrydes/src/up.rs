@@ -84,6 +84,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
         auth: args.auth,
         ..engine::Config::default()
     };
+    engine_port_free(&args.listen).await?;
     let map = live::bind(&args.listen, &args.dashboard).await?;
     let stack = start_stack(&args.listen, data_dir, args.window, args.shards, engine).await?;
     let (stack, map) = live::serve(stack, map, args.dashboard).await?;
@@ -95,6 +96,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
 
 pub async fn demo(args: DemoArgs) -> Result<()> {
     let engine = engine::Config::default();
+    engine_port_free(&args.listen).await?;
     let map = live::bind(&args.listen, &args.dashboard).await?;
     let stack = start_stack(&args.listen, args.data_dir, args.window, 2, engine).await?;
     let (mut stack, map) = live::serve(stack, map, args.dashboard).await?;
@@ -112,6 +114,16 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     };
     stack.add_demo(demo, std::io::stdout());
     stack.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Fails on a busy engine port before the live map takes the next one, so
+/// a second `up` on the same port names the engine's (a port of 0 is any
+/// free one).
+async fn engine_port_free(listen: &ListenArgs) -> Result<()> {
+    if listen.port != 0 {
+        drop(crate::serve::bind(listen).await?);
+    }
     Ok(())
 }
 

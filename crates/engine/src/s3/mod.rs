@@ -162,7 +162,7 @@ pub(crate) fn open(settings: Settings) -> Result<Service, crate::EngineError> {
         for (id, secret) in &settings.auth {
             auth.register(id.clone(), secret.as_str().into());
         }
-        builder.set_auth(auth);
+        builder.set_auth(Keys(auth));
     }
     Ok(Service {
         s3s: builder.build(),
@@ -174,6 +174,22 @@ pub(crate) fn open(settings: Settings) -> Result<Service, crate::EngineError> {
         store,
         clock: settings.clock,
     })
+}
+
+/// The engine's access keys (`--auth`): an unknown key is S3's
+/// `InvalidAccessKeyId` (s3s's own answer is `NotSignedUp`).
+struct Keys(s3s::auth::SimpleAuth);
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for Keys {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<s3s::auth::SecretKey> {
+        self.0.lookup(access_key).cloned().ok_or_else(|| {
+            s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        })
+    }
 }
 
 /// The storage backend behind `s3s`.

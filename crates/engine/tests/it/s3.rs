@@ -483,6 +483,13 @@ async fn with_credentials_configured_signatures_are_checked() {
         code(err.as_service_error().unwrap()),
         "SignatureDoesNotMatch"
     );
+    // An unknown key, in S3's words.
+    let stranger = client_with(&e.url(), "AKIDWHO", "good-secret");
+    let err = stranger.list_buckets().send().await.unwrap_err();
+    assert_eq!(
+        (code(err.as_service_error().unwrap()), status(&err)),
+        ("InvalidAccessKeyId".to_string(), 403)
+    );
 }
 
 #[tokio::test]
