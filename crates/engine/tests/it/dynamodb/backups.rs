@@ -14,6 +14,18 @@ use super::conformance::{invalid, ok, refused, tables};
 
 const ARN: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/hash";
 
+/// An engine on a frozen clock whose tables stay CREATING and DELETING for
+/// 5 s.
+async fn delayed() -> (engine::ManualClock, engine::EngineHandle) {
+    let clock = engine::ManualClock::frozen();
+    let config = engine::Config {
+        clock: Arc::new(clock.clone()),
+        stream_activation_delay: Duration::from_secs(5),
+        ..engine::Config::default()
+    };
+    (clock, engine::spawn(config).await.unwrap())
+}
+
 #[tokio::test]
 async fn continuous_backups_are_on_and_recovery_is_kept_and_described() {
     let e = engine::spawn_in_memory().await.unwrap();
@@ -198,13 +210,7 @@ async fn index_throughput_refusals_are_worded_by_the_action_that_makes_them() {
 
 #[tokio::test]
 async fn a_table_being_deleted_is_described_without_its_global_indexes() {
-    let clock = engine::ManualClock::frozen();
-    let config = engine::Config {
-        clock: Arc::new(clock.clone()),
-        stream_activation_delay: Duration::from_secs(5),
-        ..engine::Config::default()
-    };
-    let e = engine::spawn(config).await.unwrap();
+    let (clock, e) = delayed().await;
     let url = e.url();
     tables(&url).await;
     clock.advance(Duration::from_secs(10));
@@ -269,13 +275,7 @@ async fn table_class_encryption_and_on_demand_limits_are_kept_and_described() {
 
 #[tokio::test]
 async fn ttl_and_backups_of_a_table_being_created_answer_as_recorded() {
-    let clock = engine::ManualClock::frozen();
-    let config = engine::Config {
-        clock: Arc::new(clock.clone()),
-        stream_activation_delay: Duration::from_secs(5),
-        ..engine::Config::default()
-    };
-    let e = engine::spawn(config).await.unwrap();
+    let (clock, e) = delayed().await;
     let url = e.url();
     tables(&url).await;
     invalid(

@@ -118,13 +118,7 @@ async fn deletes_with_conditions_keep_objects_that_do_not_hold_them() {
 #[tokio::test]
 async fn an_upload_completed_with_if_none_match_does_not_replace_an_object() {
     let (_e, c) = bucket_with(&["k"]).await;
-    let up = c
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    let up = super::multipart::start(&c, "k", None).await;
     let id = up.upload_id().unwrap();
     let part = c
         .upload_part()

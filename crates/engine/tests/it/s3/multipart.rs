@@ -24,6 +24,22 @@ async fn upload_part(c: &Client, key: &str, id: &str, n: i32, data: Vec<u8>) -> 
         .build()
 }
 
+/// Starts a multipart upload of `key` in `bkt`, with a checksum algorithm
+/// or none.
+pub(super) async fn start(
+    c: &Client,
+    key: &str,
+    algorithm: Option<aws_sdk_s3::types::ChecksumAlgorithm>,
+) -> aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput {
+    c.create_multipart_upload()
+        .bucket("bkt")
+        .key(key)
+        .set_checksum_algorithm(algorithm)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn multipart_uploads_complete_with_the_md5_of_md5s_etag() {
     let e = engine::spawn_in_memory().await.unwrap();
@@ -165,14 +181,7 @@ async fn uploads_with_a_checksum_algorithm_check_parts_and_compose_the_objects()
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
     c.create_bucket().bucket("bkt").send().await.unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("k")
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .send()
-        .await
-        .unwrap();
+    let up = start(&c, "k", Some(ChecksumAlgorithm::Sha256)).await;
     assert_eq!(up.checksum_type(), Some(&ChecksumType::Composite));
     let typed_alone = c
         .create_multipart_upload()
@@ -296,13 +305,7 @@ async fn uploads_without_an_algorithm_get_the_crc64nvme_of_their_bytes() {
     let e = engine::spawn_in_memory().await.unwrap();
     let c = client(&e.url());
     c.create_bucket().bucket("bkt").send().await.unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    let up = start(&c, "k", None).await;
     let id = up.upload_id().unwrap();
     let part = upload_part(&c, "k", id, 1, b"hello".to_vec()).await;
     let done = c
@@ -332,14 +335,7 @@ async fn parts_copied_into_an_upload_with_an_algorithm_answer_their_checksums() 
         .send()
         .await
         .unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("k")
-        .checksum_algorithm(ChecksumAlgorithm::Crc32)
-        .send()
-        .await
-        .unwrap();
+    let up = start(&c, "k", Some(ChecksumAlgorithm::Crc32)).await;
     let id = up.upload_id().unwrap();
     let copied = c
         .upload_part_copy()
