@@ -22,7 +22,8 @@ impl Program {
     pub const fn new(name: &'static str) -> Self {
         Program {
             name,
-            default_log: "info",
+            // object_store logs each retry at info: its final error is ours.
+            default_log: "info,object_store=warn",
             shutdown_grace: Duration::from_millis(200),
         }
     }

@@ -287,6 +287,15 @@ struct Batcher<'a> {
     lines: u64,
 }
 
+/// A line's error without the JSON parser's own line number (each line is
+/// parsed alone, so it is always 1): `... at column 2`.
+fn within_line(detail: String) -> String {
+    match detail.rsplit_once(" at line 1 column ") {
+        Some((what, column)) => format!("{what} at column {column}"),
+        None => detail,
+    }
+}
+
 impl Batcher<'_> {
     /// Returns false when the receiver is gone.
     fn push(&mut self, line: u64, result: Result<Item, ItemError>) -> bool {
@@ -307,7 +316,7 @@ impl Batcher<'_> {
                         .tx
                         .blocking_send(Parsed::Bad {
                             line,
-                            detail: e.to_string(),
+                            detail: within_line(e.to_string()),
                         })
                         .is_ok()
             }

@@ -78,10 +78,9 @@ async fn run_loader(
                     // the table gone) is reported and passed over, as a
                     // Lambda function's failed invocations end up aside.
                     Ok(event) => match loader.handle(event).await {
+                        // The loader logs each file it loaded.
                         Ok(loaded) => {
-                            for summary in loaded {
-                                tracing::info!("loaded {summary}");
-                            }
+                            tracing::debug!(files = loaded.len(), "upload event handled")
                         }
                         Err(e) => {
                             tracing::error!(position = entry.position, "upload not loaded: {e}")
