@@ -256,7 +256,12 @@ impl Service {
         let tags = super::tags::create_tags(req)?;
         let now = self.now_ms();
         let mut tables = self.tables();
-        if tables.contains_key(&name) {
+        if let Some(existing) = tables.get(&name) {
+            // A table still being created is named as such (recorded from
+            // the service, ack-api-quirks 2026-10).
+            if existing.status(now) == "CREATING" {
+                return Err(in_use(format!("Table is being created: {name}")));
+            }
             return Err(err(
                 Code::ResourceInUseException,
                 format!("Table already exists: {name}"),

@@ -285,6 +285,18 @@ async fn ttl_and_backups_of_a_table_being_created_answer_as_recorded() {
         "Cannot describe time to live while table is in CREATING state: Current table state is CREATING",
     )
     .await;
+    // Created again while it is created: named as being created.
+    let again = json!({"TableName": "hash", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}]});
+    refused(
+        &url,
+        "CreateTable",
+        again,
+        "ResourceInUseException",
+        "Attempt to change a resource which is still in use: Table is being created: hash",
+    )
+    .await;
     let described = ok(
         &url,
         "DescribeContinuousBackups",
