@@ -15,6 +15,21 @@ use s3s::{s3_error, S3Error, S3ErrorCode, S3Result};
 use super::blob::Received;
 use super::store::Store;
 
+/// The five `checksum_*` members of an input (a request, a completed part),
+/// in [`Algorithm::ALL`]'s order, as [`claim`] and the checks take them.
+macro_rules! sent_checksums {
+    ($x:expr) => {
+        [
+            $x.checksum_crc32.as_deref(),
+            $x.checksum_crc32c.as_deref(),
+            $x.checksum_crc64nvme.as_deref(),
+            $x.checksum_sha1.as_deref(),
+            $x.checksum_sha256.as_deref(),
+        ]
+    };
+}
+pub(crate) use sent_checksums;
+
 /// A checksum algorithm of S3's flexible checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Algorithm {

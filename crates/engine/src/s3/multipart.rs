@@ -134,13 +134,7 @@ pub(crate) async fn upload_part(
     let i = req.input;
     check_part_number(i.part_number)?;
     let claim = checksum::claim(
-        [
-            i.checksum_crc32.as_deref(),
-            i.checksum_crc32c.as_deref(),
-            i.checksum_crc64nvme.as_deref(),
-            i.checksum_sha1.as_deref(),
-            i.checksum_sha256.as_deref(),
-        ],
+        checksum::sent_checksums!(i),
         req.headers.get("x-amz-trailer"),
     )?;
     let up = upload_exists(b, &i.bucket, &i.key, &i.upload_id).await?;
@@ -295,13 +289,7 @@ pub(crate) async fn complete(
                 return Err(s3_error!(InvalidPart, "One or more of the specified parts could not be found: part {n} has another ETag"));
             }
         }
-        let sent = [
-            p.checksum_crc32.as_deref(),
-            p.checksum_crc32c.as_deref(),
-            p.checksum_crc64nvme.as_deref(),
-            p.checksum_sha1.as_deref(),
-            p.checksum_sha256.as_deref(),
-        ];
+        let sent = checksum::sent_checksums!(p);
         upload_checksum::check_part_sent(kind, sent, n, part.checksum.as_deref())?;
         if at + 1 < asked.len() && part.size < MIN_PART {
             return Err(s3_error!(
@@ -322,13 +310,7 @@ pub(crate) async fn complete(
     let sources = chosen.iter().map(|p| p.blob.clone()).collect();
     let (file, whole) =
         blob::concat(&b.store, sources, upload_checksum::whole_object(kind)).await?;
-    let sent = [
-        i.checksum_crc32.as_deref(),
-        i.checksum_crc32c.as_deref(),
-        i.checksum_crc64nvme.as_deref(),
-        i.checksum_sha1.as_deref(),
-        i.checksum_sha256.as_deref(),
-    ];
+    let sent = checksum::sent_checksums!(i);
     let sum = upload_checksum::of_object(kind, &chosen, whole)
         .and_then(|sum| upload_checksum::check_asked(sent, &sum).map(|()| sum));
     let sum = sum.inspect_err(|_| b.store.forget(&Data::File(file.clone())))?;

@@ -211,13 +211,7 @@ pub(crate) async fn put(
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let i = req.input;
     let claim = checksum::claim(
-        [
-            i.checksum_crc32.as_deref(),
-            i.checksum_crc32c.as_deref(),
-            i.checksum_crc64nvme.as_deref(),
-            i.checksum_sha1.as_deref(),
-            i.checksum_sha256.as_deref(),
-        ],
+        checksum::sent_checksums!(i),
         req.headers.get("x-amz-trailer"),
     )?;
     // A missing bucket is answered before the body is read.
