@@ -36,7 +36,16 @@ fn mentions_arn(req: &Map<String, Json>) -> bool {
             .get("RequestItems")
             .and_then(Json::as_object)
             .is_some_and(|t| t.keys().any(|k| k.starts_with("arn:")))
-        || req.get("TransactItems").is_some()
+        || req
+            .get("TransactItems")
+            .and_then(Json::as_array)
+            .is_some_and(|items| {
+                items
+                    .iter()
+                    .filter_map(Json::as_object)
+                    .flat_map(|item| item.values())
+                    .any(|op| op.get("TableName").is_some_and(arn))
+            })
 }
 
 /// `req` with its table ARNs (of `region`) read as names, or `None` when it
